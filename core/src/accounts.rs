@@ -1,0 +1,296 @@
+//! Registration and email verification.
+//!
+//! - E1: the answer to "create account" is the same whether or not the address exists; the real
+//!   owner of an existing address gets a "someone tried to register" email instead. The password is
+//!   hashed in both cases so timing matches.
+//! - P1–P4: the new password passes the shared policy; the server decides.
+//! - Y1: the user row, the verification token and its email commit in one transaction.
+//! - Verification tokens: 256 bits, stored as SHA-256, single use, 24 h.
+
+use crate::email::{Email, EmailError};
+use crate::events::{self, EventKind};
+use crate::hashing::HashError;
+use crate::messages;
+use crate::outbox;
+use crate::password::{Context, PasswordError};
+use crate::ratelimit::{self, Limit, RateError};
+use crate::secret::{digest, new_token};
+use crate::service::Deps;
+use crate::sessions::ClientInfo;
+use crate::users::{self, MfaMethod, NewUser};
+use sqlx::Row;
+
+pub const NAME_MAX: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+    pub confirm: String,
+    pub mfa_method: String,
+}
+
+/// Field-level problems, each shown next to its input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub password: Option<String>,
+    pub confirm: Option<String>,
+    pub mfa_method: Option<String>,
+}
+
+impl FieldErrors {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("please correct the highlighted fields")]
+    Invalid(Box<FieldErrors>),
+    #[error(transparent)]
+    Limited(ratelimit::Limited),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<RateError> for RegisterError {
+    fn from(e: RateError) -> Self {
+        match e {
+            RateError::Limited(l) => RegisterError::Limited(l),
+            RateError::Store(s) => RegisterError::Store(s),
+        }
+    }
+}
+
+fn check_name(s: &str, what: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        Err(format!("Enter your {what}."))
+    } else if t.chars().count() > NAME_MAX {
+        Err(format!("Use at most {NAME_MAX} characters."))
+    } else if t.chars().any(|c| c.is_control()) {
+        Err("Use letters, spaces and punctuation only.".into())
+    } else {
+        Ok(t.to_string())
+    }
+}
+
+/// Validates every field at once so the form can show all problems together.
+pub fn validate(
+    deps: &Deps,
+    r: &Registration,
+) -> Result<(Email, String, String, String, MfaMethod), Box<FieldErrors>> {
+    let mut errs = FieldErrors::default();
+    let email = Email::parse(&r.email)
+        .map_err(|e: EmailError| errs.email = Some(e.to_string()))
+        .ok();
+    let first = check_name(&r.first_name, "first name")
+        .map_err(|e| errs.first_name = Some(e))
+        .ok();
+    let last = check_name(&r.last_name, "last name")
+        .map_err(|e| errs.last_name = Some(e))
+        .ok();
+    let local = email
+        .as_ref()
+        .map(|e| e.local_part().to_string())
+        .unwrap_or_default();
+    let ctx = Context {
+        words: vec![
+            local.as_str(),
+            first.as_deref().unwrap_or(""),
+            last.as_deref().unwrap_or(""),
+        ],
+    };
+    let password = match deps.settings.password.check(&r.password, &ctx) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            errs.password = Some(e.to_string());
+            None
+        }
+    };
+    if password.is_some()
+        && crate::password::PasswordPolicy::normalize(&r.confirm)
+            != password.clone().unwrap_or_default()
+    {
+        errs.confirm = Some(PasswordError::Mismatch.to_string());
+    }
+    let method = MfaMethod::parse(&r.mfa_method);
+    if method.is_none() {
+        errs.mfa_method = Some("Choose how you want to receive sign-in codes.".into());
+    }
+    match (email, first, last, password, method) {
+        (Some(e), Some(f), Some(l), Some(p), Some(m)) if errs.is_empty() => Ok((e, f, l, p, m)),
+        _ => Err(Box::new(errs)),
+    }
+}
+
+/// E1: registers, or tells the existing owner; the caller shows "check your email" either way.
+pub async fn register(
+    deps: &Deps,
+    r: &Registration,
+    client: &ClientInfo,
+) -> Result<(), RegisterError> {
+    let (email, first, last, password, method) =
+        validate(deps, r).map_err(RegisterError::Invalid)?;
+    let now = deps.now();
+    {
+        let mut c = deps.store.conn().await?;
+        ratelimit::hit(
+            &mut c,
+            &format!("register:ip:{}", client.ip),
+            Limit {
+                max: 20,
+                window_secs: 3600,
+            },
+            now,
+        )
+        .await?;
+    }
+    let phc = deps.hasher.hash(&password).await?;
+    let mut tx = deps.store.begin().await?;
+    let new_user = NewUser {
+        email: &email,
+        first_name: &first,
+        last_name: &last,
+        password_hash: &phc,
+        mfa_method: method,
+        verified: false,
+    };
+    match users::insert(&mut tx, new_user, now).await? {
+        Some(user_id) => {
+            let token = new_token();
+            sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'verify_email', $3)")
+                .bind(token.digest())
+                .bind(&user_id)
+                .bind(now + deps.settings.verify_ttl_secs)
+                .execute(&mut *tx)
+                .await?;
+            let link = deps.link(&format!("/verify-email?token={}", token.expose()));
+            outbox::enqueue(
+                &mut tx,
+                &messages::verify_email(email.as_str(), &first, &link),
+                now,
+            )
+            .await?;
+            events::record(&mut tx, Some(&user_id), EventKind::Registered, client, now).await?;
+        }
+        None => {
+            let existing = users::by_email(&mut tx, &email).await?;
+            // R4-style cap so the "someone tried" mail cannot be used to flood an inbox.
+            let capped = ratelimit::hit(
+                &mut tx,
+                &format!("send:email:{}", email.as_str()),
+                Limit {
+                    max: deps.settings.sends_per_hour,
+                    window_secs: 3600,
+                },
+                now,
+            )
+            .await;
+            if capped.is_ok() {
+                outbox::enqueue(
+                    &mut tx,
+                    &messages::registration_attempt(email.as_str(), &deps.link("/login")),
+                    now,
+                )
+                .await?;
+            }
+            if let Some(u) = existing {
+                events::record(
+                    &mut tx,
+                    Some(&u.id),
+                    EventKind::RegistrationAttemptExisting,
+                    client,
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("This verification link is invalid or has expired.")]
+    Invalid,
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+/// Consumes a verification token (single use, atomic) and marks the email verified.
+pub async fn verify_email(
+    deps: &Deps,
+    token: &str,
+    client: &ClientInfo,
+) -> Result<(), VerifyError> {
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let row = sqlx::query(
+        "UPDATE email_tokens SET used_at = $2 WHERE token_hash = $1 AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+    )
+    .bind(digest(token.trim()))
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = row else {
+        return Err(VerifyError::Invalid);
+    };
+    let user_id: String = row.try_get(0)?;
+    users::mark_email_verified(&mut tx, &user_id, now).await?;
+    events::record(
+        &mut tx,
+        Some(&user_id),
+        EventKind::EmailVerified,
+        client,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Support (`gatehouse user create`): a verified account created by an operator.
+pub async fn create_verified(
+    deps: &Deps,
+    email: &Email,
+    first: &str,
+    last: &str,
+    password: &str,
+) -> Result<String, RegisterError> {
+    let r = Registration {
+        email: email.to_string(),
+        first_name: first.into(),
+        last_name: last.into(),
+        password: password.into(),
+        confirm: password.into(),
+        mfa_method: "email".into(),
+    };
+    let (email, first, last, password, method) =
+        validate(deps, &r).map_err(RegisterError::Invalid)?;
+    let phc = deps.hasher.hash(&password).await?;
+    let mut c = deps.store.conn().await?;
+    let nu = NewUser {
+        email: &email,
+        first_name: &first,
+        last_name: &last,
+        password_hash: &phc,
+        mfa_method: method,
+        verified: true,
+    };
+    users::insert(&mut c, nu, deps.now()).await?.ok_or_else(|| {
+        RegisterError::Invalid(Box::new(FieldErrors {
+            email: Some("An account with this email already exists.".into()),
+            ..Default::default()
+        }))
+    })
+}

@@ -1,0 +1,60 @@
+//! Security events (G1): what happened to an account, when, from where. No secrets, ever: the
+//! `details` column holds only descriptive text chosen by the caller.
+
+use crate::clock::Timestamp;
+use crate::sessions::ClientInfo;
+use crate::store::Conn;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Registered,
+    RegistrationAttemptExisting,
+    EmailVerified,
+    LoginFailed,
+    LoginSucceeded,
+    MfaFailed,
+    AccountLocked,
+    SignedOut,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Registered => "registered",
+            EventKind::RegistrationAttemptExisting => "registration_attempt_existing",
+            EventKind::EmailVerified => "email_verified",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::LoginSucceeded => "login_succeeded",
+            EventKind::MfaFailed => "mfa_failed",
+            EventKind::AccountLocked => "account_locked",
+            EventKind::SignedOut => "signed_out",
+        }
+    }
+}
+
+pub async fn record(
+    conn: &mut Conn,
+    user_id: Option<&str>,
+    kind: EventKind,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    tracing::info!(event = kind.as_str(), user_id = user_id.unwrap_or("-"), ip = %client.ip, "security event");
+    sqlx::query("INSERT INTO security_events (user_id, kind, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(user_id)
+        .bind(kind.as_str())
+        .bind(&client.ip)
+        .bind(client.user_agent.chars().take(256).collect::<String>())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Event kinds of a user, newest first (for tests and, later, the Security tab).
+pub async fn kinds_for(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT kind FROM security_events WHERE user_id = $1 ORDER BY id DESC")
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await
+}

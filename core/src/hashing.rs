@@ -1,0 +1,237 @@
+//! Password hashing off the async runtime.
+//!
+//! - P5: argon2id with configurable parameters (OWASP default m=19456 KiB, t=2, p=1), PHC string
+//!   stored; [`Verified::needs_rehash`] tells the caller to upgrade a hash made with other parameters.
+//! - P6: a fixed pool of worker threads (one per core) fed by a bounded queue. When the queue is
+//!   full, [`Hasher`] answers [`HashError::Busy`] at once, which the server turns into
+//!   `503 + Retry-After`: memory stays bounded (each hash holds ~19 MiB) whatever the load (Y4).
+//! - E3: [`Hasher::verify_dummy`] spends one verification for unknown users so timing matches.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::rngs::OsRng;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HashError {
+    #[error("the server is busy, try again in a moment")]
+    Busy,
+    #[error("password hashing failed")]
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub ok: bool,
+    pub needs_rehash: bool,
+}
+
+enum Job {
+    Hash(String, oneshot::Sender<Result<String, HashError>>),
+    Verify(String, String, oneshot::Sender<Result<Verified, HashError>>),
+}
+
+/// Handle to the hashing pool; cheap to clone.
+#[derive(Clone)]
+pub struct Hasher {
+    queue: SyncSender<Job>,
+    dummy: Arc<String>,
+}
+
+fn argon(params: HashParams) -> Result<Argon2<'static>, HashError> {
+    let p = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        None,
+    )
+    .map_err(|_| HashError::Internal)?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+}
+
+/// Hash on the calling thread (used by the workers, the benchmark and the dummy hash).
+pub fn hash_blocking(params: HashParams, password: &str) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon(params)?
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| HashError::Internal)
+}
+
+/// Verify on the calling thread.
+pub fn verify_blocking(
+    params: HashParams,
+    password: &str,
+    phc: &str,
+) -> Result<Verified, HashError> {
+    let parsed = PasswordHash::new(phc).map_err(|_| HashError::Internal)?;
+    let stored = Params::try_from(&parsed).ok();
+    let ok = Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok();
+    let needs_rehash = parsed.algorithm.as_str() != "argon2id"
+        || stored.is_none_or(|s| {
+            s.m_cost() != params.memory_kib
+                || s.t_cost() != params.iterations
+                || s.p_cost() != params.parallelism
+        });
+    Ok(Verified { ok, needs_rehash })
+}
+
+impl Hasher {
+    /// Starts `workers` threads with a queue of `queue_len` waiting jobs.
+    pub fn start(params: HashParams, workers: usize, queue_len: usize) -> Result<Self, HashError> {
+        let (tx, rx) = sync_channel::<Job>(queue_len);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || worker(params, rx))
+                .map_err(|_| HashError::Internal)?;
+        }
+        let dummy = hash_blocking(params, "gatehouse dummy password for unknown users")?;
+        Ok(Self {
+            queue: tx,
+            dummy: Arc::new(dummy),
+        })
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        self.queue.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => HashError::Busy,
+            TrySendError::Disconnected(_) => HashError::Internal,
+        })
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Job::Hash(password.to_string(), tx))?;
+        rx.await.map_err(|_| HashError::Internal)?
+    }
+
+    pub async fn verify(&self, password: &str, phc: &str) -> Result<Verified, HashError> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Job::Verify(password.to_string(), phc.to_string(), tx))?;
+        rx.await.map_err(|_| HashError::Internal)?
+    }
+
+    /// E3: costs the same as a real verification and always fails.
+    pub async fn verify_dummy(&self, password: &str) -> Result<(), HashError> {
+        let dummy = self.dummy.as_str().to_string();
+        self.verify(password, &dummy).await.map(|_| ())
+    }
+}
+
+fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>) {
+    loop {
+        let job = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(Job::Hash(pw, reply)) => {
+                let _ = reply.send(hash_blocking(params, &pw));
+            }
+            Ok(Job::Verify(pw, phc, reply)) => {
+                let _ = reply.send(verify_blocking(params, &pw, &phc));
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAST: HashParams = HashParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    #[tokio::test]
+    async fn p5_hash_is_argon2id_phc_and_verifies() {
+        let h = Hasher::start(FAST, 1, 4).expect("pool");
+        let phc = h.hash("tulip-rain-77").await.expect("hash");
+        assert!(phc.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{phc}");
+        assert_eq!(
+            h.verify("tulip-rain-77", &phc).await,
+            Ok(Verified {
+                ok: true,
+                needs_rehash: false
+            })
+        );
+        assert!(!h
+            .verify("tulip-rain-78", &phc)
+            .await
+            .map(|v| v.ok)
+            .unwrap_or(true));
+    }
+
+    #[tokio::test]
+    async fn p5_other_parameters_ask_for_a_rehash() {
+        let old = hash_blocking(
+            HashParams {
+                memory_kib: 128,
+                ..FAST
+            },
+            "pw-pw-pw-1",
+        )
+        .expect("hash");
+        let v = verify_blocking(FAST, "pw-pw-pw-1", &old).expect("verify");
+        assert!(v.ok && v.needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn p6_full_queue_answers_busy_at_once() {
+        // Zero workers are impossible, so fill one worker plus a queue of one with slow jobs.
+        let slow = HashParams {
+            memory_kib: 65_536,
+            iterations: 3,
+            parallelism: 1,
+        };
+        let h = Hasher::start(slow, 1, 1).expect("pool");
+        let mut pending = Vec::new();
+        let mut busy = 0;
+        for _ in 0..6 {
+            let (tx, rx) = oneshot::channel();
+            match h.submit(Job::Hash("x".into(), tx)) {
+                Ok(()) => pending.push(rx),
+                Err(HashError::Busy) => busy += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(
+            busy >= 4,
+            "expected most submissions refused, got {busy} busy"
+        );
+        assert!(pending.len() <= 2);
+    }
+
+    #[tokio::test]
+    async fn e3_dummy_verification_fails_but_runs() {
+        let h = Hasher::start(FAST, 1, 4).expect("pool");
+        assert_eq!(h.verify_dummy("anything").await, Ok(()));
+    }
+}

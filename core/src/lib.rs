@@ -1,0 +1,34 @@
+//! Gatehouse domain crate.
+//!
+//! Pure rules (email syntax, password policy P1–P3) compile everywhere, including the WASM
+//! front end, so the browser shows the same messages the server enforces. Everything that needs
+//! the operating system — storage, hashing, randomness — sits behind the `server` feature.
+
+pub mod clock;
+pub mod email;
+pub mod password;
+
+#[cfg(feature = "server")]
+pub mod accounts;
+#[cfg(feature = "server")]
+pub mod events;
+#[cfg(feature = "server")]
+pub mod hashing;
+#[cfg(feature = "server")]
+pub mod login;
+#[cfg(feature = "server")]
+pub mod messages;
+#[cfg(feature = "server")]
+pub mod outbox;
+#[cfg(feature = "server")]
+pub mod ratelimit;
+#[cfg(feature = "server")]
+pub mod secret;
+#[cfg(feature = "server")]
+pub mod service;
+#[cfg(feature = "server")]
+pub mod sessions;
+#[cfg(feature = "server")]
+pub mod store;
+#[cfg(feature = "server")]
+pub mod users;

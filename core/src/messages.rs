@@ -1,0 +1,132 @@
+//! Message templates: every outgoing email as plain text plus HTML.
+//!
+//! F3: links are built only from the configured public base URL passed in by the caller, never from
+//! a request's Host header. User-supplied text (names) is HTML-escaped.
+
+use crate::outbox::{Channel, Message};
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn html_page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;line-height:1.5;color:#1b1f24;max-width:36rem;margin:2rem auto;padding:0 1rem\">\
+         <h1 style=\"font-size:1.25rem\">{t}</h1>{body}\
+         <p style=\"color:#5b6470;font-size:.875rem\">Gatehouse — you receive this because of activity on your account.</p></body></html>",
+        t = escape(title)
+    )
+}
+
+fn email(to: &str, subject: &str, text: String, html_body: String) -> Message {
+    Message {
+        channel: Channel::Email,
+        recipient: to.to_string(),
+        subject: subject.to_string(),
+        html: html_page(subject, &html_body),
+        text,
+    }
+}
+
+fn button(href: &str, label: &str) -> String {
+    format!(
+        "<p><a href=\"{h}\" style=\"display:inline-block;background:#2454d6;color:#fff;padding:.6rem 1rem;border-radius:.4rem;text-decoration:none\">{l}</a></p>",
+        h = escape(href),
+        l = escape(label)
+    )
+}
+
+/// E1: the verification link for a new account.
+pub fn verify_email(to: &str, first_name: &str, link: &str) -> Message {
+    let text = format!(
+        "Hello {first_name},\n\nWelcome to Gatehouse. Confirm your email address to finish creating your account:\n\n\
+         Verify my email: {link}\n\nThe link expires in 24 hours. If you did not create an account, ignore this email.\n"
+    );
+    let html = format!(
+        "<p>Hello {},</p><p>Welcome to Gatehouse. Confirm your email address to finish creating your account.</p>{}\
+         <p>The link expires in 24 hours. If you did not create an account, ignore this email.</p>",
+        escape(first_name),
+        button(link, "Verify my email")
+    );
+    email(to, "Verify your email address", text, html)
+}
+
+/// E1: someone tried to register an address that already has an account.
+pub fn registration_attempt(to: &str, login_link: &str) -> Message {
+    let text = format!(
+        "Someone tried to create a Gatehouse account with this email address, which already has one.\n\n\
+         If it was you, sign in instead: {login_link}\nIf it was not you, you can ignore this email; nothing changed.\n"
+    );
+    let html = format!(
+        "<p>Someone tried to create a Gatehouse account with this email address, which already has one.</p>\
+         <p>If it was you, sign in instead.</p>{}<p>If it was not you, you can ignore this email; nothing changed.</p>",
+        button(login_link, "Sign in")
+    );
+    email(
+        to,
+        "Someone tried to register with your address",
+        text,
+        html,
+    )
+}
+
+/// M1/M2: the sign-in code.
+pub fn login_code(to: &str, code: &str, ttl_minutes: i64) -> Message {
+    let text = format!(
+        "Your Gatehouse sign-in code is {code}\n\nIt expires in {ttl_minutes} minutes. Never share it: Gatehouse staff will never ask for it.\n\
+         If you are not signing in, someone knows your password: change it.\n"
+    );
+    let html = format!(
+        "<p>Your sign-in code is</p><p style=\"font-size:2rem;letter-spacing:.3rem;font-weight:700\">{}</p>\
+         <p>It expires in {ttl_minutes} minutes. Never share it: Gatehouse staff will never ask for it.</p>\
+         <p>If you are not signing in, someone knows your password: change it.</p>",
+        escape(code)
+    );
+    email(to, "Your sign-in code", text, html)
+}
+
+/// R5: the account was soft-locked after too many failed sign-ins.
+pub fn account_locked(to: &str, minutes: i64, login_link: &str) -> Message {
+    let text = format!(
+        "There were too many failed attempts to sign in to your Gatehouse account, so sign-in is paused for {minutes} minutes.\n\n\
+         The pause ends by itself. If these attempts were not yours, choose a new password after it ends: {login_link}\n"
+    );
+    let html = format!(
+        "<p>There were too many failed attempts to sign in to your Gatehouse account, so sign-in is paused for {minutes} minutes.</p>\
+         <p>The pause ends by itself. If these attempts were not yours, choose a new password after it ends.</p>{}",
+        button(login_link, "Go to sign-in")
+    );
+    email(to, "Sign-in to your account is paused", text, html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_have_text_and_escaped_html() {
+        let m = verify_email(
+            "a@example.com",
+            "<b>Ada</b>",
+            "https://id.example.com/verify-email?token=t",
+        );
+        assert!(m
+            .text
+            .contains("Verify my email: https://id.example.com/verify-email?token=t"));
+        assert!(m.html.contains("&lt;b&gt;Ada&lt;/b&gt;"));
+        assert!(!m.html.contains("<b>Ada"));
+        assert!(m.html.contains(">Verify my email</a>"));
+    }
+
+    #[test]
+    fn g1_message_debug_hides_bodies() {
+        let m = login_code("a@example.com", "123456", 10);
+        assert!(m.text.contains("123456"));
+        assert!(!format!("{m:?}").contains("123456"));
+    }
+}

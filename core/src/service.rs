@@ -1,0 +1,66 @@
+//! The dependencies every domain service needs, bundled once by the server.
+
+use crate::clock::Clock;
+use crate::hashing::Hasher;
+use crate::password::PasswordPolicy;
+use crate::sessions::SessionPolicy;
+use crate::store::Store;
+use std::sync::Arc;
+
+/// Instance-wide settings that domain rules read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// F3: the only base for links in messages.
+    pub public_url: String,
+    pub password: PasswordPolicy,
+    pub sessions: SessionPolicy,
+    /// R1: consecutive failures before a soft lock, and its length.
+    pub lockout_threshold: i64,
+    pub lockout_secs: i64,
+    /// M2: lifetime of email codes.
+    pub code_ttl_secs: i64,
+    /// R4: minimum gap between two sends of a code, and sends per destination per hour.
+    pub resend_cooldown_secs: i64,
+    pub sends_per_hour: i64,
+    /// E1: lifetime of email verification links.
+    pub verify_ttl_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:3000".into(),
+            password: PasswordPolicy::default(),
+            sessions: SessionPolicy::default(),
+            lockout_threshold: 10,
+            lockout_secs: 15 * 60,
+            code_ttl_secs: 10 * 60,
+            resend_cooldown_secs: 60,
+            sends_per_hour: 5,
+            verify_ttl_secs: 24 * 3600,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Deps {
+    pub store: Store,
+    pub hasher: Hasher,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+}
+
+impl Deps {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// F3: an absolute link under the configured public URL.
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!(
+            "{}{}",
+            self.settings.public_url.trim_end_matches('/'),
+            path_and_query
+        )
+    }
+}

@@ -1,0 +1,355 @@
+//! Server-side sessions and the sign-in state machine.
+//!
+//! - S1: the browser holds a 256-bit random id; the table holds only its SHA-256.
+//! - S2: [`rotate`] gives a new id at every step up (email → password → MFA), so an id seen before
+//!   sign-in is worthless after it (no fixation).
+//! - S3: idle timeout and absolute lifetime; the login flow itself lives at most `flow_ttl`.
+//! - S4: [`revoke`] deletes the row; sign-out kills the session on the server.
+//! - M5: only [`SessionState::Authenticated`] grants access to the account; a session that passed
+//!   the password but not MFA is [`SessionState::Partial`] and reaches only the MFA step.
+
+use crate::clock::Timestamp;
+use crate::secret::{digest, new_token, Secret};
+use crate::store::Conn;
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionState {
+    /// Email typed, password not yet checked (E2: proceeds whether or not the account exists).
+    Identified { email: String },
+    /// Password correct, MFA pending (M5).
+    Partial { user_id: String },
+    /// Fully signed in.
+    Authenticated {
+        user_id: String,
+        authenticated_at: Timestamp,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle_secs: i64,
+    pub absolute_secs: i64,
+    pub flow_secs: i64,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle_secs: 30 * 60,
+            absolute_secs: 12 * 3600,
+            flow_secs: 15 * 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub state: SessionState,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+}
+
+impl Session {
+    /// M5: the user id of a fully authenticated session, never of a partial one.
+    pub fn authenticated_user(&self) -> Option<&str> {
+        match &self.state {
+            SessionState::Authenticated { user_id, .. } => Some(user_id),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+fn columns(state: &SessionState) -> (&'static str, Option<&str>, Option<&str>, Option<Timestamp>) {
+    match state {
+        SessionState::Identified { email } => ("identified", None, Some(email.as_str()), None),
+        SessionState::Partial { user_id } => ("partial", Some(user_id.as_str()), None, None),
+        SessionState::Authenticated {
+            user_id,
+            authenticated_at,
+        } => (
+            "authenticated",
+            Some(user_id.as_str()),
+            None,
+            Some(*authenticated_at),
+        ),
+    }
+}
+
+fn expiry(state: &SessionState, policy: &SessionPolicy, now: Timestamp) -> Timestamp {
+    match state {
+        SessionState::Authenticated { .. } => now + policy.absolute_secs,
+        _ => now + policy.flow_secs,
+    }
+}
+
+/// Creates a session and returns the plaintext id for the cookie.
+pub async fn create(
+    conn: &mut Conn,
+    state: &SessionState,
+    client: &ClientInfo,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<Secret, sqlx::Error> {
+    let token = new_token();
+    let (kind, user_id, email, auth_at) = columns(state);
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, state, login_email, created_at, last_seen_at, expires_at, authenticated_at, ip, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)",
+    )
+    .bind(token.digest())
+    .bind(user_id)
+    .bind(kind)
+    .bind(email)
+    .bind(now)
+    .bind(expiry(state, policy, now))
+    .bind(auth_at)
+    .bind(truncate(&client.ip, 64))
+    .bind(truncate(&client.user_agent, 256))
+    .execute(&mut *conn)
+    .await?;
+    Ok(token)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Finds a live session by its plaintext id (S3: idle and absolute limits), touching `last_seen`.
+pub async fn lookup(
+    conn: &mut Conn,
+    token: &str,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<Option<Session>, sqlx::Error> {
+    let id_hash = digest(token);
+    let row = sqlx::query(
+        "SELECT state, user_id, login_email, created_at, last_seen_at, expires_at, authenticated_at FROM sessions WHERE id_hash = $1",
+    )
+    .bind(&id_hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let last_seen: i64 = row.try_get("last_seen_at")?;
+    let expires: i64 = row.try_get("expires_at")?;
+    if now >= expires || now - last_seen >= policy.idle_secs {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(&id_hash)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(None);
+    }
+    let kind: String = row.try_get("state")?;
+    let user_id: Option<String> = row.try_get("user_id")?;
+    let state = match (kind.as_str(), user_id) {
+        ("identified", _) => SessionState::Identified {
+            email: row
+                .try_get::<Option<String>, _>("login_email")?
+                .unwrap_or_default(),
+        },
+        ("partial", Some(user_id)) => SessionState::Partial { user_id },
+        ("authenticated", Some(user_id)) => SessionState::Authenticated {
+            user_id,
+            authenticated_at: row
+                .try_get::<Option<i64>, _>("authenticated_at")?
+                .unwrap_or(0),
+        },
+        _ => return Ok(None),
+    };
+    if now - last_seen >= 60 {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
+            .bind(&id_hash)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Some(Session {
+        id_hash,
+        state,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: last_seen,
+    }))
+}
+
+/// S2: moves the session to `state` under a brand-new id; the old id stops working.
+pub async fn rotate(
+    conn: &mut Conn,
+    old_hash: &str,
+    state: &SessionState,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<Option<Secret>, sqlx::Error> {
+    let token = new_token();
+    let (kind, user_id, email, auth_at) = columns(state);
+    let res = sqlx::query(
+        "UPDATE sessions SET id_hash = $2, state = $3, user_id = $4, login_email = $5, authenticated_at = $6, \
+         last_seen_at = $7, expires_at = $8 WHERE id_hash = $1",
+    )
+    .bind(old_hash)
+    .bind(token.digest())
+    .bind(kind)
+    .bind(user_id)
+    .bind(email)
+    .bind(auth_at)
+    .bind(now)
+    .bind(expiry(state, policy, now))
+    .execute(&mut *conn)
+    .await?;
+    Ok((res.rows_affected() == 1).then_some(token))
+}
+
+/// S4: sign-out deletes the server-side session.
+pub async fn revoke(conn: &mut Conn, id_hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// S6: ends every session of a user except `keep` (password change, reset).
+pub async fn revoke_all_for_user(
+    conn: &mut Conn,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    async fn user(conn: &mut Conn) -> String {
+        let email = crate::email::Email::parse("s@example.com").expect("email");
+        crate::users::insert(
+            conn,
+            crate::users::NewUser {
+                email: &email,
+                first_name: "S",
+                last_name: "T",
+                password_hash: "x",
+                mfa_method: crate::users::MfaMethod::Email,
+                verified: true,
+            },
+            0,
+        )
+        .await
+        .expect("insert")
+        .expect("new")
+    }
+
+    #[tokio::test]
+    async fn s1_s2_ids_are_stored_hashed_and_rotation_kills_the_old_id() {
+        for store in testing::all().await {
+            let mut c = store.conn().await.expect("conn");
+            let uid = user(&mut c).await;
+            let p = SessionPolicy::default();
+            let t1 = create(
+                &mut c,
+                &SessionState::Identified {
+                    email: "s@example.com".into(),
+                },
+                &ClientInfo::default(),
+                &p,
+                100,
+            )
+            .await
+            .expect("create");
+            let stored: String = sqlx::query_scalar("SELECT id_hash FROM sessions")
+                .fetch_one(&mut *c)
+                .await
+                .expect("row");
+            assert_ne!(stored, t1.expose());
+            assert_eq!(stored, t1.digest());
+            let s = lookup(&mut c, t1.expose(), &p, 101)
+                .await
+                .expect("lookup")
+                .expect("live");
+            let t2 = rotate(
+                &mut c,
+                &s.id_hash,
+                &SessionState::Partial {
+                    user_id: uid.clone(),
+                },
+                &p,
+                102,
+            )
+            .await
+            .expect("rotate")
+            .expect("rotated");
+            assert!(lookup(&mut c, t1.expose(), &p, 103)
+                .await
+                .expect("lookup")
+                .is_none());
+            let s2 = lookup(&mut c, t2.expose(), &p, 103)
+                .await
+                .expect("lookup")
+                .expect("live");
+            assert_eq!(s2.state, SessionState::Partial { user_id: uid });
+            assert!(
+                s2.authenticated_user().is_none(),
+                "M5: partial is not signed in"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn s3_idle_and_absolute_timeouts_end_sessions() {
+        for store in testing::all().await {
+            let mut c = store.conn().await.expect("conn");
+            let uid = user(&mut c).await;
+            let p = SessionPolicy {
+                idle_secs: 100,
+                absolute_secs: 1000,
+                flow_secs: 50,
+            };
+            let st = SessionState::Authenticated {
+                user_id: uid,
+                authenticated_at: 0,
+            };
+            let t = create(&mut c, &st, &ClientInfo::default(), &p, 0)
+                .await
+                .expect("create");
+            for now in [90, 180, 270, 360, 450, 540, 630, 720, 810, 900, 990] {
+                assert!(
+                    lookup(&mut c, t.expose(), &p, now)
+                        .await
+                        .expect("lookup")
+                        .is_some(),
+                    "alive at {now}"
+                );
+            }
+            assert!(
+                lookup(&mut c, t.expose(), &p, 1000)
+                    .await
+                    .expect("lookup")
+                    .is_none(),
+                "absolute limit"
+            );
+            let t = create(&mut c, &st, &ClientInfo::default(), &p, 0)
+                .await
+                .expect("create");
+            assert!(
+                lookup(&mut c, t.expose(), &p, 100)
+                    .await
+                    .expect("lookup")
+                    .is_none(),
+                "idle limit"
+            );
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The database handle: one portable SQL dialect on SQLite and PostgreSQL.
+//!
+//! Queries use `$1` placeholders, integer Unix-second timestamps and text ids, so the same statement
+//! runs on both backends through sqlx's `Any` driver. Migrations live in two folders kept in step by
+//! a test (Y3) and run at start-up. SQLite gets a single connection: it has one writer anyway, and a
+//! single connection rules out lock-upgrade deadlocks between concurrent transactions. PostgreSQL
+//! gets a bounded pool (Y4).
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub type Conn = sqlx::AnyConnection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
+    UnsupportedUrl,
+    #[error("could not create the database folder {0}: {1}")]
+    Folder(String, std::io::Error),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file and its folder when missing). Does not migrate.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url_with_create(url)?,
+            Backend::Postgres => url.to_string(),
+        };
+        let opts = AnyConnectOptions::from_str(&url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await?
+            }
+        };
+        Ok(Self { pool, backend })
+    }
+
+    /// Y3: applies the migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    /// Table and column names of the live schema, sorted, for the Y3 schema test.
+    pub async fn schema_columns(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name NOT LIKE '_sqlx%'"
+            }
+        };
+        let mut rows: Vec<(String, String)> = sqlx::query_as(sql).fetch_all(&self.pool).await?;
+        rows.sort();
+        Ok(rows)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn sqlite_url_with_create(url: &str) -> Result<String, StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(StoreError::UnsupportedUrl);
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
+        }
+    }
+    Ok(if url.contains('?') {
+        url.to_string()
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// Test helpers: a fresh store on SQLite (temp file) and, when `GATEHOUSE_TEST_POSTGRES` names a
+/// server, a fresh schema on PostgreSQL.
+pub mod testing {
+    use super::*;
+
+    /// A migrated store in a new temporary SQLite file.
+    pub async fn sqlite() -> Store {
+        let dir =
+            std::env::temp_dir().join(format!("gatehouse-test-{}", crate::secret::random_hex(8)));
+        let url = format!("sqlite://{}/db.sqlite", dir.display());
+        let store = Store::connect(&url).await.expect("sqlite test store");
+        store.migrate().await.expect("sqlite migrations");
+        store
+    }
+
+    /// A migrated store in a new PostgreSQL schema, or `None` when no server is configured.
+    pub async fn postgres() -> Option<Store> {
+        let base = std::env::var("GATEHOUSE_TEST_POSTGRES")
+            .ok()
+            .filter(|s| !s.is_empty())?;
+        let schema = format!("t_{}", crate::secret::random_hex(8));
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&base)
+            .await
+            .expect("postgres test server");
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let store = Store::connect(&url).await.expect("postgres test store");
+        store.migrate().await.expect("postgres migrations");
+        Some(store)
+    }
+
+    /// Every configured backend: SQLite always, PostgreSQL when available.
+    pub async fn all() -> Vec<Store> {
+        let mut v = vec![sqlite().await];
+        v.extend(postgres().await);
+        v
+    }
+}

@@ -1,0 +1,196 @@
+//! User rows and the per-account failure counter.
+//!
+//! R1: the consecutive-failure counter is reserved *before* a password is checked, in one atomic
+//! `UPDATE … WHERE failed_count < limit RETURNING`, so N parallel wrong guesses can never get more
+//! than `limit` checks (regression for Keycloak CVE-2024-4629). A lock expires by itself.
+
+use crate::clock::Timestamp;
+use crate::email::Email;
+use crate::store::Conn;
+use sqlx::Row;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum MfaMethod {
+    Email,
+}
+
+impl MfaMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMethod::Email => "email",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(MfaMethod::Email),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub password_hash: String,
+    pub mfa_method: MfaMethod,
+    pub email_verified: bool,
+    pub locked_until: Option<Timestamp>,
+}
+
+impl User {
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_string()
+    }
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a Email,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub password_hash: &'a str,
+    pub mfa_method: MfaMethod,
+    pub verified: bool,
+}
+
+const COLUMNS: &str =
+    "id, email, first_name, last_name, password_hash, mfa_method, email_verified_at, locked_until";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+    let email: String = row.try_get("email")?;
+    let method: String = row.try_get("mfa_method")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: Email::parse(&email).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        password_hash: row.try_get("password_hash")?,
+        mfa_method: MfaMethod::parse(&method).unwrap_or(MfaMethod::Email),
+        email_verified: row
+            .try_get::<Option<i64>, _>("email_verified_at")?
+            .is_some(),
+        locked_until: row.try_get("locked_until")?,
+    })
+}
+
+/// Inserts a user; `Ok(None)` when the email is taken (the caller must not reveal that, E1).
+pub async fn insert(
+    conn: &mut Conn,
+    u: NewUser<'_>,
+    now: Timestamp,
+) -> Result<Option<String>, sqlx::Error> {
+    let id = crate::secret::new_id();
+    let res = sqlx::query(
+        "INSERT INTO users (id, email, first_name, last_name, password_hash, mfa_method, email_verified_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(u.email.as_str())
+    .bind(u.first_name)
+    .bind(u.last_name)
+    .bind(u.password_hash)
+    .bind(u.mfa_method.as_str())
+    .bind(if u.verified { Some(now) } else { None })
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok((res.rows_affected() == 1).then_some(id))
+}
+
+pub async fn by_email(conn: &mut Conn, email: &Email) -> Result<Option<User>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
+        .bind(email.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn by_id(conn: &mut Conn, id: &str) -> Result<Option<User>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn mark_email_verified(
+    conn: &mut Conn,
+    id: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2), updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_password_hash(
+    conn: &mut Conn,
+    id: &str,
+    phc: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(phc)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// R1: reserves one password check. `None` means the account is locked (or at the limit).
+/// An expired lock is lifted in the same statement and the counter starts again.
+pub async fn reserve_attempt(
+    conn: &mut Conn,
+    id: &str,
+    limit: i64,
+    now: Timestamp,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE users SET \
+           failed_count = CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN 1 ELSE failed_count + 1 END, \
+           locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN NULL ELSE locked_until END \
+         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) AND \
+           (failed_count < $3 OR (locked_until IS NOT NULL AND locked_until <= $2)) \
+         RETURNING failed_count",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(limit)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| r.try_get::<i64, _>(0)).transpose()
+}
+
+/// R1: after a correct password the reserved attempt is returned and the streak ends.
+pub async fn reset_failures(conn: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET failed_count = 0, locked_until = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// R1/R5: locks the account until `until`; `true` only for the caller that set the lock, so the
+/// notification goes out once.
+pub async fn lock(conn: &mut Conn, id: &str, until: Timestamp) -> Result<bool, sqlx::Error> {
+    let res =
+        sqlx::query("UPDATE users SET locked_until = $2 WHERE id = $1 AND locked_until IS NULL")
+            .bind(id)
+            .bind(until)
+            .execute(&mut *conn)
+            .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Support: lifts a lock and clears the failure streak.
+pub async fn unlock(conn: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    reset_failures(conn, id).await
+}

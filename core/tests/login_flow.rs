@@ -1,0 +1,414 @@
+//! Sign-in rules end to end through the domain services, on SQLite and (when configured) PostgreSQL.
+
+use gatehouse_core::accounts::{self, Registration};
+use gatehouse_core::clock::FixedClock;
+use gatehouse_core::hashing::{HashParams, Hasher};
+use gatehouse_core::login::{self, LoginError, PasswordOutcome};
+use gatehouse_core::outbox;
+use gatehouse_core::service::{Deps, Settings};
+use gatehouse_core::sessions::{self, ClientInfo, Session, SessionState};
+use gatehouse_core::store::{testing, Store};
+use std::sync::Arc;
+
+const FAST: HashParams = HashParams {
+    memory_kib: 64,
+    iterations: 1,
+    parallelism: 1,
+};
+const PW: &str = "tulip-rain-77";
+
+fn deps(store: Store, clock: &FixedClock) -> Deps {
+    Deps {
+        store,
+        hasher: Hasher::start(FAST, 2, 256).expect("hasher"),
+        clock: Arc::new(clock.clone()),
+        settings: Arc::new(Settings {
+            public_url: "https://id.example.com".into(),
+            ..Settings::default()
+        }),
+    }
+}
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip: "192.0.2.1".into(),
+        user_agent: "test".into(),
+    }
+}
+
+async fn verified_user(d: &Deps, email: &str) {
+    let e = gatehouse_core::email::Email::parse(email).expect("email");
+    accounts::create_verified(d, &e, "Ada", "Lovelace", PW)
+        .await
+        .expect("create");
+}
+
+async fn session(d: &Deps, token: &str) -> Session {
+    let mut c = d.store.conn().await.expect("conn");
+    sessions::lookup(&mut c, token, &d.settings.sessions, d.now())
+        .await
+        .expect("lookup")
+        .expect("live session")
+}
+
+async fn last_code(d: &Deps) -> String {
+    let mut c = d.store.conn().await.expect("conn");
+    let m = outbox::recent(&mut c, 1)
+        .await
+        .expect("recent")
+        .remove(0)
+        .message;
+    let i = m.text.find("code is ").expect("code in text") + 8;
+    m.text[i..i + 6].to_string()
+}
+
+async fn to_password_step(d: &Deps, email: &str) -> Session {
+    let t = login::submit_email(d, None, email, &client())
+        .await
+        .expect("email step");
+    session(d, t.expose()).await
+}
+
+async fn to_code_step(d: &Deps, email: &str) -> Session {
+    let s = to_password_step(d, email).await;
+    let PasswordOutcome::CodeSent(t) = login::submit_password(d, &s, PW, &client())
+        .await
+        .expect("password ok");
+    session(d, t.expose()).await
+}
+
+#[tokio::test]
+async fn full_sign_in_rotates_the_session_at_each_step() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let s1 = to_password_step(&d, "Ada@Example.com").await;
+        assert_eq!(
+            s1.state,
+            SessionState::Identified {
+                email: "ada@example.com".into()
+            }
+        );
+        let PasswordOutcome::CodeSent(t2) = login::submit_password(&d, &s1, PW, &client())
+            .await
+            .expect("password");
+        let s2 = session(&d, t2.expose()).await;
+        assert_ne!(s1.id_hash, s2.id_hash, "S2: new id after the password");
+        let code = last_code(&d).await;
+        let t3 = login::verify_code(&d, &s2, &code, &client())
+            .await
+            .expect("code");
+        let s3 = session(&d, t3.expose()).await;
+        assert_ne!(s2.id_hash, s3.id_hash, "S2: new id after MFA");
+        assert!(s3.authenticated_user().is_some());
+        login::sign_out(&d, &s3, &client()).await.expect("sign out");
+        let mut c = d.store.conn().await.expect("conn");
+        assert!(
+            sessions::lookup(&mut c, t3.expose(), &d.settings.sessions, d.now())
+                .await
+                .expect("lookup")
+                .is_none(),
+            "S4"
+        );
+    }
+}
+
+#[tokio::test]
+async fn e2_unknown_email_and_wrong_password_get_the_same_answer() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let s = to_password_step(&d, "nobody@example.com").await;
+        let unknown = login::submit_password(&d, &s, PW, &client())
+            .await
+            .expect_err("unknown")
+            .to_string();
+        let s = to_password_step(&d, "ada@example.com").await;
+        let wrong = login::submit_password(&d, &s, "wrong-password", &client())
+            .await
+            .expect_err("wrong")
+            .to_string();
+        assert_eq!(unknown, wrong);
+        assert_eq!(wrong, "Email or password is incorrect.");
+    }
+}
+
+/// Regression 1 (Keycloak CVE-2024-4629): parallel wrong passwords are counted exactly.
+#[tokio::test]
+async fn r1_regression_1_parallel_wrong_passwords_never_exceed_the_lockout_limit() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let mut flows = Vec::new();
+        for _ in 0..50 {
+            flows.push(to_password_step(&d, "ada@example.com").await);
+        }
+        let mut tasks = Vec::new();
+        for s in flows {
+            let d = d.clone();
+            tasks.push(tokio::spawn(async move {
+                let ip = ClientInfo {
+                    ip: format!("198.51.100.{}", rand_octet(&s.id_hash)),
+                    user_agent: String::new(),
+                };
+                login::submit_password(&d, &s, "wrong-password", &ip).await
+            }));
+        }
+        for t in tasks {
+            assert!(matches!(t.await.expect("join"), Err(LoginError::Incorrect)));
+        }
+        let mut c = d.store.conn().await.expect("conn");
+        let failed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM security_events WHERE kind = 'login_failed'")
+                .fetch_one(&mut *c)
+                .await
+                .expect("count");
+        assert_eq!(
+            failed, d.settings.lockout_threshold,
+            "exactly the limit of real checks"
+        );
+        let locks: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM security_events WHERE kind = 'account_locked'",
+        )
+        .fetch_one(&mut *c)
+        .await
+        .expect("count");
+        assert_eq!(locks, 1, "R5: one lock, one email");
+        drop(c);
+        // Even the right password is refused while locked …
+        let s = to_password_step(&d, "ada@example.com").await;
+        assert!(matches!(
+            login::submit_password(&d, &s, PW, &client()).await,
+            Err(LoginError::Incorrect)
+        ));
+        // … and the lock ends by itself after 15 minutes.
+        clock.advance(15 * 60);
+        let s = to_password_step(&d, "ada@example.com").await;
+        assert!(login::submit_password(&d, &s, PW, &client()).await.is_ok());
+    }
+}
+
+fn rand_octet(s: &str) -> u8 {
+    s.bytes().fold(0u8, |a, b| a.wrapping_add(b))
+}
+
+/// Regression 2 (Zitadel CVE-2024-32868): a challenge dies after five wrong codes.
+#[tokio::test]
+async fn r3_regression_2_five_wrong_codes_kill_the_challenge() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let s = to_code_step(&d, "ada@example.com").await;
+        let good = last_code(&d).await;
+        let bad = if good == "000000" { "111111" } else { "000000" };
+        for left in (1..5).rev() {
+            match login::verify_code(&d, &s, bad, &client()).await {
+                Err(LoginError::WrongCode { remaining }) => assert_eq!(remaining, left),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(matches!(
+            login::verify_code(&d, &s, bad, &client()).await,
+            Err(LoginError::ChallengeDead)
+        ));
+        assert!(
+            matches!(
+                login::verify_code(&d, &s, &good, &client()).await,
+                Err(LoginError::ChallengeDead)
+            ),
+            "even the right code"
+        );
+        assert!(
+            matches!(
+                login::resend_code(&d, &s).await,
+                Err(LoginError::ChallengeDead)
+            ),
+            "no resend revives it"
+        );
+    }
+}
+
+#[tokio::test]
+async fn m2_code_expires_after_ten_minutes_and_is_single_use() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let s = to_code_step(&d, "ada@example.com").await;
+        let code = last_code(&d).await;
+        clock.advance(10 * 60);
+        assert!(matches!(
+            login::verify_code(&d, &s, &code, &client()).await,
+            Err(LoginError::ChallengeDead)
+        ));
+        let s = to_code_step(&d, "ada@example.com").await;
+        let code = last_code(&d).await;
+        clock.advance(10 * 60 - 1);
+        let t = login::verify_code(&d, &s, &code, &client())
+            .await
+            .expect("just in time");
+        assert!(
+            matches!(
+                login::verify_code(&d, &s, &code, &client()).await,
+                Err(LoginError::ChallengeDead)
+            ),
+            "old session id is gone"
+        );
+        let s_auth = session(&d, t.expose()).await;
+        assert!(matches!(
+            login::verify_code(&d, &s_auth, &code, &client()).await,
+            Err(LoginError::WrongStep)
+        ));
+    }
+}
+
+/// Regression 3 (Zitadel CVE-2025-64103): a partial session is not a signed-in session.
+#[tokio::test]
+async fn m5_regression_3_partial_session_cannot_act_as_signed_in() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let s = to_code_step(&d, "ada@example.com").await;
+        assert!(matches!(s.state, SessionState::Partial { .. }));
+        assert_eq!(s.authenticated_user(), None);
+        // A code sent to another login flow cannot finish this one.
+        let other = to_code_step(&d, "ada@example.com").await;
+        let other_code = last_code(&d).await;
+        let r = login::verify_code(&d, &s, &other_code, &client()).await;
+        assert!(
+            r.is_err() || s.id_hash == other.id_hash,
+            "M2: codes are bound to their flow"
+        );
+    }
+}
+
+#[tokio::test]
+async fn r4_resend_waits_for_the_cooldown_then_sends_a_new_code() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let s = to_code_step(&d, "ada@example.com").await;
+        let first = last_code(&d).await;
+        clock.advance(30);
+        assert!(matches!(
+            login::resend_code(&d, &s).await,
+            Err(LoginError::Limited { retry_after: 30 })
+        ));
+        clock.advance(30);
+        login::resend_code(&d, &s).await.expect("resend after 60 s");
+        let second = last_code(&d).await;
+        if first != second {
+            assert!(
+                login::verify_code(&d, &s, &first, &client()).await.is_err(),
+                "the old code is replaced"
+            );
+        }
+        assert!(login::verify_code(&d, &s, &second, &client()).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn e1_registering_an_existing_email_answers_the_same_and_mails_the_owner() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        let r = Registration {
+            email: "grace@example.com".into(),
+            first_name: "Grace".into(),
+            last_name: "Hopper".into(),
+            password: PW.into(),
+            confirm: PW.into(),
+            mfa_method: "email".into(),
+        };
+        accounts::register(&d, &r, &client()).await.expect("first");
+        accounts::register(&d, &r, &client())
+            .await
+            .expect("second answers the same");
+        let mut c = d.store.conn().await.expect("conn");
+        let subjects: Vec<String> = outbox::recent(&mut c, 5)
+            .await
+            .expect("recent")
+            .into_iter()
+            .map(|q| q.message.subject)
+            .collect();
+        assert_eq!(
+            subjects,
+            vec![
+                "Someone tried to register with your address",
+                "Verify your email address"
+            ]
+        );
+        let verify = outbox::recent(&mut c, 5)
+            .await
+            .expect("recent")
+            .pop()
+            .expect("verify mail")
+            .message
+            .text;
+        drop(c);
+        assert!(
+            verify.contains("https://id.example.com/verify-email?token="),
+            "F3: links from public_url"
+        );
+        let token = verify
+            .split("token=")
+            .nth(1)
+            .expect("token")
+            .split_whitespace()
+            .next()
+            .expect("token")
+            .to_string();
+        accounts::verify_email(&d, &token, &client())
+            .await
+            .expect("verify");
+        assert!(
+            accounts::verify_email(&d, &token, &client()).await.is_err(),
+            "single use"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unverified_account_gets_a_new_link_instead_of_a_code() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_000_000);
+        let d = deps(store, &clock);
+        let r = Registration {
+            email: "linus@example.com".into(),
+            first_name: "Linus".into(),
+            last_name: "Pauling".into(),
+            password: PW.into(),
+            confirm: PW.into(),
+            mfa_method: "email".into(),
+        };
+        accounts::register(&d, &r, &client())
+            .await
+            .expect("register");
+        let s = to_password_step(&d, "linus@example.com").await;
+        assert!(matches!(
+            login::submit_password(&d, &s, PW, &client()).await,
+            Err(LoginError::NotVerified)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn y3_sqlite_and_postgres_schemas_match() {
+    let sqlite = testing::sqlite()
+        .await
+        .schema_columns()
+        .await
+        .expect("sqlite schema");
+    assert!(sqlite.contains(&("users".to_string(), "password_hash".to_string())));
+    if let Some(pg) = testing::postgres().await {
+        assert_eq!(sqlite, pg.schema_columns().await.expect("pg schema"));
+    } else {
+        eprintln!("GATEHOUSE_TEST_POSTGRES not set: PostgreSQL half of Y3 skipped");
+    }
+}
