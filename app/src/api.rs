@@ -1,0 +1,221 @@
+//! Server functions: thin adapters from forms to `gatehouse_core` services.
+//!
+//! Each one reads the session from the cookie (never a user id from arguments), calls core, and
+//! turns domain errors into a [`Flash`] the page renders next to the right field. Endpoint names are
+//! stable (`/api/<name>`): the no-JS forms post to them directly.
+
+use crate::wire::{Flash, LoginView, Me, RegisterView};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::server_ctx::{self as ctx, internal};
+
+#[server(endpoint = "login_view")]
+pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
+    use crate::wire::LoginStep;
+    use gatehouse_core::sessions::SessionState;
+    let st = ctx::state()?;
+    let flash = ctx::take_flash(&st, "login");
+    let session = ctx::session(&st).await?;
+    let mut v = LoginView { step: LoginStep::Email, email: String::new(), destination: String::new(), resend_in: 0, flash };
+    match session.as_ref().map(|s| &s.state) {
+        Some(SessionState::Identified { email }) => {
+            v.step = LoginStep::Password;
+            v.email = email.clone();
+        }
+        Some(SessionState::Partial { .. }) => {
+            v.step = LoginStep::Code;
+            if let Some(s) = &session {
+                if let Some(cs) = gatehouse_core::login::code_step(&st.deps, s).await.map_err(internal)? {
+                    v.destination = cs.masked_destination;
+                    v.resend_in = cs.resend_in;
+                }
+            }
+        }
+        Some(SessionState::Authenticated { .. }) => v.step = LoginStep::SignedIn,
+        None => {}
+    }
+    Ok(v)
+}
+
+#[cfg(feature = "ssr")]
+fn login_failed(st: &ctx::AppState, field: &str, e: gatehouse_core::login::LoginError, keep: Option<(&str, &str)>) {
+    use gatehouse_core::login::LoginError;
+    let mut f = Flash::for_form("login");
+    match &e {
+        LoginError::Store(_) | LoginError::Internal => {
+            let _ = internal(&e);
+            f.form_error = Some("Something went wrong on our side. Please try again.".into());
+        }
+        LoginError::Busy => {
+            ctx::busy();
+            f.form_error = Some(e.to_string());
+        }
+        LoginError::WrongStep | LoginError::ChallengeDead | LoginError::NotVerified => f.form_error = Some(e.to_string()),
+        _ => f = f.with_error(field, e.to_string()),
+    }
+    if let Some((k, v)) = keep {
+        f = f.with_value(k, v);
+    }
+    ctx::write_flash(st, &f);
+}
+
+/// Step 1 (E2): always moves on to the password step when the address is well-formed.
+#[server(endpoint = "login_email")]
+pub async fn login_email(email: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let session = ctx::session(&st).await?;
+    match gatehouse_core::login::submit_email(&st.deps, session.as_ref(), &email, &ctx::client()).await {
+        Ok(token) => ctx::set_session_cookie(&st, &token),
+        Err(e) => login_failed(&st, "email", e, Some(("email", &email))),
+    }
+    Ok(())
+}
+
+#[server(endpoint = "login_password")]
+pub async fn login_password(password: String) -> Result<(), ServerFnError> {
+    use gatehouse_core::login::PasswordOutcome;
+    let st = ctx::state()?;
+    let Some(session) = ctx::session(&st).await? else {
+        login_failed(&st, "password", gatehouse_core::login::LoginError::WrongStep, None);
+        return Ok(());
+    };
+    match gatehouse_core::login::submit_password(&st.deps, &session, &password, &ctx::client()).await {
+        Ok(PasswordOutcome::CodeSent(token)) => ctx::set_session_cookie(&st, &token),
+        Err(e) => login_failed(&st, "password", e, None),
+    }
+    Ok(())
+}
+
+#[server(endpoint = "login_code")]
+pub async fn login_code(code: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(session) = ctx::session(&st).await? else {
+        login_failed(&st, "code", gatehouse_core::login::LoginError::WrongStep, None);
+        return Ok(());
+    };
+    match gatehouse_core::login::verify_code(&st.deps, &session, &code, &ctx::client()).await {
+        Ok(token) => {
+            ctx::set_session_cookie(&st, &token);
+            leptos_axum::redirect("/profile");
+        }
+        Err(e) => login_failed(&st, "code", e, Some(("code", &code))),
+    }
+    Ok(())
+}
+
+#[server(endpoint = "resend_code")]
+pub async fn resend_code() -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(session) = ctx::session(&st).await? else { return Ok(()) };
+    match gatehouse_core::login::resend_code(&st.deps, &session).await {
+        Ok(()) => {
+            let mut f = Flash::for_form("login");
+            f.notice = Some("We sent you a new code.".into());
+            ctx::write_flash(&st, &f);
+        }
+        Err(e) => login_failed(&st, "code", e, None),
+    }
+    Ok(())
+}
+
+/// Abandons the current sign-in flow (e.g. "Use another email").
+#[server(endpoint = "login_restart")]
+pub async fn login_restart() -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    if let Some(s) = ctx::session(&st).await? {
+        if s.authenticated_user().is_none() {
+            let mut c = st.deps.store.conn().await.map_err(internal)?;
+            gatehouse_core::sessions::revoke(&mut c, &s.id_hash).await.map_err(internal)?;
+            ctx::clear_session_cookie(&st);
+        }
+    }
+    Ok(())
+}
+
+/// S4: sign-out deletes the server session, then returns to the sign-in page.
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    if let Some(s) = ctx::session(&st).await? {
+        gatehouse_core::login::sign_out(&st.deps, &s, &ctx::client()).await.map_err(internal)?;
+    }
+    ctx::clear_session_cookie(&st);
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(endpoint = "register_view")]
+pub async fn get_register_view() -> Result<RegisterView, ServerFnError> {
+    let st = ctx::state()?;
+    Ok(RegisterView { min_length: st.deps.settings.password.min_length, flash: ctx::take_flash(&st, "register") })
+}
+
+/// E1: "check your email" whether or not the address already has an account.
+#[server(endpoint = "register")]
+pub async fn register(
+    email: String,
+    first_name: String,
+    last_name: String,
+    password: String,
+    confirm: String,
+    mfa_method: Option<String>,
+) -> Result<(), ServerFnError> {
+    use gatehouse_core::accounts::{self, RegisterError, Registration};
+    let st = ctx::state()?;
+    let r = Registration { email, first_name, last_name, password, confirm, mfa_method: mfa_method.unwrap_or_default() };
+    let mut f = Flash::for_form("register")
+        .with_value("email", &r.email)
+        .with_value("first_name", &r.first_name)
+        .with_value("last_name", &r.last_name)
+        .with_value("mfa_method", &r.mfa_method);
+    match accounts::register(&st.deps, &r, &ctx::client()).await {
+        Ok(()) => {
+            f = Flash::for_form("register");
+            f.notice = Some(format!(
+                "Check your email. If {} can receive mail, a link to confirm it is on its way.",
+                r.email.trim()
+            ));
+        }
+        Err(RegisterError::Invalid(errs)) => {
+            for (k, v) in [
+                ("email", errs.email),
+                ("first_name", errs.first_name),
+                ("last_name", errs.last_name),
+                ("password", errs.password),
+                ("confirm", errs.confirm),
+                ("mfa_method", errs.mfa_method),
+            ] {
+                if let Some(v) = v {
+                    f = f.with_error(k, v);
+                }
+            }
+        }
+        Err(RegisterError::Limited(l)) => f.form_error = Some(format!("Too many attempts. Try again in {} seconds.", l.retry_after)),
+        Err(RegisterError::Hash(gatehouse_core::hashing::HashError::Busy)) => {
+            ctx::busy();
+            f.form_error = Some("The server is busy. Try again in a moment.".into());
+        }
+        Err(e) => {
+            let _ = internal(&e);
+            f.form_error = Some("Something went wrong on our side. Please try again.".into());
+        }
+    }
+    ctx::write_flash(&st, &f);
+    Ok(())
+}
+
+/// M5: the signed-in person, or `None` for anonymous and partial sessions.
+#[server(endpoint = "me")]
+pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
+    let st = ctx::state()?;
+    let Some((_, user_id)) = ctx::signed_in(&st).await? else { return Ok(None) };
+    let mut c = st.deps.store.conn().await.map_err(internal)?;
+    let u = gatehouse_core::users::by_id(&mut c, &user_id).await.map_err(internal)?;
+    Ok(u.map(|u| Me {
+        first_name: u.first_name,
+        last_name: u.last_name,
+        email: u.email.to_string(),
+        mfa_method: u.mfa_method.as_str().to_string(),
+    }))
+}

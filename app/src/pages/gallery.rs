@@ -1,0 +1,61 @@
+//! `/dev/gallery` (dev mode only; the server answers 404 in production): every component in each
+//! of its states — empty, filled, error, disabled, loading — so a designer running
+//! `cargo leptos watch` sees them all at once.
+
+use crate::components::{Field, FormMessage, PasswordField, SiteFooter, SiteHeader, SubmitButton, TopBar};
+use crate::wire::Me;
+use gatehouse_core::password::PasswordPolicy;
+use leptos::prelude::*;
+
+#[component]
+fn Specimen(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <section class="specimen">
+            <h3>{title}</h3>
+            <div class="specimen__body">{children()}</div>
+        </section>
+    }
+}
+
+#[component]
+pub fn GalleryPage() -> impl IntoView {
+    let me = Me { first_name: "Ada".into(), last_name: "Lovelace".into(), email: "ada@example.com".into(), mfa_method: "email".into() };
+    let busy = Signal::derive(|| true);
+    view! {
+        <SiteHeader>{()}</SiteHeader>
+        <main class="page gallery" id="main">
+            <h1>"Component gallery"</h1>
+            <p>"Every component in each of its states. Edit " <code>"style/"</code> " or " <code>"app/src/components/"</code> " with " <code>"cargo leptos watch"</code> " running."</p>
+            <h2>"Field"</h2>
+            <div class="gallery__grid">
+                <Specimen title="Empty"><Field id="g-f1" label="Email" name="g1" kind="email" /></Specimen>
+                <Specimen title="Filled"><Field id="g-f2" label="Email" name="g2" kind="email" value="ada@example.com" /></Specimen>
+                <Specimen title="Error"><Field id="g-f3" label="Email" name="g3" kind="email" value="ada@" error=Some("Enter an email address like name@example.com.".to_string()) /></Specimen>
+                <Specimen title="Disabled"><Field id="g-f4" label="Email" name="g4" kind="email" value="ada@example.com" disabled=true /></Specimen>
+                <Specimen title="With hint"><Field id="g-f5" label="Verification code" name="g5" inputmode="numeric" hint=Some("The code expires in 10 minutes.".to_string()) /></Specimen>
+            </div>
+            <h2>"Password field"</h2>
+            <div class="gallery__grid">
+                <Specimen title="Empty"><PasswordField id="g-p1" label="Password" name="gp1" /></Specimen>
+                <Specimen title="New password with meter"><PasswordField id="g-p2" label="New password" name="gp2" autocomplete="new-password" policy=Some(PasswordPolicy::default()) /></Specimen>
+                <Specimen title="Error"><PasswordField id="g-p3" label="Password" name="gp3" error=Some("Email or password is incorrect.".to_string()) /></Specimen>
+                <Specimen title="Disabled"><PasswordField id="g-p4" label="Password" name="gp4" disabled=true /></Specimen>
+            </div>
+            <h2>"Buttons"</h2>
+            <div class="gallery__grid">
+                <Specimen title="Primary"><SubmitButton label="Continue" /></Specimen>
+                <Specimen title="Secondary"><SubmitButton label="Resend code" secondary=true /></Specimen>
+                <Specimen title="Disabled"><SubmitButton label="Continue" disabled=true /></Specimen>
+                <Specimen title="Loading"><SubmitButton label="Signing in" pending=busy /></Specimen>
+            </div>
+            <h2>"Form messages"</h2>
+            <div class="gallery__grid">
+                <Specimen title="Error"><FormMessage error=Some("Your sign-in has expired. Start again.".to_string()) /></Specimen>
+                <Specimen title="Notice"><FormMessage notice=Some("We sent you a new code.".to_string()) /></Specimen>
+            </div>
+            <h2>"Top bar"</h2>
+            <div class="gallery__wide"><TopBar me=me /></div>
+        </main>
+        <SiteFooter />
+    }
+}

@@ -1,0 +1,137 @@
+//! Server-side plumbing for server functions: the shared state, the caller's session, cookies
+//! and the flash. Only compiled with `ssr`.
+//!
+//! - S1: the session cookie is `HttpOnly`, `SameSite=Lax`, `Path=/`, and `__Host-` + `Secure` unless
+//!   the server runs in dev mode over plain http.
+//! - M5: [`signed_in`] returns a user only for an authenticated session, never a partial one.
+
+use crate::wire::Flash;
+use gatehouse_core::service::Deps;
+use gatehouse_core::sessions::{self, ClientInfo, Session};
+use http::header::{HeaderValue, COOKIE, SET_COOKIE, USER_AGENT};
+use http::request::Parts;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+/// Everything server functions need, provided as context by the server.
+#[derive(Clone)]
+pub struct AppState {
+    pub deps: Deps,
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    pub fn session_cookie(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-gatehouse_session"
+        } else {
+            "gatehouse_session"
+        }
+    }
+    fn attrs(&self) -> &'static str {
+        if self.secure_cookies {
+            "; Path=/; HttpOnly; SameSite=Lax; Secure"
+        } else {
+            "; Path=/; HttpOnly; SameSite=Lax"
+        }
+    }
+}
+
+/// The peer address, put into request extensions by the server.
+#[derive(Clone, Debug)]
+pub struct PeerIp(pub String);
+
+const FLASH_COOKIE: &str = "gatehouse_flash";
+
+pub fn state() -> Result<AppState, ServerFnError> {
+    use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
+}
+
+fn parts() -> Option<Parts> {
+    use_context::<Parts>()
+}
+
+pub fn client() -> ClientInfo {
+    let Some(p) = parts() else { return ClientInfo::default() };
+    ClientInfo {
+        ip: p.extensions.get::<PeerIp>().map(|i| i.0.clone()).unwrap_or_default(),
+        user_agent: p.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+    }
+}
+
+fn cookie(name: &str) -> Option<String> {
+    let p = parts()?;
+    p.headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+fn set_cookie(value: String) {
+    if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&value)) {
+        res.append_header(SET_COOKIE, v);
+    }
+}
+
+/// The caller's live session, if any (S3 checked in `sessions::lookup`).
+pub async fn session(st: &AppState) -> Result<Option<Session>, ServerFnError> {
+    let Some(token) = cookie(st.session_cookie()) else { return Ok(None) };
+    let mut c = st.deps.store.conn().await.map_err(internal)?;
+    sessions::lookup(&mut c, &token, &st.deps.settings.sessions, st.deps.now()).await.map_err(internal)
+}
+
+/// M5: the user id of a fully signed-in caller.
+pub async fn signed_in(st: &AppState) -> Result<Option<(Session, String)>, ServerFnError> {
+    Ok(session(st).await?.and_then(|s| s.authenticated_user().map(str::to_string).map(|u| (s, u))))
+}
+
+pub fn set_session_cookie(st: &AppState, token: &gatehouse_core::secret::Secret) {
+    set_cookie(format!("{}={}{}", st.session_cookie(), token.expose(), st.attrs()));
+}
+
+pub fn clear_session_cookie(st: &AppState) {
+    set_cookie(format!("{}={}; Max-Age=0", st.session_cookie(), st.attrs()));
+}
+
+/// Stores the outcome of a form for the next render (no-JS POST → redirect → GET).
+pub fn write_flash(st: &AppState, flash: &Flash) {
+    let json = serde_json_string(flash);
+    set_cookie(format!("{FLASH_COOKIE}={}; Max-Age=120{}", hex::encode(json), st.attrs()));
+}
+
+/// Reads and clears the flash for `form` (another form's flash is left alone).
+pub fn take_flash(st: &AppState, form: &str) -> Flash {
+    let flash = cookie(FLASH_COOKIE)
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| serde_json::from_slice::<Flash>(&b).ok())
+        .filter(|f| f.form == form);
+    match flash {
+        Some(f) => {
+            set_cookie(format!("{FLASH_COOKIE}=; Max-Age=0{}", st.attrs()));
+            f
+        }
+        None => Flash::for_form(form),
+    }
+}
+
+fn serde_json_string(f: &Flash) -> String {
+    serde_json::to_string(f).unwrap_or_default()
+}
+
+/// P6: the hashing queue is full; answer 503 with Retry-After.
+pub fn busy() {
+    if let Some(res) = use_context::<ResponseOptions>() {
+        res.set_status(http::StatusCode::SERVICE_UNAVAILABLE);
+        res.insert_header(http::header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+}
+
+/// Logs the cause and returns a generic error (no details to the browser).
+pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
+    tracing::error!(error = %e, "internal error in server function");
+    ServerFnError::new("Something went wrong on our side. Please try again.")
+}

@@ -1,0 +1,77 @@
+//! Types that cross the wire between server functions and components (compiled on both sides).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The outcome of a form submission, kept for the next render of that form: messages per field,
+/// what the person typed (never passwords), and a notice for the whole form. Without JavaScript it
+/// travels in a short-lived cookie across the POST → redirect → GET round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    pub form: String,
+    pub errors: BTreeMap<String, String>,
+    pub values: BTreeMap<String, String>,
+    pub notice: Option<String>,
+    pub form_error: Option<String>,
+}
+
+impl Flash {
+    pub fn for_form(form: &str) -> Self {
+        Self { form: form.into(), ..Self::default() }
+    }
+    pub fn error(&self, field: &str) -> Option<String> {
+        self.errors.get(field).cloned()
+    }
+    pub fn value(&self, field: &str) -> String {
+        self.values.get(field).cloned().unwrap_or_default()
+    }
+    pub fn with_error(mut self, field: &str, msg: impl Into<String>) -> Self {
+        self.errors.insert(field.into(), msg.into());
+        self
+    }
+    pub fn with_value(mut self, field: &str, v: &str) -> Self {
+        self.values.insert(field.into(), v.chars().take(256).collect());
+        self
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoginStep {
+    Email,
+    Password,
+    Code,
+    SignedIn,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginView {
+    pub step: LoginStep,
+    pub email: String,
+    pub destination: String,
+    pub resend_in: i64,
+    pub flash: Flash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterView {
+    pub min_length: usize,
+    pub flash: Flash,
+}
+
+/// The signed-in person, as the top bar and profile show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mfa_method: String,
+}
+
+impl Me {
+    pub fn display_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name).trim().to_string()
+    }
+    pub fn initials(&self) -> String {
+        self.first_name.chars().take(1).chain(self.last_name.chars().take(1)).collect::<String>().to_uppercase()
+    }
+}

@@ -1,0 +1,386 @@
+//! Configuration: embedded defaults, then an optional TOML file, then `GATEHOUSE_*` variables.
+//!
+//! Unknown keys (in the file or as `GATEHOUSE_*` variables) and bad values stop start-up with a
+//! message naming the key. Secrets are redacted in `Debug`. With no SMTP server configured the
+//! instance runs in dev mode (dev mailbox on, cookies without `Secure` over plain http); production
+//! mode refuses to start without SMTP and an explicit `public_url` (F3: the only base of links).
+
+use gatehouse_core::hashing::HashParams;
+use gatehouse_core::password::PasswordPolicy;
+use gatehouse_core::service::Settings;
+use gatehouse_core::sessions::SessionPolicy;
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Dev,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub mode: Option<Mode>,
+    #[serde(default = "d_listen")]
+    pub listen: String,
+    #[serde(default = "d_db")]
+    pub database_url: String,
+    pub public_url: Option<String>,
+    #[serde(default = "d_site_root")]
+    pub site_root: String,
+    #[serde(default)]
+    pub password: PasswordConfig,
+    #[serde(default)]
+    pub sessions: SessionConfig,
+    #[serde(default)]
+    pub lockout: LockoutConfig,
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    pub min_length: usize,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    /// P6: hashing threads (0 = one per core) and queued jobs before answering 503.
+    pub hash_workers: usize,
+    pub hash_queue: usize,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        let h = HashParams::default();
+        Self {
+            min_length: 8,
+            argon2_memory_kib: h.memory_kib,
+            argon2_iterations: h.iterations,
+            argon2_parallelism: h.parallelism,
+            hash_workers: 0,
+            hash_queue: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub idle_minutes: i64,
+    pub absolute_hours: i64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self { idle_minutes: 30, absolute_hours: 12 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    pub threshold: i64,
+    pub minutes: i64,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self { threshold: 10, minutes: 15 }
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    #[serde(default = "d_smtp_port")]
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+}
+
+impl fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `pretty` or `json` (default: json in production).
+    pub format: Option<String>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: None }
+    }
+}
+
+fn d_listen() -> String {
+    "127.0.0.1:3000".into()
+}
+fn d_db() -> String {
+    "sqlite://data/gatehouse.db".into()
+}
+fn d_site_root() -> String {
+    "target/site".into()
+}
+fn d_smtp_port() -> u16 {
+    25
+}
+
+/// Every key a `GATEHOUSE_*` variable may set, as (variable suffix, TOML path).
+const ENV_KEYS: &[(&str, &[&str])] = &[
+    ("MODE", &["mode"]),
+    ("LISTEN", &["listen"]),
+    ("DATABASE_URL", &["database_url"]),
+    ("PUBLIC_URL", &["public_url"]),
+    ("SITE_ROOT", &["site_root"]),
+    ("PASSWORD_MIN_LENGTH", &["password", "min_length"]),
+    ("PASSWORD_ARGON2_MEMORY_KIB", &["password", "argon2_memory_kib"]),
+    ("PASSWORD_ARGON2_ITERATIONS", &["password", "argon2_iterations"]),
+    ("PASSWORD_ARGON2_PARALLELISM", &["password", "argon2_parallelism"]),
+    ("PASSWORD_HASH_WORKERS", &["password", "hash_workers"]),
+    ("PASSWORD_HASH_QUEUE", &["password", "hash_queue"]),
+    ("SESSIONS_IDLE_MINUTES", &["sessions", "idle_minutes"]),
+    ("SESSIONS_ABSOLUTE_HOURS", &["sessions", "absolute_hours"]),
+    ("LOCKOUT_THRESHOLD", &["lockout", "threshold"]),
+    ("LOCKOUT_MINUTES", &["lockout", "minutes"]),
+    ("SMTP_HOST", &["smtp", "host"]),
+    ("SMTP_PORT", &["smtp", "port"]),
+    ("SMTP_USERNAME", &["smtp", "username"]),
+    ("SMTP_PASSWORD", &["smtp", "password"]),
+    ("SMTP_FROM", &["smtp", "from"]),
+    ("LOG_FORMAT", &["log", "format"]),
+];
+
+/// Variables that are not config keys but are read elsewhere.
+const ENV_OTHER: &[&str] = &["CONFIG", "TEST_POSTGRES", "NEW_PASSWORD"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("config file {0}: {1}")]
+    Parse(String, String),
+    #[error("unknown environment variable GATEHOUSE_{0} (known: {1})")]
+    UnknownEnv(String, String),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The settled configuration plus derived facts.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub mode: Mode,
+    pub public_url: String,
+    pub listen: SocketAddr,
+}
+
+impl Loaded {
+    pub fn dev(&self) -> bool {
+        self.mode == Mode::Dev
+    }
+    /// S1: `Secure` and `__Host-` cookies whenever the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+    pub fn hash_params(&self) -> HashParams {
+        let p = &self.config.password;
+        HashParams { memory_kib: p.argon2_memory_kib, iterations: p.argon2_iterations, parallelism: p.argon2_parallelism }
+    }
+    pub fn settings(&self) -> Settings {
+        let c = &self.config;
+        Settings {
+            public_url: self.public_url.clone(),
+            password: PasswordPolicy { min_length: c.password.min_length },
+            sessions: SessionPolicy {
+                idle_secs: c.sessions.idle_minutes * 60,
+                absolute_secs: c.sessions.absolute_hours * 3600,
+                ..SessionPolicy::default()
+            },
+            lockout_threshold: c.lockout.threshold,
+            lockout_secs: c.lockout.minutes * 60,
+            ..Settings::default()
+        }
+    }
+}
+
+/// Loads from `path` (if given or if `gatehouse.toml` exists) and the process environment.
+pub fn load(path: Option<&str>) -> Result<Loaded, ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let file = path.map(str::to_string).or_else(|| {
+        std::env::var("GATEHOUSE_CONFIG").ok().or_else(|| std::path::Path::new("gatehouse.toml").exists().then(|| "gatehouse.toml".into()))
+    });
+    let text = match &file {
+        Some(f) => std::fs::read_to_string(f).map_err(|e| ConfigError::Read(f.clone(), e))?,
+        None => String::new(),
+    };
+    from_sources(file.as_deref().unwrap_or("(none)"), &text, &env)
+}
+
+/// Pure loader (tested without touching the process environment).
+pub fn from_sources(file_name: &str, text: &str, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse(file_name.into(), e.message().to_string()))?;
+    for (k, v) in env {
+        let value = if k == "DATABASE_URL" {
+            Some(("DATABASE_URL", v))
+        } else {
+            k.strip_prefix("GATEHOUSE_").map(|s| (s, v))
+        };
+        let Some((suffix, v)) = value else { continue };
+        if ENV_OTHER.contains(&suffix) {
+            continue;
+        }
+        let Some((_, path)) = ENV_KEYS.iter().find(|(s, _)| *s == suffix) else {
+            let known: Vec<&str> = ENV_KEYS.iter().map(|(s, _)| *s).collect();
+            return Err(ConfigError::UnknownEnv(suffix.to_string(), known.join(", ")));
+        };
+        set_path(&mut table, path, v);
+    }
+    let config: Config = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Parse(file_name.into(), e.message().to_string()))?;
+    validate(config)
+}
+
+fn set_path(table: &mut toml::Table, path: &[&str], raw: &str) {
+    let value = raw
+        .parse::<i64>()
+        .map(toml::Value::Integer)
+        .unwrap_or_else(|_| toml::Value::String(raw.to_string()));
+    let mut t = table;
+    for key in &path[..path.len() - 1] {
+        let entry = t.entry(key.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(inner) = entry else { return };
+        t = inner;
+    }
+    t.insert(path[path.len() - 1].to_string(), value);
+}
+
+fn validate(config: Config) -> Result<Loaded, ConfigError> {
+    let bad = |m: String| Err(ConfigError::Invalid(m));
+    let listen: SocketAddr = match config.listen.parse() {
+        Ok(a) => a,
+        Err(_) => return bad(format!("listen: expected an address like 127.0.0.1:3000, got {:?}", config.listen)),
+    };
+    if PasswordPolicy::new(config.password.min_length).is_err() {
+        return bad(format!("password.min_length: must be between 6 and 64, got {}", config.password.min_length));
+    }
+    if HashParams::default().memory_kib > 0 && !(8..=1_048_576).contains(&config.password.argon2_memory_kib) {
+        return bad("password.argon2_memory_kib: must be between 8 and 1048576".into());
+    }
+    if config.password.argon2_iterations == 0 || config.password.argon2_parallelism == 0 {
+        return bad("password.argon2_iterations and password.argon2_parallelism: must be at least 1".into());
+    }
+    if !(1..=100).contains(&config.lockout.threshold) {
+        return bad("lockout.threshold: must be between 1 and 100 (R1)".into());
+    }
+    if config.sessions.idle_minutes < 1 || config.sessions.absolute_hours < 1 {
+        return bad("sessions.idle_minutes and sessions.absolute_hours: must be at least 1".into());
+    }
+    if !(config.database_url.starts_with("sqlite:") || config.database_url.starts_with("postgres")) {
+        return bad("database_url: use sqlite://PATH or postgres://…".into());
+    }
+    if let Some(f) = &config.log.format {
+        if f != "pretty" && f != "json" {
+            return bad(format!("log.format: use \"pretty\" or \"json\", got {f:?}"));
+        }
+    }
+    let mode = config.mode.unwrap_or(if config.smtp.is_some() { Mode::Production } else { Mode::Dev });
+    if let Some(u) = &config.public_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
+            return bad(format!("public_url: expected an absolute http(s) URL, got {u:?}"));
+        }
+    }
+    if mode == Mode::Production {
+        if config.smtp.is_none() {
+            return bad("mode = \"production\" needs [smtp] (host, from): messages must reach people".into());
+        }
+        if config.public_url.is_none() {
+            return bad("mode = \"production\" needs public_url: every link in a message is built from it (F3)".into());
+        }
+    }
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{listen}")).trim_end_matches('/').to_string();
+    Ok(Loaded { config, mode, public_url, listen })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn no_configuration_means_dev_mode_on_sqlite_at_port_3000() {
+        let l = from_sources("(none)", "", &[]).expect("defaults");
+        assert_eq!(l.mode, Mode::Dev);
+        assert_eq!(l.listen.to_string(), "127.0.0.1:3000");
+        assert!(l.config.database_url.starts_with("sqlite://data/"));
+        assert!(!l.secure_cookies());
+    }
+
+    #[test]
+    fn env_overrides_file_and_database_url_is_honoured() {
+        let l = from_sources("f", "listen = \"127.0.0.1:4000\"\n[password]\nmin_length = 10\n", &env(&[
+            ("GATEHOUSE_LISTEN", "127.0.0.1:5000"),
+            ("DATABASE_URL", "postgres://x@y/z"),
+            ("GATEHOUSE_LOCKOUT_THRESHOLD", "5"),
+        ]))
+        .expect("config");
+        assert_eq!(l.listen.to_string(), "127.0.0.1:5000");
+        assert_eq!(l.config.database_url, "postgres://x@y/z");
+        assert_eq!(l.config.password.min_length, 10);
+        assert_eq!(l.config.lockout.threshold, 5);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let e = from_sources("f", "lisen = \"x\"", &[]).expect_err("typo").to_string();
+        assert!(e.contains("lisen"), "{e}");
+        let e = from_sources("f", "", &env(&[("GATEHOUSE_LISTN", "x")])).expect_err("typo").to_string();
+        assert!(e.contains("GATEHOUSE_LISTN"), "{e}");
+        let e = from_sources("f", "[password]\nmin_length = 5", &[]).expect_err("range").to_string();
+        assert!(e.contains("password.min_length"), "{e}");
+        let e = from_sources("f", "listen = \"nowhere\"", &[]).expect_err("addr").to_string();
+        assert!(e.contains("listen"), "{e}");
+    }
+
+    #[test]
+    fn f3_production_needs_smtp_and_public_url() {
+        let e = from_sources("f", "mode = \"production\"", &[]).expect_err("no smtp").to_string();
+        assert!(e.contains("smtp"), "{e}");
+        let e = from_sources("f", "[smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"", &[]).expect_err("no url").to_string();
+        assert!(e.contains("public_url"), "{e}");
+        let l = from_sources("f", "public_url = \"https://id.example.com/\"\n[smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"", &[]).expect("ok");
+        assert_eq!(l.mode, Mode::Production);
+        assert_eq!(l.public_url, "https://id.example.com");
+        assert!(l.secure_cookies());
+    }
+
+    #[test]
+    fn g1_smtp_password_is_redacted_in_debug() {
+        let l = from_sources("f", "public_url = \"https://x.org\"\n[smtp]\nhost = \"m\"\nfrom = \"a@b.c\"\npassword = \"hunter22\"", &[]).expect("ok");
+        assert!(!format!("{l:?}").contains("hunter22"));
+    }
+}

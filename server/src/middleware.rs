@@ -1,0 +1,71 @@
+//! HTTP middleware: what every request passes through.
+//!
+//! - H1: security headers on every response (CSP itself is set per page with its nonce), HSTS
+//!   when the public URL is https; `Referrer-Policy: same-origin` so no-JS form posts can return
+//!   to their page while no URL ever leaks to another site.
+//! - H2: state-changing requests must come from our own origin (`Sec-Fetch-Site`, `Origin`).
+//! - Dev routes (`/dev/…`) answer 404 in production.
+//! - Request logs carry method, path (never the query: it may hold a token, G1), status, time.
+
+use app::server_ctx::PeerIp;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct HttpPolicy {
+    pub dev: bool,
+    pub hsts: bool,
+}
+
+pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    if !p.dev && path.starts_with("/dev/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if is_state_changing(&method) && !same_origin(&req) {
+        tracing::warn!(%method, %path, "cross-site request refused (H2)");
+        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+    }
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_default();
+    req.extensions_mut().insert(PeerIp(ip));
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::REFERRER_POLICY).or_insert(HeaderValue::from_static("same-origin"));
+    h.insert("permissions-policy", HeaderValue::from_static("camera=(self), microphone=(), geolocation=(), payment=()"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    if p.hsts {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    if !path.starts_with("/pkg/") && !path.starts_with("/favicon") {
+        h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    }
+    tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    res
+}
+
+fn is_state_changing(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// H2: browsers send `Sec-Fetch-Site`; older ones at least `Origin`. A request with neither is
+/// not from a browser page (curl, tests) and cannot carry a victim's cookies cross-site.
+fn same_origin(req: &Request<Body>) -> bool {
+    let h = req.headers();
+    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
+    match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), h.get(header::HOST).and_then(|v| v.to_str().ok())) {
+        (Some(origin), Some(host)) => origin.split("://").nth(1) == Some(host),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}

@@ -1,0 +1,92 @@
+//! The HTTP surface: Leptos pages, server functions, `/healthz`, the email-verification link,
+//! dev helpers, and the static site (precompressed brotli/gzip where present).
+
+use crate::middleware::{self, HttpPolicy};
+use app::server_ctx::{AppState, PeerIp};
+use app::{shell, App};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use gatehouse_core::accounts;
+use gatehouse_core::sessions::ClientInfo;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::collections::HashMap;
+use tower_http::services::ServeDir;
+
+/// Y4: no form needs more than this.
+const BODY_LIMIT: usize = 64 * 1024;
+
+pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Router {
+    let routes = generate_route_list(App);
+    let ctx_state = state.clone();
+    let context = move || {
+        provide_context(ctx_state.clone());
+        leptos::nonce::provide_nonce();
+    };
+    let fn_state = state.clone();
+    let server_fns = move |req: Request<Body>| {
+        let s = fn_state.clone();
+        async move { leptos_axum::handle_server_fns_with_context(move || provide_context(s.clone()), req).await }
+    };
+    let not_found = {
+        let opts = options.clone();
+        let s = state.clone();
+        leptos_axum::render_app_to_stream_with_context(
+            move || {
+                provide_context(s.clone());
+                leptos::nonce::provide_nonce();
+            },
+            move || shell(opts.clone()),
+        )
+    };
+    let site = ServeDir::new(&*options.site_root).precompressed_br().precompressed_gzip().not_found_service(axum::routing::any(not_found));
+    let mut router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/verify-email", get(verify_email))
+        .route("/api/{*fn_name}", axum::routing::post(server_fns.clone()).get(server_fns));
+    if policy.dev {
+        router = router
+            .route("/dev/mailbox", get(crate::mailbox::page))
+            .route("/dev/mailbox.json", get(crate::mailbox::json));
+    }
+    let deps = state.deps.clone();
+    router
+        .with_state(deps)
+        .leptos_routes_with_context(&options, routes, context, {
+            let opts = options.clone();
+            move || shell(opts.clone())
+        })
+        .fallback_service(site)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(policy, middleware::policy))
+        .with_state(options)
+}
+
+/// E1: trades the emailed token for a verified address, then sends the person to sign-in with
+/// a clean URL (the token does not stay in the address bar or history).
+async fn verify_email(
+    State(deps): State<gatehouse_core::service::Deps>,
+    Query(q): Query<HashMap<String, String>>,
+    req: Request<Body>,
+) -> Response {
+    let client = ClientInfo {
+        ip: req.extensions().get::<PeerIp>().map(|p| p.0.clone()).unwrap_or_default(),
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+    };
+    let token = q.get("token").map(String::as_str).unwrap_or_default();
+    let target = match accounts::verify_email(&deps, token, &client).await {
+        Ok(()) => "/login?verify=ok",
+        Err(accounts::VerifyError::Invalid) => "/login?verify=invalid",
+        Err(e) => {
+            tracing::error!(error = %e, "verify-email failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let mut res = Redirect::to(target).into_response();
+    res.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    res
+}
