@@ -17,7 +17,13 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
     let st = ctx::state()?;
     let flash = ctx::take_flash(&st, "login");
     let session = ctx::session(&st).await?;
-    let mut v = LoginView { step: LoginStep::Email, email: String::new(), destination: String::new(), resend_in: 0, flash };
+    let mut v = LoginView {
+        step: LoginStep::Email,
+        email: String::new(),
+        destination: String::new(),
+        resend_in: 0,
+        flash,
+    };
     match session.as_ref().map(|s| &s.state) {
         Some(SessionState::Identified { email }) => {
             v.step = LoginStep::Password;
@@ -26,7 +32,10 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
         Some(SessionState::Partial { .. }) => {
             v.step = LoginStep::Code;
             if let Some(s) = &session {
-                if let Some(cs) = gatehouse_core::login::code_step(&st.deps, s).await.map_err(internal)? {
+                if let Some(cs) = gatehouse_core::login::code_step(&st.deps, s)
+                    .await
+                    .map_err(internal)?
+                {
                     v.destination = cs.masked_destination;
                     v.resend_in = cs.resend_in;
                 }
@@ -39,7 +48,12 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
 }
 
 #[cfg(feature = "ssr")]
-fn login_failed(st: &ctx::AppState, field: &str, e: gatehouse_core::login::LoginError, keep: Option<(&str, &str)>) {
+fn login_failed(
+    st: &ctx::AppState,
+    field: &str,
+    e: gatehouse_core::login::LoginError,
+    keep: Option<(&str, &str)>,
+) {
     use gatehouse_core::login::LoginError;
     let mut f = Flash::for_form("login");
     match &e {
@@ -51,7 +65,9 @@ fn login_failed(st: &ctx::AppState, field: &str, e: gatehouse_core::login::Login
             ctx::busy();
             f.form_error = Some(e.to_string());
         }
-        LoginError::WrongStep | LoginError::ChallengeDead | LoginError::NotVerified => f.form_error = Some(e.to_string()),
+        LoginError::WrongStep | LoginError::ChallengeDead | LoginError::NotVerified => {
+            f.form_error = Some(e.to_string())
+        }
         _ => f = f.with_error(field, e.to_string()),
     }
     if let Some((k, v)) = keep {
@@ -65,7 +81,9 @@ fn login_failed(st: &ctx::AppState, field: &str, e: gatehouse_core::login::Login
 pub async fn login_email(email: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let session = ctx::session(&st).await?;
-    match gatehouse_core::login::submit_email(&st.deps, session.as_ref(), &email, &ctx::client()).await {
+    match gatehouse_core::login::submit_email(&st.deps, session.as_ref(), &email, &ctx::client())
+        .await
+    {
         Ok(token) => ctx::set_session_cookie(&st, &token),
         Err(e) => login_failed(&st, "email", e, Some(("email", &email))),
     }
@@ -77,10 +95,17 @@ pub async fn login_password(password: String) -> Result<(), ServerFnError> {
     use gatehouse_core::login::PasswordOutcome;
     let st = ctx::state()?;
     let Some(session) = ctx::session(&st).await? else {
-        login_failed(&st, "password", gatehouse_core::login::LoginError::WrongStep, None);
+        login_failed(
+            &st,
+            "password",
+            gatehouse_core::login::LoginError::WrongStep,
+            None,
+        );
         return Ok(());
     };
-    match gatehouse_core::login::submit_password(&st.deps, &session, &password, &ctx::client()).await {
+    match gatehouse_core::login::submit_password(&st.deps, &session, &password, &ctx::client())
+        .await
+    {
         Ok(PasswordOutcome::CodeSent(token)) => ctx::set_session_cookie(&st, &token),
         Err(e) => login_failed(&st, "password", e, None),
     }
@@ -91,7 +116,12 @@ pub async fn login_password(password: String) -> Result<(), ServerFnError> {
 pub async fn login_code(code: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(session) = ctx::session(&st).await? else {
-        login_failed(&st, "code", gatehouse_core::login::LoginError::WrongStep, None);
+        login_failed(
+            &st,
+            "code",
+            gatehouse_core::login::LoginError::WrongStep,
+            None,
+        );
         return Ok(());
     };
     match gatehouse_core::login::verify_code(&st.deps, &session, &code, &ctx::client()).await {
@@ -107,7 +137,9 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
 #[server(endpoint = "resend_code")]
 pub async fn resend_code() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(session) = ctx::session(&st).await? else { return Ok(()) };
+    let Some(session) = ctx::session(&st).await? else {
+        return Ok(());
+    };
     match gatehouse_core::login::resend_code(&st.deps, &session).await {
         Ok(()) => {
             let mut f = Flash::for_form("login");
@@ -126,7 +158,9 @@ pub async fn login_restart() -> Result<(), ServerFnError> {
     if let Some(s) = ctx::session(&st).await? {
         if s.authenticated_user().is_none() {
             let mut c = st.deps.store.conn().await.map_err(internal)?;
-            gatehouse_core::sessions::revoke(&mut c, &s.id_hash).await.map_err(internal)?;
+            gatehouse_core::sessions::revoke(&mut c, &s.id_hash)
+                .await
+                .map_err(internal)?;
             ctx::clear_session_cookie(&st);
         }
     }
@@ -138,7 +172,9 @@ pub async fn login_restart() -> Result<(), ServerFnError> {
 pub async fn sign_out() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     if let Some(s) = ctx::session(&st).await? {
-        gatehouse_core::login::sign_out(&st.deps, &s, &ctx::client()).await.map_err(internal)?;
+        gatehouse_core::login::sign_out(&st.deps, &s, &ctx::client())
+            .await
+            .map_err(internal)?;
     }
     ctx::clear_session_cookie(&st);
     leptos_axum::redirect("/login");
@@ -148,7 +184,10 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
 #[server(endpoint = "register_view")]
 pub async fn get_register_view() -> Result<RegisterView, ServerFnError> {
     let st = ctx::state()?;
-    Ok(RegisterView { min_length: st.deps.settings.password.min_length, flash: ctx::take_flash(&st, "register") })
+    Ok(RegisterView {
+        min_length: st.deps.settings.password.min_length,
+        flash: ctx::take_flash(&st, "register"),
+    })
 }
 
 /// E1: "check your email" whether or not the address already has an account.
@@ -163,7 +202,14 @@ pub async fn register(
 ) -> Result<(), ServerFnError> {
     use gatehouse_core::accounts::{self, RegisterError, Registration};
     let st = ctx::state()?;
-    let r = Registration { email, first_name, last_name, password, confirm, mfa_method: mfa_method.unwrap_or_default() };
+    let r = Registration {
+        email,
+        first_name,
+        last_name,
+        password,
+        confirm,
+        mfa_method: mfa_method.unwrap_or_default(),
+    };
     let mut f = Flash::for_form("register")
         .with_value("email", &r.email)
         .with_value("first_name", &r.first_name)
@@ -191,7 +237,12 @@ pub async fn register(
                 }
             }
         }
-        Err(RegisterError::Limited(l)) => f.form_error = Some(format!("Too many attempts. Try again in {} seconds.", l.retry_after)),
+        Err(RegisterError::Limited(l)) => {
+            f.form_error = Some(format!(
+                "Too many attempts. Try again in {} seconds.",
+                l.retry_after
+            ))
+        }
         Err(RegisterError::Hash(gatehouse_core::hashing::HashError::Busy)) => {
             ctx::busy();
             f.form_error = Some("The server is busy. Try again in a moment.".into());
@@ -209,9 +260,13 @@ pub async fn register(
 #[server(endpoint = "me")]
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
     let st = ctx::state()?;
-    let Some((_, user_id)) = ctx::signed_in(&st).await? else { return Ok(None) };
+    let Some((_, user_id)) = ctx::signed_in(&st).await? else {
+        return Ok(None);
+    };
     let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let u = gatehouse_core::users::by_id(&mut c, &user_id).await.map_err(internal)?;
+    let u = gatehouse_core::users::by_id(&mut c, &user_id)
+        .await
+        .map_err(internal)?;
     Ok(u.map(|u| Me {
         first_name: u.first_name,
         last_name: u.last_name,

@@ -14,7 +14,10 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
-use pages::{gallery::GalleryPage, login::LoginPage, not_found::NotFound, profile::ProfilePage, register::RegisterPage};
+use pages::{
+    gallery::GalleryPage, login::LoginPage, not_found::NotFound, profile::ProfilePage,
+    register::RegisterPage,
+};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -42,9 +45,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[cfg(feature = "ssr")]
 fn set_security_headers() {
     use http::header::{HeaderName, HeaderValue};
-    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else { return };
-    let nonce = leptos::nonce::use_nonce().map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
-    let dev = use_context::<server_ctx::AppState>().map(|s| !s.secure_cookies).unwrap_or(false);
+    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let nonce = leptos::nonce::use_nonce()
+        .map(|n| format!(" 'nonce-{n}'"))
+        .unwrap_or_default();
+    let dev = use_context::<server_ctx::AppState>()
+        .map(|s| !s.secure_cookies)
+        .unwrap_or(false);
     let reload = if dev { " ws://127.0.0.1:3001" } else { "" };
     let csp = format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{nonce}; style-src 'self'; img-src 'self' data:; \
@@ -58,7 +67,11 @@ fn set_security_headers() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Tests wait for this marker before using the hydrated (JavaScript) path.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
     view! {
+        <div id="app-state" hidden=true data-hydrated=move || if hydrated.get() { "true" } else { "false" }></div>
         <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Title formatter=|t: String| if t.is_empty() { "Gatehouse".to_string() } else { format!("{t} · Gatehouse") } />

@@ -52,10 +52,21 @@ fn parts() -> Option<Parts> {
 }
 
 pub fn client() -> ClientInfo {
-    let Some(p) = parts() else { return ClientInfo::default() };
+    let Some(p) = parts() else {
+        return ClientInfo::default();
+    };
     ClientInfo {
-        ip: p.extensions.get::<PeerIp>().map(|i| i.0.clone()).unwrap_or_default(),
-        user_agent: p.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+        ip: p
+            .extensions
+            .get::<PeerIp>()
+            .map(|i| i.0.clone())
+            .unwrap_or_default(),
+        user_agent: p
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
@@ -72,25 +83,39 @@ fn cookie(name: &str) -> Option<String> {
 }
 
 fn set_cookie(value: String) {
-    if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(&value)) {
+    if let (Some(res), Ok(v)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(&value),
+    ) {
         res.append_header(SET_COOKIE, v);
     }
 }
 
 /// The caller's live session, if any (S3 checked in `sessions::lookup`).
 pub async fn session(st: &AppState) -> Result<Option<Session>, ServerFnError> {
-    let Some(token) = cookie(st.session_cookie()) else { return Ok(None) };
+    let Some(token) = cookie(st.session_cookie()) else {
+        return Ok(None);
+    };
     let mut c = st.deps.store.conn().await.map_err(internal)?;
-    sessions::lookup(&mut c, &token, &st.deps.settings.sessions, st.deps.now()).await.map_err(internal)
+    sessions::lookup(&mut c, &token, &st.deps.settings.sessions, st.deps.now())
+        .await
+        .map_err(internal)
 }
 
 /// M5: the user id of a fully signed-in caller.
 pub async fn signed_in(st: &AppState) -> Result<Option<(Session, String)>, ServerFnError> {
-    Ok(session(st).await?.and_then(|s| s.authenticated_user().map(str::to_string).map(|u| (s, u))))
+    Ok(session(st)
+        .await?
+        .and_then(|s| s.authenticated_user().map(str::to_string).map(|u| (s, u))))
 }
 
 pub fn set_session_cookie(st: &AppState, token: &gatehouse_core::secret::Secret) {
-    set_cookie(format!("{}={}{}", st.session_cookie(), token.expose(), st.attrs()));
+    set_cookie(format!(
+        "{}={}{}",
+        st.session_cookie(),
+        token.expose(),
+        st.attrs()
+    ));
 }
 
 pub fn clear_session_cookie(st: &AppState) {
@@ -100,7 +125,11 @@ pub fn clear_session_cookie(st: &AppState) {
 /// Stores the outcome of a form for the next render (no-JS POST → redirect → GET).
 pub fn write_flash(st: &AppState, flash: &Flash) {
     let json = serde_json_string(flash);
-    set_cookie(format!("{FLASH_COOKIE}={}; Max-Age=120{}", hex::encode(json), st.attrs()));
+    set_cookie(format!(
+        "{FLASH_COOKIE}={}; Max-Age=120{}",
+        hex::encode(json),
+        st.attrs()
+    ));
 }
 
 /// Reads and clears the flash for `form` (another form's flash is left alone).

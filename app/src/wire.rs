@@ -17,7 +17,10 @@ pub struct Flash {
 
 impl Flash {
     pub fn for_form(form: &str) -> Self {
-        Self { form: form.into(), ..Self::default() }
+        Self {
+            form: form.into(),
+            ..Self::default()
+        }
     }
     pub fn error(&self, field: &str) -> Option<String> {
         self.errors.get(field).cloned()
@@ -30,7 +33,8 @@ impl Flash {
         self
     }
     pub fn with_value(mut self, field: &str, v: &str) -> Self {
-        self.values.insert(field.into(), v.chars().take(256).collect());
+        self.values
+            .insert(field.into(), v.chars().take(256).collect());
         self
     }
 }
@@ -69,9 +73,16 @@ pub struct Me {
 
 impl Me {
     pub fn display_name(&self) -> String {
-        format!("{} {}", self.first_name, self.last_name).trim().to_string()
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_string()
     }
     pub fn initials(&self) -> String {
-        self.first_name.chars().take(1).chain(self.last_name.chars().take(1)).collect::<String>().to_uppercase()
+        self.first_name
+            .chars()
+            .take(1)
+            .chain(self.last_name.chars().take(1))
+            .collect::<String>()
+            .to_uppercase()
     }
 }

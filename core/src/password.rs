@@ -139,7 +139,7 @@ pub fn strength(password: &str) -> Strength {
     if p.chars().any(|c| c.is_ascii_punctuation() || c == ' ') {
         pool += 33;
     }
-    if p.chars().any(|c| !c.is_ascii()) {
+    if !p.is_ascii() {
         pool += 100;
     }
     let mut distinct: Vec<char> = p.chars().collect();

@@ -77,7 +77,10 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { idle_minutes: 30, absolute_hours: 12 }
+        Self {
+            idle_minutes: 30,
+            absolute_hours: 12,
+        }
     }
 }
 
@@ -90,7 +93,10 @@ pub struct LockoutConfig {
 
 impl Default for LockoutConfig {
     fn default() -> Self {
-        Self { threshold: 10, minutes: 15 }
+        Self {
+            threshold: 10,
+            minutes: 15,
+        }
     }
 }
 
@@ -117,17 +123,11 @@ impl fmt::Debug for SmtpConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `pretty` or `json` (default: json in production).
     pub format: Option<String>,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        Self { format: None }
-    }
 }
 
 fn d_listen() -> String {
@@ -151,9 +151,18 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("PUBLIC_URL", &["public_url"]),
     ("SITE_ROOT", &["site_root"]),
     ("PASSWORD_MIN_LENGTH", &["password", "min_length"]),
-    ("PASSWORD_ARGON2_MEMORY_KIB", &["password", "argon2_memory_kib"]),
-    ("PASSWORD_ARGON2_ITERATIONS", &["password", "argon2_iterations"]),
-    ("PASSWORD_ARGON2_PARALLELISM", &["password", "argon2_parallelism"]),
+    (
+        "PASSWORD_ARGON2_MEMORY_KIB",
+        &["password", "argon2_memory_kib"],
+    ),
+    (
+        "PASSWORD_ARGON2_ITERATIONS",
+        &["password", "argon2_iterations"],
+    ),
+    (
+        "PASSWORD_ARGON2_PARALLELISM",
+        &["password", "argon2_parallelism"],
+    ),
     ("PASSWORD_HASH_WORKERS", &["password", "hash_workers"]),
     ("PASSWORD_HASH_QUEUE", &["password", "hash_queue"]),
     ("SESSIONS_IDLE_MINUTES", &["sessions", "idle_minutes"]),
@@ -202,13 +211,19 @@ impl Loaded {
     }
     pub fn hash_params(&self) -> HashParams {
         let p = &self.config.password;
-        HashParams { memory_kib: p.argon2_memory_kib, iterations: p.argon2_iterations, parallelism: p.argon2_parallelism }
+        HashParams {
+            memory_kib: p.argon2_memory_kib,
+            iterations: p.argon2_iterations,
+            parallelism: p.argon2_parallelism,
+        }
     }
     pub fn settings(&self) -> Settings {
         let c = &self.config;
         Settings {
             public_url: self.public_url.clone(),
-            password: PasswordPolicy { min_length: c.password.min_length },
+            password: PasswordPolicy {
+                min_length: c.password.min_length,
+            },
             sessions: SessionPolicy {
                 idle_secs: c.sessions.idle_minutes * 60,
                 absolute_secs: c.sessions.absolute_hours * 3600,
@@ -225,7 +240,11 @@ impl Loaded {
 pub fn load(path: Option<&str>) -> Result<Loaded, ConfigError> {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let file = path.map(str::to_string).or_else(|| {
-        std::env::var("GATEHOUSE_CONFIG").ok().or_else(|| std::path::Path::new("gatehouse.toml").exists().then(|| "gatehouse.toml".into()))
+        std::env::var("GATEHOUSE_CONFIG").ok().or_else(|| {
+            std::path::Path::new("gatehouse.toml")
+                .exists()
+                .then(|| "gatehouse.toml".into())
+        })
     });
     let text = match &file {
         Some(f) => std::fs::read_to_string(f).map_err(|e| ConfigError::Read(f.clone(), e))?,
@@ -235,8 +254,14 @@ pub fn load(path: Option<&str>) -> Result<Loaded, ConfigError> {
 }
 
 /// Pure loader (tested without touching the process environment).
-pub fn from_sources(file_name: &str, text: &str, env: &[(String, String)]) -> Result<Loaded, ConfigError> {
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse(file_name.into(), e.message().to_string()))?;
+pub fn from_sources(
+    file_name: &str,
+    text: &str,
+    env: &[(String, String)],
+) -> Result<Loaded, ConfigError> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        ConfigError::Parse(file_name.into(), e.message().to_string())
+    })?;
     for (k, v) in env {
         let value = if k == "DATABASE_URL" {
             Some(("DATABASE_URL", v))
@@ -249,13 +274,18 @@ pub fn from_sources(file_name: &str, text: &str, env: &[(String, String)]) -> Re
         }
         let Some((_, path)) = ENV_KEYS.iter().find(|(s, _)| *s == suffix) else {
             let known: Vec<&str> = ENV_KEYS.iter().map(|(s, _)| *s).collect();
-            return Err(ConfigError::UnknownEnv(suffix.to_string(), known.join(", ")));
+            return Err(ConfigError::UnknownEnv(
+                suffix.to_string(),
+                known.join(", "),
+            ));
         };
         set_path(&mut table, path, v);
     }
     let config: Config = toml::Value::Table(table)
         .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Parse(file_name.into(), e.message().to_string()))?;
+        .map_err(|e: toml::de::Error| {
+            ConfigError::Parse(file_name.into(), e.message().to_string())
+        })?;
     validate(config)
 }
 
@@ -266,11 +296,15 @@ fn set_path(table: &mut toml::Table, path: &[&str], raw: &str) {
         .unwrap_or_else(|_| toml::Value::String(raw.to_string()));
     let mut t = table;
     for key in &path[..path.len() - 1] {
-        let entry = t.entry(key.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = t
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !entry.is_table() {
             *entry = toml::Value::Table(toml::Table::new());
         }
-        let toml::Value::Table(inner) = entry else { return };
+        let toml::Value::Table(inner) = entry else {
+            return;
+        };
         t = inner;
     }
     t.insert(path[path.len() - 1].to_string(), value);
@@ -280,16 +314,28 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     let bad = |m: String| Err(ConfigError::Invalid(m));
     let listen: SocketAddr = match config.listen.parse() {
         Ok(a) => a,
-        Err(_) => return bad(format!("listen: expected an address like 127.0.0.1:3000, got {:?}", config.listen)),
+        Err(_) => {
+            return bad(format!(
+                "listen: expected an address like 127.0.0.1:3000, got {:?}",
+                config.listen
+            ))
+        }
     };
     if PasswordPolicy::new(config.password.min_length).is_err() {
-        return bad(format!("password.min_length: must be between 6 and 64, got {}", config.password.min_length));
+        return bad(format!(
+            "password.min_length: must be between 6 and 64, got {}",
+            config.password.min_length
+        ));
     }
-    if HashParams::default().memory_kib > 0 && !(8..=1_048_576).contains(&config.password.argon2_memory_kib) {
+    if HashParams::default().memory_kib > 0
+        && !(8..=1_048_576).contains(&config.password.argon2_memory_kib)
+    {
         return bad("password.argon2_memory_kib: must be between 8 and 1048576".into());
     }
     if config.password.argon2_iterations == 0 || config.password.argon2_parallelism == 0 {
-        return bad("password.argon2_iterations and password.argon2_parallelism: must be at least 1".into());
+        return bad(
+            "password.argon2_iterations and password.argon2_parallelism: must be at least 1".into(),
+        );
     }
     if !(1..=100).contains(&config.lockout.threshold) {
         return bad("lockout.threshold: must be between 1 and 100 (R1)".into());
@@ -297,7 +343,8 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     if config.sessions.idle_minutes < 1 || config.sessions.absolute_hours < 1 {
         return bad("sessions.idle_minutes and sessions.absolute_hours: must be at least 1".into());
     }
-    if !(config.database_url.starts_with("sqlite:") || config.database_url.starts_with("postgres")) {
+    if !(config.database_url.starts_with("sqlite:") || config.database_url.starts_with("postgres"))
+    {
         return bad("database_url: use sqlite://PATH or postgres://…".into());
     }
     if let Some(f) = &config.log.format {
@@ -305,22 +352,43 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
             return bad(format!("log.format: use \"pretty\" or \"json\", got {f:?}"));
         }
     }
-    let mode = config.mode.unwrap_or(if config.smtp.is_some() { Mode::Production } else { Mode::Dev });
+    let mode = config.mode.unwrap_or(if config.smtp.is_some() {
+        Mode::Production
+    } else {
+        Mode::Dev
+    });
     if let Some(u) = &config.public_url {
-        if !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace) {
-            return bad(format!("public_url: expected an absolute http(s) URL, got {u:?}"));
+        if !(u.starts_with("http://") || u.starts_with("https://"))
+            || u.contains(char::is_whitespace)
+        {
+            return bad(format!(
+                "public_url: expected an absolute http(s) URL, got {u:?}"
+            ));
         }
     }
     if mode == Mode::Production {
         if config.smtp.is_none() {
-            return bad("mode = \"production\" needs [smtp] (host, from): messages must reach people".into());
+            return bad(
+                "mode = \"production\" needs [smtp] (host, from): messages must reach people"
+                    .into(),
+            );
         }
         if config.public_url.is_none() {
             return bad("mode = \"production\" needs public_url: every link in a message is built from it (F3)".into());
         }
     }
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{listen}")).trim_end_matches('/').to_string();
-    Ok(Loaded { config, mode, public_url, listen })
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{listen}"))
+        .trim_end_matches('/')
+        .to_string();
+    Ok(Loaded {
+        config,
+        mode,
+        public_url,
+        listen,
+    })
 }
 
 #[cfg(test)]
@@ -328,7 +396,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -342,11 +413,15 @@ mod tests {
 
     #[test]
     fn env_overrides_file_and_database_url_is_honoured() {
-        let l = from_sources("f", "listen = \"127.0.0.1:4000\"\n[password]\nmin_length = 10\n", &env(&[
-            ("GATEHOUSE_LISTEN", "127.0.0.1:5000"),
-            ("DATABASE_URL", "postgres://x@y/z"),
-            ("GATEHOUSE_LOCKOUT_THRESHOLD", "5"),
-        ]))
+        let l = from_sources(
+            "f",
+            "listen = \"127.0.0.1:4000\"\n[password]\nmin_length = 10\n",
+            &env(&[
+                ("GATEHOUSE_LISTEN", "127.0.0.1:5000"),
+                ("DATABASE_URL", "postgres://x@y/z"),
+                ("GATEHOUSE_LOCKOUT_THRESHOLD", "5"),
+            ]),
+        )
         .expect("config");
         assert_eq!(l.listen.to_string(), "127.0.0.1:5000");
         assert_eq!(l.config.database_url, "postgres://x@y/z");
@@ -356,23 +431,40 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_name_the_key() {
-        let e = from_sources("f", "lisen = \"x\"", &[]).expect_err("typo").to_string();
+        let e = from_sources("f", "lisen = \"x\"", &[])
+            .expect_err("typo")
+            .to_string();
         assert!(e.contains("lisen"), "{e}");
-        let e = from_sources("f", "", &env(&[("GATEHOUSE_LISTN", "x")])).expect_err("typo").to_string();
+        let e = from_sources("f", "", &env(&[("GATEHOUSE_LISTN", "x")]))
+            .expect_err("typo")
+            .to_string();
         assert!(e.contains("GATEHOUSE_LISTN"), "{e}");
-        let e = from_sources("f", "[password]\nmin_length = 5", &[]).expect_err("range").to_string();
+        let e = from_sources("f", "[password]\nmin_length = 5", &[])
+            .expect_err("range")
+            .to_string();
         assert!(e.contains("password.min_length"), "{e}");
-        let e = from_sources("f", "listen = \"nowhere\"", &[]).expect_err("addr").to_string();
+        let e = from_sources("f", "listen = \"nowhere\"", &[])
+            .expect_err("addr")
+            .to_string();
         assert!(e.contains("listen"), "{e}");
     }
 
     #[test]
     fn f3_production_needs_smtp_and_public_url() {
-        let e = from_sources("f", "mode = \"production\"", &[]).expect_err("no smtp").to_string();
+        let e = from_sources("f", "mode = \"production\"", &[])
+            .expect_err("no smtp")
+            .to_string();
         assert!(e.contains("smtp"), "{e}");
-        let e = from_sources("f", "[smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"", &[]).expect_err("no url").to_string();
+        let e = from_sources("f", "[smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"", &[])
+            .expect_err("no url")
+            .to_string();
         assert!(e.contains("public_url"), "{e}");
-        let l = from_sources("f", "public_url = \"https://id.example.com/\"\n[smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"", &[]).expect("ok");
+        let l = from_sources(
+            "f",
+            "public_url = \"https://id.example.com/\"\n[smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"",
+            &[],
+        )
+        .expect("ok");
         assert_eq!(l.mode, Mode::Production);
         assert_eq!(l.public_url, "https://id.example.com");
         assert!(l.secure_cookies());

@@ -22,13 +22,22 @@ struct Entry {
 fn rfc3339(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
 async fn entries(deps: &Deps) -> Result<Vec<Queued>, StatusCode> {
-    let mut c = deps.store.conn().await.map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-    outbox::recent(&mut c, 200).await.map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+    let mut c = deps
+        .store
+        .conn()
+        .await
+        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
+    outbox::recent(&mut c, 200)
+        .await
+        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 pub async fn json(State(deps): State<Deps>) -> Response {
@@ -51,7 +60,10 @@ pub async fn json(State(deps): State<Deps>) -> Response {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Escapes text and turns http(s) URLs into links.

@@ -21,7 +21,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Gatehouse: self-hosted accounts with MFA")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Gatehouse: self-hosted accounts with MFA"
+)]
 struct Cli {
     /// Path of a TOML config file (default: ./gatehouse.toml when present, or $GATEHOUSE_CONFIG).
     #[arg(long, global = true)]
@@ -76,7 +80,10 @@ fn main() -> ExitCode {
         }
     };
     init_logs(&loaded);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gatehouse: cannot start the runtime: {e}");
@@ -86,7 +93,9 @@ fn main() -> ExitCode {
     let result = rt.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(loaded).await,
-            Command::Migrate => open_store(&loaded).await.map(|_| println!("migrations applied")),
+            Command::Migrate => open_store(&loaded)
+                .await
+                .map(|_| println!("migrations applied")),
             Command::User(u) => user_command(&loaded, u).await,
             Command::Outbox(o) => outbox_command(&loaded, o).await,
         }
@@ -102,9 +111,18 @@ fn main() -> ExitCode {
 
 fn init_logs(l: &config::Loaded) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lettre=warn"));
-    let json = l.config.log.format.as_deref().map(|f| f == "json").unwrap_or(!l.dev());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lettre=warn"));
+    let json = l
+        .config
+        .log
+        .format
+        .as_deref()
+        .map(|f| f == "json")
+        .unwrap_or(!l.dev());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         b.json().init();
     } else {
@@ -113,36 +131,61 @@ fn init_logs(l: &config::Loaded) {
 }
 
 async fn open_store(l: &config::Loaded) -> Result<Store, String> {
-    let store = Store::connect(&l.config.database_url).await.map_err(|e| format!("database: {e}"))?;
-    store.migrate().await.map_err(|e| format!("migrations: {e}"))?;
+    let store = Store::connect(&l.config.database_url)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migrations: {e}"))?;
     Ok(store)
 }
 
 fn deps(l: &config::Loaded, store: Store) -> Result<Deps, String> {
     let workers = match l.config.password.hash_workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n,
     };
-    let hasher = Hasher::start(l.hash_params(), workers, l.config.password.hash_queue).map_err(|e| format!("hashing pool: {e}"))?;
-    Ok(Deps { store, hasher, clock: Arc::new(SystemClock), settings: Arc::new(l.settings()) })
+    let hasher = Hasher::start(l.hash_params(), workers, l.config.password.hash_queue)
+        .map_err(|e| format!("hashing pool: {e}"))?;
+    Ok(Deps {
+        store,
+        hasher,
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(l.settings()),
+    })
 }
 
 async fn serve(l: config::Loaded) -> Result<(), String> {
     let store = open_store(&l).await?;
     let deps = deps(&l, store.clone())?;
     if l.config.password.min_length < 8 {
-        tracing::warn!(min_length = l.config.password.min_length, "password.min_length is below 8 (P1)");
+        tracing::warn!(
+            min_length = l.config.password.min_length,
+            "password.min_length is below 8 (P1)"
+        );
     }
     if l.dev() {
         tracing::warn!(
             "dev mode: dev mailbox at {}/dev/mailbox, component gallery at /dev/gallery{}",
             l.public_url,
-            if l.secure_cookies() { "" } else { ", cookies without Secure over plain http" }
+            if l.secure_cookies() {
+                ""
+            } else {
+                ", cookies without Secure over plain http"
+            }
         );
     }
     let transport = worker::Transport::from_config(l.config.smtp.as_ref())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(worker::run(deps.clone(), transport, stop_rx, Duration::from_secs(1)));
+    let worker = tokio::spawn(worker::run(
+        deps.clone(),
+        transport,
+        stop_rx,
+        Duration::from_secs(1),
+    ));
 
     let options = LeptosOptions::builder()
         .output_name("gatehouse")
@@ -151,18 +194,29 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
         .site_addr(l.listen)
         .reload_port(3001)
         .build();
-    let state = AppState { deps, secure_cookies: l.secure_cookies() };
-    let policy = middleware::HttpPolicy { dev: l.dev(), hsts: l.secure_cookies() };
+    let state = AppState {
+        deps,
+        secure_cookies: l.secure_cookies(),
+    };
+    let policy = middleware::HttpPolicy {
+        dev: l.dev(),
+        hsts: l.secure_cookies(),
+    };
     let app = routes::build(state, options, policy);
 
-    let listener = tokio::net::TcpListener::bind(l.listen).await.map_err(|e| format!("cannot listen on {}: {e}", l.listen))?;
+    let listener = tokio::net::TcpListener::bind(l.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", l.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(mode = ?l.mode, database = store.backend_name(), "gatehouse ready");
     println!("gatehouse listening on http://{addr}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())?;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     store.close().await;
@@ -194,21 +248,43 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
     let store = open_store(l).await?;
     let deps = deps(l, store)?;
     match cmd {
-        UserCommand::Create { email, first_name, last_name } => {
+        UserCommand::Create {
+            email,
+            first_name,
+            last_name,
+        } => {
             let email = gatehouse_core::email::Email::parse(&email).map_err(|e| e.to_string())?;
             let password = match std::env::var("GATEHOUSE_NEW_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => {
                     let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| e.to_string())?;
                     line.trim_end_matches(['\n', '\r']).to_string()
                 }
             };
-            match gatehouse_core::accounts::create_verified(&deps, &email, &first_name, &last_name, &password).await {
+            match gatehouse_core::accounts::create_verified(
+                &deps,
+                &email,
+                &first_name,
+                &last_name,
+                &password,
+            )
+            .await
+            {
                 Ok(_) => println!("created {email}"),
                 Err(gatehouse_core::accounts::RegisterError::Invalid(errs)) => {
-                    let msgs: Vec<String> =
-                        [errs.email, errs.first_name, errs.last_name, errs.password, errs.confirm].into_iter().flatten().collect();
+                    let msgs: Vec<String> = [
+                        errs.email,
+                        errs.first_name,
+                        errs.last_name,
+                        errs.password,
+                        errs.confirm,
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
                     return Err(msgs.join(" "));
                 }
                 Err(e) => return Err(e.to_string()),
@@ -217,8 +293,13 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
         UserCommand::Unlock { email } => {
             let email = gatehouse_core::email::Email::parse(&email).map_err(|e| e.to_string())?;
             let mut c = deps.store.conn().await.map_err(|e| e.to_string())?;
-            let u = gatehouse_core::users::by_email(&mut c, &email).await.map_err(|e| e.to_string())?.ok_or("no such user")?;
-            gatehouse_core::users::unlock(&mut c, &u.id).await.map_err(|e| e.to_string())?;
+            let u = gatehouse_core::users::by_email(&mut c, &email)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no such user")?;
+            gatehouse_core::users::unlock(&mut c, &u.id)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("unlocked {email}");
         }
     }
@@ -230,7 +311,10 @@ async fn outbox_command(l: &config::Loaded, cmd: OutboxCommand) -> Result<(), St
     let mut c = store.conn().await.map_err(|e| e.to_string())?;
     match cmd {
         OutboxCommand::List => {
-            for q in gatehouse_core::outbox::recent(&mut c, 50).await.map_err(|e| e.to_string())? {
+            for q in gatehouse_core::outbox::recent(&mut c, 50)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 println!(
                     "{:>6}  {:5}  {:30}  {:40}  attempts={} {}",
                     q.id,
@@ -247,7 +331,12 @@ async fn outbox_command(l: &config::Loaded, cmd: OutboxCommand) -> Result<(), St
             }
         }
         OutboxCommand::Retry => {
-            let n = gatehouse_core::outbox::retry_all(&mut c, gatehouse_core::clock::Clock::now(&SystemClock)).await.map_err(|e| e.to_string())?;
+            let n = gatehouse_core::outbox::retry_all(
+                &mut c,
+                gatehouse_core::clock::Clock::now(&SystemClock),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             println!("{n} message(s) due now");
         }
     }

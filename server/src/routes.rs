@@ -30,7 +30,10 @@ pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Rou
     let fn_state = state.clone();
     let server_fns = move |req: Request<Body>| {
         let s = fn_state.clone();
-        async move { leptos_axum::handle_server_fns_with_context(move || provide_context(s.clone()), req).await }
+        async move {
+            leptos_axum::handle_server_fns_with_context(move || provide_context(s.clone()), req)
+                .await
+        }
     };
     let not_found = {
         let opts = options.clone();
@@ -43,11 +46,17 @@ pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Rou
             move || shell(opts.clone()),
         )
     };
-    let site = ServeDir::new(&*options.site_root).precompressed_br().precompressed_gzip().not_found_service(axum::routing::any(not_found));
+    let site = ServeDir::new(&*options.site_root)
+        .precompressed_br()
+        .precompressed_gzip()
+        .not_found_service(axum::routing::any(not_found));
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/verify-email", get(verify_email))
-        .route("/api/{*fn_name}", axum::routing::post(server_fns.clone()).get(server_fns));
+        .route(
+            "/api/{*fn_name}",
+            axum::routing::post(server_fns.clone()).get(server_fns),
+        );
     if policy.dev {
         router = router
             .route("/dev/mailbox", get(crate::mailbox::page))
@@ -62,7 +71,10 @@ pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Rou
         })
         .fallback_service(site)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(policy, middleware::policy))
+        .layer(axum::middleware::from_fn_with_state(
+            policy,
+            middleware::policy,
+        ))
         .with_state(options)
 }
 
@@ -74,8 +86,17 @@ async fn verify_email(
     req: Request<Body>,
 ) -> Response {
     let client = ClientInfo {
-        ip: req.extensions().get::<PeerIp>().map(|p| p.0.clone()).unwrap_or_default(),
-        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+        ip: req
+            .extensions()
+            .get::<PeerIp>()
+            .map(|p| p.0.clone())
+            .unwrap_or_default(),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
     };
     let token = q.get("token").map(String::as_str).unwrap_or_default();
     let target = match accounts::verify_email(&deps, token, &client).await {
@@ -87,6 +108,9 @@ async fn verify_email(
         }
     };
     let mut res = Redirect::to(target).into_response();
-    res.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    res.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     res
 }

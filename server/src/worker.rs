@@ -15,37 +15,63 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub enum Transport {
-    Smtp { mailer: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    Smtp {
+        mailer: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
     DevMailbox,
 }
 
 impl Transport {
     pub fn from_config(smtp: Option<&SmtpConfig>) -> Result<Self, String> {
-        let Some(s) = smtp else { return Ok(Transport::DevMailbox) };
+        let Some(s) = smtp else {
+            return Ok(Transport::DevMailbox);
+        };
         let from: Mailbox = s.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
         // Plain SMTP to a local relay; TLS to remote relays is a follow-up (see README).
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host).port(s.port).timeout(Some(Duration::from_secs(20)));
+        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
+            .port(s.port)
+            .timeout(Some(Duration::from_secs(20)));
         if let (Some(u), Some(p)) = (&s.username, &s.password) {
             b = b.credentials(Credentials::new(u.clone(), p.clone()));
         }
-        Ok(Transport::Smtp { mailer: b.build(), from })
+        Ok(Transport::Smtp {
+            mailer: b.build(),
+            from,
+        })
     }
 
     async fn send(&self, q: &Queued) -> Result<(), String> {
         match (self, q.message.channel) {
             (Transport::Smtp { mailer, from }, Channel::Email) => {
-                let to: Mailbox = q.message.recipient.parse().map_err(|e| format!("recipient: {e}"))?;
+                let to: Mailbox = q
+                    .message
+                    .recipient
+                    .parse()
+                    .map_err(|e| format!("recipient: {e}"))?;
                 let email = lettre::Message::builder()
                     .from(from.clone())
                     .to(to)
                     .subject(&q.message.subject)
                     .multipart(
                         MultiPart::alternative()
-                            .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(q.message.text.clone()))
-                            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(q.message.html.clone())),
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(ContentType::TEXT_PLAIN)
+                                    .body(q.message.text.clone()),
+                            )
+                            .singlepart(
+                                SinglePart::builder()
+                                    .header(ContentType::TEXT_HTML)
+                                    .body(q.message.html.clone()),
+                            ),
                     )
                     .map_err(|e| e.to_string())?;
-                mailer.send(email).await.map(|_| ()).map_err(|e| e.to_string())
+                mailer
+                    .send(email)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             }
             _ => Ok(()),
         }
@@ -53,7 +79,10 @@ impl Transport {
 }
 
 /// Delivers every due message once; returns how many were handled.
-pub async fn drain(deps: &Deps, transport: &Transport) -> Result<usize, gatehouse_core::store::DbError> {
+pub async fn drain(
+    deps: &Deps,
+    transport: &Transport,
+) -> Result<usize, gatehouse_core::store::DbError> {
     let mut n = 0;
     loop {
         let claimed = {
@@ -66,7 +95,11 @@ pub async fn drain(deps: &Deps, transport: &Transport) -> Result<usize, gatehous
         match result {
             Ok(()) => {
                 outbox::mark_sent(&mut c, q.id, deps.now()).await?;
-                tracing::info!(id = q.id, channel = q.message.channel.as_str(), "message delivered");
+                tracing::info!(
+                    id = q.id,
+                    channel = q.message.channel.as_str(),
+                    "message delivered"
+                );
             }
             Err(e) => {
                 outbox::mark_failed(&mut c, &q, &e, deps.now()).await?;
@@ -78,7 +111,12 @@ pub async fn drain(deps: &Deps, transport: &Transport) -> Result<usize, gatehous
 }
 
 /// Runs until `stop` flips, polling every `every`.
-pub async fn run(deps: Deps, transport: Transport, mut stop: watch::Receiver<bool>, every: Duration) {
+pub async fn run(
+    deps: Deps,
+    transport: Transport,
+    mut stop: watch::Receiver<bool>,
+    every: Duration,
+) {
     loop {
         if let Err(e) = drain(&deps, &transport).await {
             tracing::error!(error = %e, "outbox worker: database error");

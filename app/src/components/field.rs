@@ -95,7 +95,10 @@ pub fn PasswordField(
         } else if count < min {
             format!("{} more character(s) needed.", min - count)
         } else if count > gatehouse_core::password::MAX_LENGTH {
-            format!("Use at most {} characters.", gatehouse_core::password::MAX_LENGTH)
+            format!(
+                "Use at most {} characters.",
+                gatehouse_core::password::MAX_LENGTH
+            )
         } else {
             format!("Strength: {}", s.label())
         };
@@ -150,7 +153,10 @@ pub fn PasswordField(
 
 /// A message for the whole form: an error (role=alert) or a notice (role=status).
 #[component]
-pub fn FormMessage(#[prop(default = None)] error: Option<String>, #[prop(default = None)] notice: Option<String>) -> impl IntoView {
+pub fn FormMessage(
+    #[prop(default = None)] error: Option<String>,
+    #[prop(default = None)] notice: Option<String>,
+) -> impl IntoView {
     view! {
         {error.map(|e| view! { <div class="message message--error" role="alert">{e}</div> })}
         {notice.map(|n| view! { <div class="message message--notice" role="status">{n}</div> })}

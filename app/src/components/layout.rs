@@ -2,16 +2,17 @@
 //! sign-in and registration pages.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 #[component]
-pub fn SiteHeader(children: Children) -> impl IntoView {
+pub fn SiteHeader(#[prop(optional)] children: Option<Children>) -> impl IntoView {
     view! {
         <header class="site-header">
             <a class="brand" href="/">
                 <span class="brand__mark" aria-hidden="true">"◆"</span>
                 " Gatehouse"
             </a>
-            {children()}
+            {children.map(|c| c())}
         </header>
     }
 }
@@ -27,13 +28,17 @@ pub fn SiteFooter() -> impl IntoView {
 
 /// A centred card with a heading, for the signed-out pages.
 #[component]
-pub fn AuthCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
+pub fn AuthCard(
+    #[prop(into)] title: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
-        <SiteHeader>{()}</SiteHeader>
+        <Title text=title.clone() />
+        <SiteHeader />
         <main class="auth" id="main">
             <section class="card" aria-labelledby="page-title">
                 <h1 id="page-title">{title}</h1>
-                {children()}
+                {children.map(|c| c())}
             </section>
         </main>
         <SiteFooter />

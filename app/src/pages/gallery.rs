@@ -2,10 +2,13 @@
 //! of its states — empty, filled, error, disabled, loading — so a designer running
 //! `cargo leptos watch` sees them all at once.
 
-use crate::components::{Field, FormMessage, PasswordField, SiteFooter, SiteHeader, SubmitButton, TopBar};
+use crate::components::{
+    Field, FormMessage, PasswordField, SiteFooter, SiteHeader, SubmitButton, TopBar,
+};
 use crate::wire::Me;
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 #[component]
 fn Specimen(#[prop(into)] title: String, children: Children) -> impl IntoView {
@@ -19,10 +22,16 @@ fn Specimen(#[prop(into)] title: String, children: Children) -> impl IntoView {
 
 #[component]
 pub fn GalleryPage() -> impl IntoView {
-    let me = Me { first_name: "Ada".into(), last_name: "Lovelace".into(), email: "ada@example.com".into(), mfa_method: "email".into() };
+    let me = Me {
+        first_name: "Ada".into(),
+        last_name: "Lovelace".into(),
+        email: "ada@example.com".into(),
+        mfa_method: "email".into(),
+    };
     let busy = Signal::derive(|| true);
     view! {
-        <SiteHeader>{()}</SiteHeader>
+        <Title text="Component gallery" />
+        <SiteHeader />
         <main class="page gallery" id="main">
             <h1>"Component gallery"</h1>
             <p>"Every component in each of its states. Edit " <code>"style/"</code> " or " <code>"app/src/components/"</code> " with " <code>"cargo leptos watch"</code> " running."</p>

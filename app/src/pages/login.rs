@@ -34,11 +34,14 @@ pub fn LoginPage() -> impl IntoView {
         _ => None,
     };
     let arrival_error = move || match query.read().get("verify").as_deref() {
-        Some("invalid") => Some("That verification link is invalid or has expired. Sign in to get a new one.".to_string()),
+        Some("invalid") => Some(
+            "That verification link is invalid or has expired. Sign in to get a new one."
+                .to_string(),
+        ),
         _ => None,
     };
     view! {
-        <Transition fallback=|| view! { <AuthCard title="Sign in">{()}</AuthCard> }>
+        <Transition fallback=|| view! { <AuthCard title="Sign in" /> }>
             {move || {
                 state
                     .get()
@@ -65,7 +68,12 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-fn email_step(v: LoginView, action: ServerAction<LoginEmail>, notice: Option<String>, error: Option<String>) -> impl IntoView {
+fn email_step(
+    v: LoginView,
+    action: ServerAction<LoginEmail>,
+    notice: Option<String>,
+    error: Option<String>,
+) -> impl IntoView {
     view! {
         <AuthCard title="Sign in">
             <FormMessage error=error notice=notice />

@@ -5,6 +5,7 @@ use crate::api::current_user;
 use crate::components::{SiteFooter, TopBar};
 use crate::wire::Me;
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
 #[component]
@@ -27,6 +28,7 @@ fn dashboard(me: Me) -> impl IntoView {
     let name = me.first_name.clone();
     let email = me.email.clone();
     view! {
+        <Title text="Your account" />
         <TopBar me=me />
         <main class="page" id="main">
             <h1>"Your account"</h1>

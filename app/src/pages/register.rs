@@ -13,7 +13,7 @@ pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let state = Resource::new(move || action.version().get(), |_| get_register_view());
     view! {
-        <Transition fallback=|| view! { <AuthCard title="Create your account">{()}</AuthCard> }>
+        <Transition fallback=|| view! { <AuthCard title="Create your account" /> }>
             {move || {
                 state
                     .get()
@@ -44,7 +44,9 @@ fn sent(v: RegisterView) -> impl IntoView {
 
 fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
     let f = v.flash;
-    let policy = PasswordPolicy { min_length: v.min_length };
+    let policy = PasswordPolicy {
+        min_length: v.min_length,
+    };
     let mfa_error = f.error("mfa_method");
     view! {
         <AuthCard title="Create your account">

@@ -1,0 +1,91 @@
+import { expect, type Page, type APIRequestContext } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+
+export const PASSWORD = 'tulip-rain-77';
+
+export function uniqueEmail(tag: string): string {
+  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+}
+
+type Mail = { channel: string; to: string; subject: string; text: string; created_at: string };
+
+/** Waits for the newest message to `to` whose subject matches, from the dev mailbox. */
+export async function waitForMail(request: APIRequestContext, to: string, subject: RegExp, after = 0): Promise<Mail> {
+  let found: Mail | undefined;
+  await expect
+    .poll(
+      async () => {
+        const res = await request.get('/dev/mailbox.json');
+        const all = (await res.json()) as Mail[];
+        const mine = all.filter((m) => m.to === to && subject.test(m.subject));
+        found = mine.length > after ? mine[0] : undefined;
+        return found !== undefined;
+      },
+      { timeout: 15_000 },
+    )
+    .toBe(true);
+  return found as Mail;
+}
+
+export async function mailCount(request: APIRequestContext, to: string, subject: RegExp): Promise<number> {
+  const res = await request.get('/dev/mailbox.json');
+  return ((await res.json()) as Mail[]).filter((m) => m.to === to && subject.test(m.subject)).length;
+}
+
+export function linkIn(mail: Mail): string {
+  const m = mail.text.match(/https?:\/\/\S+/);
+  if (!m) throw new Error(`no link in ${mail.subject}`);
+  return m[0];
+}
+
+export function codeIn(mail: Mail): string {
+  const m = mail.text.match(/\b(\d{6})\b/);
+  if (!m) throw new Error(`no code in ${mail.subject}`);
+  return m[1];
+}
+
+/** With JavaScript on, waits until the WASM has hydrated the page. */
+export async function hydrated(page: Page): Promise<void> {
+  await expect(page.locator('#app-state')).toHaveAttribute('data-hydrated', 'true');
+}
+
+export async function noAxeViolations(page: Page): Promise<void> {
+  const results = await new AxeBuilder({ page }).analyze();
+  const summary = results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(summary).toEqual([]);
+}
+
+/** Registers through the form and follows the verification link. */
+export async function registerAndVerify(page: Page, email: string, js: boolean): Promise<void> {
+  await page.goto('/register');
+  if (js) await hydrated(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('First name').fill('Ada');
+  await page.getByLabel('Last name').fill('Lovelace');
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Confirm password').fill(PASSWORD);
+  await expect(page.getByRole('radio', { name: 'Email' })).toBeChecked();
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
+  const mail = await waitForMail(page.request, email, /Verify your email/);
+  await page.goto(linkIn(mail));
+  await expect(page).toHaveURL(/\/login\?verify=ok$/);
+  await expect(page.getByText('Your email address is confirmed')).toBeVisible();
+}
+
+/** Email → password → emailed code → signed in. */
+export async function signIn(page: Page, email: string, js: boolean): Promise<void> {
+  await page.goto('/login');
+  if (js) await hydrated(page);
+  const before = await mailCount(page.request, email, /sign-in code/);
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
+  const mail = await waitForMail(page.request, email, /sign-in code/, before);
+  await page.getByLabel('Verification code').fill(codeIn(mail));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
+}

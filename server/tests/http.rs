@@ -1,0 +1,307 @@
+//! HTTP integration tests against the real `gatehouse` binary: the no-JS form flow, headers,
+//! CSRF, dev-only routes, SMTP delivery through a real SMTP conversation, graceful shutdown,
+//! and that no secret reaches the logs.
+
+mod support;
+
+use support::{eventually, Client, Server, SmtpSink};
+
+const PW: &str = "tulip-rain-77";
+
+fn mailbox(c: &mut Client) -> Vec<serde_json::Value> {
+    let r = c.request("GET", "/dev/mailbox.json", &[], "");
+    assert_eq!(r.status, 200);
+    serde_json::from_str(&r.body).expect("mailbox json")
+}
+
+fn newest(c: &mut Client, to: &str, subject: &str, after: usize) -> String {
+    eventually(|| {
+        let list: Vec<String> = mailbox(c)
+            .into_iter()
+            .filter(|m| m["to"] == to && m["subject"].as_str().is_some_and(|s| s.contains(subject)))
+            .filter_map(|m| m["text"].as_str().map(str::to_string))
+            .collect();
+        (list.len() > after).then(|| list[0].clone())
+    })
+}
+
+fn count(c: &mut Client, to: &str, subject: &str) -> usize {
+    mailbox(c)
+        .iter()
+        .filter(|m| m["to"] == to && m["subject"].as_str().is_some_and(|s| s.contains(subject)))
+        .count()
+}
+
+fn after<'a>(text: &'a str, marker: &str) -> &'a str {
+    text.split(marker)
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("marker in text")
+}
+
+/// Register, verify, sign in with the emailed code; returns (client, the secrets seen).
+fn sign_up_and_in(s: &Server, email: &str) -> (Client, Vec<String>) {
+    let mut c = Client::new(s);
+    let r = c.form(
+        "/api/register",
+        "/register",
+        &[
+            ("email", email),
+            ("first_name", "Ada"),
+            ("last_name", "Lovelace"),
+            ("password", PW),
+            ("confirm", PW),
+            ("mfa_method", "email"),
+        ],
+    );
+    assert_eq!(r.status, 302, "no-JS post redirects back: {r:?}");
+    assert!(c.get("/register").body.contains("Check your email"));
+    let text = newest(&mut c, email, "Verify your email", 0);
+    let token = after(&text, "token=").to_string();
+    let r = c.get(&format!("/verify-email?token={token}"));
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/login?verify=ok"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+
+    assert_eq!(
+        c.form("/api/login_email", "/login", &[("email", email)])
+            .status,
+        302
+    );
+    assert!(c.get("/login").body.contains("Enter your password"));
+    let before = count(&mut c, email, "sign-in code");
+    assert_eq!(
+        c.form("/api/login_password", "/login", &[("password", PW)])
+            .status,
+        302
+    );
+    assert!(c.get("/login").body.contains("We sent a six-digit code"));
+    let mail = newest(&mut c, email, "sign-in code", before);
+    let code = after(&mail, "code is ").to_string();
+    let r = c.form("/api/login_code", "/login", &[("code", &code)]);
+    assert_eq!(r.header("location"), Some("/profile"));
+    let p = c.get("/profile");
+    assert!(p.body.contains("Welcome, Ada"), "{}", p.body);
+    (c, vec![token, code])
+}
+
+#[test]
+fn no_js_register_verify_sign_in_and_sign_out() {
+    let s = Server::start(&[]);
+    let (mut c, _) = sign_up_and_in(&s, "ada@example.com");
+    let r = c.form("/api/sign_out", "/profile", &[]);
+    assert_eq!(r.header("location"), Some("/login"));
+    let p = c.get("/profile");
+    assert!(!p.body.contains("Welcome, Ada"), "S4: signed out");
+}
+
+#[test]
+fn m5_partial_session_cannot_see_the_profile() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    c.form(
+        "/api/register",
+        "/register",
+        &[
+            ("email", "m5@example.com"),
+            ("first_name", "Ada"),
+            ("last_name", "Lovelace"),
+            ("password", PW),
+            ("confirm", PW),
+            ("mfa_method", "email"),
+        ],
+    );
+    let token = after(&newest(&mut c, "m5@example.com", "Verify", 0), "token=").to_string();
+    c.get(&format!("/verify-email?token={token}"));
+    c.form("/api/login_email", "/login", &[("email", "m5@example.com")]);
+    c.form("/api/login_password", "/login", &[("password", PW)]);
+    assert!(
+        c.get("/login").body.contains("Check your email"),
+        "at the MFA step"
+    );
+    assert!(
+        !c.get("/profile").body.contains("Welcome"),
+        "M5: the password alone does not sign in"
+    );
+    let me = c.request(
+        "POST",
+        "/api/me",
+        &[
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "",
+    );
+    assert_eq!(
+        me.body.trim(),
+        "null",
+        "M5: server function refuses a partial session"
+    );
+}
+
+#[test]
+fn h1_security_headers_and_h2_cross_site_posts_are_refused() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    let r = c.get("/login");
+    assert_eq!(r.status, 200);
+    let csp = r.header("content-security-policy").expect("CSP");
+    assert!(
+        csp.contains("frame-ancestors 'none'")
+            && csp.contains("'wasm-unsafe-eval'")
+            && csp.contains("'nonce-")
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("referrer-policy"), Some("same-origin"));
+    assert!(r
+        .header("permissions-policy")
+        .is_some_and(|p| p.contains("camera=(self)")));
+    let r = c.request(
+        "POST",
+        "/api/login_email",
+        &[
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "email=a%40b.co",
+    );
+    assert_eq!(r.status, 403);
+    let r = c.request(
+        "POST",
+        "/api/login_email",
+        &[
+            ("Origin", "https://evil.example"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "email=a%40b.co",
+    );
+    assert_eq!(r.status, 403);
+    assert!(c.cookies.is_empty(), "refused requests set nothing");
+}
+
+#[test]
+fn s1_dev_mode_cookie_is_http_only_and_same_site() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    let r = c.form("/api/login_email", "/login", &[("email", "x@example.com")]);
+    let cookie = r
+        .headers_named("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("gatehouse_session="))
+        .expect("session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
+    assert!(s.log().contains("dev mode"), "start-up says dev mode");
+}
+
+#[test]
+fn production_mode_delivers_by_smtp_hides_dev_routes_and_uses_secure_cookies() {
+    let sink = SmtpSink::start();
+    let port = sink.port.to_string();
+    let s = Server::start(&[
+        ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
+        ("GATEHOUSE_SMTP_PORT", &port),
+        ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
+        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+    ]);
+    let mut c = Client::new(&s);
+    assert_eq!(c.request("GET", "/dev/mailbox.json", &[], "").status, 404);
+    assert_eq!(c.get("/dev/gallery").status, 404);
+    let r = c.form(
+        "/api/register",
+        "/register",
+        &[
+            ("email", "smtp@example.com"),
+            ("first_name", "Ada"),
+            ("last_name", "Lovelace"),
+            ("password", PW),
+            ("confirm", PW),
+            ("mfa_method", "email"),
+        ],
+    );
+    assert_eq!(r.status, 302);
+    let data = eventually(|| sink.messages.lock().ok().and_then(|m| m.first().cloned()));
+    assert!(data.contains("To: smtp@example.com"), "{data}");
+    assert!(data.contains("Subject: Verify your email address"));
+    assert!(data.contains("multipart/alternative") && data.contains("text/html"));
+    // F3: links come from public_url, not from the Host header the request used.
+    assert!(
+        data.contains("https://id.example.com/verify-email?token="),
+        "{data}"
+    );
+    let r = c.form("/api/login_email", "/login", &[("email", "x@example.com")]);
+    let cookie = r
+        .headers_named("set-cookie")
+        .into_iter()
+        .find(|c| c.contains("session="))
+        .expect("cookie")
+        .to_string();
+    assert!(
+        cookie.starts_with("__Host-gatehouse_session=") && cookie.contains("Secure"),
+        "S1: {cookie}"
+    );
+    assert!(
+        r.header("strict-transport-security").is_some(),
+        "HSTS over https"
+    );
+}
+
+#[test]
+fn y1_smtp_failure_keeps_the_message_queued_for_retry() {
+    // Reserve a port, then free it: nothing listens there yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let p = port.to_string();
+    let s = Server::start(&[
+        ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
+        ("GATEHOUSE_SMTP_PORT", &p),
+        ("GATEHOUSE_SMTP_FROM", "no-reply@id.example.com"),
+        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+    ]);
+    let mut c = Client::new(&s);
+    c.form(
+        "/api/register",
+        "/register",
+        &[
+            ("email", "later@example.com"),
+            ("first_name", "Ada"),
+            ("last_name", "Lovelace"),
+            ("password", PW),
+            ("confirm", PW),
+            ("mfa_method", "email"),
+        ],
+    );
+    eventually(|| s.log().contains("message delivery failed").then_some(()));
+    assert!(!s.log().contains("message delivered"));
+}
+
+#[test]
+fn y2_sigterm_stops_the_server_cleanly() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    assert_eq!(c.request("GET", "/healthz", &[], "").status, 200);
+    let status = s.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn g1_no_password_token_code_or_session_id_reaches_the_logs() {
+    let s = Server::start(&[]);
+    let (c, secrets) = sign_up_and_in(&s, "logs@example.com");
+    let log = s.log();
+    assert!(
+        log.contains("login_succeeded"),
+        "the flow was logged at all"
+    );
+    let session = c
+        .cookies
+        .get("gatehouse_session")
+        .cloned()
+        .expect("session");
+    for secret in secrets.iter().chain([&session, &PW.to_string()]) {
+        assert!(!log.contains(secret.as_str()), "secret leaked into logs");
+    }
+}

@@ -1,0 +1,340 @@
+//! Test support: runs the real `gatehouse` binary on an ephemeral port, a tiny HTTP/1.0 client,
+//! and an SMTP sink that speaks the real protocol over TCP.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub addr: String,
+    log: Arc<Mutex<String>>,
+    _dir: TempDir,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir() -> TempDir {
+    let p = std::env::temp_dir().join(format!(
+        "gatehouse-it-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&p).expect("temp dir");
+    TempDir(p)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+impl Server {
+    /// Starts `gatehouse` with a fresh SQLite database and the given extra environment.
+    pub fn start(env: &[(&str, &str)]) -> Server {
+        let dir = temp_dir();
+        let db = format!("sqlite://{}/db.sqlite", dir.0.display());
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+            .env("DATABASE_URL", db)
+            .env("GATEHOUSE_LOG_FORMAT", "json")
+            .env("GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB", "1024")
+            .env("GATEHOUSE_PASSWORD_ARGON2_ITERATIONS", "1")
+            .current_dir(&dir.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn gatehouse");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let log2 = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut l) = log2.lock() {
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("listening line");
+        let base = first.trim().rsplit(' ').next().expect("url").to_string();
+        assert!(
+            base.starts_with("http://127.0.0.1:"),
+            "unexpected start line {first:?}; log: {}",
+            log.lock().map(|l| l.clone()).unwrap_or_default()
+        );
+        let addr = base.trim_start_matches("http://").to_string();
+        Server {
+            child,
+            base,
+            addr,
+            log,
+            _dir: dir,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Y2: SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn headers_named(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// A browser-like client with a cookie jar; forms post like a browser without JavaScript.
+pub struct Client {
+    pub addr: String,
+    pub cookies: HashMap<String, String>,
+}
+
+impl Client {
+    pub fn new(s: &Server) -> Self {
+        Self {
+            addr: s.addr.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    pub fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut req = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        if !cookie.is_empty() {
+            req.push_str(&format!("Cookie: {}\r\n", cookie.join("; ")));
+        }
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
+        stream.write_all(req.as_bytes()).expect("write");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).expect("read");
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let r = Response {
+            status,
+            headers,
+            body: body.to_string(),
+        };
+        for c in r.headers_named("set-cookie") {
+            if let Some((kv, _)) = c.split_once(';') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    if c.contains("Max-Age=0") {
+                        self.cookies.remove(k);
+                    } else {
+                        self.cookies.insert(k.to_string(), v.to_string());
+                    }
+                }
+            }
+        }
+        r
+    }
+
+    pub fn get(&mut self, path: &str) -> Response {
+        self.request("GET", path, &[("Accept", "text/html")], "")
+    }
+
+    /// A no-JS form post: same-origin, urlencoded, `Accept: text/html`, with a Referer.
+    pub fn form(&mut self, path: &str, referer: &str, fields: &[(&str, &str)]) -> Response {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect();
+        let referer = format!("http://{}{referer}", self.addr);
+        self.request(
+            "POST",
+            path,
+            &[
+                ("Accept", "text/html"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Referer", &referer),
+            ],
+            &body.join("&"),
+        )
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Polls until `f` returns `Some`, up to 15 s (waiting for the outbox worker, not hiding a race).
+pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(t) = f() {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "condition not met within 15 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An SMTP server that accepts every message and keeps the raw DATA.
+pub struct SmtpSink {
+    pub port: u16,
+    pub messages: Arc<Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind smtp");
+        let port = listener.local_addr().expect("addr").port();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let m = Arc::clone(&messages);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().map_while(Result::ok) {
+                let m = Arc::clone(&m);
+                std::thread::spawn(move || smtp_session(conn, m));
+            }
+        });
+        SmtpSink { port, messages }
+    }
+}
+
+fn smtp_session(conn: TcpStream, store: Arc<Mutex<Vec<String>>>) {
+    let mut w = match conn.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut r = BufReader::new(conn);
+    let _ = w.write_all(b"220 sink.test ESMTP ready\r\n");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        let reply: &[u8] = if cmd.starts_with("EHLO") {
+            b"250-sink.test\r\n250 8BITMIME\r\n"
+        } else if cmd.starts_with("HELO")
+            || cmd.starts_with("MAIL")
+            || cmd.starts_with("RCPT")
+            || cmd.starts_with("RSET")
+            || cmd.starts_with("NOOP")
+        {
+            b"250 OK\r\n"
+        } else if cmd == "DATA" {
+            let _ = w.write_all(b"354 end with .\r\n");
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == ".\r\n" {
+                    break;
+                }
+                data.push_str(&line);
+            }
+            if let Ok(mut s) = store.lock() {
+                s.push(data);
+            }
+            b"250 queued\r\n"
+        } else if cmd == "QUIT" {
+            let _ = w.write_all(b"221 bye\r\n");
+            return;
+        } else {
+            b"502 not implemented\r\n"
+        };
+        let _ = w.write_all(reply);
+    }
+}
