@@ -24,6 +24,9 @@ pub struct Settings {
     pub sends_per_hour: i64,
     /// E1: lifetime of email verification links.
     pub verify_ttl_secs: i64,
+    /// R2: password attempts per client IP per minute and per account per hour.
+    pub login_per_ip_per_minute: i64,
+    pub login_per_account_per_hour: i64,
 }
 
 impl Default for Settings {
@@ -38,6 +41,8 @@ impl Default for Settings {
             resend_cooldown_secs: 60,
             sends_per_hour: 5,
             verify_ttl_secs: 24 * 3600,
+            login_per_ip_per_minute: 30,
+            login_per_account_per_hour: 60,
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct Config {
     pub sessions: SessionConfig,
     #[serde(default)]
     pub lockout: LockoutConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
     pub smtp: Option<SmtpConfig>,
     #[serde(default)]
     pub log: LogConfig,
@@ -97,6 +99,21 @@ impl Default for LockoutConfig {
             threshold: 10,
             minutes: 15,
         }
+    }
+}
+
+/// R2: rate limits on the password step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub login_per_ip_per_minute: i64,
+    pub login_per_account_per_hour: i64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let s = Settings::default();
+        Self { login_per_ip_per_minute: s.login_per_ip_per_minute, login_per_account_per_hour: s.login_per_account_per_hour }
     }
 }
 
@@ -169,6 +186,8 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("SESSIONS_ABSOLUTE_HOURS", &["sessions", "absolute_hours"]),
     ("LOCKOUT_THRESHOLD", &["lockout", "threshold"]),
     ("LOCKOUT_MINUTES", &["lockout", "minutes"]),
+    ("LIMITS_LOGIN_PER_IP_PER_MINUTE", &["limits", "login_per_ip_per_minute"]),
+    ("LIMITS_LOGIN_PER_ACCOUNT_PER_HOUR", &["limits", "login_per_account_per_hour"]),
     ("SMTP_HOST", &["smtp", "host"]),
     ("SMTP_PORT", &["smtp", "port"]),
     ("SMTP_USERNAME", &["smtp", "username"]),
@@ -231,6 +250,8 @@ impl Loaded {
             },
             lockout_threshold: c.lockout.threshold,
             lockout_secs: c.lockout.minutes * 60,
+            login_per_ip_per_minute: c.limits.login_per_ip_per_minute,
+            login_per_account_per_hour: c.limits.login_per_account_per_hour,
             ..Settings::default()
         }
     }
@@ -339,6 +360,9 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     }
     if !(1..=100).contains(&config.lockout.threshold) {
         return bad("lockout.threshold: must be between 1 and 100 (R1)".into());
+    }
+    if config.limits.login_per_ip_per_minute < 1 || config.limits.login_per_account_per_hour < 1 {
+        return bad("limits.login_per_ip_per_minute and limits.login_per_account_per_hour: must be at least 1".into());
     }
     if config.sessions.idle_minutes < 1 || config.sessions.absolute_hours < 1 {
         return bad("sessions.idle_minutes and sessions.absolute_hours: must be at least 1".into());
