@@ -4,7 +4,9 @@
 //! turns domain errors into a [`Flash`] the page renders next to the right field. Endpoint names are
 //! stable (`/api/<name>`): the no-JS forms post to them directly.
 
-use crate::wire::{Flash, LoginView, Me, RegisterView};
+#[cfg(feature = "ssr")]
+use crate::wire::Flash;
+use crate::wire::{LoginView, Me, RegisterView};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -87,6 +89,7 @@ pub async fn login_email(email: String) -> Result<(), ServerFnError> {
         Ok(token) => ctx::set_session_cookie(&st, &token),
         Err(e) => login_failed(&st, "email", e, Some(("email", &email))),
     }
+    ctx::back_to("/login");
     Ok(())
 }
 
@@ -109,6 +112,7 @@ pub async fn login_password(password: String) -> Result<(), ServerFnError> {
         Ok(PasswordOutcome::CodeSent(token)) => ctx::set_session_cookie(&st, &token),
         Err(e) => login_failed(&st, "password", e, None),
     }
+    ctx::back_to("/login");
     Ok(())
 }
 
@@ -129,7 +133,10 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
             ctx::set_session_cookie(&st, &token);
             leptos_axum::redirect("/profile");
         }
-        Err(e) => login_failed(&st, "code", e, Some(("code", &code))),
+        Err(e) => {
+            login_failed(&st, "code", e, Some(("code", &code)));
+            ctx::back_to("/login");
+        }
     }
     Ok(())
 }
@@ -148,6 +155,7 @@ pub async fn resend_code() -> Result<(), ServerFnError> {
         }
         Err(e) => login_failed(&st, "code", e, None),
     }
+    ctx::back_to("/login");
     Ok(())
 }
 
@@ -164,6 +172,7 @@ pub async fn login_restart() -> Result<(), ServerFnError> {
             ctx::clear_session_cookie(&st);
         }
     }
+    ctx::back_to("/login");
     Ok(())
 }
 
@@ -253,6 +262,7 @@ pub async fn register(
         }
     }
     ctx::write_flash(&st, &f);
+    ctx::back_to("/register");
     Ok(())
 }
 

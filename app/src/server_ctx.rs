@@ -151,6 +151,24 @@ fn serde_json_string(f: &Flash) -> String {
     serde_json::to_string(f).unwrap_or_default()
 }
 
+/// Without JavaScript a form post must end in a redirect back to its page (POST → redirect →
+/// GET); with JavaScript the page re-reads its state itself, so nothing is done. This does not
+/// rely on the Referer header.
+pub fn back_to(path: &'static str) {
+    let plain_form = parts()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.contains("text/html"))
+        })
+        .unwrap_or(false);
+    if let (true, Some(res)) = (plain_form, use_context::<ResponseOptions>()) {
+        res.set_status(http::StatusCode::SEE_OTHER);
+        res.insert_header(http::header::LOCATION, HeaderValue::from_static(path));
+    }
+}
+
 /// P6: the hashing queue is full; answer 503 with Retry-After.
 pub fn busy() {
     if let Some(res) = use_context::<ResponseOptions>() {

@@ -7,7 +7,6 @@
 //!   the product name. The bundled blocklist arrives with the password-recovery issue.
 
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization;
 
 pub const DEFAULT_MIN_LENGTH: usize = 8;
 pub const MIN_ALLOWED: usize = 6;
@@ -61,8 +60,17 @@ impl PasswordPolicy {
     }
 
     /// The normalised form that is hashed and measured (P1).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn normalize(password: &str) -> String {
+        use unicode_normalization::UnicodeNormalization;
         password.nfkc().collect()
+    }
+
+    /// The normalised form, computed by the browser's own Unicode tables (hints only; the
+    /// server decides).
+    #[cfg(target_arch = "wasm32")]
+    pub fn normalize(password: &str) -> String {
+        js_sys::JsString::from(password).normalize("NFKC").into()
     }
 
     /// Checks a new password; returns the NFKC form to hash.

@@ -59,7 +59,7 @@ export async function noAxeViolations(page: Page): Promise<void> {
 export async function registerAndVerify(page: Page, email: string, js: boolean): Promise<void> {
   await page.goto('/register');
   if (js) await hydrated(page);
-  await page.getByLabel('Email').fill(email);
+  await page.getByRole('textbox', { name: 'Email' }).fill(email);
   await page.getByLabel('First name').fill('Ada');
   await page.getByLabel('Last name').fill('Lovelace');
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);

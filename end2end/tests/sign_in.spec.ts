@@ -71,7 +71,7 @@ for (const js of [true, false]) {
     test('registration errors appear next to their fields and keep what was typed', async ({ page }) => {
       await page.goto('/register');
       if (js) await hydrated(page);
-      await page.getByLabel('Email').fill('ada@example');
+      await page.getByRole('textbox', { name: 'Email' }).fill('ada@example');
       await page.getByLabel('First name').fill('Ada');
       await page.getByLabel('Last name').fill('Lovelace');
       await page.getByLabel('Password', { exact: true }).fill('short');
@@ -79,7 +79,7 @@ for (const js of [true, false]) {
       await page.getByRole('button', { name: 'Create account' }).click();
       await expect(page.getByText('Enter an email address like name@example.com.')).toBeVisible();
       await expect(page.getByText('Use at least 8 characters.')).toBeVisible();
-      await expect(page.getByLabel('Email')).toHaveValue('ada@example');
+      await expect(page.getByRole('textbox', { name: 'Email' })).toHaveValue('ada@example');
       await expect(page.getByLabel('First name')).toHaveValue('Ada');
       await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
     });

@@ -113,7 +113,10 @@ pub struct LimitsConfig {
 impl Default for LimitsConfig {
     fn default() -> Self {
         let s = Settings::default();
-        Self { login_per_ip_per_minute: s.login_per_ip_per_minute, login_per_account_per_hour: s.login_per_account_per_hour }
+        Self {
+            login_per_ip_per_minute: s.login_per_ip_per_minute,
+            login_per_account_per_hour: s.login_per_account_per_hour,
+        }
     }
 }
 
@@ -186,8 +189,14 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("SESSIONS_ABSOLUTE_HOURS", &["sessions", "absolute_hours"]),
     ("LOCKOUT_THRESHOLD", &["lockout", "threshold"]),
     ("LOCKOUT_MINUTES", &["lockout", "minutes"]),
-    ("LIMITS_LOGIN_PER_IP_PER_MINUTE", &["limits", "login_per_ip_per_minute"]),
-    ("LIMITS_LOGIN_PER_ACCOUNT_PER_HOUR", &["limits", "login_per_account_per_hour"]),
+    (
+        "LIMITS_LOGIN_PER_IP_PER_MINUTE",
+        &["limits", "login_per_ip_per_minute"],
+    ),
+    (
+        "LIMITS_LOGIN_PER_ACCOUNT_PER_HOUR",
+        &["limits", "login_per_account_per_hour"],
+    ),
     ("SMTP_HOST", &["smtp", "host"]),
     ("SMTP_PORT", &["smtp", "port"]),
     ("SMTP_USERNAME", &["smtp", "username"]),

@@ -54,7 +54,7 @@ fn sign_up_and_in(s: &Server, email: &str) -> (Client, Vec<String>) {
             ("mfa_method", "email"),
         ],
     );
-    assert_eq!(r.status, 302, "no-JS post redirects back: {r:?}");
+    assert_eq!(r.status, 303, "no-JS post redirects back: {r:?}");
     assert!(c.get("/register").body.contains("Check your email"));
     let text = newest(&mut c, email, "Verify your email", 0);
     let token = after(&text, "token=").to_string();
@@ -66,14 +66,14 @@ fn sign_up_and_in(s: &Server, email: &str) -> (Client, Vec<String>) {
     assert_eq!(
         c.form("/api/login_email", "/login", &[("email", email)])
             .status,
-        302
+        303
     );
     assert!(c.get("/login").body.contains("Enter your password"));
     let before = count(&mut c, email, "sign-in code");
     assert_eq!(
         c.form("/api/login_password", "/login", &[("password", PW)])
             .status,
-        302
+        303
     );
     assert!(c.get("/login").body.contains("We sent a six-digit code"));
     let mail = newest(&mut c, email, "sign-in code", before);
@@ -220,7 +220,7 @@ fn production_mode_delivers_by_smtp_hides_dev_routes_and_uses_secure_cookies() {
             ("mfa_method", "email"),
         ],
     );
-    assert_eq!(r.status, 302);
+    assert_eq!(r.status, 303);
     let data = eventually(|| sink.messages.lock().ok().and_then(|m| m.first().cloned()));
     assert!(data.contains("To: smtp@example.com"), "{data}");
     assert!(data.contains("Subject: Verify your email address"));

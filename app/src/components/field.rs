@@ -72,6 +72,10 @@ pub fn PasswordField(
     #[prop(default = None)] policy: Option<PasswordPolicy>,
     #[prop(optional)] disabled: bool,
     #[prop(optional)] autofocus: bool,
+    /// P8: the field empties whenever this changes (e.g. the form's action completed), so a
+    /// password never survives a submission, with or without JavaScript.
+    #[prop(optional, into)]
+    clear_on: Option<Signal<usize>>,
 ) -> impl IntoView {
     let err_id = format!("{id}-error");
     let live_id = format!("{id}-live");
@@ -79,6 +83,18 @@ pub fn PasswordField(
     let (hydrated, set_hydrated) = signal(false);
     let (typed, set_typed) = signal(String::new());
     Effect::new(move |_| set_hydrated.set(true));
+    let cleared = move || {
+        if let Some(c) = clear_on {
+            c.track();
+        }
+        String::new()
+    };
+    Effect::new(move |_| {
+        if let Some(c) = clear_on {
+            c.track();
+            set_typed.set(String::new());
+        }
+    });
     let described = match (&error, policy) {
         (Some(_), Some(_)) => Some(format!("{err_id} {live_id}")),
         (Some(_), None) => Some(err_id.clone()),
@@ -113,6 +129,7 @@ pub fn PasswordField(
                     id=id
                     name=name
                     type=move || if shown.get() { "text" } else { "password" }
+                    prop:value=cleared
                     required=true
                     disabled=disabled
                     autofocus=autofocus

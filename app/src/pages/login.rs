@@ -116,6 +116,7 @@ fn password_step(
                     label="Password"
                     name="password"
                     autocomplete="current-password"
+                    clear_on=action.version()
                     error=v.flash.error("password")
                     autofocus=true
                 />

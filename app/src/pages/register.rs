@@ -57,16 +57,16 @@ fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
                     <Field id="reg-first" label="First name" name="first_name" autocomplete="given-name" value=f.value("first_name") error=f.error("first_name") />
                     <Field id="reg-last" label="Last name" name="last_name" autocomplete="family-name" value=f.value("last_name") error=f.error("last_name") />
                 </div>
-                <PasswordField id="reg-password" label="Password" name="password" autocomplete="new-password" policy=Some(policy) error=f.error("password") />
-                <PasswordField id="reg-confirm" label="Confirm password" name="confirm" autocomplete="new-password" error=f.error("confirm") />
+                <PasswordField id="reg-password" label="Password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=action.version() error=f.error("password") />
+                <PasswordField id="reg-confirm" label="Confirm password" name="confirm" autocomplete="new-password" clear_on=action.version() error=f.error("confirm") />
                 <fieldset class="choice" aria-describedby="mfa-hint">
                     <legend>"MFA method"</legend>
                     <p class="field__hint" id="mfa-hint">"Every sign-in asks for a six-digit code after your password."</p>
-                    <label class="choice__option">
-                        <input type="radio" name="mfa_method" value="email" checked=true />
-                        <span>"Email"</span>
-                        <small>"We email you a code each time you sign in."</small>
-                    </label>
+                    <div class="choice__option">
+                        <input type="radio" id="mfa-email" name="mfa_method" value="email" checked=true aria-describedby="mfa-email-desc" />
+                        <label for="mfa-email">"Email"</label>
+                        <small id="mfa-email-desc">"We email you a code each time you sign in."</small>
+                    </div>
                     {mfa_error.map(|e| view! { <p class="field__error">{e}</p> })}
                 </fieldset>
                 <SubmitButton label="Create account" pending=action.pending() />
