@@ -164,6 +164,15 @@ pub fn back_to(path: &'static str) {
         })
         .unwrap_or(false);
     if let (true, Some(res)) = (plain_form, use_context::<ResponseOptions>()) {
+        // P6: a 503 from the hashing pool is the answer; the no-JS page shows its own message.
+        if res
+            .0
+            .read()
+            .map(|p| p.status == Some(http::StatusCode::SERVICE_UNAVAILABLE))
+            .unwrap_or(false)
+        {
+            return;
+        }
         res.set_status(http::StatusCode::SEE_OTHER);
         res.insert_header(http::header::LOCATION, HeaderValue::from_static(path));
     }

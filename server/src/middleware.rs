@@ -33,6 +33,11 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         tracing::warn!(%method, %path, "cross-site request refused (H2)");
         return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
     }
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
     let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -40,6 +45,9 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         .unwrap_or_default();
     req.extensions_mut().insert(PeerIp(ip));
     let mut res = next.run(req).await;
+    if wants_html && res.status() == StatusCode::SERVICE_UNAVAILABLE {
+        res = busy_page(res);
+    }
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -68,6 +76,21 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
     }
     tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
     res
+}
+
+/// P6: a browser without JavaScript gets a readable page with the 503, not a bare body.
+fn busy_page(res: Response) -> Response {
+    let (mut parts, _) = res.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Busy · Gatehouse</title>\
+        <link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body><main class=\"auth\" id=\"main\">\
+        <section class=\"card\"><h1>The server is busy</h1><p>Nothing was lost. Go back and try again in a moment.</p>\
+        <p><a href=\"/login\">Back to sign-in</a></p></section></main></body></html>";
+    Response::from_parts(parts, Body::from(body))
 }
 
 fn is_state_changing(m: &Method) -> bool {

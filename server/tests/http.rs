@@ -305,3 +305,53 @@ fn g1_no_password_token_code_or_session_id_reaches_the_logs() {
         assert!(!log.contains(secret.as_str()), "secret leaked into logs");
     }
 }
+
+#[test]
+fn p6_full_hashing_queue_answers_503_with_retry_after() {
+    let s = Server::start(&[
+        ("GATEHOUSE_PASSWORD_HASH_WORKERS", "1"),
+        ("GATEHOUSE_PASSWORD_HASH_QUEUE", "1"),
+        ("GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB", "65536"),
+        ("GATEHOUSE_PASSWORD_ARGON2_ITERATIONS", "4"),
+    ]);
+    let mut clients: Vec<Client> = (0..8)
+        .map(|i| {
+            let mut c = Client::new(&s);
+            c.form(
+                "/api/login_email",
+                "/login",
+                &[("email", &format!("p6-{i}@example.com"))],
+            );
+            c
+        })
+        .collect();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(clients.len()));
+    let handles: Vec<_> = clients
+        .drain(..)
+        .map(|mut c| {
+            let b = std::sync::Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                b.wait();
+                let r = c.form("/api/login_password", "/login", &[("password", PW)]);
+                (r.status, r.header("retry-after").map(str::to_string))
+            })
+        })
+        .collect();
+    let results: Vec<(u16, Option<String>)> = handles
+        .into_iter()
+        .map(|h| h.join().expect("join"))
+        .collect();
+    let busy: Vec<_> = results.iter().filter(|(s, _)| *s == 503).collect();
+    assert!(
+        !busy.is_empty(),
+        "some requests must be refused with 503: {results:?}"
+    );
+    assert!(
+        busy.iter().all(|(_, ra)| ra.is_some()),
+        "503 carries Retry-After"
+    );
+    assert!(
+        results.iter().any(|(s, _)| *s == 303),
+        "the pool still serves what it can: {results:?}"
+    );
+}
