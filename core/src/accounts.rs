@@ -166,20 +166,7 @@ pub async fn register(
     };
     match users::insert(&mut tx, new_user, now).await? {
         Some(user_id) => {
-            let token = new_token();
-            sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'verify_email', $3)")
-                .bind(token.digest())
-                .bind(&user_id)
-                .bind(now + deps.settings.verify_ttl_secs)
-                .execute(&mut *tx)
-                .await?;
-            let link = deps.link(&format!("/verify-email?token={}", token.expose()));
-            outbox::enqueue(
-                &mut tx,
-                &messages::verify_email(email.as_str(), &first, &link),
-                now,
-            )
-            .await?;
+            queue_verification(&mut tx, deps, &user_id, &email, &first, now).await?;
             events::record(&mut tx, Some(&user_id), EventKind::Registered, client, now).await?;
         }
         None => {
@@ -217,6 +204,26 @@ pub async fn register(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Y1: stores a new verification token (hashed) and queues its email in the caller's transaction.
+pub(crate) async fn queue_verification(
+    conn: &mut crate::store::Conn,
+    deps: &Deps,
+    user_id: &str,
+    email: &Email,
+    first_name: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let token = new_token();
+    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'verify_email', $3)")
+        .bind(token.digest())
+        .bind(user_id)
+        .bind(now + deps.settings.verify_ttl_secs)
+        .execute(&mut *conn)
+        .await?;
+    let link = deps.link(&format!("/verify-email?token={}", token.expose()));
+    outbox::enqueue(conn, &messages::verify_email(email.as_str(), first_name, &link), now).await
 }
 
 #[derive(Debug, thiserror::Error)]

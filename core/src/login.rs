@@ -20,7 +20,7 @@ use crate::hashing::HashError;
 use crate::messages;
 use crate::outbox;
 use crate::ratelimit::{self, Limit, RateError};
-use crate::secret::{ct_eq, digest, new_code, new_id, new_token, Secret};
+use crate::secret::{ct_eq, digest, new_code, new_id, Secret};
 use crate::service::Deps;
 use crate::sessions::{self, ClientInfo, Session, SessionState};
 use crate::store::Conn;
@@ -274,20 +274,7 @@ async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result
     {
         return Ok(());
     }
-    let token = new_token();
-    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'verify_email', $3)")
-        .bind(token.digest())
-        .bind(&user.id)
-        .bind(now + deps.settings.verify_ttl_secs)
-        .execute(&mut *tx)
-        .await?;
-    let link = deps.link(&format!("/verify-email?token={}", token.expose()));
-    outbox::enqueue(
-        &mut tx,
-        &messages::verify_email(user.email.as_str(), &user.first_name, &link),
-        now,
-    )
-    .await?;
+    crate::accounts::queue_verification(&mut tx, deps, &user.id, &user.email, &user.first_name, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -73,15 +73,21 @@ export async function registerAndVerify(page: Page, email: string, js: boolean):
   await expect(page.getByText('Your email address is confirmed')).toBeVisible();
 }
 
-/** Email → password → emailed code → signed in. */
-export async function signIn(page: Page, email: string, js: boolean): Promise<void> {
+/** Email → Continue → password → Sign in. Returns how many code mails `email` had before. */
+export async function enterCredentials(page: Page, email: string, js: boolean, password = PASSWORD): Promise<number> {
   await page.goto('/login');
   if (js) await hydrated(page);
   const before = await mailCount(page.request, email, /sign-in code/);
   await page.getByLabel('Email').fill(email);
   await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+  return before;
+}
+
+/** Email → password → emailed code → signed in. */
+export async function signIn(page: Page, email: string, js: boolean): Promise<void> {
+  const before = await enterCredentials(page, email, js);
   await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
   const mail = await waitForMail(page.request, email, /sign-in code/, before);
   await page.getByLabel('Verification code').fill(codeIn(mail));

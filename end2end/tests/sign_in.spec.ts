@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { PASSWORD, codeIn, hydrated, registerAndVerify, signIn, uniqueEmail, waitForMail, mailCount } from './helpers';
+import { PASSWORD, codeIn, enterCredentials, hydrated, registerAndVerify, signIn, uniqueEmail, waitForMail } from './helpers';
 
 for (const js of [true, false]) {
   test.describe(js ? 'with JavaScript' : 'without JavaScript', () => {
@@ -23,12 +23,7 @@ for (const js of [true, false]) {
     test('E2: a wrong password gets the generic message and the email is kept', async ({ page }) => {
       const email = uniqueEmail('wrongpw');
       await registerAndVerify(page, email, js);
-      await page.goto('/login');
-      if (js) await hydrated(page);
-      await page.getByLabel('Email').fill(email);
-      await page.getByRole('button', { name: 'Continue' }).click();
-      await page.getByLabel('Password', { exact: true }).fill('not-the-password');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await enterCredentials(page, email, js, 'not-the-password');
       await expect(page.getByText('Email or password is incorrect.')).toBeVisible();
       await expect(page.getByText(email)).toBeVisible();
       await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');
@@ -44,13 +39,7 @@ for (const js of [true, false]) {
     test('R3: five wrong codes end the challenge', async ({ page }) => {
       const email = uniqueEmail('wrongcode');
       await registerAndVerify(page, email, js);
-      await page.goto('/login');
-      if (js) await hydrated(page);
-      const before = await mailCount(page.request, email, /sign-in code/);
-      await page.getByLabel('Email').fill(email);
-      await page.getByRole('button', { name: 'Continue' }).click();
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      const before = await enterCredentials(page, email, js);
       const good = codeIn(await waitForMail(page.request, email, /sign-in code/, before));
       const bad = good === '000000' ? '111111' : '000000';
       for (const left of [4, 3, 2, 1]) {
