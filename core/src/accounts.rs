@@ -223,7 +223,12 @@ pub(crate) async fn queue_verification(
         .execute(&mut *conn)
         .await?;
     let link = deps.link(&format!("/verify-email?token={}", token.expose()));
-    outbox::enqueue(conn, &messages::verify_email(email.as_str(), first_name, &link), now).await
+    outbox::enqueue(
+        conn,
+        &messages::verify_email(email.as_str(), first_name, &link),
+        now,
+    )
+    .await
 }
 
 #[derive(Debug, thiserror::Error)]

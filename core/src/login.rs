@@ -28,14 +28,6 @@ use crate::users::{self, User};
 use sqlx::Row;
 
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
-const LOGIN_PER_IP: Limit = Limit {
-    max: 30,
-    window_secs: 60,
-};
-const LOGIN_PER_ACCOUNT: Limit = Limit {
-    max: 60,
-    window_secs: 3600,
-};
 const OTP_PER_ACCOUNT: Limit = Limit {
     max: 20,
     window_secs: 3600,
@@ -132,17 +124,20 @@ pub async fn submit_password(
     let password = crate::password::PasswordPolicy::normalize(password);
     let (user, reserved) = {
         let mut c = deps.store.conn().await?;
-        ratelimit::hit(
-            &mut c,
-            &format!("login:ip:{}", client.ip),
-            LOGIN_PER_IP,
-            now,
-        )
-        .await?;
+        // R2: per client IP and per account, limits from the configuration.
+        let per_ip = Limit {
+            max: deps.settings.login_per_ip_per_minute,
+            window_secs: 60,
+        };
+        let per_account = Limit {
+            max: deps.settings.login_per_account_per_hour,
+            window_secs: 3600,
+        };
+        ratelimit::hit(&mut c, &format!("login:ip:{}", client.ip), per_ip, now).await?;
         ratelimit::hit(
             &mut c,
             &format!("login:acct:{}", email.as_str()),
-            LOGIN_PER_ACCOUNT,
+            per_account,
             now,
         )
         .await?;
@@ -274,7 +269,15 @@ async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result
     {
         return Ok(());
     }
-    crate::accounts::queue_verification(&mut tx, deps, &user.id, &user.email, &user.first_name, now).await?;
+    crate::accounts::queue_verification(
+        &mut tx,
+        deps,
+        &user.id,
+        &user.email,
+        &user.first_name,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -412,3 +412,35 @@ async fn y3_sqlite_and_postgres_schemas_match() {
         eprintln!("GATEHOUSE_TEST_POSTGRES not set: PostgreSQL half of Y3 skipped");
     }
 }
+
+#[tokio::test]
+async fn r2_password_step_is_rate_limited_per_ip_from_settings() {
+    let store = testing::sqlite().await;
+    let clock = FixedClock::at(1_000_040);
+    let mut d = deps(store, &clock);
+    d.settings = Arc::new(Settings {
+        login_per_ip_per_minute: 3,
+        ..(*d.settings).clone()
+    });
+    verified_user(&d, "ada@example.com").await;
+    for _ in 0..3 {
+        let s = to_password_step(&d, "ada@example.com").await;
+        assert!(matches!(
+            login::submit_password(&d, &s, "wrong-password", &client()).await,
+            Err(LoginError::Incorrect)
+        ));
+    }
+    let s = to_password_step(&d, "ada@example.com").await;
+    match login::submit_password(&d, &s, PW, &client()).await {
+        Err(LoginError::Limited { retry_after }) => assert_eq!(retry_after, 40),
+        other => panic!("expected the per-IP limit, got {other:?}"),
+    }
+    let other_ip = ClientInfo {
+        ip: "203.0.113.9".into(),
+        user_agent: String::new(),
+    };
+    assert!(
+        login::submit_password(&d, &s, PW, &other_ip).await.is_ok(),
+        "another address is not limited"
+    );
+}

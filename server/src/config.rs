@@ -206,7 +206,14 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
 ];
 
 /// Variables that are not config keys but are read elsewhere.
-const ENV_OTHER: &[&str] = &["CONFIG", "TEST_POSTGRES", "NEW_PASSWORD"];
+const ENV_OTHER: &[&str] = &[
+    "CONFIG",
+    "TEST_POSTGRES",
+    "NEW_PASSWORD",
+    "LOG",
+    "PG_URL",
+    "CACHE",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
