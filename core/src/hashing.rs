@@ -7,11 +7,12 @@
 //!   `503 + Retry-After`: memory stays bounded (each hash holds ~19 MiB) whatever the load (Y4).
 //! - E3: [`Hasher::verify_dummy`] spends one verification for unknown users so timing matches.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,44 +58,111 @@ pub struct Hasher {
     dummy: Arc<String>,
 }
 
-fn argon(params: HashParams) -> Result<Argon2<'static>, HashError> {
+/// A worker's argon2 memory, allocated once and reused for every hash (P6): memory stays at
+/// `workers × m` and no hash pays for fresh pages.
+#[derive(Default)]
+pub struct Memory(Vec<Block>);
+
+impl Memory {
+    fn blocks(&mut self, n: usize) -> &mut [Block] {
+        if self.0.len() < n {
+            self.0.resize(n, Block::default());
+        }
+        &mut self.0[..n]
+    }
+}
+
+const OUTPUT_LEN: usize = 32;
+
+fn internal<E>(_: E) -> HashError {
+    HashError::Internal
+}
+
+/// P5: argon2id PHC string for `password`, computed in `mem`.
+pub fn hash_with(
+    mem: &mut Memory,
+    params: HashParams,
+    password: &str,
+) -> Result<String, HashError> {
     let p = Params::new(
         params.memory_kib,
         params.iterations,
         params.parallelism,
-        None,
+        Some(OUTPUT_LEN),
     )
-    .map_err(|_| HashError::Internal)?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
-}
-
-/// Hash on the calling thread (used by the workers, the benchmark and the dummy hash).
-pub fn hash_blocking(params: HashParams, password: &str) -> Result<String, HashError> {
+    .map_err(internal)?;
     let salt = SaltString::generate(&mut OsRng);
-    argon(params)?
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| HashError::Internal)
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(internal)?;
+    let mut out = [0u8; OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, p.clone())
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt_bytes,
+            &mut out,
+            mem.blocks(p.block_count()),
+        )
+        .map_err(internal)?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&p).map_err(internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(internal)?),
+    };
+    Ok(phc.to_string())
 }
 
-/// Verify on the calling thread.
+/// Checks `password` against a stored PHC string (any argon2 variant and parameters), in `mem`;
+/// the digests are compared in constant time (M10).
+pub fn verify_with(
+    mem: &mut Memory,
+    params: HashParams,
+    password: &str,
+    phc: &str,
+) -> Result<Verified, HashError> {
+    let parsed = PasswordHash::new(phc).map_err(internal)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(internal)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(internal)?
+        .unwrap_or(Version::V0x13);
+    let stored = Params::try_from(&parsed).map_err(internal)?;
+    let expected = parsed.hash.ok_or(HashError::Internal)?;
+    let salt = parsed.salt.ok_or(HashError::Internal)?;
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(internal)?;
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, stored.clone())
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt_bytes,
+            &mut out,
+            mem.blocks(stored.block_count()),
+        )
+        .map_err(internal)?;
+    let ok = bool::from(out.as_slice().ct_eq(expected.as_bytes()));
+    let needs_rehash = algorithm != Algorithm::Argon2id
+        || stored.m_cost() != params.memory_kib
+        || stored.t_cost() != params.iterations
+        || stored.p_cost() != params.parallelism;
+    Ok(Verified { ok, needs_rehash })
+}
+
+/// Hash on the calling thread with fresh memory (benchmark, dummy hash, tests).
+pub fn hash_blocking(params: HashParams, password: &str) -> Result<String, HashError> {
+    hash_with(&mut Memory::default(), params, password)
+}
+
+/// Verify on the calling thread with fresh memory.
 pub fn verify_blocking(
     params: HashParams,
     password: &str,
     phc: &str,
 ) -> Result<Verified, HashError> {
-    let parsed = PasswordHash::new(phc).map_err(|_| HashError::Internal)?;
-    let stored = Params::try_from(&parsed).ok();
-    let ok = Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok();
-    let needs_rehash = parsed.algorithm.as_str() != "argon2id"
-        || stored.is_none_or(|s| {
-            s.m_cost() != params.memory_kib
-                || s.t_cost() != params.iterations
-                || s.p_cost() != params.parallelism
-        });
-    Ok(Verified { ok, needs_rehash })
+    verify_with(&mut Memory::default(), params, password, phc)
 }
 
 impl Hasher {
@@ -143,6 +211,7 @@ impl Hasher {
 }
 
 fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>) {
+    let mut mem = Memory::default();
     loop {
         let job = match rx.lock() {
             Ok(guard) => guard.recv(),
@@ -150,10 +219,10 @@ fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>) {
         };
         match job {
             Ok(Job::Hash(pw, reply)) => {
-                let _ = reply.send(hash_blocking(params, &pw));
+                let _ = reply.send(hash_with(&mut mem, params, &pw));
             }
             Ok(Job::Verify(pw, phc, reply)) => {
-                let _ = reply.send(verify_blocking(params, &pw, &phc));
+                let _ = reply.send(verify_with(&mut mem, params, &pw, &phc));
             }
             Err(_) => return,
         }
@@ -163,6 +232,7 @@ fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::PasswordVerifier;
 
     const FAST: HashParams = HashParams {
         memory_kib: 256,
@@ -227,6 +297,35 @@ mod tests {
             "expected most submissions refused, got {busy} busy"
         );
         assert!(pending.len() <= 2);
+    }
+
+    #[test]
+    fn p5_hashes_from_the_argon2_crate_verify_and_reused_memory_gives_the_same_answer() {
+        use argon2::password_hash::PasswordHasher;
+        let salt = SaltString::generate(&mut OsRng);
+        let p =
+            Params::new(FAST.memory_kib, FAST.iterations, FAST.parallelism, None).expect("params");
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, p)
+            .hash_password(b"pw-pw-pw-2", &salt)
+            .expect("hash")
+            .to_string();
+        let mut mem = Memory::default();
+        for _ in 0..3 {
+            assert_eq!(
+                verify_with(&mut mem, FAST, "pw-pw-pw-2", &theirs),
+                Ok(Verified {
+                    ok: true,
+                    needs_rehash: false
+                })
+            );
+            assert!(!verify_with(&mut mem, FAST, "pw-pw-pw-3", &theirs)
+                .map(|v| v.ok)
+                .unwrap_or(true));
+        }
+        let ours = hash_with(&mut mem, FAST, "pw-pw-pw-2").expect("hash");
+        assert!(Argon2::default()
+            .verify_password(b"pw-pw-pw-2", &PasswordHash::new(&ours).expect("phc"))
+            .is_ok());
     }
 
     #[tokio::test]

@@ -70,7 +70,20 @@ enum OutboxCommand {
     Retry,
 }
 
+/// P6/Y4: each argon2 hash takes ~19 MiB. glibc's dynamic mmap threshold would soon serve
+/// those blocks from per-thread arenas that keep the memory after use (measured: 230 MB after a
+/// dozen logins). A fixed threshold returns every block to the system when the hash is done.
+fn bound_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called once before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
+}
+
 fn main() -> ExitCode {
+    bound_allocator();
     let cli = Cli::parse();
     let loaded = match config::load(cli.config.as_deref()) {
         Ok(l) => l,

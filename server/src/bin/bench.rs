@@ -4,7 +4,7 @@
 //!
 //! Prints: raw argon2id hashes/s on all cores; HTTP password-step logins/s at concurrency 2 and
 //! 32 and their ratios to the raw figure; p50/p99 latency; 503 answers (P6: fast refusals instead
-//! of queueing); SSR requests/s for `/login`; idle and peak RSS of the server process.
+//! of queueing; the clients honour Retry-After); SSR requests/s for `/login`; idle and peak RSS of the server process.
 
 use gatehouse_core::hashing::{hash_blocking, HashParams};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -158,7 +158,11 @@ async fn password_load(a: &Args, concurrency: usize) -> LoadResult {
                 .await
                 {
                     Ok((200, _)) => ok.push(t.elapsed()),
-                    Ok((503, _)) => busy.push(t.elapsed()),
+                    Ok((503, _)) => {
+                        busy.push(t.elapsed());
+                        // A well-behaved client honours Retry-After (the server sends 2 s).
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
                     _ => other += 1,
                 }
             }
