@@ -47,8 +47,10 @@ pub fn LoginPage() -> impl IntoView {
                     .get()
                     .map(|r| match r {
                         Ok(v) => {
-                            let notice = v.flash.notice.clone().or_else(arrival);
-                            let error = v.flash.form_error.clone().or_else(arrival_error);
+                            // The verification result belongs to the first step only.
+                            let first = v.step == LoginStep::Email;
+                            let notice = v.flash.notice.clone().or_else(|| arrival().filter(|_| first));
+                            let error = v.flash.form_error.clone().or_else(|| arrival_error().filter(|_| first));
                             match v.step {
                                 LoginStep::Email => email_step(v, email, notice, error).into_any(),
                                 LoginStep::Password => password_step(v, password, restart, notice, error).into_any(),
