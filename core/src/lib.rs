@@ -11,6 +11,8 @@ pub mod password;
 #[cfg(feature = "server")]
 pub mod accounts;
 #[cfg(feature = "server")]
+pub mod crypto;
+#[cfg(feature = "server")]
 pub mod events;
 #[cfg(feature = "server")]
 pub mod hashing;
@@ -23,6 +25,8 @@ pub mod outbox;
 #[cfg(feature = "server")]
 pub mod ratelimit;
 #[cfg(feature = "server")]
+pub mod recovery_codes;
+#[cfg(feature = "server")]
 pub mod secret;
 #[cfg(feature = "server")]
 pub mod service;
@@ -30,5 +34,7 @@ pub mod service;
 pub mod sessions;
 #[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod totp;
 #[cfg(feature = "server")]
 pub mod users;

@@ -1,0 +1,204 @@
+//! Recovery codes (M6): ten single-use codes, shown once, stored as SHA-256 digests.
+//!
+//! Codes carry 60 bits (12 characters from a 32-letter alphabet without look-alikes), so a fast
+//! digest is enough. Using one is a single conditional `UPDATE … WHERE used_at IS NULL`: of two
+//! parallel uses of the same code exactly one succeeds (regression for the Ory Kratos
+//! concurrent recovery-code fix). Regenerating replaces the whole set.
+
+use crate::clock::Timestamp;
+use crate::secret::digest;
+use crate::store::Conn;
+use rand::rngs::OsRng;
+use rand::Rng;
+
+pub const COUNT: usize = 10;
+const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz"; // 31 symbols: no 0/o, 1/l/i
+
+/// `xxxx-xxxx-xxxx`.
+pub fn new_code() -> String {
+    let chars: Vec<char> = (0..12)
+        .map(|_| ALPHABET[OsRng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!(
+        "{}-{}-{}",
+        chars[0..4].iter().collect::<String>(),
+        chars[4..8].iter().collect::<String>(),
+        chars[8..12].iter().collect::<String>()
+    )
+}
+
+/// What a person typed, in the stored form: lowercase, no spaces or dashes.
+pub fn canonical(input: &str) -> String {
+    input
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Replaces the user's codes with ten new ones and returns them (the only time they exist in
+/// plain text).
+pub async fn regenerate(
+    conn: &mut Conn,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    let mut codes = Vec::with_capacity(COUNT);
+    while codes.len() < COUNT {
+        let c = new_code();
+        if codes.contains(&c) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(user_id)
+        .bind(digest(&canonical(&c)))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        codes.push(c);
+    }
+    Ok(codes)
+}
+
+/// M6: uses a code if it is the user's and unused; `true` for exactly one caller.
+pub async fn consume(
+    conn: &mut Conn,
+    user_id: &str,
+    input: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query("UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
+        .bind(user_id)
+        .bind(digest(&canonical(input)))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn remaining(conn: &mut Conn, user_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// Support reset (M8) and method changes: the codes go with the authenticator.
+pub async fn clear(conn: &mut Conn, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    async fn user(c: &mut Conn, email: &str) -> String {
+        let e = crate::email::Email::parse(email).expect("email");
+        let nu = crate::users::NewUser {
+            email: &e,
+            first_name: "R",
+            last_name: "C",
+            password_hash: "x",
+            mfa_method: crate::users::MfaMethod::Email,
+            verified: true,
+        };
+        crate::users::insert(c, nu, 0)
+            .await
+            .expect("insert")
+            .expect("new")
+    }
+
+    #[test]
+    fn codes_have_60_bits_in_a_readable_shape() {
+        let c = new_code();
+        assert_eq!(c.len(), 14);
+        assert_eq!(c.matches('-').count(), 2);
+        assert!(canonical(&c)
+            .chars()
+            .all(|ch| ALPHABET.contains(&(ch as u8))));
+        assert_eq!(canonical(" ABCD-efgh ijkm "), "abcdefghijkm");
+    }
+
+    #[tokio::test]
+    async fn m6_codes_are_stored_hashed_single_use_and_replaced_on_regenerate() {
+        for store in testing::all().await {
+            let mut c = store.conn().await.expect("conn");
+            let uid = user(&mut c, "rc@example.com").await;
+            let codes = regenerate(&mut c, &uid, 10).await.expect("codes");
+            assert_eq!(codes.len(), COUNT);
+            let stored: Vec<String> = sqlx::query_scalar("SELECT code_hash FROM recovery_codes")
+                .fetch_all(&mut *c)
+                .await
+                .expect("rows");
+            assert!(
+                codes.iter().all(|code| !stored.contains(&canonical(code))),
+                "no plain codes at rest"
+            );
+            assert!(
+                consume(&mut c, &uid, &codes[0].to_uppercase(), 20)
+                    .await
+                    .expect("use"),
+                "case and dashes do not matter"
+            );
+            assert!(
+                !consume(&mut c, &uid, &codes[0], 21).await.expect("reuse"),
+                "single use"
+            );
+            assert_eq!(remaining(&mut c, &uid).await.expect("count"), 9);
+            let other = user(&mut c, "other@example.com").await;
+            assert!(
+                !consume(&mut c, &other, &codes[1], 22)
+                    .await
+                    .expect("foreign"),
+                "bound to its user"
+            );
+            let fresh = regenerate(&mut c, &uid, 30).await.expect("again");
+            assert!(
+                !consume(&mut c, &uid, &codes[1], 31).await.expect("old"),
+                "old set is gone"
+            );
+            assert!(consume(&mut c, &uid, &fresh[1], 31).await.expect("new"));
+        }
+    }
+
+    /// Regression 5 (Ory Kratos): two parallel uses of one recovery code, one wins.
+    #[tokio::test]
+    async fn m6_regression_5_parallel_use_of_one_code_succeeds_once() {
+        for store in testing::all().await {
+            let uid = {
+                let mut c = store.conn().await.expect("conn");
+                user(&mut c, "race@example.com").await
+            };
+            let code = {
+                let mut c = store.conn().await.expect("conn");
+                regenerate(&mut c, &uid, 10).await.expect("codes").remove(0)
+            };
+            let mut tasks = Vec::new();
+            for _ in 0..8 {
+                let (store, uid, code) = (store.clone(), uid.clone(), code.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut c = store.conn().await.expect("conn");
+                    consume(&mut c, &uid, &code, 50).await.expect("consume")
+                }));
+            }
+            let mut wins = 0;
+            for t in tasks {
+                if t.await.expect("join") {
+                    wins += 1;
+                }
+            }
+            assert_eq!(wins, 1);
+        }
+    }
+}
