@@ -122,7 +122,9 @@ pub fn validate(
     {
         errs.confirm = Some(PasswordError::Mismatch.to_string());
     }
-    let method = MfaMethod::parse(&r.mfa_method);
+    // Registration offers only what sign-in can already use: email codes. The authenticator
+    // joins when its enrolment step is in the sign-in flow (issue 4).
+    let method = MfaMethod::parse(&r.mfa_method).filter(|m| *m == MfaMethod::Email);
     if method.is_none() {
         errs.mfa_method = Some("Choose how you want to receive sign-in codes.".into());
     }

@@ -15,6 +15,9 @@ pub enum EventKind {
     MfaFailed,
     AccountLocked,
     SignedOut,
+    MfaEnrolled,
+    MfaReset,
+    RecoveryCodeUsed,
 }
 
 impl EventKind {
@@ -28,6 +31,9 @@ impl EventKind {
             EventKind::MfaFailed => "mfa_failed",
             EventKind::AccountLocked => "account_locked",
             EventKind::SignedOut => "signed_out",
+            EventKind::MfaEnrolled => "mfa_enrolled",
+            EventKind::MfaReset => "mfa_reset",
+            EventKind::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

@@ -21,6 +21,8 @@ pub mod login;
 #[cfg(feature = "server")]
 pub mod messages;
 #[cfg(feature = "server")]
+pub mod mfa;
+#[cfg(feature = "server")]
 pub mod outbox;
 #[cfg(feature = "server")]
 pub mod ratelimit;

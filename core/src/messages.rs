@@ -104,6 +104,22 @@ pub fn account_locked(to: &str, minutes: i64, login_link: &str) -> Message {
     email(to, "Sign-in to your account is paused", text, html)
 }
 
+/// M8: support reset the sign-in method to email codes.
+pub fn mfa_reset(to: &str, login_link: &str) -> Message {
+    let text = format!(
+        "At your request, Gatehouse support reset how you confirm sign-ins: codes now come by email.\n\n\
+         Your authenticator app and your recovery codes no longer work. After signing in you can set up an app again\n\
+         from the Security tab: {login_link}\n\nIf you did not ask for this, contact support at once.\n"
+    );
+    let html = format!(
+        "<p>At your request, Gatehouse support reset how you confirm sign-ins: codes now come by email.</p>\
+         <p>Your authenticator app and your recovery codes no longer work. After signing in you can set up an app again from the Security tab.</p>{}\
+         <p>If you did not ask for this, contact support at once.</p>",
+        button(login_link, "Sign in")
+    );
+    email(to, "Your sign-in method was reset", text, html)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,17 +12,21 @@ use sqlx::Row;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum MfaMethod {
     Email,
+    /// An authenticator app (TOTP); active only after one valid code (M4).
+    Authenticator,
 }
 
 impl MfaMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             MfaMethod::Email => "email",
+            MfaMethod::Authenticator => "totp",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "email" => Some(MfaMethod::Email),
+            "totp" => Some(MfaMethod::Authenticator),
             _ => None,
         }
     }
@@ -188,6 +192,21 @@ pub async fn lock(conn: &mut Conn, id: &str, until: Timestamp) -> Result<bool, s
             .execute(&mut *conn)
             .await?;
     Ok(res.rows_affected() == 1)
+}
+
+pub async fn set_mfa_method(
+    conn: &mut Conn,
+    id: &str,
+    m: MfaMethod,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET mfa_method = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(m.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Support: lifts a lock and clears the failure streak.

@@ -60,6 +60,9 @@ enum UserCommand {
     },
     /// Lift a sign-in lock (R1) early.
     Unlock { email: String },
+    /// Reset the sign-in method to email codes; removes the authenticator and recovery codes,
+    /// records the event and emails the user (M8).
+    ResetMfa { email: String },
 }
 
 #[derive(Subcommand)]
@@ -314,6 +317,28 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
                 .await
                 .map_err(|e| e.to_string())?;
             println!("unlocked {email}");
+        }
+        UserCommand::ResetMfa { email } => {
+            let email = gatehouse_core::email::Email::parse(&email).map_err(|e| e.to_string())?;
+            let now = deps.now();
+            let mut tx = deps.store.begin().await.map_err(|e| e.to_string())?;
+            let u = gatehouse_core::users::by_email(&mut tx, &email)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no such user")?;
+            let support = gatehouse_core::sessions::ClientInfo {
+                ip: "cli".into(),
+                user_agent: "gatehouse user reset-mfa".into(),
+            };
+            gatehouse_core::mfa::reset_to_email(&mut tx, &u.id, &support, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            let m = gatehouse_core::messages::mfa_reset(email.as_str(), &deps.link("/login"));
+            gatehouse_core::outbox::enqueue(&mut tx, &m, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            println!("{email}: sign-in codes now come by email; the user was notified");
         }
     }
     Ok(())

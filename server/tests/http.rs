@@ -355,3 +355,23 @@ fn p6_full_hashing_queue_answers_503_with_retry_after() {
         "the pool still serves what it can: {results:?}"
     );
 }
+
+#[test]
+fn m8_cli_reset_mfa_switches_to_email_and_notifies_the_user() {
+    let s = Server::start(&[]);
+    let (mut c, _) = sign_up_and_in(&s, "reset@example.com");
+    let out = s.cli(&["user", "reset-mfa", "reset@example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("now come by email"));
+    let mail = newest(&mut c, "reset@example.com", "sign-in method was reset", 0);
+    assert!(mail.contains("recovery codes no longer work"));
+    let out = s.cli(&["user", "reset-mfa", "nobody@example.com"]);
+    assert!(
+        !out.status.success(),
+        "unknown users are an error for support"
+    );
+}

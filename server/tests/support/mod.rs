@@ -14,6 +14,7 @@ pub struct Server {
     pub base: String,
     pub addr: String,
     log: Arc<Mutex<String>>,
+    db: String,
     _dir: TempDir,
 }
 
@@ -50,7 +51,7 @@ impl Server {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
-            .env("DATABASE_URL", db)
+            .env("DATABASE_URL", &db)
             .env("GATEHOUSE_LOG_FORMAT", "json")
             .env("GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB", "1024")
             .env("GATEHOUSE_PASSWORD_ARGON2_ITERATIONS", "1")
@@ -89,8 +90,23 @@ impl Server {
             base,
             addr,
             log,
+            db,
             _dir: dir,
         }
+    }
+
+    /// Runs a `gatehouse` subcommand against this server's database (support CLI).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .env_clear()
+            .env("DATABASE_URL", &self.db)
+            .env("GATEHOUSE_LOG_FORMAT", "json")
+            .env("GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB", "1024")
+            .env("GATEHOUSE_PASSWORD_ARGON2_ITERATIONS", "1")
+            .current_dir(&self._dir.0)
+            .output()
+            .expect("run gatehouse cli")
     }
 
     pub fn log(&self) -> String {

@@ -1,0 +1,323 @@
+//! Second factors beyond email codes: the authenticator app and support resets.
+//!
+//! - M4: enrolment stores a fresh secret sealed with the instance key and leaves it unconfirmed;
+//!   only a valid code confirms it, switches the method and issues recovery codes (M6).
+//! - M3: every accepted code records its time step with a conditional `UPDATE`, so the same
+//!   code (or an older one) is refused afterwards, even by a second server instance.
+//! - M8: support can reset an account to email codes; the secret and recovery codes go, the event
+//!   is recorded and the owner is told.
+//!
+//! The sign-in flow and the Security tab call these; they are not wired to pages yet.
+
+use crate::clock::Timestamp;
+use crate::crypto::{CryptoError, SecretKey};
+use crate::events::{self, EventKind};
+use crate::recovery_codes;
+use crate::secret::new_id;
+use crate::sessions::ClientInfo;
+use crate::store::Conn;
+use crate::totp::{self, TotpError, TotpSecret};
+use crate::users::{self, MfaMethod};
+use sqlx::Row;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MfaError {
+    #[error(transparent)]
+    Code(#[from] TotpError),
+    #[error("No authenticator is being set up for this account.")]
+    NotEnrolling,
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+struct Factor {
+    id: String,
+    secret: TotpSecret,
+    confirmed: bool,
+    last_used_step: Option<i64>,
+}
+
+async fn totp_factor(
+    conn: &mut Conn,
+    key: &SecretKey,
+    user_id: &str,
+) -> Result<Option<Factor>, MfaError> {
+    let row = sqlx::query("SELECT id, secret_sealed, confirmed_at, last_used_step FROM mfa_factors WHERE user_id = $1 AND kind = 'totp'")
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    let sealed: Option<String> = r.try_get("secret_sealed")?;
+    let secret = TotpSecret::from_bytes(key.open(sealed.as_deref().unwrap_or_default(), user_id)?);
+    Ok(Some(Factor {
+        id: r.try_get("id")?,
+        secret,
+        confirmed: r.try_get::<Option<i64>, _>("confirmed_at")?.is_some(),
+        last_used_step: r.try_get("last_used_step")?,
+    }))
+}
+
+/// M4: starts (or restarts) authenticator enrolment; returns the secret to show once.
+pub async fn begin_totp(
+    conn: &mut Conn,
+    key: &SecretKey,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<TotpSecret, MfaError> {
+    let secret = TotpSecret::generate();
+    let sealed = key.seal(secret.bytes(), user_id)?;
+    sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp'")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO mfa_factors (id, user_id, kind, secret_sealed, created_at) VALUES ($1, $2, 'totp', $3, $4)")
+        .bind(new_id())
+        .bind(user_id)
+        .bind(sealed)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(secret)
+}
+
+/// M3: records `step` as used; `false` when another request used this or a later step first.
+async fn claim_step(conn: &mut Conn, factor_id: &str, step: i64) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE mfa_factors SET last_used_step = $2 WHERE id = $1 AND (last_used_step IS NULL OR last_used_step < $2)",
+    )
+    .bind(factor_id)
+    .bind(step)
+    .execute(&mut *conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// M4/M6: the first valid code confirms the authenticator, makes it the method and returns the
+/// ten recovery codes to show once. Run inside a transaction.
+pub async fn confirm_totp(
+    conn: &mut Conn,
+    key: &SecretKey,
+    user_id: &str,
+    code: &str,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<Vec<String>, MfaError> {
+    let f = totp_factor(conn, key, user_id)
+        .await?
+        .filter(|f| !f.confirmed)
+        .ok_or(MfaError::NotEnrolling)?;
+    let step = totp::check(&f.secret, code, now, f.last_used_step)?;
+    if !claim_step(conn, &f.id, step).await? {
+        return Err(TotpError::Replayed.into());
+    }
+    sqlx::query("UPDATE mfa_factors SET confirmed_at = $2 WHERE id = $1")
+        .bind(&f.id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    users::set_mfa_method(conn, user_id, MfaMethod::Authenticator, now).await?;
+    events::record(conn, Some(user_id), EventKind::MfaEnrolled, client, now).await?;
+    Ok(recovery_codes::regenerate(conn, user_id, now).await?)
+}
+
+/// M3: checks a sign-in code against the confirmed authenticator, refusing replays.
+pub async fn verify_totp(
+    conn: &mut Conn,
+    key: &SecretKey,
+    user_id: &str,
+    code: &str,
+    now: Timestamp,
+) -> Result<(), MfaError> {
+    let f = totp_factor(conn, key, user_id)
+        .await?
+        .filter(|f| f.confirmed)
+        .ok_or(MfaError::NotEnrolling)?;
+    let step = totp::check(&f.secret, code, now, f.last_used_step)?;
+    if claim_step(conn, &f.id, step).await? {
+        Ok(())
+    } else {
+        Err(TotpError::Replayed.into())
+    }
+}
+
+/// M8: back to email codes; the authenticator and the recovery codes are removed. The caller
+/// notifies the owner (in the same transaction, through the outbox).
+pub async fn reset_to_email(
+    conn: &mut Conn,
+    user_id: &str,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), MfaError> {
+    sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp'")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    recovery_codes::clear(conn, user_id).await?;
+    users::set_mfa_method(conn, user_id, MfaMethod::Email, now).await?;
+    events::record(conn, Some(user_id), EventKind::MfaReset, client, now).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    async fn user(c: &mut Conn) -> String {
+        let e = crate::email::Email::parse("totp@example.com").expect("email");
+        let nu = users::NewUser {
+            email: &e,
+            first_name: "T",
+            last_name: "O",
+            password_hash: "x",
+            mfa_method: MfaMethod::Email,
+            verified: true,
+        };
+        users::insert(c, nu, 0).await.expect("insert").expect("new")
+    }
+
+    async fn method(c: &mut Conn, uid: &str) -> MfaMethod {
+        users::by_id(c, uid)
+            .await
+            .expect("load")
+            .expect("user")
+            .mfa_method
+    }
+
+    #[tokio::test]
+    async fn m4_authenticator_is_active_only_after_one_valid_code_and_its_secret_is_sealed() {
+        for store in testing::all().await {
+            let mut c = store.conn().await.expect("conn");
+            let key = SecretKey::generate();
+            let uid = user(&mut c).await;
+            let t = 1_700_000_000;
+            let secret = begin_totp(&mut c, &key, &uid, t).await.expect("begin");
+            let sealed: String = sqlx::query_scalar("SELECT secret_sealed FROM mfa_factors")
+                .fetch_one(&mut *c)
+                .await
+                .expect("row");
+            assert!(
+                !sealed.contains(&hex::encode(secret.bytes())),
+                "M4: encrypted at rest"
+            );
+            assert_eq!(
+                method(&mut c, &uid).await,
+                MfaMethod::Email,
+                "not active before a code"
+            );
+            assert!(matches!(
+                verify_totp(&mut c, &key, &uid, &secret.code_at(t).expect("code"), t).await,
+                Err(MfaError::NotEnrolling)
+            ));
+            let right = secret.code_at(t).expect("code");
+            let wrong = if right == "000000" {
+                "111111"
+            } else {
+                "000000"
+            };
+            assert!(matches!(
+                confirm_totp(&mut c, &key, &uid, wrong, &ClientInfo::default(), t).await,
+                Err(MfaError::Code(_))
+            ));
+            assert_eq!(
+                method(&mut c, &uid).await,
+                MfaMethod::Email,
+                "a wrong code activates nothing"
+            );
+            let codes = confirm_totp(
+                &mut c,
+                &key,
+                &uid,
+                &secret.code_at(t).expect("code"),
+                &ClientInfo::default(),
+                t,
+            )
+            .await
+            .expect("confirm");
+            assert_eq!(
+                codes.len(),
+                recovery_codes::COUNT,
+                "M6: recovery codes issued on activation"
+            );
+            assert_eq!(method(&mut c, &uid).await, MfaMethod::Authenticator);
+        }
+    }
+
+    #[tokio::test]
+    async fn m3_a_sign_in_code_cannot_be_replayed() {
+        for store in testing::all().await {
+            let mut c = store.conn().await.expect("conn");
+            let key = SecretKey::generate();
+            let uid = user(&mut c).await;
+            let t = 1_700_000_000;
+            let secret = begin_totp(&mut c, &key, &uid, t).await.expect("begin");
+            confirm_totp(
+                &mut c,
+                &key,
+                &uid,
+                &secret.code_at(t).expect("code"),
+                &ClientInfo::default(),
+                t,
+            )
+            .await
+            .expect("confirm");
+            let t2 = t + 30;
+            let code = secret.code_at(t2).expect("code");
+            verify_totp(&mut c, &key, &uid, &code, t2)
+                .await
+                .expect("first use");
+            assert!(matches!(
+                verify_totp(&mut c, &key, &uid, &code, t2 + 5).await,
+                Err(MfaError::Code(TotpError::Replayed))
+            ));
+            let next = secret.code_at(t2 + 30).expect("code");
+            verify_totp(&mut c, &key, &uid, &next, t2 + 30)
+                .await
+                .expect("next step works");
+        }
+    }
+
+    #[tokio::test]
+    async fn m8_reset_returns_to_email_and_removes_secret_and_recovery_codes() {
+        for store in testing::all().await {
+            let mut c = store.conn().await.expect("conn");
+            let key = SecretKey::generate();
+            let uid = user(&mut c).await;
+            let t = 1_700_000_000;
+            let secret = begin_totp(&mut c, &key, &uid, t).await.expect("begin");
+            confirm_totp(
+                &mut c,
+                &key,
+                &uid,
+                &secret.code_at(t).expect("code"),
+                &ClientInfo::default(),
+                t,
+            )
+            .await
+            .expect("confirm");
+            reset_to_email(&mut c, &uid, &ClientInfo::default(), t + 60)
+                .await
+                .expect("reset");
+            assert_eq!(method(&mut c, &uid).await, MfaMethod::Email);
+            assert_eq!(
+                recovery_codes::remaining(&mut c, &uid)
+                    .await
+                    .expect("count"),
+                0
+            );
+            let factors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_factors")
+                .fetch_one(&mut *c)
+                .await
+                .expect("count");
+            assert_eq!(factors, 0);
+            let kinds = events::kinds_for(&mut c, &uid).await.expect("events");
+            assert_eq!(
+                kinds.first().map(String::as_str),
+                Some("mfa_reset"),
+                "M8: audited"
+            );
+        }
+    }
+}
