@@ -53,6 +53,8 @@ pub struct Deps {
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// M4: seals TOTP secrets at rest.
+    pub secret_key: Arc<crate::crypto::SecretKey>,
 }
 
 impl Deps {

@@ -26,6 +26,7 @@ fn deps(store: Store, clock: &FixedClock) -> Deps {
             public_url: "https://id.example.com".into(),
             ..Settings::default()
         }),
+        secret_key: Arc::new(gatehouse_core::crypto::SecretKey::generate()),
     }
 }
 

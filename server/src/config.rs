@@ -39,6 +39,8 @@ pub struct Config {
     pub lockout: LockoutConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub mfa: MfaConfig,
     pub smtp: Option<SmtpConfig>,
     #[serde(default)]
     pub log: LogConfig,
@@ -99,6 +101,24 @@ impl Default for LockoutConfig {
             threshold: 10,
             minutes: 15,
         }
+    }
+}
+
+/// M4: the key that seals TOTP secrets: 64 hex characters inline (`secret_key`, better given as
+/// GATEHOUSE_MFA_SECRET_KEY) or in a file (`secret_key_file`). Dev mode generates the file.
+#[derive(Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<String>,
+}
+
+impl fmt::Debug for MfaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MfaConfig")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("secret_key_file", &self.secret_key_file)
+            .finish()
     }
 }
 
@@ -197,6 +217,8 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
         "LIMITS_LOGIN_PER_ACCOUNT_PER_HOUR",
         &["limits", "login_per_account_per_hour"],
     ),
+    ("MFA_SECRET_KEY", &["mfa", "secret_key"]),
+    ("MFA_SECRET_KEY_FILE", &["mfa", "secret_key_file"]),
     ("SMTP_HOST", &["smtp", "host"]),
     ("SMTP_PORT", &["smtp", "port"]),
     ("SMTP_USERNAME", &["smtp", "username"]),
@@ -236,7 +258,38 @@ pub struct Loaded {
     pub listen: SocketAddr,
 }
 
+/// Default key file in dev mode, next to the default SQLite database.
+pub const DEV_KEY_FILE: &str = "data/secret.key";
+
 impl Loaded {
+    /// M4: the sealing key from config, or from its file; in dev mode a missing file is created
+    /// (mode 0600) so the first start needs no configuration.
+    pub fn secret_key(&self) -> Result<gatehouse_core::crypto::SecretKey, String> {
+        use gatehouse_core::crypto::SecretKey;
+        if let Some(k) = &self.config.mfa.secret_key {
+            return SecretKey::from_hex(k).map_err(|e| format!("mfa.secret_key: {e}"));
+        }
+        let path = self
+            .config
+            .mfa
+            .secret_key_file
+            .clone()
+            .unwrap_or_else(|| DEV_KEY_FILE.to_string());
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                SecretKey::from_hex(&text).map_err(|e| format!("mfa.secret_key_file {path}: {e}"))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.dev() => {
+                let key = SecretKey::generate();
+                write_private(&path, &key.to_hex())
+                    .map_err(|e| format!("cannot create {path}: {e}"))?;
+                tracing::warn!(path, "dev mode: generated a new MFA secret key file");
+                Ok(key)
+            }
+            Err(e) => Err(format!("mfa.secret_key_file {path}: {e}")),
+        }
+    }
+
     pub fn dev(&self) -> bool {
         self.mode == Mode::Dev
     }
@@ -324,6 +377,18 @@ pub fn from_sources(
             ConfigError::Parse(file_name.into(), e.message().to_string())
         })?;
     validate(config)
+}
+
+fn write_private(path: &str, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)?.write_all(contents.as_bytes())
 }
 
 fn set_path(table: &mut toml::Table, path: &[&str], raw: &str) {
@@ -416,6 +481,9 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
         if config.public_url.is_none() {
             return bad("mode = \"production\" needs public_url: every link in a message is built from it (F3)".into());
         }
+        if config.mfa.secret_key.is_none() && config.mfa.secret_key_file.is_none() {
+            return bad("mode = \"production\" needs mfa.secret_key or mfa.secret_key_file: it encrypts authenticator secrets (M4)".into());
+        }
     }
     let public_url = config
         .public_url
@@ -499,12 +567,17 @@ mod tests {
             .expect_err("no url")
             .to_string();
         assert!(e.contains("public_url"), "{e}");
-        let l = from_sources(
-            "f",
-            "public_url = \"https://id.example.com/\"\n[smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"",
-            &[],
-        )
-        .expect("ok");
+        let prod =
+            "public_url = \"https://id.example.com/\"\n[smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"";
+        let e = from_sources("f", prod, &[])
+            .expect_err("no key")
+            .to_string();
+        assert!(
+            e.contains("mfa.secret_key"),
+            "M4: production needs the sealing key: {e}"
+        );
+        let l =
+            from_sources("f", prod, &env(&[("GATEHOUSE_MFA_SECRET_KEY_FILE", "/k")])).expect("ok");
         assert_eq!(l.mode, Mode::Production);
         assert_eq!(l.public_url, "https://id.example.com");
         assert!(l.secure_cookies());
@@ -512,7 +585,13 @@ mod tests {
 
     #[test]
     fn g1_smtp_password_is_redacted_in_debug() {
-        let l = from_sources("f", "public_url = \"https://x.org\"\n[smtp]\nhost = \"m\"\nfrom = \"a@b.c\"\npassword = \"hunter22\"", &[]).expect("ok");
+        let key = "ab".repeat(32);
+        let l = from_sources("f", "public_url = \"https://x.org\"\n[smtp]\nhost = \"m\"\nfrom = \"a@b.c\"\npassword = \"hunter22\"", &env(&[("GATEHOUSE_MFA_SECRET_KEY", &key)])).expect("ok");
         assert!(!format!("{l:?}").contains("hunter22"));
+        assert!(
+            !format!("{l:?}").contains(&key),
+            "the MFA key is redacted too"
+        );
+        assert!(l.secret_key().is_ok());
     }
 }

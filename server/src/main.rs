@@ -166,11 +166,13 @@ fn deps(l: &config::Loaded, store: Store) -> Result<Deps, String> {
     };
     let hasher = Hasher::start(l.hash_params(), workers, l.config.password.hash_queue)
         .map_err(|e| format!("hashing pool: {e}"))?;
+    let secret_key = Arc::new(l.secret_key()?);
     Ok(Deps {
         store,
         hasher,
         clock: Arc::new(SystemClock),
         settings: Arc::new(l.settings()),
+        secret_key,
     })
 }
 

@@ -7,6 +7,7 @@ mod support;
 use support::{eventually, Client, Server, SmtpSink};
 
 const PW: &str = "tulip-rain-77";
+const TEST_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn mailbox(c: &mut Client) -> Vec<serde_json::Value> {
     let r = c.request("GET", "/dev/mailbox.json", &[], "");
@@ -204,6 +205,7 @@ fn production_mode_delivers_by_smtp_hides_dev_routes_and_uses_secure_cookies() {
         ("GATEHOUSE_SMTP_PORT", &port),
         ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
         ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+        ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
     ]);
     let mut c = Client::new(&s);
     assert_eq!(c.request("GET", "/dev/mailbox.json", &[], "").status, 404);
@@ -260,6 +262,7 @@ fn y1_smtp_failure_keeps_the_message_queued_for_retry() {
         ("GATEHOUSE_SMTP_PORT", &p),
         ("GATEHOUSE_SMTP_FROM", "no-reply@id.example.com"),
         ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+        ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
     ]);
     let mut c = Client::new(&s);
     c.form(
