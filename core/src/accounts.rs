@@ -122,9 +122,7 @@ pub fn validate(
     {
         errs.confirm = Some(PasswordError::Mismatch.to_string());
     }
-    // Registration offers only what sign-in can already use: email codes. The authenticator
-    // joins when its enrolment step is in the sign-in flow (issue 4).
-    let method = MfaMethod::parse(&r.mfa_method).filter(|m| *m == MfaMethod::Email);
+    let method = MfaMethod::parse(&r.mfa_method);
     if method.is_none() {
         errs.mfa_method = Some("Choose how you want to receive sign-in codes.".into());
     }
@@ -163,12 +161,22 @@ pub async fn register(
         first_name: &first,
         last_name: &last,
         password_hash: &phc,
-        mfa_method: method,
+        // M4: an authenticator is active only after its first code, at the first sign-in; until
+        // then codes come by email and a pending factor waits.
+        mfa_method: MfaMethod::Email,
         verified: false,
     };
     match users::insert(&mut tx, new_user, now).await? {
         Some(user_id) => {
             queue_verification(&mut tx, deps, &user_id, &email, &first, now).await?;
+            if method == MfaMethod::Authenticator {
+                crate::mfa::begin_totp(&mut tx, &deps.secret_key, &user_id, now)
+                    .await
+                    .map_err(|e| match e {
+                        crate::mfa::MfaError::Store(s) => RegisterError::Store(s),
+                        _ => RegisterError::Hash(HashError::Internal),
+                    })?;
+            }
             events::record(&mut tx, Some(&user_id), EventKind::Registered, client, now).await?;
         }
         None => {

@@ -49,8 +49,12 @@ pub enum LoginError {
     NotVerified,
     #[error("Your sign-in has expired. Start again.")]
     WrongStep,
-    #[error("Enter the six-digit code from the message.")]
+    #[error("Enter the six-digit code.")]
     CodeFormat,
+    #[error("That code was already used. Wait for the next one.")]
+    CodeReplayed,
+    #[error("That recovery code is not correct or was already used. {remaining} attempt(s) left.")]
+    WrongRecoveryCode { remaining: i64 },
     #[error(transparent)]
     Email(#[from] crate::email::EmailError),
     #[error("internal error")]
@@ -186,6 +190,32 @@ pub async fn submit_password(
     )
     .await?
     .ok_or(LoginError::WrongStep)?;
+    // Which second factor: a pending authenticator is set up now (M4), an active one is asked
+    // for, otherwise a code goes out by email.
+    match crate::mfa::sign_in_factor(&mut tx, &user.id, user.mfa_method).await? {
+        crate::mfa::SignInFactor::Email => {}
+        factor => {
+            let kind = if factor == crate::mfa::SignInFactor::Enrol {
+                "totp_enroll"
+            } else {
+                "login_totp"
+            };
+            sqlx::query(
+                "INSERT INTO challenges (id, user_id, session_hash, kind, code_hash, destination, created_at, expires_at, last_sent_at) \
+                 VALUES ($1, $2, $3, $4, '', '', $5, $6, $5)",
+            )
+            .bind(new_id())
+            .bind(&user.id)
+            .bind(token.digest())
+            .bind(kind)
+            .bind(now)
+            .bind(now + deps.settings.code_ttl_secs)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(PasswordOutcome::CodeSent(token));
+        }
+    }
     send_limit(&mut tx, deps, user.email.as_str(), now).await?;
     let code = new_code();
     sqlx::query(
@@ -312,13 +342,83 @@ async fn live_challenge(
     .transpose()
 }
 
-/// Step 3: check the code (R3, M2, M10); on success the session is authenticated under a new id.
+/// What a correct second factor led to.
+#[derive(Debug)]
+pub enum CodeOutcome {
+    /// Signed in; the new session id.
+    SignedIn(Secret),
+    /// An authenticator was just activated: its recovery codes are shown once (M6) under this
+    /// new session id before the person is signed in.
+    ShowRecoveryCodes(Secret),
+}
+
+impl CodeOutcome {
+    /// The new session id, whichever way the step ended.
+    pub fn token(&self) -> &Secret {
+        match self {
+            CodeOutcome::SignedIn(t) | CodeOutcome::ShowRecoveryCodes(t) => t,
+        }
+    }
+}
+
+/// R3: reserves one attempt on this flow's live challenge; `None` when it is dead or expired.
+async fn reserve_attempt(
+    conn: &mut Conn,
+    session: &Session,
+    now: Timestamp,
+) -> Result<Option<(String, String, String, i64)>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE challenges SET attempts = attempts + 1 WHERE session_hash = $1 \
+         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 RETURNING id, kind, code_hash, attempts",
+    )
+    .bind(&session.id_hash)
+    .bind(now)
+    .bind(MAX_CODE_ATTEMPTS)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .transpose()
+}
+
+async fn consume(conn: &mut Conn, challenge_id: &str, now: Timestamp) -> Result<bool, sqlx::Error> {
+    let r =
+        sqlx::query("UPDATE challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL")
+            .bind(challenge_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// S2: the flow ends signed in, under a new session id.
+async fn sign_in(
+    conn: &mut Conn,
+    deps: &Deps,
+    session: &Session,
+    user_id: &str,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<Secret, LoginError> {
+    let state = SessionState::Authenticated {
+        user_id: user_id.to_string(),
+        authenticated_at: now,
+    };
+    let token = sessions::rotate(conn, &session.id_hash, &state, &deps.settings.sessions, now)
+        .await?
+        .ok_or(LoginError::WrongStep)?;
+    sessions::set_pending(conn, &token.digest(), None).await?;
+    events::record(conn, Some(user_id), EventKind::LoginSucceeded, client, now).await?;
+    Ok(token)
+}
+
+/// Step 3: check the code — emailed (M2, M10), from the authenticator (M3), or the first one of
+/// a new authenticator (M4) — with at most five tries per challenge (R3).
 pub async fn verify_code(
     deps: &Deps,
     session: &Session,
     code: &str,
     client: &ClientInfo,
-) -> Result<Secret, LoginError> {
+) -> Result<CodeOutcome, LoginError> {
     let SessionState::Partial { user_id } = &session.state else {
         return Err(LoginError::WrongStep);
     };
@@ -335,62 +435,163 @@ pub async fn verify_code(
         now,
     )
     .await?;
-    // R3: reserve one attempt atomically; a dead or expired challenge reserves nothing.
-    let row = sqlx::query(
-        "UPDATE challenges SET attempts = attempts + 1 WHERE session_hash = $1 AND kind = 'login_mfa' \
-         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 RETURNING id, code_hash, attempts",
-    )
-    .bind(&session.id_hash)
-    .bind(now)
-    .bind(MAX_CODE_ATTEMPTS)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
+    let Some((id, kind, stored, attempts)) = reserve_attempt(&mut tx, session, now).await? else {
         tx.commit().await?;
         return Err(LoginError::ChallengeDead);
     };
-    let (id, stored, attempts): (String, String, i64) =
-        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    if !ct_eq(&digest(&code), &stored) {
+    let key = deps.secret_key.as_ref();
+    let checked: Result<Option<Vec<String>>, LoginError> = match kind.as_str() {
+        "login_totp" => match crate::mfa::verify_totp(&mut tx, key, user_id, &code, now).await {
+            Ok(()) => Ok(None),
+            Err(e) => Err(mfa_error(e)),
+        },
+        "totp_enroll" => {
+            match crate::mfa::confirm_totp(&mut tx, key, user_id, &code, client, now).await {
+                Ok(codes) => Ok(Some(codes)),
+                Err(e) => Err(mfa_error(e)),
+            }
+        }
+        _ if ct_eq(&digest(&code), &stored) => Ok(None),
+        _ => Err(LoginError::Incorrect),
+    };
+    let recovery = match checked {
+        Ok(r) => r,
+        Err(e) => {
+            events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
+            tx.commit().await?;
+            let remaining = MAX_CODE_ATTEMPTS - attempts;
+            return Err(match e {
+                _ if remaining <= 0 => LoginError::ChallengeDead,
+                LoginError::CodeReplayed => LoginError::CodeReplayed,
+                LoginError::Store(s) => LoginError::Store(s),
+                LoginError::Internal => LoginError::Internal,
+                _ => LoginError::WrongCode { remaining },
+            });
+        }
+    };
+    if !consume(&mut tx, &id, now).await? {
+        return Err(LoginError::ChallengeDead);
+    }
+    let outcome = match recovery {
+        None => CodeOutcome::SignedIn(sign_in(&mut tx, deps, session, user_id, client, now).await?),
+        Some(codes) => {
+            let state = SessionState::ShowingCodes {
+                user_id: user_id.clone(),
+            };
+            let token = sessions::rotate(
+                &mut tx,
+                &session.id_hash,
+                &state,
+                &deps.settings.sessions,
+                now,
+            )
+            .await?
+            .ok_or(LoginError::WrongStep)?;
+            let sealed = key
+                .seal(codes.join("\n").as_bytes(), user_id)
+                .map_err(|_| LoginError::Internal)?;
+            sessions::set_pending(&mut tx, &token.digest(), Some(&sealed)).await?;
+            CodeOutcome::ShowRecoveryCodes(token)
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+fn mfa_error(e: crate::mfa::MfaError) -> LoginError {
+    use crate::mfa::MfaError;
+    match e {
+        MfaError::Code(crate::totp::TotpError::Replayed) => LoginError::CodeReplayed,
+        MfaError::Code(_) => LoginError::Incorrect,
+        MfaError::Store(s) => LoginError::Store(s),
+        MfaError::NotEnrolling | MfaError::Crypto(_) => LoginError::Internal,
+    }
+}
+
+/// M6: a recovery code instead of the authenticator; single use, counted against the same
+/// per-challenge and per-account limits as codes (R3).
+pub async fn use_recovery_code(
+    deps: &Deps,
+    session: &Session,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Secret, LoginError> {
+    let SessionState::Partial { user_id } = &session.state else {
+        return Err(LoginError::WrongStep);
+    };
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    ratelimit::hit(
+        &mut tx,
+        &format!("otp:acct:{user_id}"),
+        OTP_PER_ACCOUNT,
+        now,
+    )
+    .await?;
+    let Some((id, kind, _, attempts)) = reserve_attempt(&mut tx, session, now).await? else {
+        tx.commit().await?;
+        return Err(LoginError::ChallengeDead);
+    };
+    if kind != "login_totp" || !crate::recovery_codes::consume(&mut tx, user_id, code, now).await? {
         events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
         tx.commit().await?;
         let remaining = MAX_CODE_ATTEMPTS - attempts;
         return Err(if remaining > 0 {
-            LoginError::WrongCode { remaining }
+            LoginError::WrongRecoveryCode { remaining }
         } else {
             LoginError::ChallengeDead
         });
     }
-    let consumed =
-        sqlx::query("UPDATE challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL")
-            .bind(&id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    if consumed.rows_affected() != 1 {
+    if !consume(&mut tx, &id, now).await? {
         return Err(LoginError::ChallengeDead);
     }
-    let state = SessionState::Authenticated {
-        user_id: user_id.clone(),
-        authenticated_at: now,
-    };
-    let token = sessions::rotate(
-        &mut tx,
-        &session.id_hash,
-        &state,
-        &deps.settings.sessions,
-        now,
-    )
-    .await?
-    .ok_or(LoginError::WrongStep)?;
     events::record(
         &mut tx,
         Some(user_id),
-        EventKind::LoginSucceeded,
+        EventKind::RecoveryCodeUsed,
         client,
         now,
     )
     .await?;
+    let token = sign_in(&mut tx, deps, session, user_id, client, now).await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// The recovery codes waiting on a `ShowingCodes` session.
+pub async fn recovery_codes_to_show(
+    deps: &Deps,
+    session: &Session,
+) -> Result<Vec<String>, LoginError> {
+    let SessionState::ShowingCodes { user_id } = &session.state else {
+        return Ok(Vec::new());
+    };
+    let mut c = deps.store.conn().await?;
+    let Some(sealed) = sessions::pending(&mut c, &session.id_hash).await? else {
+        return Ok(Vec::new());
+    };
+    let plain = deps
+        .secret_key
+        .open(&sealed, user_id)
+        .map_err(|_| LoginError::Internal)?;
+    Ok(String::from_utf8_lossy(&plain)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+/// "I have saved these codes": the codes leave the session and the person is signed in.
+pub async fn acknowledge_recovery_codes(
+    deps: &Deps,
+    session: &Session,
+    client: &ClientInfo,
+) -> Result<Secret, LoginError> {
+    let SessionState::ShowingCodes { user_id } = &session.state else {
+        return Err(LoginError::WrongStep);
+    };
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let token = sign_in(&mut tx, deps, session, user_id, client, now).await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -435,23 +636,73 @@ pub async fn resend_code(deps: &Deps, session: &Session) -> Result<(), LoginErro
     Ok(())
 }
 
-/// What the MFA step shows: where the code went and when a resend is possible.
+/// Which kind of code the MFA step asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    EmailCode,
+    Authenticator,
+    SetUpAuthenticator,
+}
+
+/// What the MFA step shows: the kind of code, where an emailed code went, when a resend is
+/// possible, and during enrolment the authenticator's setup key and otpauth URI (M4).
 #[derive(Debug, Clone)]
 pub struct CodeStep {
+    pub kind: StepKind,
     pub masked_destination: String,
     pub resend_in: i64,
+    pub setup_key: String,
+    pub otpauth_url: String,
 }
 
 pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep>, LoginError> {
+    let SessionState::Partial { user_id } = &session.state else {
+        return Ok(None);
+    };
     let now = deps.now();
     let mut c = deps.store.conn().await?;
-    let ch = live_challenge(&mut c, session, now).await?;
-    Ok(ch.map(|ch| CodeStep {
-        masked_destination: Email::parse(&ch.destination)
+    let row = sqlx::query(
+        "SELECT kind, destination, last_sent_at FROM challenges WHERE session_hash = $1 \
+         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(&session.id_hash)
+    .bind(now)
+    .bind(MAX_CODE_ATTEMPTS)
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let kind: String = r.try_get("kind")?;
+    let destination: String = r.try_get("destination")?;
+    let last_sent_at: i64 = r.try_get("last_sent_at")?;
+    let mut step = CodeStep {
+        kind: match kind.as_str() {
+            "login_totp" => StepKind::Authenticator,
+            "totp_enroll" => StepKind::SetUpAuthenticator,
+            _ => StepKind::EmailCode,
+        },
+        masked_destination: Email::parse(&destination)
             .map(|e| e.masked())
             .unwrap_or_default(),
-        resend_in: (ch.last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
-    }))
+        resend_in: (last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
+        setup_key: String::new(),
+        otpauth_url: String::new(),
+    };
+    if step.kind == StepKind::SetUpAuthenticator {
+        let secret = crate::mfa::enrolment_secret(&mut c, &deps.secret_key, user_id)
+            .await
+            .map_err(mfa_error)?;
+        let account = users::by_id(&mut c, user_id)
+            .await?
+            .map(|u| u.email.to_string())
+            .unwrap_or_default();
+        if let Some(secret) = secret {
+            step.setup_key = secret.setup_key();
+            step.otpauth_url = secret
+                .otpauth_url(&account)
+                .map_err(|_| LoginError::Internal)?;
+        }
+    }
+    Ok(Some(step))
 }
 
 /// S4: sign-out deletes the server-side session.

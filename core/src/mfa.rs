@@ -59,6 +59,43 @@ async fn totp_factor(
     }))
 }
 
+/// The second factor a sign-in asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInFactor {
+    Email,
+    Authenticator,
+    /// An authenticator was chosen but is not confirmed yet: set it up now (M4 seed behaviour).
+    Enrol,
+}
+
+pub async fn sign_in_factor(
+    conn: &mut Conn,
+    user_id: &str,
+    method: MfaMethod,
+) -> Result<SignInFactor, sqlx::Error> {
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND confirmed_at IS NULL")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(match (pending > 0, method) {
+        (true, _) => SignInFactor::Enrol,
+        (false, MfaMethod::Authenticator) => SignInFactor::Authenticator,
+        (false, MfaMethod::Email) => SignInFactor::Email,
+    })
+}
+
+/// M4: the secret of an authenticator being set up, shown only on the enrolment step.
+pub async fn enrolment_secret(
+    conn: &mut Conn,
+    key: &SecretKey,
+    user_id: &str,
+) -> Result<Option<TotpSecret>, MfaError> {
+    Ok(totp_factor(conn, key, user_id)
+        .await?
+        .filter(|f| !f.confirmed)
+        .map(|f| f.secret))
+}
+
 /// M4: starts (or restarts) authenticator enrolment; returns the secret to show once.
 pub async fn begin_totp(
     conn: &mut Conn,

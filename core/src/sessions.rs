@@ -19,6 +19,9 @@ pub enum SessionState {
     Identified { email: String },
     /// Password correct, MFA pending (M5).
     Partial { user_id: String },
+    /// MFA just set up; the recovery codes are on screen until the person confirms they saved
+    /// them (M6). Still not signed in (M5).
+    ShowingCodes { user_id: String },
     /// Fully signed in.
     Authenticated {
         user_id: String,
@@ -71,6 +74,7 @@ fn columns(state: &SessionState) -> (&'static str, Option<&str>, Option<&str>, O
     match state {
         SessionState::Identified { email } => ("identified", None, Some(email.as_str()), None),
         SessionState::Partial { user_id } => ("partial", Some(user_id.as_str()), None, None),
+        SessionState::ShowingCodes { user_id } => ("codes", Some(user_id.as_str()), None, None),
         SessionState::Authenticated {
             user_id,
             authenticated_at,
@@ -155,6 +159,7 @@ pub async fn lookup(
                 .unwrap_or_default(),
         },
         ("partial", Some(user_id)) => SessionState::Partial { user_id },
+        ("codes", Some(user_id)) => SessionState::ShowingCodes { user_id },
         ("authenticated", Some(user_id)) => SessionState::Authenticated {
             user_id,
             authenticated_at: row
@@ -203,6 +208,29 @@ pub async fn rotate(
     .execute(&mut *conn)
     .await?;
     Ok((res.rows_affected() == 1).then_some(token))
+}
+
+/// Parks sealed data on the session (the recovery codes to show once, M6).
+pub async fn set_pending(
+    conn: &mut Conn,
+    id_hash: &str,
+    sealed: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET pending_sealed = $2 WHERE id_hash = $1")
+        .bind(id_hash)
+        .bind(sealed)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn pending(conn: &mut Conn, id_hash: &str) -> Result<Option<String>, sqlx::Error> {
+    let v: Option<Option<String>> =
+        sqlx::query_scalar("SELECT pending_sealed FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(v.flatten())
 }
 
 /// S4: sign-out deletes the server-side session.

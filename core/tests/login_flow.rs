@@ -100,13 +100,13 @@ async fn full_sign_in_rotates_the_session_at_each_step() {
         let t3 = login::verify_code(&d, &s2, &code, &client())
             .await
             .expect("code");
-        let s3 = session(&d, t3.expose()).await;
+        let s3 = session(&d, t3.token().expose()).await;
         assert_ne!(s2.id_hash, s3.id_hash, "S2: new id after MFA");
         assert!(s3.authenticated_user().is_some());
         login::sign_out(&d, &s3, &client()).await.expect("sign out");
         let mut c = d.store.conn().await.expect("conn");
         assert!(
-            sessions::lookup(&mut c, t3.expose(), &d.settings.sessions, d.now())
+            sessions::lookup(&mut c, t3.token().expose(), &d.settings.sessions, d.now())
                 .await
                 .expect("lookup")
                 .is_none(),
@@ -259,7 +259,7 @@ async fn m2_code_expires_after_ten_minutes_and_is_single_use() {
             ),
             "old session id is gone"
         );
-        let s_auth = session(&d, t.expose()).await;
+        let s_auth = session(&d, t.token().expose()).await;
         assert!(matches!(
             login::verify_code(&d, &s_auth, &code, &client()).await,
             Err(LoginError::WrongStep)
@@ -444,4 +444,164 @@ async fn r2_password_step_is_rate_limited_per_ip_from_settings() {
         login::submit_password(&d, &s, PW, &other_ip).await.is_ok(),
         "another address is not limited"
     );
+}
+
+async fn register_verified(d: &Deps, email: &str, method: &str) {
+    let r = Registration {
+        email: email.into(),
+        first_name: "Grace".into(),
+        last_name: "Hopper".into(),
+        password: PW.into(),
+        confirm: PW.into(),
+        mfa_method: method.into(),
+    };
+    accounts::register(d, &r, &client())
+        .await
+        .expect("register");
+    let mut c = d.store.conn().await.expect("conn");
+    let text = outbox::recent(&mut c, 1)
+        .await
+        .expect("recent")
+        .remove(0)
+        .message
+        .text;
+    drop(c);
+    let token = text
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("token")
+        .to_string();
+    accounts::verify_email(d, &token, &client())
+        .await
+        .expect("verify");
+}
+
+fn totp_from_key(setup_key: &str) -> gatehouse_core::totp::TotpSecret {
+    let b32: String = setup_key.chars().filter(|c| !c.is_whitespace()).collect();
+    gatehouse_core::totp::TotpSecret::from_bytes(decode_base32(&b32))
+}
+
+fn decode_base32(s: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
+    for ch in s.bytes().filter(|b| *b != b'=') {
+        let v = alphabet.iter().position(|a| *a == ch).expect("base32") as u64;
+        acc = (acc << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8 & 0xff);
+        }
+    }
+    out
+}
+
+/// M4/M6/M3 through the sign-in flow: set up at the first sign-in, recovery codes shown once,
+/// then codes from the app, no replay, and a recovery code as the way out.
+#[tokio::test]
+async fn authenticator_is_set_up_at_first_sign_in_then_asked_for_with_replay_refused() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        register_verified(&d, "grace@example.com", "totp").await;
+        let s = to_code_step(&d, "grace@example.com").await;
+        let step = login::code_step(&d, &s).await.expect("step").expect("live");
+        assert_eq!(step.kind, login::StepKind::SetUpAuthenticator);
+        assert!(step.otpauth_url.starts_with("otpauth://totp/"));
+        let app = totp_from_key(&step.setup_key);
+        let code = app.code_at(d.now()).expect("code");
+        let outcome = login::verify_code(&d, &s, &code, &client())
+            .await
+            .expect("enrolled");
+        let login::CodeOutcome::ShowRecoveryCodes(t) = outcome else {
+            panic!("codes first")
+        };
+        let showing = session(&d, t.expose()).await;
+        assert!(
+            showing.authenticated_user().is_none(),
+            "M5: not signed in while codes show"
+        );
+        let codes = login::recovery_codes_to_show(&d, &showing)
+            .await
+            .expect("codes");
+        assert_eq!(codes.len(), 10);
+        let t = login::acknowledge_recovery_codes(&d, &showing, &client())
+            .await
+            .expect("ack");
+        let signed = session(&d, t.expose()).await;
+        assert!(signed.authenticated_user().is_some());
+        assert!(
+            login::recovery_codes_to_show(&d, &signed)
+                .await
+                .expect("none")
+                .is_empty(),
+            "shown once"
+        );
+
+        // Next sign-in, same 30-second step: the code already used is refused (M3).
+        let s = to_code_step(&d, "grace@example.com").await;
+        assert_eq!(
+            login::code_step(&d, &s)
+                .await
+                .expect("step")
+                .expect("live")
+                .kind,
+            login::StepKind::Authenticator
+        );
+        assert!(matches!(
+            login::verify_code(&d, &s, &code, &client()).await,
+            Err(LoginError::CodeReplayed)
+        ));
+        clock.advance(30);
+        let next = app.code_at(d.now()).expect("code");
+        assert!(matches!(
+            login::verify_code(&d, &s, &next, &client()).await,
+            Ok(login::CodeOutcome::SignedIn(_))
+        ));
+
+        // A recovery code works once (M6).
+        let s = to_code_step(&d, "grace@example.com").await;
+        login::use_recovery_code(&d, &s, &codes[0], &client())
+            .await
+            .expect("recovery code");
+        let s = to_code_step(&d, "grace@example.com").await;
+        assert!(matches!(
+            login::use_recovery_code(&d, &s, &codes[0], &client()).await,
+            Err(LoginError::WrongRecoveryCode { remaining: 4 })
+        ));
+    }
+}
+
+/// Regression 2 (Zitadel CVE-2024-32868) for enrolment: the setup step has the same five tries.
+#[tokio::test]
+async fn r3_regression_2_enrolment_codes_are_limited_too() {
+    let store = testing::sqlite().await;
+    let clock = FixedClock::at(1_700_000_000);
+    let d = deps(store, &clock);
+    register_verified(&d, "limit@example.com", "totp").await;
+    let s = to_code_step(&d, "limit@example.com").await;
+    let step = login::code_step(&d, &s).await.expect("step").expect("live");
+    let right = totp_from_key(&step.setup_key)
+        .code_at(d.now())
+        .expect("code");
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..4 {
+        assert!(matches!(
+            login::verify_code(&d, &s, wrong, &client()).await,
+            Err(LoginError::WrongCode { .. })
+        ));
+    }
+    assert!(matches!(
+        login::verify_code(&d, &s, wrong, &client()).await,
+        Err(LoginError::ChallengeDead)
+    ));
+    assert!(matches!(
+        login::verify_code(&d, &s, &right, &client()).await,
+        Err(LoginError::ChallengeDead)
+    ));
 }
