@@ -20,6 +20,9 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
     let flash = ctx::take_flash(&st, "login");
     let session = ctx::session(&st).await?;
     let mut v = LoginView {
+        setup_key: String::new(),
+        qr_image: String::new(),
+        codes: Vec::new(),
         step: LoginStep::Email,
         email: String::new(),
         destination: String::new(),
@@ -32,21 +35,58 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
             v.email = email.clone();
         }
         Some(SessionState::Partial { .. }) => {
+            use gatehouse_core::login::StepKind;
             v.step = LoginStep::Code;
             if let Some(s) = &session {
                 if let Some(cs) = gatehouse_core::login::code_step(&st.deps, s)
                     .await
                     .map_err(internal)?
                 {
+                    v.step = match cs.kind {
+                        StepKind::EmailCode => LoginStep::Code,
+                        StepKind::Authenticator => LoginStep::Authenticator,
+                        StepKind::SetUpAuthenticator => LoginStep::SetUpAuthenticator,
+                    };
                     v.destination = cs.masked_destination;
                     v.resend_in = cs.resend_in;
+                    v.setup_key = cs.setup_key;
+                    if !cs.otpauth_url.is_empty() {
+                        let svg =
+                            gatehouse_core::totp::qr_svg(&cs.otpauth_url).map_err(internal)?;
+                        v.qr_image = svg_data_url(&svg);
+                    }
                 }
+            }
+        }
+        Some(SessionState::ShowingCodes { .. }) => {
+            v.step = LoginStep::RecoveryCodes;
+            if let Some(s) = &session {
+                v.codes = gatehouse_core::login::recovery_codes_to_show(&st.deps, s)
+                    .await
+                    .map_err(internal)?;
             }
         }
         Some(SessionState::Authenticated { .. }) => v.step = LoginStep::SignedIn,
         None => {}
     }
     Ok(v)
+}
+
+/// An SVG as a `data:` URL for an `<img>` (CSP allows `img-src data:`).
+#[cfg(feature = "ssr")]
+fn svg_data_url(svg: &str) -> String {
+    let escaped: String = svg
+        .chars()
+        .map(|c| match c {
+            '%' => "%25".to_string(),
+            '#' => "%23".to_string(),
+            '<' => "%3C".to_string(),
+            '>' => "%3E".to_string(),
+            '"' => "'".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    format!("data:image/svg+xml,{escaped}")
 }
 
 #[cfg(feature = "ssr")]
@@ -129,9 +169,13 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
         return Ok(());
     };
     match gatehouse_core::login::verify_code(&st.deps, &session, &code, &ctx::client()).await {
-        Ok(token) => {
+        Ok(gatehouse_core::login::CodeOutcome::SignedIn(token)) => {
             ctx::set_session_cookie(&st, &token);
             leptos_axum::redirect("/profile");
+        }
+        Ok(gatehouse_core::login::CodeOutcome::ShowRecoveryCodes(token)) => {
+            ctx::set_session_cookie(&st, &token);
+            ctx::back_to("/login");
         }
         Err(e) => {
             login_failed(&st, "code", e, Some(("code", &code)));
@@ -156,6 +200,68 @@ pub async fn resend_code() -> Result<(), ServerFnError> {
         Err(e) => login_failed(&st, "code", e, None),
     }
     ctx::back_to("/login");
+    Ok(())
+}
+
+/// M6: a recovery code instead of the authenticator.
+#[server(endpoint = "login_recovery")]
+pub async fn login_recovery(recovery_code: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(session) = ctx::session(&st).await? else {
+        login_failed(
+            &st,
+            "recovery_code",
+            gatehouse_core::login::LoginError::WrongStep,
+            None,
+        );
+        ctx::back_to("/login");
+        return Ok(());
+    };
+    match gatehouse_core::login::use_recovery_code(
+        &st.deps,
+        &session,
+        &recovery_code,
+        &ctx::client(),
+    )
+    .await
+    {
+        Ok(token) => {
+            ctx::set_session_cookie(&st, &token);
+            leptos_axum::redirect("/profile");
+        }
+        Err(e) => {
+            login_failed(
+                &st,
+                "recovery_code",
+                e,
+                Some(("recovery_code", &recovery_code)),
+            );
+            ctx::back_to("/login?recovery=1");
+        }
+    }
+    Ok(())
+}
+
+/// "I have saved these codes": ends the one showing of the recovery codes and signs in.
+#[server(endpoint = "ack_recovery_codes")]
+pub async fn ack_recovery_codes() -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(session) = ctx::session(&st).await? else {
+        ctx::back_to("/login");
+        return Ok(());
+    };
+    match gatehouse_core::login::acknowledge_recovery_codes(&st.deps, &session, &ctx::client())
+        .await
+    {
+        Ok(token) => {
+            ctx::set_session_cookie(&st, &token);
+            leptos_axum::redirect("/profile");
+        }
+        Err(e) => {
+            login_failed(&st, "codes", e, None);
+            ctx::back_to("/login");
+        }
+    }
     Ok(())
 }
 

@@ -43,7 +43,14 @@ impl Flash {
 pub enum LoginStep {
     Email,
     Password,
+    /// A six-digit code sent by email.
     Code,
+    /// A code from the authenticator app (the UI never names an app, M4).
+    Authenticator,
+    /// First sign-in after choosing an authenticator: QR code, setup key, first code.
+    SetUpAuthenticator,
+    /// The new recovery codes, shown once.
+    RecoveryCodes,
     SignedIn,
 }
 
@@ -53,6 +60,11 @@ pub struct LoginView {
     pub email: String,
     pub destination: String,
     pub resend_in: i64,
+    /// Enrolment only: the manual key and the QR code as an image URL (data: SVG).
+    pub setup_key: String,
+    pub qr_image: String,
+    /// Recovery codes, on their one showing.
+    pub codes: Vec<String>,
     pub flash: Flash,
 }
 

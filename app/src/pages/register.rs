@@ -48,6 +48,7 @@ fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
         min_length: v.min_length,
     };
     let mfa_error = f.error("mfa_method");
+    let selected_totp = f.value("mfa_method") == "totp";
     view! {
         <AuthCard title="Create your account">
             <FormMessage error=f.form_error.clone() />
@@ -63,9 +64,14 @@ fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
                     <legend>"MFA method"</legend>
                     <p class="field__hint" id="mfa-hint">"Every sign-in asks for a six-digit code after your password."</p>
                     <div class="choice__option">
-                        <input type="radio" id="mfa-email" name="mfa_method" value="email" checked=true aria-describedby="mfa-email-desc" />
+                        <input type="radio" id="mfa-email" name="mfa_method" value="email" checked=!selected_totp aria-describedby="mfa-email-desc" />
                         <label for="mfa-email">"Email"</label>
                         <small id="mfa-email-desc">"We email you a code each time you sign in."</small>
+                    </div>
+                    <div class="choice__option">
+                        <input type="radio" id="mfa-totp" name="mfa_method" value="totp" checked=selected_totp aria-describedby="mfa-totp-desc" />
+                        <label for="mfa-totp">"Authenticator app"</label>
+                        <small id="mfa-totp-desc">"The strongest choice: an app on your phone shows the code. You set it up at your first sign-in."</small>
                     </div>
                     {mfa_error.map(|e| view! { <p class="field__error">{e}</p> })}
                 </fieldset>
