@@ -491,7 +491,7 @@ fn decode_base32(s: &str) -> Vec<u8> {
         bits += 5;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8 & 0xff);
+            out.push((acc >> bits) as u8);
         }
     }
     out
