@@ -380,6 +380,31 @@ async fn reserve_attempt(
         .transpose()
 }
 
+/// R3: opens the transaction of one code attempt: the per-account window, then one attempt on
+/// the flow's challenge. A dead challenge ends here (the counters stay counted).
+async fn begin_attempt(
+    deps: &Deps,
+    session: &Session,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<(crate::store::Tx, (String, String, String, i64)), LoginError> {
+    let mut tx = deps.store.begin().await?;
+    ratelimit::hit(
+        &mut tx,
+        &format!("otp:acct:{user_id}"),
+        OTP_PER_ACCOUNT,
+        now,
+    )
+    .await?;
+    match reserve_attempt(&mut tx, session, now).await? {
+        Some(reserved) => Ok((tx, reserved)),
+        None => {
+            tx.commit().await?;
+            Err(LoginError::ChallengeDead)
+        }
+    }
+}
+
 async fn consume(conn: &mut Conn, challenge_id: &str, now: Timestamp) -> Result<bool, sqlx::Error> {
     let r =
         sqlx::query("UPDATE challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL")
@@ -427,18 +452,7 @@ pub async fn verify_code(
         return Err(LoginError::CodeFormat);
     }
     let now = deps.now();
-    let mut tx = deps.store.begin().await?;
-    ratelimit::hit(
-        &mut tx,
-        &format!("otp:acct:{user_id}"),
-        OTP_PER_ACCOUNT,
-        now,
-    )
-    .await?;
-    let Some((id, kind, stored, attempts)) = reserve_attempt(&mut tx, session, now).await? else {
-        tx.commit().await?;
-        return Err(LoginError::ChallengeDead);
-    };
+    let (mut tx, (id, kind, stored, attempts)) = begin_attempt(deps, session, user_id, now).await?;
     let key = deps.secret_key.as_ref();
     let checked: Result<Option<Vec<String>>, LoginError> = match kind.as_str() {
         "login_totp" => match crate::mfa::verify_totp(&mut tx, key, user_id, &code, now).await {
@@ -520,18 +534,7 @@ pub async fn use_recovery_code(
         return Err(LoginError::WrongStep);
     };
     let now = deps.now();
-    let mut tx = deps.store.begin().await?;
-    ratelimit::hit(
-        &mut tx,
-        &format!("otp:acct:{user_id}"),
-        OTP_PER_ACCOUNT,
-        now,
-    )
-    .await?;
-    let Some((id, kind, _, attempts)) = reserve_attempt(&mut tx, session, now).await? else {
-        tx.commit().await?;
-        return Err(LoginError::ChallengeDead);
-    };
+    let (mut tx, (id, kind, _, attempts)) = begin_attempt(deps, session, user_id, now).await?;
     if kind != "login_totp" || !crate::recovery_codes::consume(&mut tx, user_id, code, now).await? {
         events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
         tx.commit().await?;
