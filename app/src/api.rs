@@ -89,6 +89,26 @@ fn svg_data_url(svg: &str) -> String {
     format!("data:image/svg+xml,{escaped}")
 }
 
+/// The sign-in flow this form belonged to is gone (expired, or ended in another tab): say so and
+/// go back to the start of `/login`, with or without JavaScript.
+#[cfg(feature = "ssr")]
+fn flow_expired(st: &ctx::AppState, field: &str) {
+    login_failed(
+        st,
+        field,
+        gatehouse_core::login::LoginError::WrongStep,
+        None,
+    );
+    ctx::back_to("/login");
+}
+
+/// The flow ended signed in: the new session cookie, then the profile.
+#[cfg(feature = "ssr")]
+fn signed_in(st: &ctx::AppState, token: &gatehouse_core::secret::Secret) {
+    ctx::set_session_cookie(st, token);
+    leptos_axum::redirect("/profile");
+}
+
 #[cfg(feature = "ssr")]
 fn login_failed(
     st: &ctx::AppState,
@@ -138,12 +158,7 @@ pub async fn login_password(password: String) -> Result<(), ServerFnError> {
     use gatehouse_core::login::PasswordOutcome;
     let st = ctx::state()?;
     let Some(session) = ctx::session(&st).await? else {
-        login_failed(
-            &st,
-            "password",
-            gatehouse_core::login::LoginError::WrongStep,
-            None,
-        );
+        flow_expired(&st, "password");
         return Ok(());
     };
     match gatehouse_core::login::submit_password(&st.deps, &session, &password, &ctx::client())
@@ -160,19 +175,11 @@ pub async fn login_password(password: String) -> Result<(), ServerFnError> {
 pub async fn login_code(code: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(session) = ctx::session(&st).await? else {
-        login_failed(
-            &st,
-            "code",
-            gatehouse_core::login::LoginError::WrongStep,
-            None,
-        );
+        flow_expired(&st, "code");
         return Ok(());
     };
     match gatehouse_core::login::verify_code(&st.deps, &session, &code, &ctx::client()).await {
-        Ok(gatehouse_core::login::CodeOutcome::SignedIn(token)) => {
-            ctx::set_session_cookie(&st, &token);
-            leptos_axum::redirect("/profile");
-        }
+        Ok(gatehouse_core::login::CodeOutcome::SignedIn(token)) => signed_in(&st, &token),
         Ok(gatehouse_core::login::CodeOutcome::ShowRecoveryCodes(token)) => {
             ctx::set_session_cookie(&st, &token);
             ctx::back_to("/login");
@@ -189,6 +196,7 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
 pub async fn resend_code() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(session) = ctx::session(&st).await? else {
+        flow_expired(&st, "code");
         return Ok(());
     };
     match gatehouse_core::login::resend_code(&st.deps, &session).await {
@@ -208,13 +216,7 @@ pub async fn resend_code() -> Result<(), ServerFnError> {
 pub async fn login_recovery(recovery_code: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(session) = ctx::session(&st).await? else {
-        login_failed(
-            &st,
-            "recovery_code",
-            gatehouse_core::login::LoginError::WrongStep,
-            None,
-        );
-        ctx::back_to("/login");
+        flow_expired(&st, "recovery_code");
         return Ok(());
     };
     match gatehouse_core::login::use_recovery_code(
@@ -225,10 +227,7 @@ pub async fn login_recovery(recovery_code: String) -> Result<(), ServerFnError> 
     )
     .await
     {
-        Ok(token) => {
-            ctx::set_session_cookie(&st, &token);
-            leptos_axum::redirect("/profile");
-        }
+        Ok(token) => signed_in(&st, &token),
         Err(e) => {
             login_failed(
                 &st,
@@ -247,16 +246,13 @@ pub async fn login_recovery(recovery_code: String) -> Result<(), ServerFnError> 
 pub async fn ack_recovery_codes() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(session) = ctx::session(&st).await? else {
-        ctx::back_to("/login");
+        flow_expired(&st, "codes");
         return Ok(());
     };
     match gatehouse_core::login::acknowledge_recovery_codes(&st.deps, &session, &ctx::client())
         .await
     {
-        Ok(token) => {
-            ctx::set_session_cookie(&st, &token);
-            leptos_axum::redirect("/profile");
-        }
+        Ok(token) => signed_in(&st, &token),
         Err(e) => {
             login_failed(&st, "codes", e, None);
             ctx::back_to("/login");

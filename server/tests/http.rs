@@ -378,3 +378,28 @@ fn m8_cli_reset_mfa_switches_to_email_and_notifies_the_user() {
         "unknown users are an error for support"
     );
 }
+
+#[test]
+fn no_js_posts_without_a_sign_in_flow_return_to_login_with_a_message() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    for (path, field) in [
+        ("/api/login_password", "password"),
+        ("/api/login_code", "code"),
+        ("/api/resend_code", "x"),
+    ] {
+        let r = c.form(path, "/elsewhere", &[(field, "123456")]);
+        assert_eq!(r.status, 303, "{path}");
+        assert_eq!(
+            r.header("location"),
+            Some("/login"),
+            "{path}: back to the start, not to the Referer"
+        );
+        assert!(
+            c.get("/login")
+                .body
+                .contains("Your sign-in has expired. Start again."),
+            "{path}"
+        );
+    }
+}
