@@ -314,6 +314,7 @@ async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result
 
 struct Challenge {
     id: String,
+    kind: String,
     destination: String,
     last_sent_at: Timestamp,
 }
@@ -324,7 +325,7 @@ async fn live_challenge(
     now: Timestamp,
 ) -> Result<Option<Challenge>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT id, destination, last_sent_at FROM challenges WHERE session_hash = $1 AND kind = 'login_mfa' \
+        "SELECT id, kind, destination, last_sent_at FROM challenges WHERE session_hash = $1 \
          AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 ORDER BY created_at DESC LIMIT 1",
     )
     .bind(&session.id_hash)
@@ -335,6 +336,7 @@ async fn live_challenge(
     row.map(|r| {
         Ok(Challenge {
             id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
             destination: r.try_get("destination")?,
             last_sent_at: r.try_get("last_sent_at")?,
         })
@@ -607,8 +609,10 @@ pub async fn resend_code(deps: &Deps, session: &Session) -> Result<(), LoginErro
     }
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
+    // Only emailed codes can be sent again.
     let ch = live_challenge(&mut tx, session, now - deps.settings.code_ttl_secs)
         .await?
+        .filter(|ch| ch.kind == "login_mfa")
         .ok_or(LoginError::ChallengeDead)?;
     let wait = ch.last_sent_at + deps.settings.resend_cooldown_secs - now;
     if wait > 0 {
@@ -664,19 +668,15 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
     };
     let now = deps.now();
     let mut c = deps.store.conn().await?;
-    let row = sqlx::query(
-        "SELECT kind, destination, last_sent_at FROM challenges WHERE session_hash = $1 \
-         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind(&session.id_hash)
-    .bind(now)
-    .bind(MAX_CODE_ATTEMPTS)
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let kind: String = r.try_get("kind")?;
-    let destination: String = r.try_get("destination")?;
-    let last_sent_at: i64 = r.try_get("last_sent_at")?;
+    let Some(Challenge {
+        kind,
+        destination,
+        last_sent_at,
+        ..
+    }) = live_challenge(&mut c, session, now).await?
+    else {
+        return Ok(None);
+    };
     let mut step = CodeStep {
         kind: match kind.as_str() {
             "login_totp" => StepKind::Authenticator,

@@ -215,6 +215,16 @@ mod tests {
         users::insert(c, nu, 0).await.expect("insert").expect("new")
     }
 
+    /// An authenticator set up and confirmed at `t`.
+    async fn enrolled(c: &mut Conn, key: &SecretKey, uid: &str, t: Timestamp) -> TotpSecret {
+        let secret = begin_totp(c, key, uid, t).await.expect("begin");
+        let code = secret.code_at(t).expect("code");
+        confirm_totp(c, key, uid, &code, &ClientInfo::default(), t)
+            .await
+            .expect("confirm");
+        secret
+    }
+
     async fn method(c: &mut Conn, uid: &str) -> MfaMethod {
         users::by_id(c, uid)
             .await
@@ -289,17 +299,7 @@ mod tests {
             let key = SecretKey::generate();
             let uid = user(&mut c).await;
             let t = 1_700_000_000;
-            let secret = begin_totp(&mut c, &key, &uid, t).await.expect("begin");
-            confirm_totp(
-                &mut c,
-                &key,
-                &uid,
-                &secret.code_at(t).expect("code"),
-                &ClientInfo::default(),
-                t,
-            )
-            .await
-            .expect("confirm");
+            let secret = enrolled(&mut c, &key, &uid, t).await;
             let t2 = t + 30;
             let code = secret.code_at(t2).expect("code");
             verify_totp(&mut c, &key, &uid, &code, t2)
@@ -323,17 +323,7 @@ mod tests {
             let key = SecretKey::generate();
             let uid = user(&mut c).await;
             let t = 1_700_000_000;
-            let secret = begin_totp(&mut c, &key, &uid, t).await.expect("begin");
-            confirm_totp(
-                &mut c,
-                &key,
-                &uid,
-                &secret.code_at(t).expect("code"),
-                &ClientInfo::default(),
-                t,
-            )
-            .await
-            .expect("confirm");
+            enrolled(&mut c, &key, &uid, t).await;
             reset_to_email(&mut c, &uid, &ClientInfo::default(), t + 60)
                 .await
                 .expect("reset");
