@@ -13,6 +13,7 @@ use crate::hashing::HashError;
 use crate::messages;
 use crate::outbox;
 use crate::password::{Context, PasswordError};
+use crate::phone::Phone;
 use crate::ratelimit::{self, Limit, RateError};
 use crate::secret::{digest, new_token};
 use crate::service::Deps;
@@ -30,6 +31,8 @@ pub struct Registration {
     pub password: String,
     pub confirm: String,
     pub mfa_method: String,
+    /// Only read when the method is text messages (M9).
+    pub phone: String,
 }
 
 /// Field-level problems, each shown next to its input.
@@ -41,6 +44,7 @@ pub struct FieldErrors {
     pub password: Option<String>,
     pub confirm: Option<String>,
     pub mfa_method: Option<String>,
+    pub phone: Option<String>,
 }
 
 impl FieldErrors {
@@ -83,11 +87,19 @@ fn check_name(s: &str, what: &str) -> Result<String, String> {
     }
 }
 
+/// A registration that passed every check.
+pub struct Valid {
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub password: String,
+    pub method: MfaMethod,
+    /// M9: the number to verify at the first sign-in, when text messages were chosen.
+    pub phone: Option<Phone>,
+}
+
 /// Validates every field at once so the form can show all problems together.
-pub fn validate(
-    deps: &Deps,
-    r: &Registration,
-) -> Result<(Email, String, String, String, MfaMethod), Box<FieldErrors>> {
+pub fn validate(deps: &Deps, r: &Registration) -> Result<Valid, Box<FieldErrors>> {
     let mut errs = FieldErrors::default();
     let email = Email::parse(&r.email)
         .map_err(|e: EmailError| errs.email = Some(e.to_string()))
@@ -126,8 +138,27 @@ pub fn validate(
     if method.is_none() {
         errs.mfa_method = Some("Choose how you want to receive sign-in codes.".into());
     }
+    let phone = if method == Some(MfaMethod::Sms) {
+        // M9/R4: E.164 and an allowed calling code, checked before the account exists.
+        Phone::parse_allowed(&r.phone, &deps.settings.sms_country_codes)
+            .map_err(|e| errs.phone = Some(e.to_string()))
+            .ok()
+    } else {
+        None
+    };
     match (email, first, last, password, method) {
-        (Some(e), Some(f), Some(l), Some(p), Some(m)) if errs.is_empty() => Ok((e, f, l, p, m)),
+        (Some(email), Some(first_name), Some(last_name), Some(password), Some(method))
+            if errs.is_empty() =>
+        {
+            Ok(Valid {
+                email,
+                first_name,
+                last_name,
+                password,
+                method,
+                phone,
+            })
+        }
         _ => Err(Box::new(errs)),
     }
 }
@@ -138,8 +169,14 @@ pub async fn register(
     r: &Registration,
     client: &ClientInfo,
 ) -> Result<(), RegisterError> {
-    let (email, first, last, password, method) =
-        validate(deps, r).map_err(RegisterError::Invalid)?;
+    let Valid {
+        email,
+        first_name: first,
+        last_name: last,
+        password,
+        method,
+        phone,
+    } = validate(deps, r).map_err(RegisterError::Invalid)?;
     let now = deps.now();
     {
         let mut c = deps.store.conn().await?;
@@ -176,6 +213,10 @@ pub async fn register(
                         crate::mfa::MfaError::Store(s) => RegisterError::Store(s),
                         _ => RegisterError::Hash(HashError::Internal),
                     })?;
+            }
+            if let Some(p) = &phone {
+                // M9: verified by the first code sent to it, at the first sign-in.
+                crate::mfa::add_unverified_phone(&mut tx, &user_id, p, now).await?;
             }
             events::record(&mut tx, Some(&user_id), EventKind::Registered, client, now).await?;
         }
@@ -296,17 +337,17 @@ pub async fn create_verified(
         password: password.into(),
         confirm: password.into(),
         mfa_method: "email".into(),
+        phone: String::new(),
     };
-    let (email, first, last, password, method) =
-        validate(deps, &r).map_err(RegisterError::Invalid)?;
-    let phc = deps.hasher.hash(&password).await?;
+    let v = validate(deps, &r).map_err(RegisterError::Invalid)?;
+    let phc = deps.hasher.hash(&v.password).await?;
     let mut c = deps.store.conn().await?;
     let nu = NewUser {
-        email: &email,
-        first_name: &first,
-        last_name: &last,
+        email: &v.email,
+        first_name: &v.first_name,
+        last_name: &v.last_name,
         password_hash: &phc,
-        mfa_method: method,
+        mfa_method: v.method,
         verified: true,
     };
     users::insert(&mut c, nu, deps.now()).await?.ok_or_else(|| {

@@ -18,6 +18,10 @@ pub enum EventKind {
     MfaEnrolled,
     MfaReset,
     RecoveryCodeUsed,
+    MfaChanged,
+    MfaChangeRequested,
+    Reauthenticated,
+    RecoveryCodesRegenerated,
 }
 
 impl EventKind {
@@ -34,6 +38,10 @@ impl EventKind {
             EventKind::MfaEnrolled => "mfa_enrolled",
             EventKind::MfaReset => "mfa_reset",
             EventKind::RecoveryCodeUsed => "recovery_code_used",
+            EventKind::MfaChanged => "mfa_changed",
+            EventKind::MfaChangeRequested => "mfa_change_requested",
+            EventKind::Reauthenticated => "reauthenticated",
+            EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
         }
     }
 }

@@ -7,9 +7,12 @@
 pub mod clock;
 pub mod email;
 pub mod password;
+pub mod phone;
 
 #[cfg(feature = "server")]
 pub mod accounts;
+#[cfg(feature = "server")]
+pub mod challenges;
 #[cfg(feature = "server")]
 pub mod crypto;
 #[cfg(feature = "server")]
@@ -30,6 +33,8 @@ pub mod ratelimit;
 pub mod recovery_codes;
 #[cfg(feature = "server")]
 pub mod secret;
+#[cfg(feature = "server")]
+pub mod security;
 #[cfg(feature = "server")]
 pub mod service;
 #[cfg(feature = "server")]

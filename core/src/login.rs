@@ -13,25 +13,22 @@
 //!   it authenticated, again under a new id.
 //! - M10: codes are compared as digests in constant time.
 
+use crate::challenges::{self, Delivery};
 use crate::clock::Timestamp;
 use crate::email::Email;
 use crate::events::{self, EventKind};
 use crate::hashing::HashError;
 use crate::messages;
+use crate::mfa::SignInFactor;
 use crate::outbox;
 use crate::ratelimit::{self, Limit, RateError};
-use crate::secret::{ct_eq, digest, new_code, new_id, Secret};
+use crate::secret::Secret;
 use crate::service::Deps;
 use crate::sessions::{self, ClientInfo, Session, SessionState};
 use crate::store::Conn;
 use crate::users::{self, User};
-use sqlx::Row;
 
-pub const MAX_CODE_ATTEMPTS: i64 = 5;
-const OTP_PER_ACCOUNT: Limit = Limit {
-    max: 20,
-    window_secs: 3600,
-};
+pub use crate::challenges::MAX_CODE_ATTEMPTS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -57,6 +54,12 @@ pub enum LoginError {
     WrongRecoveryCode { remaining: i64 },
     #[error(transparent)]
     Email(#[from] crate::email::EmailError),
+    #[error("For your safety, confirm it is you first.")]
+    ReauthRequired,
+    #[error(transparent)]
+    Phone(#[from] crate::phone::PhoneError),
+    #[error("Recovery codes come with an authenticator app. Choose it as your method first.")]
+    NoAuthenticator,
     #[error("internal error")]
     Internal,
     #[error(transparent)]
@@ -126,6 +129,58 @@ pub async fn submit_password(
     let email = Email::parse(email)?;
     let now = deps.now();
     let password = crate::password::PasswordPolicy::normalize(password);
+    let user = check_password(deps, &email, &password, client, now).await?;
+    let user = &user;
+    if !user.email_verified {
+        resend_verification(deps, user, now).await?;
+        return Err(LoginError::NotVerified);
+    }
+    let mut tx = deps.store.begin().await?;
+    let token = sessions::rotate(
+        &mut tx,
+        &session.id_hash,
+        &SessionState::Partial {
+            user_id: user.id.clone(),
+        },
+        &deps.settings.sessions,
+        now,
+    )
+    .await?
+    .ok_or(LoginError::WrongStep)?;
+    // Which second factor (M4, M9): a pending authenticator or phone is set up now, an active
+    // authenticator is asked for, otherwise a code goes out by text message or email.
+    let factor = crate::mfa::sign_in_factor(&mut tx, &user.id, user.mfa_method).await?;
+    let (kind, delivery) = match &factor {
+        SignInFactor::Enrol => ("login_totp_enroll", Delivery::None),
+        SignInFactor::Authenticator => ("login_totp", Delivery::None),
+        SignInFactor::EnrolSms(p) => ("login_sms_enroll", Delivery::Sms(p.as_str())),
+        SignInFactor::Sms(p) => ("login_sms", Delivery::Sms(p.as_str())),
+        SignInFactor::Email => ("login_mfa", Delivery::Email(user.email.as_str())),
+    };
+    challenges::open(
+        &mut tx,
+        deps,
+        &user.id,
+        &token.digest(),
+        kind,
+        delivery,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(PasswordOutcome::CodeSent(token))
+}
+
+/// R1, R2, E3, P5: checks a password for `email` — rate windows, the atomic failure counter,
+/// the same cost for unknown or locked accounts, a rehash when parameters changed. Used by the
+/// sign-in password step and by re-authentication (S5).
+pub(crate) async fn check_password(
+    deps: &Deps,
+    email: &Email,
+    password: &str,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<User, LoginError> {
     let (user, reserved) = {
         let mut c = deps.store.conn().await?;
         // R2: per client IP and per account, limits from the configuration.
@@ -145,7 +200,7 @@ pub async fn submit_password(
             now,
         )
         .await?;
-        match users::by_email(&mut c, &email).await? {
+        match users::by_email(&mut c, email).await? {
             Some(u) => {
                 let r = users::reserve_attempt(&mut c, &u.id, deps.settings.lockout_threshold, now)
                     .await?;
@@ -154,14 +209,14 @@ pub async fn submit_password(
             None => (None, None),
         }
     };
-    let (Some(user), Some(count)) = (user.as_ref(), reserved) else {
+    let (Some(user), Some(count)) = (user, reserved) else {
         // E3: unknown account, or locked (R1): same cost, same answer.
-        deps.hasher.verify_dummy(&password).await?;
+        deps.hasher.verify_dummy(password).await?;
         return Err(LoginError::Incorrect);
     };
-    let verified = deps.hasher.verify(&password, &user.password_hash).await?;
+    let verified = deps.hasher.verify(password, &user.password_hash).await?;
     if !verified.ok {
-        failed_password(deps, user, count, client, now).await?;
+        failed_password(deps, &user, count, client, now).await?;
         return Err(LoginError::Incorrect);
     }
     let mut tx = deps.store.begin().await?;
@@ -169,80 +224,12 @@ pub async fn submit_password(
     tx.commit().await?;
     if verified.needs_rehash {
         // P5: upgrade the stored hash to the configured parameters.
-        if let Ok(phc) = deps.hasher.hash(&password).await {
+        if let Ok(phc) = deps.hasher.hash(password).await {
             let mut c = deps.store.conn().await?;
             users::set_password_hash(&mut c, &user.id, &phc, now).await?;
         }
     }
-    if !user.email_verified {
-        resend_verification(deps, user, now).await?;
-        return Err(LoginError::NotVerified);
-    }
-    let mut tx = deps.store.begin().await?;
-    let token = sessions::rotate(
-        &mut tx,
-        &session.id_hash,
-        &SessionState::Partial {
-            user_id: user.id.clone(),
-        },
-        &deps.settings.sessions,
-        now,
-    )
-    .await?
-    .ok_or(LoginError::WrongStep)?;
-    // Which second factor: a pending authenticator is set up now (M4), an active one is asked
-    // for, otherwise a code goes out by email.
-    match crate::mfa::sign_in_factor(&mut tx, &user.id, user.mfa_method).await? {
-        crate::mfa::SignInFactor::Email => {}
-        factor => {
-            let kind = if factor == crate::mfa::SignInFactor::Enrol {
-                "totp_enroll"
-            } else {
-                "login_totp"
-            };
-            sqlx::query(
-                "INSERT INTO challenges (id, user_id, session_hash, kind, code_hash, destination, created_at, expires_at, last_sent_at) \
-                 VALUES ($1, $2, $3, $4, '', '', $5, $6, $5)",
-            )
-            .bind(new_id())
-            .bind(&user.id)
-            .bind(token.digest())
-            .bind(kind)
-            .bind(now)
-            .bind(now + deps.settings.code_ttl_secs)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            return Ok(PasswordOutcome::CodeSent(token));
-        }
-    }
-    send_limit(&mut tx, deps, user.email.as_str(), now).await?;
-    let code = new_code();
-    sqlx::query(
-        "INSERT INTO challenges (id, user_id, session_hash, kind, code_hash, destination, created_at, expires_at, last_sent_at) \
-         VALUES ($1, $2, $3, 'login_mfa', $4, $5, $6, $7, $6)",
-    )
-    .bind(new_id())
-    .bind(&user.id)
-    .bind(token.digest())
-    .bind(code.digest())
-    .bind(user.email.as_str())
-    .bind(now)
-    .bind(now + deps.settings.code_ttl_secs)
-    .execute(&mut *tx)
-    .await?;
-    outbox::enqueue(
-        &mut tx,
-        &messages::login_code(
-            user.email.as_str(),
-            code.expose(),
-            deps.settings.code_ttl_secs / 60,
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(PasswordOutcome::CodeSent(token))
+    Ok(user)
 }
 
 async fn failed_password(
@@ -277,26 +264,14 @@ async fn failed_password(
     Ok(())
 }
 
-async fn send_limit(
-    conn: &mut Conn,
-    deps: &Deps,
-    destination: &str,
-    now: Timestamp,
-) -> Result<(), LoginError> {
+async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result<(), LoginError> {
+    let mut tx = deps.store.begin().await?;
     let l = Limit {
         max: deps.settings.sends_per_hour,
         window_secs: 3600,
     };
-    ratelimit::hit(conn, &format!("send:email:{destination}"), l, now).await?;
-    Ok(())
-}
-
-async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result<(), LoginError> {
-    let mut tx = deps.store.begin().await?;
-    if send_limit(&mut tx, deps, user.email.as_str(), now)
-        .await
-        .is_err()
-    {
+    let key = format!("send:email:{}", user.email.as_str());
+    if ratelimit::hit(&mut tx, &key, l, now).await.is_err() {
         return Ok(());
     }
     crate::accounts::queue_verification(
@@ -310,38 +285,6 @@ async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-struct Challenge {
-    id: String,
-    kind: String,
-    destination: String,
-    last_sent_at: Timestamp,
-}
-
-async fn live_challenge(
-    conn: &mut Conn,
-    session: &Session,
-    now: Timestamp,
-) -> Result<Option<Challenge>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, kind, destination, last_sent_at FROM challenges WHERE session_hash = $1 \
-         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 ORDER BY created_at DESC LIMIT 1",
-    )
-    .bind(&session.id_hash)
-    .bind(now)
-    .bind(MAX_CODE_ATTEMPTS)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| {
-        Ok(Challenge {
-            id: r.try_get("id")?,
-            kind: r.try_get("kind")?,
-            destination: r.try_get("destination")?,
-            last_sent_at: r.try_get("last_sent_at")?,
-        })
-    })
-    .transpose()
 }
 
 /// What a correct second factor led to.
@@ -361,60 +304,6 @@ impl CodeOutcome {
             CodeOutcome::SignedIn(t) | CodeOutcome::ShowRecoveryCodes(t) => t,
         }
     }
-}
-
-/// R3: reserves one attempt on this flow's live challenge; `None` when it is dead or expired.
-async fn reserve_attempt(
-    conn: &mut Conn,
-    session: &Session,
-    now: Timestamp,
-) -> Result<Option<(String, String, String, i64)>, sqlx::Error> {
-    let row = sqlx::query(
-        "UPDATE challenges SET attempts = attempts + 1 WHERE session_hash = $1 \
-         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 RETURNING id, kind, code_hash, attempts",
-    )
-    .bind(&session.id_hash)
-    .bind(now)
-    .bind(MAX_CODE_ATTEMPTS)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-        .transpose()
-}
-
-/// R3: opens the transaction of one code attempt: the per-account window, then one attempt on
-/// the flow's challenge. A dead challenge ends here (the counters stay counted).
-async fn begin_attempt(
-    deps: &Deps,
-    session: &Session,
-    user_id: &str,
-    now: Timestamp,
-) -> Result<(crate::store::Tx, (String, String, String, i64)), LoginError> {
-    let mut tx = deps.store.begin().await?;
-    ratelimit::hit(
-        &mut tx,
-        &format!("otp:acct:{user_id}"),
-        OTP_PER_ACCOUNT,
-        now,
-    )
-    .await?;
-    match reserve_attempt(&mut tx, session, now).await? {
-        Some(reserved) => Ok((tx, reserved)),
-        None => {
-            tx.commit().await?;
-            Err(LoginError::ChallengeDead)
-        }
-    }
-}
-
-async fn consume(conn: &mut Conn, challenge_id: &str, now: Timestamp) -> Result<bool, sqlx::Error> {
-    let r =
-        sqlx::query("UPDATE challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL")
-            .bind(challenge_id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-    Ok(r.rows_affected() == 1)
 }
 
 /// S2: the flow ends signed in, under a new session id.
@@ -449,44 +338,19 @@ pub async fn verify_code(
     let SessionState::Partial { user_id } = &session.state else {
         return Err(LoginError::WrongStep);
     };
-    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
-        return Err(LoginError::CodeFormat);
-    }
+    let crate::challenges::Passed {
+        mut tx,
+        kind,
+        recovery_codes: recovery,
+        ..
+    } = challenges::attempt(deps, session, user_id, "login_", code, client).await?;
     let now = deps.now();
-    let (mut tx, (id, kind, stored, attempts)) = begin_attempt(deps, session, user_id, now).await?;
     let key = deps.secret_key.as_ref();
-    let checked: Result<Option<Vec<String>>, LoginError> = match kind.as_str() {
-        "login_totp" => match crate::mfa::verify_totp(&mut tx, key, user_id, &code, now).await {
-            Ok(()) => Ok(None),
-            Err(e) => Err(mfa_error(e)),
-        },
-        "totp_enroll" => {
-            match crate::mfa::confirm_totp(&mut tx, key, user_id, &code, client, now).await {
-                Ok(codes) => Ok(Some(codes)),
-                Err(e) => Err(mfa_error(e)),
-            }
+    if kind == "login_sms_enroll" {
+        // M9: the number given at registration answered: text messages become the method.
+        if let Some((phone, _)) = crate::mfa::phone_factor(&mut tx, user_id).await? {
+            crate::mfa::activate_phone(&mut tx, user_id, &phone, client, now).await?;
         }
-        _ if ct_eq(&digest(&code), &stored) => Ok(None),
-        _ => Err(LoginError::Incorrect),
-    };
-    let recovery = match checked {
-        Ok(r) => r,
-        Err(e) => {
-            events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
-            tx.commit().await?;
-            let remaining = MAX_CODE_ATTEMPTS - attempts;
-            return Err(match e {
-                _ if remaining <= 0 => LoginError::ChallengeDead,
-                LoginError::CodeReplayed => LoginError::CodeReplayed,
-                LoginError::Store(s) => LoginError::Store(s),
-                LoginError::Internal => LoginError::Internal,
-                _ => LoginError::WrongCode { remaining },
-            });
-        }
-    };
-    if !consume(&mut tx, &id, now).await? {
-        return Err(LoginError::ChallengeDead);
     }
     let outcome = match recovery {
         None => CodeOutcome::SignedIn(sign_in(&mut tx, deps, session, user_id, client, now).await?),
@@ -514,16 +378,6 @@ pub async fn verify_code(
     Ok(outcome)
 }
 
-fn mfa_error(e: crate::mfa::MfaError) -> LoginError {
-    use crate::mfa::MfaError;
-    match e {
-        MfaError::Code(crate::totp::TotpError::Replayed) => LoginError::CodeReplayed,
-        MfaError::Code(_) => LoginError::Incorrect,
-        MfaError::Store(s) => LoginError::Store(s),
-        MfaError::NotEnrolling | MfaError::Crypto(_) => LoginError::Internal,
-    }
-}
-
 /// M6: a recovery code instead of the authenticator; single use, counted against the same
 /// per-challenge and per-account limits as codes (R3).
 pub async fn use_recovery_code(
@@ -536,8 +390,11 @@ pub async fn use_recovery_code(
         return Err(LoginError::WrongStep);
     };
     let now = deps.now();
-    let (mut tx, (id, kind, _, attempts)) = begin_attempt(deps, session, user_id, now).await?;
-    if kind != "login_totp" || !crate::recovery_codes::consume(&mut tx, user_id, code, now).await? {
+    let (mut tx, r) = challenges::begin_attempt(deps, session, user_id, "login_", now).await?;
+    let (id, attempts) = (r.id, r.attempts);
+    if r.kind != "login_totp"
+        || !crate::recovery_codes::consume(&mut tx, user_id, code, now).await?
+    {
         events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
         tx.commit().await?;
         let remaining = MAX_CODE_ATTEMPTS - attempts;
@@ -547,7 +404,7 @@ pub async fn use_recovery_code(
             LoginError::ChallengeDead
         });
     }
-    if !consume(&mut tx, &id, now).await? {
+    if !challenges::consume(&mut tx, &id, now).await? {
         return Err(LoginError::ChallengeDead);
     }
     events::record(
@@ -601,52 +458,21 @@ pub async fn acknowledge_recovery_codes(
     Ok(token)
 }
 
-/// R4: a new code for the same challenge, at most once a minute and within the hourly cap.
-/// Attempts already spent stay spent (R3).
+/// R4: a new code for the flow's challenge (email or text message), once per cooldown and
+/// within the hourly cap. Attempts already spent stay spent (R3).
 pub async fn resend_code(deps: &Deps, session: &Session) -> Result<(), LoginError> {
     if !matches!(session.state, SessionState::Partial { .. }) {
         return Err(LoginError::WrongStep);
     }
-    let now = deps.now();
-    let mut tx = deps.store.begin().await?;
-    // Only emailed codes can be sent again.
-    let ch = live_challenge(&mut tx, session, now - deps.settings.code_ttl_secs)
-        .await?
-        .filter(|ch| ch.kind == "login_mfa")
-        .ok_or(LoginError::ChallengeDead)?;
-    let wait = ch.last_sent_at + deps.settings.resend_cooldown_secs - now;
-    if wait > 0 {
-        return Err(LoginError::Limited { retry_after: wait });
-    }
-    send_limit(&mut tx, deps, &ch.destination, now).await?;
-    let code = new_code();
-    sqlx::query(
-        "UPDATE challenges SET code_hash = $2, last_sent_at = $3, expires_at = $4 WHERE id = $1",
-    )
-    .bind(&ch.id)
-    .bind(code.digest())
-    .bind(now)
-    .bind(now + deps.settings.code_ttl_secs)
-    .execute(&mut *tx)
-    .await?;
-    outbox::enqueue(
-        &mut tx,
-        &messages::login_code(
-            &ch.destination,
-            code.expose(),
-            deps.settings.code_ttl_secs / 60,
-        ),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    challenges::resend(deps, session, "login_").await
 }
 
 /// Which kind of code the MFA step asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepKind {
     EmailCode,
+    /// A code by text message (also the first one, which verifies the number: M9).
+    SmsCode,
     Authenticator,
     SetUpAuthenticator,
 }
@@ -668,24 +494,23 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
     };
     let now = deps.now();
     let mut c = deps.store.conn().await?;
-    let Some(Challenge {
+    let Some(crate::challenges::Challenge {
         kind,
         destination,
         last_sent_at,
         ..
-    }) = live_challenge(&mut c, session, now).await?
+    }) = challenges::live(&mut c, session, "login_", now).await?
     else {
         return Ok(None);
     };
     let mut step = CodeStep {
         kind: match kind.as_str() {
             "login_totp" => StepKind::Authenticator,
-            "totp_enroll" => StepKind::SetUpAuthenticator,
+            "login_totp_enroll" => StepKind::SetUpAuthenticator,
+            "login_sms" | "login_sms_enroll" => StepKind::SmsCode,
             _ => StepKind::EmailCode,
         },
-        masked_destination: Email::parse(&destination)
-            .map(|e| e.masked())
-            .unwrap_or_default(),
+        masked_destination: mask(&destination),
         resend_in: (last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
         setup_key: String::new(),
         otpauth_url: String::new(),
@@ -693,7 +518,7 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
     if step.kind == StepKind::SetUpAuthenticator {
         let secret = crate::mfa::enrolment_secret(&mut c, &deps.secret_key, user_id)
             .await
-            .map_err(mfa_error)?;
+            .map_err(crate::challenges::mfa_error)?;
         let account = users::by_id(&mut c, user_id)
             .await?
             .map(|u| u.email.to_string())
@@ -706,6 +531,16 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
         }
     }
     Ok(Some(step))
+}
+
+/// An email or phone destination as shown on screen.
+pub fn mask(destination: &str) -> String {
+    if let Ok(p) = crate::phone::Phone::parse(destination) {
+        return p.masked();
+    }
+    Email::parse(destination)
+        .map(|e| e.masked())
+        .unwrap_or_default()
 }
 
 /// S4: sign-out deletes the server-side session.

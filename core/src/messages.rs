@@ -1,4 +1,4 @@
-//! Message templates: every outgoing email as plain text plus HTML.
+//! Message templates: every outgoing email as plain text plus HTML, and the short text messages.
 //!
 //! F3: links are built only from the configured public base URL passed in by the caller, never from
 //! a request's Host header. User-supplied text (names) is HTML-escaped.
@@ -118,6 +118,63 @@ pub fn mfa_reset(to: &str, login_link: &str) -> Message {
         button(login_link, "Sign in")
     );
     email(to, "Your sign-in method was reset", text, html)
+}
+
+/// M1/M9: a code by text message; short, no link, says what it is for and not to share it.
+pub fn sms_code(to: &str, code: &str, ttl_minutes: i64) -> Message {
+    Message {
+        channel: Channel::Sms,
+        recipient: to.to_string(),
+        subject: String::new(),
+        text: format!(
+            "Your Gatehouse code is {code}. It expires in {ttl_minutes} min. Never share it."
+        ),
+        html: String::new(),
+    }
+}
+
+/// What the owner is told on the old channel when the sign-in method changes (M7).
+pub struct MethodChange<'a> {
+    /// How codes will come from now on, in words ("an authenticator app", "text messages to +•••0200").
+    pub new_method: &'a str,
+    /// True when the change waits for the next sign-in (an authenticator is set up then).
+    pub pending: bool,
+    pub security_link: &'a str,
+}
+
+/// M7: the sign-in method changed (or will at the next sign-in), told on the old channel.
+pub fn mfa_changed_email(to: &str, c: &MethodChange<'_>) -> Message {
+    let what = if c.pending {
+        format!(
+            "At your next sign-in you will set up {}; after that, codes come from there.",
+            c.new_method
+        )
+    } else {
+        format!("From now on, sign-in codes come from {}.", c.new_method)
+    };
+    let text = format!(
+        "The way you confirm sign-ins to Gatehouse was changed. {what}\n\n\
+         If this was not you, sign in and check the Security tab at once, then contact support: {}\n",
+        c.security_link
+    );
+    let html = format!(
+        "<p>The way you confirm sign-ins to Gatehouse was changed. {}</p>\
+         <p>If this was not you, sign in and check the Security tab at once, then contact support.</p>{}",
+        escape(&what),
+        button(c.security_link, "Open the Security tab")
+    );
+    email(to, "Your sign-in method was changed", text, html)
+}
+
+/// M7: the same notice by text message, when the old method was SMS.
+pub fn mfa_changed_sms(to: &str) -> Message {
+    Message {
+        channel: Channel::Sms,
+        recipient: to.to_string(),
+        subject: String::new(),
+        text: "Gatehouse: your sign-in method was changed and codes no longer come to this number. Not you? Contact support.".into(),
+        html: String::new(),
+    }
 }
 
 #[cfg(test)]

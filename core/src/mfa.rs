@@ -7,11 +7,15 @@
 //! - M8: support can reset an account to email codes; the secret and recovery codes go, the event
 //!   is recorded and the owner is told.
 //!
-//! The sign-in flow and the Security tab call these; they are not wired to pages yet.
+//! - M9: a phone is a factor row of kind 'phone' (M12); it counts only once a code sent to it
+//!   came back, and only then can text messages become the method.
+//!
+//! The sign-in flow (`login`) and the Security tab (`security`) call these.
 
 use crate::clock::Timestamp;
 use crate::crypto::{CryptoError, SecretKey};
 use crate::events::{self, EventKind};
+use crate::phone::Phone;
 use crate::recovery_codes;
 use crate::secret::new_id;
 use crate::sessions::ClientInfo;
@@ -60,12 +64,44 @@ async fn totp_factor(
 }
 
 /// The second factor a sign-in asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignInFactor {
     Email,
     Authenticator,
     /// An authenticator was chosen but is not confirmed yet: set it up now (M4 seed behaviour).
     Enrol,
+    /// A code by text message to this verified number.
+    Sms(Phone),
+    /// A number given at registration, verified by its first code (M9).
+    EnrolSms(Phone),
+}
+
+/// A phone factor: the number and whether a code sent to it was ever entered (M9).
+pub async fn phone_factor(
+    conn: &mut Conn,
+    user_id: &str,
+) -> Result<Option<(Phone, bool)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT phone, confirmed_at FROM mfa_factors WHERE user_id = $1 AND kind = 'phone'",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let phone: Option<String> = r.try_get("phone")?;
+    let confirmed = r.try_get::<Option<i64>, _>("confirmed_at")?.is_some();
+    Ok(phone
+        .and_then(|p| Phone::parse(&p).ok())
+        .map(|p| (p, confirmed)))
+}
+
+/// Whether an authenticator was chosen and waits for its first code (M4).
+pub async fn totp_pending(conn: &mut Conn, user_id: &str) -> Result<bool, sqlx::Error> {
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND confirmed_at IS NULL")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(pending > 0)
 }
 
 pub async fn sign_in_factor(
@@ -73,15 +109,82 @@ pub async fn sign_in_factor(
     user_id: &str,
     method: MfaMethod,
 ) -> Result<SignInFactor, sqlx::Error> {
-    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND confirmed_at IS NULL")
-        .bind(user_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(match (pending > 0, method) {
-        (true, _) => SignInFactor::Enrol,
-        (false, MfaMethod::Authenticator) => SignInFactor::Authenticator,
-        (false, MfaMethod::Email) => SignInFactor::Email,
+    if totp_pending(conn, user_id).await? {
+        return Ok(SignInFactor::Enrol);
+    }
+    let phone = phone_factor(conn, user_id).await?;
+    Ok(match (method, phone) {
+        (_, Some((p, false))) => SignInFactor::EnrolSms(p),
+        (MfaMethod::Sms, Some((p, true))) => SignInFactor::Sms(p),
+        (MfaMethod::Authenticator, _) => SignInFactor::Authenticator,
+        _ => SignInFactor::Email,
     })
+}
+
+/// M9: remembers a number given at registration; it is verified by the first code sent to it.
+pub async fn add_unverified_phone(
+    conn: &mut Conn,
+    user_id: &str,
+    phone: &Phone,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'phone'")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO mfa_factors (id, user_id, kind, phone, created_at) VALUES ($1, $2, 'phone', $3, $4)")
+        .bind(new_id())
+        .bind(user_id)
+        .bind(phone.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// M9: a code sent to `phone` came back: the number is verified and text messages become the
+/// method. One active method (M1): an authenticator and its recovery codes go.
+pub async fn activate_phone(
+    conn: &mut Conn,
+    user_id: &str,
+    phone: &Phone,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    add_unverified_phone(conn, user_id, phone, now).await?;
+    sqlx::query("UPDATE mfa_factors SET confirmed_at = $2 WHERE user_id = $1 AND kind = 'phone'")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp'")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    recovery_codes::clear(conn, user_id).await?;
+    users::set_mfa_method(conn, user_id, MfaMethod::Sms, now).await?;
+    events::record(conn, Some(user_id), EventKind::MfaEnrolled, client, now).await?;
+    Ok(())
+}
+
+/// Back to email codes from the Security tab: other factors that are not verified go, an
+/// authenticator and its recovery codes go; a verified phone stays for account recovery.
+pub async fn use_email(
+    conn: &mut Conn,
+    user_id: &str,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM mfa_factors WHERE user_id = $1 AND (kind = 'totp' OR confirmed_at IS NULL)",
+    )
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    recovery_codes::clear(conn, user_id).await?;
+    users::set_mfa_method(conn, user_id, MfaMethod::Email, now).await?;
+    events::record(conn, Some(user_id), EventKind::MfaChanged, client, now).await?;
+    Ok(())
 }
 
 /// M4: the secret of an authenticator being set up, shown only on the enrolment step.
@@ -105,10 +208,12 @@ pub async fn begin_totp(
 ) -> Result<TotpSecret, MfaError> {
     let secret = TotpSecret::generate();
     let sealed = key.seal(secret.bytes(), user_id)?;
-    sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp'")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM mfa_factors WHERE user_id = $1 AND (kind = 'totp' OR confirmed_at IS NULL)",
+    )
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("INSERT INTO mfa_factors (id, user_id, kind, secret_sealed, created_at) VALUES ($1, $2, 'totp', $3, $4)")
         .bind(new_id())
         .bind(user_id)

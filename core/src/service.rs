@@ -27,6 +27,8 @@ pub struct Settings {
     /// R2: password attempts per client IP per minute and per account per hour.
     pub login_per_ip_per_minute: i64,
     pub login_per_account_per_hour: i64,
+    /// R4/M9: calling codes text messages may go to ("+1", "+44"); empty turns SMS off.
+    pub sms_country_codes: Vec<String>,
 }
 
 impl Default for Settings {
@@ -43,6 +45,7 @@ impl Default for Settings {
             verify_ttl_secs: 24 * 3600,
             login_per_ip_per_minute: 30,
             login_per_account_per_hour: 60,
+            sms_country_codes: vec!["+1".into(), "+44".into()],
         }
     }
 }

@@ -210,6 +210,22 @@ pub async fn rotate(
     Ok((res.rows_affected() == 1).then_some(token))
 }
 
+/// S5: the session proved password and second factor again just now.
+pub async fn set_authenticated_at(
+    conn: &mut Conn,
+    id_hash: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sessions SET authenticated_at = $2 WHERE id_hash = $1 AND state = 'authenticated'",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Parks sealed data on the session (the recovery codes to show once, M6).
 pub async fn set_pending(
     conn: &mut Conn,

@@ -14,6 +14,8 @@ pub enum MfaMethod {
     Email,
     /// An authenticator app (TOTP); active only after one valid code (M4).
     Authenticator,
+    /// Text messages to a verified phone (M9).
+    Sms,
 }
 
 impl MfaMethod {
@@ -21,12 +23,14 @@ impl MfaMethod {
         match self {
             MfaMethod::Email => "email",
             MfaMethod::Authenticator => "totp",
+            MfaMethod::Sms => "sms",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "email" => Some(MfaMethod::Email),
             "totp" => Some(MfaMethod::Authenticator),
+            "sms" => Some(MfaMethod::Sms),
             _ => None,
         }
     }

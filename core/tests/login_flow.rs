@@ -1,82 +1,16 @@
 //! Sign-in rules end to end through the domain services, on SQLite and (when configured) PostgreSQL.
 
+mod common;
+
+use common::*;
 use gatehouse_core::accounts::{self, Registration};
 use gatehouse_core::clock::FixedClock;
-use gatehouse_core::hashing::{HashParams, Hasher};
 use gatehouse_core::login::{self, LoginError, PasswordOutcome};
 use gatehouse_core::outbox;
-use gatehouse_core::service::{Deps, Settings};
-use gatehouse_core::sessions::{self, ClientInfo, Session, SessionState};
-use gatehouse_core::store::{testing, Store};
+use gatehouse_core::service::Settings;
+use gatehouse_core::sessions::{self, ClientInfo, SessionState};
+use gatehouse_core::store::testing;
 use std::sync::Arc;
-
-const FAST: HashParams = HashParams {
-    memory_kib: 64,
-    iterations: 1,
-    parallelism: 1,
-};
-const PW: &str = "tulip-rain-77";
-
-fn deps(store: Store, clock: &FixedClock) -> Deps {
-    Deps {
-        store,
-        hasher: Hasher::start(FAST, 2, 256).expect("hasher"),
-        clock: Arc::new(clock.clone()),
-        settings: Arc::new(Settings {
-            public_url: "https://id.example.com".into(),
-            ..Settings::default()
-        }),
-        secret_key: Arc::new(gatehouse_core::crypto::SecretKey::generate()),
-    }
-}
-
-fn client() -> ClientInfo {
-    ClientInfo {
-        ip: "192.0.2.1".into(),
-        user_agent: "test".into(),
-    }
-}
-
-async fn verified_user(d: &Deps, email: &str) {
-    let e = gatehouse_core::email::Email::parse(email).expect("email");
-    accounts::create_verified(d, &e, "Ada", "Lovelace", PW)
-        .await
-        .expect("create");
-}
-
-async fn session(d: &Deps, token: &str) -> Session {
-    let mut c = d.store.conn().await.expect("conn");
-    sessions::lookup(&mut c, token, &d.settings.sessions, d.now())
-        .await
-        .expect("lookup")
-        .expect("live session")
-}
-
-async fn last_code(d: &Deps) -> String {
-    let mut c = d.store.conn().await.expect("conn");
-    let m = outbox::recent(&mut c, 1)
-        .await
-        .expect("recent")
-        .remove(0)
-        .message;
-    let i = m.text.find("code is ").expect("code in text") + 8;
-    m.text[i..i + 6].to_string()
-}
-
-async fn to_password_step(d: &Deps, email: &str) -> Session {
-    let t = login::submit_email(d, None, email, &client())
-        .await
-        .expect("email step");
-    session(d, t.expose()).await
-}
-
-async fn to_code_step(d: &Deps, email: &str) -> Session {
-    let s = to_password_step(d, email).await;
-    let PasswordOutcome::CodeSent(t) = login::submit_password(d, &s, PW, &client())
-        .await
-        .expect("password ok");
-    session(d, t.expose()).await
-}
 
 #[tokio::test]
 async fn full_sign_in_rotates_the_session_at_each_step() {
@@ -326,6 +260,7 @@ async fn e1_registering_an_existing_email_answers_the_same_and_mails_the_owner()
             password: PW.into(),
             confirm: PW.into(),
             mfa_method: "email".into(),
+            phone: String::new(),
         };
         accounts::register(&d, &r, &client()).await.expect("first");
         accounts::register(&d, &r, &client())
@@ -387,6 +322,7 @@ async fn unverified_account_gets_a_new_link_instead_of_a_code() {
             password: PW.into(),
             confirm: PW.into(),
             mfa_method: "email".into(),
+            phone: String::new(),
         };
         accounts::register(&d, &r, &client())
             .await
@@ -444,57 +380,6 @@ async fn r2_password_step_is_rate_limited_per_ip_from_settings() {
         login::submit_password(&d, &s, PW, &other_ip).await.is_ok(),
         "another address is not limited"
     );
-}
-
-async fn register_verified(d: &Deps, email: &str, method: &str) {
-    let r = Registration {
-        email: email.into(),
-        first_name: "Grace".into(),
-        last_name: "Hopper".into(),
-        password: PW.into(),
-        confirm: PW.into(),
-        mfa_method: method.into(),
-    };
-    accounts::register(d, &r, &client())
-        .await
-        .expect("register");
-    let mut c = d.store.conn().await.expect("conn");
-    let text = outbox::recent(&mut c, 1)
-        .await
-        .expect("recent")
-        .remove(0)
-        .message
-        .text;
-    drop(c);
-    let token = text
-        .split("token=")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .expect("token")
-        .to_string();
-    accounts::verify_email(d, &token, &client())
-        .await
-        .expect("verify");
-}
-
-fn totp_from_key(setup_key: &str) -> gatehouse_core::totp::TotpSecret {
-    let b32: String = setup_key.chars().filter(|c| !c.is_whitespace()).collect();
-    gatehouse_core::totp::TotpSecret::from_bytes(decode_base32(&b32))
-}
-
-fn decode_base32(s: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
-    for ch in s.bytes().filter(|b| *b != b'=') {
-        let v = alphabet.iter().position(|a| *a == ch).expect("base32") as u64;
-        acc = (acc << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }
 
 /// M4/M6/M3 through the sign-in flow: set up at the first sign-in, recovery codes shown once,

@@ -1,0 +1,348 @@
+//! One-time-code challenges, shared by sign-in, re-authentication and phone verification.
+//!
+//! - M2: a challenge is bound to one session (one flow) and one user, expires, and is consumed
+//!   once; a new challenge on a session kills the older ones (one live challenge per session).
+//! - R3: five wrong codes kill a challenge; an hourly per-account window covers every code
+//!   endpoint (sign-in, enrolment, recovery codes, re-auth, phone verification).
+//! - R4: every send counts against an hourly cap per destination; resend waits a cooldown.
+//! - M10: sent codes are stored and compared as SHA-256 digests in constant time.
+//!
+//! A kind names its purpose with a prefix (`login_`, `reauth_`, `phone_`) and every caller looks
+//! only at kinds with its own prefix, so a code asked for one purpose can never finish another.
+
+use crate::clock::Timestamp;
+use crate::events::{self, EventKind};
+use crate::login::LoginError;
+use crate::messages;
+use crate::outbox;
+use crate::ratelimit::{self, Limit};
+use crate::secret::{ct_eq, digest, new_code, new_id};
+use crate::service::Deps;
+use crate::sessions::{ClientInfo, Session};
+use crate::store::{Conn, Tx};
+use sqlx::Row;
+
+pub const MAX_CODE_ATTEMPTS: i64 = 5;
+const OTP_PER_ACCOUNT: Limit = Limit {
+    max: 20,
+    window_secs: 3600,
+};
+
+/// Where the code of a new challenge goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Delivery<'a> {
+    /// Nothing is sent: the code comes from an authenticator app.
+    None,
+    Email(&'a str),
+    Sms(&'a str),
+}
+
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    pub id: String,
+    pub kind: String,
+    pub destination: String,
+    pub last_sent_at: Timestamp,
+}
+
+impl Challenge {
+    /// Codes of this challenge arrive by text message.
+    pub fn by_sms(&self) -> bool {
+        self.kind.contains("sms") || self.kind.starts_with("phone_")
+    }
+}
+
+/// R4: one more send to `destination` this hour.
+async fn send_limit(
+    conn: &mut Conn,
+    deps: &Deps,
+    channel: &str,
+    destination: &str,
+    now: Timestamp,
+) -> Result<(), LoginError> {
+    let l = Limit {
+        max: deps.settings.sends_per_hour,
+        window_secs: 3600,
+    };
+    ratelimit::hit(conn, &format!("send:{channel}:{destination}"), l, now).await?;
+    Ok(())
+}
+
+/// Queues `code` to the destination (R4 counted). Run inside the caller's transaction.
+async fn send_code(
+    conn: &mut Conn,
+    deps: &Deps,
+    delivery: Delivery<'_>,
+    code: &str,
+    now: Timestamp,
+) -> Result<(), LoginError> {
+    let ttl = deps.settings.code_ttl_secs / 60;
+    let message = match delivery {
+        Delivery::None => return Ok(()),
+        Delivery::Email(to) => {
+            send_limit(conn, deps, "email", to, now).await?;
+            messages::login_code(to, code, ttl)
+        }
+        Delivery::Sms(to) => {
+            send_limit(conn, deps, "sms", to, now).await?;
+            messages::sms_code(to, code, ttl)
+        }
+    };
+    outbox::enqueue(conn, &message, now).await?;
+    Ok(())
+}
+
+/// M2: opens a challenge of `kind` on the session, sending a fresh code unless it comes from an
+/// app. Older live challenges of the session die.
+pub async fn open(
+    conn: &mut Conn,
+    deps: &Deps,
+    user_id: &str,
+    session_hash: &str,
+    kind: &str,
+    delivery: Delivery<'_>,
+    now: Timestamp,
+) -> Result<(), LoginError> {
+    sqlx::query(
+        "UPDATE challenges SET consumed_at = $2 WHERE session_hash = $1 AND consumed_at IS NULL",
+    )
+    .bind(session_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let (code_hash, destination) = match delivery {
+        Delivery::None => (String::new(), ""),
+        Delivery::Email(to) | Delivery::Sms(to) => {
+            let code = new_code();
+            send_code(conn, deps, delivery, code.expose(), now).await?;
+            (code.digest(), to)
+        }
+    };
+    sqlx::query(
+        "INSERT INTO challenges (id, user_id, session_hash, kind, code_hash, destination, created_at, expires_at, last_sent_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
+    )
+    .bind(new_id())
+    .bind(user_id)
+    .bind(session_hash)
+    .bind(kind)
+    .bind(code_hash)
+    .bind(destination)
+    .bind(now)
+    .bind(now + deps.settings.code_ttl_secs)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The session's live challenge whose kind starts with `prefix`.
+pub async fn live(
+    conn: &mut Conn,
+    session: &Session,
+    prefix: &str,
+    now: Timestamp,
+) -> Result<Option<Challenge>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, kind, destination, last_sent_at FROM challenges WHERE session_hash = $1 \
+         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND kind LIKE $4 \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(&session.id_hash)
+    .bind(now)
+    .bind(MAX_CODE_ATTEMPTS)
+    .bind(format!("{prefix}%"))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok(Challenge {
+            id: r.try_get("id")?,
+            kind: r.try_get("kind")?,
+            destination: r.try_get("destination")?,
+            last_sent_at: r.try_get("last_sent_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// R4: a new code for the live challenge with `prefix`, at most once per cooldown and within
+/// the hourly cap. Attempts already spent stay spent (R3).
+pub async fn resend(deps: &Deps, session: &Session, prefix: &str) -> Result<(), LoginError> {
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let ch = live(&mut tx, session, prefix, now - deps.settings.code_ttl_secs)
+        .await?
+        .filter(|ch| !ch.destination.is_empty())
+        .ok_or(LoginError::ChallengeDead)?;
+    let wait = ch.last_sent_at + deps.settings.resend_cooldown_secs - now;
+    if wait > 0 {
+        return Err(LoginError::Limited { retry_after: wait });
+    }
+    let code = new_code();
+    let delivery = if ch.by_sms() {
+        Delivery::Sms(&ch.destination)
+    } else {
+        Delivery::Email(&ch.destination)
+    };
+    send_code(&mut tx, deps, delivery, code.expose(), now).await?;
+    sqlx::query(
+        "UPDATE challenges SET code_hash = $2, last_sent_at = $3, expires_at = $4 WHERE id = $1",
+    )
+    .bind(&ch.id)
+    .bind(code.digest())
+    .bind(now)
+    .bind(now + deps.settings.code_ttl_secs)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One attempt reserved on a live challenge.
+pub struct Reserved {
+    pub id: String,
+    pub kind: String,
+    pub code_hash: String,
+    pub destination: String,
+    /// Attempts spent including this one.
+    pub attempts: i64,
+}
+
+/// R3: opens the transaction of one code attempt: the per-account window, then one attempt on
+/// the session's live challenge with `prefix`. A dead challenge ends here (counters stay counted).
+pub async fn begin_attempt(
+    deps: &Deps,
+    session: &Session,
+    user_id: &str,
+    prefix: &str,
+    now: Timestamp,
+) -> Result<(Tx, Reserved), LoginError> {
+    let mut tx = deps.store.begin().await?;
+    ratelimit::hit(
+        &mut tx,
+        &format!("otp:acct:{user_id}"),
+        OTP_PER_ACCOUNT,
+        now,
+    )
+    .await?;
+    let row = sqlx::query(
+        "UPDATE challenges SET attempts = attempts + 1 WHERE session_hash = $1 \
+         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND kind LIKE $4 \
+         RETURNING id, kind, code_hash, attempts, destination",
+    )
+    .bind(&session.id_hash)
+    .bind(now)
+    .bind(MAX_CODE_ATTEMPTS)
+    .bind(format!("{prefix}%"))
+    .fetch_optional(&mut *tx)
+    .await?;
+    match row {
+        Some(r) => {
+            let reserved = Reserved {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                code_hash: r.try_get(2)?,
+                attempts: r.try_get(3)?,
+                destination: r.try_get(4)?,
+            };
+            Ok((tx, reserved))
+        }
+        None => {
+            tx.commit().await?;
+            Err(LoginError::ChallengeDead)
+        }
+    }
+}
+
+/// Single use: marks the challenge consumed; `false` when another request got there first.
+pub async fn consume(
+    conn: &mut Conn,
+    challenge_id: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let r =
+        sqlx::query("UPDATE challenges SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL")
+            .bind(challenge_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(crate) fn mfa_error(e: crate::mfa::MfaError) -> LoginError {
+    use crate::mfa::MfaError;
+    match e {
+        MfaError::Code(crate::totp::TotpError::Replayed) => LoginError::CodeReplayed,
+        MfaError::Code(_) => LoginError::Incorrect,
+        MfaError::Store(s) => LoginError::Store(s),
+        MfaError::NotEnrolling | MfaError::Crypto(_) => LoginError::Internal,
+    }
+}
+
+/// A code that passed: the open transaction (commit it after the follow-up), the challenge's
+/// kind, and — when it activated an authenticator — the recovery codes to show once (M6).
+pub struct Passed {
+    pub tx: Tx,
+    pub kind: String,
+    /// Where the code was sent (empty for app codes).
+    pub destination: String,
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// Checks `code` against the session's live challenge with `prefix`: sent codes as digests
+/// (M10), authenticator codes with replay refusal (M3), the first code of a new authenticator
+/// (M4). A wrong code is recorded and counted (R3); a right one consumes the challenge (M2).
+pub async fn attempt(
+    deps: &Deps,
+    session: &Session,
+    user_id: &str,
+    prefix: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Passed, LoginError> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
+        return Err(LoginError::CodeFormat);
+    }
+    let now = deps.now();
+    let (mut tx, r) = begin_attempt(deps, session, user_id, prefix, now).await?;
+    let key = deps.secret_key.as_ref();
+    let checked: Result<Option<Vec<String>>, LoginError> = if r.kind.ends_with("_totp") {
+        crate::mfa::verify_totp(&mut tx, key, user_id, &code, now)
+            .await
+            .map(|()| None)
+            .map_err(mfa_error)
+    } else if r.kind.ends_with("_totp_enroll") {
+        crate::mfa::confirm_totp(&mut tx, key, user_id, &code, client, now)
+            .await
+            .map(Some)
+            .map_err(mfa_error)
+    } else if !r.code_hash.is_empty() && ct_eq(&digest(&code), &r.code_hash) {
+        Ok(None)
+    } else {
+        Err(LoginError::Incorrect)
+    };
+    let recovery_codes = match checked {
+        Ok(codes) => codes,
+        Err(e) => {
+            events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
+            tx.commit().await?;
+            let remaining = MAX_CODE_ATTEMPTS - r.attempts;
+            return Err(match e {
+                _ if remaining <= 0 => LoginError::ChallengeDead,
+                LoginError::CodeReplayed => LoginError::CodeReplayed,
+                LoginError::Store(s) => LoginError::Store(s),
+                LoginError::Internal => LoginError::Internal,
+                _ => LoginError::WrongCode { remaining },
+            });
+        }
+    };
+    if !consume(&mut tx, &r.id, now).await? {
+        return Err(LoginError::ChallengeDead);
+    }
+    Ok(Passed {
+        tx,
+        kind: r.kind,
+        destination: r.destination,
+        recovery_codes,
+    })
+}

@@ -1,0 +1,382 @@
+//! The Security tab: re-authentication and changing how sign-ins are confirmed.
+//!
+//! - S5: changing the method, verifying a phone or regenerating recovery codes needs a full
+//!   re-authentication (password, then a code from the *current* method) within the last ten
+//!   minutes. `sessions.authenticated_at` holds the time of the last one (sign-in counts).
+//! - M7: every change is told on the old channel (the old phone by text message, else email).
+//! - M4: choosing the authenticator does not switch yet: the QR code comes at the next sign-in
+//!   and the method changes only after its first code.
+//! - M9: text messages need a number in E.164 form, inside the allowed calling codes (R4), and
+//!   verified with a code sent to it before they become the method.
+//! - M6: new recovery codes replace the old ones and are shown once (sealed on the session until
+//!   the person says they saved them).
+//! - R3: every code here goes through `challenges`, with its per-challenge and per-account limits.
+
+use crate::challenges::{self, Delivery};
+use crate::clock::Timestamp;
+use crate::events::{self, EventKind};
+use crate::login::{self, LoginError, StepKind};
+use crate::messages::{self, MethodChange};
+use crate::mfa;
+use crate::outbox;
+use crate::phone::Phone;
+use crate::service::Deps;
+use crate::sessions::{self, ClientInfo, Session};
+use crate::store::Conn;
+use crate::users::{self, MfaMethod, User};
+
+/// S5: how long a re-authentication (or the sign-in itself) allows sensitive changes.
+pub const REAUTH_WINDOW_SECS: i64 = 600;
+
+/// Where re-authentication stands for this session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reauth {
+    /// Sensitive changes are allowed until this time.
+    Fresh { until: Timestamp },
+    /// Ask for the password.
+    Password,
+    /// The password was right; ask for a code of this kind (sent to `masked` when it was sent).
+    Code {
+        kind: StepKind,
+        masked: String,
+        resend_in: i64,
+    },
+}
+
+/// Everything the Security tab shows about the second factor.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub method: MfaMethod,
+    /// An authenticator was chosen and is set up at the next sign-in (M4).
+    pub authenticator_pending: bool,
+    /// The verified phone, masked.
+    pub phone: Option<String>,
+    pub recovery_codes_left: i64,
+    pub reauth: Reauth,
+    /// A code was sent to this (masked) number to verify it.
+    pub verifying_phone: Option<String>,
+    /// Recovery codes just generated, shown once (M6).
+    pub new_recovery_codes: Vec<String>,
+    /// Calling codes text messages may go to; empty when SMS is off (R4).
+    pub sms_country_codes: Vec<String>,
+}
+
+fn user_of(session: &Session) -> Result<&str, LoginError> {
+    session.authenticated_user().ok_or(LoginError::WrongStep)
+}
+
+async fn load_user(conn: &mut Conn, user_id: &str) -> Result<User, LoginError> {
+    users::by_id(conn, user_id)
+        .await?
+        .ok_or(LoginError::WrongStep)
+}
+
+/// S5: the time until which sensitive changes are allowed, if that is still ahead.
+pub fn fresh_until(session: &Session, now: Timestamp) -> Option<Timestamp> {
+    match &session.state {
+        sessions::SessionState::Authenticated {
+            authenticated_at, ..
+        } => Some(authenticated_at + REAUTH_WINDOW_SECS).filter(|u| *u > now),
+        _ => None,
+    }
+}
+
+fn require_fresh(session: &Session, now: Timestamp) -> Result<(), LoginError> {
+    fresh_until(session, now)
+        .map(|_| ())
+        .ok_or(LoginError::ReauthRequired)
+}
+
+pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, LoginError> {
+    let uid = user_of(session)?;
+    let now = deps.now();
+    let mut c = deps.store.conn().await?;
+    let user = load_user(&mut c, uid).await?;
+    let phone = mfa::phone_factor(&mut c, uid)
+        .await?
+        .filter(|(_, verified)| *verified)
+        .map(|(p, _)| p.masked());
+    let reauth = match fresh_until(session, now) {
+        Some(until) => Reauth::Fresh { until },
+        None => match challenges::live(&mut c, session, "reauth_", now).await? {
+            Some(ch) => Reauth::Code {
+                kind: match ch.kind.as_str() {
+                    "reauth_totp" => StepKind::Authenticator,
+                    "reauth_sms" => StepKind::SmsCode,
+                    _ => StepKind::EmailCode,
+                },
+                masked: login::mask(&ch.destination),
+                resend_in: (ch.last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
+            },
+            None => Reauth::Password,
+        },
+    };
+    let verifying_phone = challenges::live(&mut c, session, "phone_", now)
+        .await?
+        .map(|ch| login::mask(&ch.destination));
+    let new_recovery_codes = match sessions::pending(&mut c, &session.id_hash).await? {
+        Some(sealed) => {
+            let plain = deps
+                .secret_key
+                .open(&sealed, uid)
+                .map_err(|_| LoginError::Internal)?;
+            String::from_utf8_lossy(&plain)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(Overview {
+        method: user.mfa_method,
+        authenticator_pending: mfa::totp_pending(&mut c, uid).await?,
+        phone,
+        recovery_codes_left: crate::recovery_codes::remaining(&mut c, uid).await?,
+        reauth,
+        verifying_phone,
+        new_recovery_codes,
+        sms_country_codes: deps.settings.sms_country_codes.clone(),
+    })
+}
+
+/// S5 step 1: the password (with the sign-in's R1/R2 counters), then a code from the current
+/// method: an authenticator code, or one sent by text message or email.
+pub async fn reauth_password(
+    deps: &Deps,
+    session: &Session,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<(), LoginError> {
+    let uid = user_of(session)?;
+    let now = deps.now();
+    let user = {
+        let mut c = deps.store.conn().await?;
+        load_user(&mut c, uid).await?
+    };
+    let password = crate::password::PasswordPolicy::normalize(password);
+    login::check_password(deps, &user.email, &password, client, now).await?;
+    let mut tx = deps.store.begin().await?;
+    let phone = mfa::phone_factor(&mut tx, uid).await?;
+    let (kind, delivery) = match (user.mfa_method, &phone) {
+        (MfaMethod::Authenticator, _) => ("reauth_totp", Delivery::None),
+        (MfaMethod::Sms, Some((p, true))) => ("reauth_sms", Delivery::Sms(p.as_str())),
+        _ => ("reauth_email", Delivery::Email(user.email.as_str())),
+    };
+    challenges::open(&mut tx, deps, uid, &session.id_hash, kind, delivery, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// S5 step 2: the code; the session counts as freshly authenticated.
+pub async fn reauth_code(
+    deps: &Deps,
+    session: &Session,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<(), LoginError> {
+    let uid = user_of(session)?;
+    let mut passed = challenges::attempt(deps, session, uid, "reauth_", code, client).await?;
+    let now = deps.now();
+    sessions::set_authenticated_at(&mut passed.tx, &session.id_hash, now).await?;
+    events::record(
+        &mut passed.tx,
+        Some(uid),
+        EventKind::Reauthenticated,
+        client,
+        now,
+    )
+    .await?;
+    passed.tx.commit().await?;
+    Ok(())
+}
+
+/// R4: a new re-auth or phone-verification code.
+pub async fn resend(deps: &Deps, session: &Session, prefix: &str) -> Result<(), LoginError> {
+    user_of(session)?;
+    challenges::resend(deps, session, prefix).await
+}
+
+/// The method a person picked on the Security tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Email,
+    Authenticator,
+    Sms { phone: String },
+}
+
+/// What saving the method did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// That method is already the one in use.
+    Unchanged,
+    /// Codes now come by email.
+    ToEmail,
+    /// The authenticator is set up at the next sign-in (M4).
+    AuthenticatorAtNextSignIn,
+    /// A code went to this (masked) number; enter it to finish (M9).
+    VerifyPhone(String),
+}
+
+/// M7: tells the owner on the old channel.
+async fn notify_old_channel(
+    conn: &mut Conn,
+    user: &User,
+    change: &MethodChange<'_>,
+    now: Timestamp,
+) -> Result<(), LoginError> {
+    let phone = mfa::phone_factor(conn, &user.id).await?;
+    let m = match (user.mfa_method, phone) {
+        (MfaMethod::Sms, Some((p, true))) => messages::mfa_changed_sms(p.as_str()),
+        _ => messages::mfa_changed_email(user.email.as_str(), change),
+    };
+    outbox::enqueue(conn, &m, now).await?;
+    Ok(())
+}
+
+/// S5/M7: changes the method (or starts the change) after a fresh re-authentication.
+pub async fn change_method(
+    deps: &Deps,
+    session: &Session,
+    choice: &Choice,
+    client: &ClientInfo,
+) -> Result<Changed, LoginError> {
+    let uid = user_of(session)?;
+    let now = deps.now();
+    // M9/R4: a bad number is reported before anything else, so what was typed can be fixed.
+    let phone = match choice {
+        Choice::Sms { phone } => Some(Phone::parse_allowed(
+            phone,
+            &deps.settings.sms_country_codes,
+        )?),
+        _ => None,
+    };
+    require_fresh(session, now)?;
+    let mut tx = deps.store.begin().await?;
+    let user = load_user(&mut tx, uid).await?;
+    let security_link = deps.link("/profile/security");
+    let pending = mfa::totp_pending(&mut tx, uid).await?;
+    let outcome = match (choice, phone) {
+        (Choice::Email, _) if user.mfa_method == MfaMethod::Email && !pending => Changed::Unchanged,
+        (Choice::Email, _) => {
+            let change = MethodChange {
+                new_method: "email",
+                pending: false,
+                security_link: &security_link,
+            };
+            notify_old_channel(&mut tx, &user, &change, now).await?;
+            mfa::use_email(&mut tx, uid, client, now).await?;
+            Changed::ToEmail
+        }
+        (Choice::Authenticator, _) if user.mfa_method == MfaMethod::Authenticator || pending => {
+            Changed::Unchanged
+        }
+        (Choice::Authenticator, _) => {
+            let change = MethodChange {
+                new_method: "an authenticator app",
+                pending: true,
+                security_link: &security_link,
+            };
+            notify_old_channel(&mut tx, &user, &change, now).await?;
+            mfa::begin_totp(&mut tx, &deps.secret_key, uid, now)
+                .await
+                .map_err(challenges::mfa_error)?;
+            events::record(
+                &mut tx,
+                Some(uid),
+                EventKind::MfaChangeRequested,
+                client,
+                now,
+            )
+            .await?;
+            Changed::AuthenticatorAtNextSignIn
+        }
+        (Choice::Sms { .. }, Some(p)) => {
+            let current = mfa::phone_factor(&mut tx, uid).await?;
+            if user.mfa_method == MfaMethod::Sms && current == Some((p.clone(), true)) {
+                Changed::Unchanged
+            } else {
+                challenges::open(
+                    &mut tx,
+                    deps,
+                    uid,
+                    &session.id_hash,
+                    "phone_verify",
+                    Delivery::Sms(p.as_str()),
+                    now,
+                )
+                .await?;
+                Changed::VerifyPhone(p.masked())
+            }
+        }
+        (Choice::Sms { .. }, None) => return Err(LoginError::Internal),
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// M9/M7: the code sent to the new number came back: text messages become the method and the
+/// old channel is told.
+pub async fn verify_phone(
+    deps: &Deps,
+    session: &Session,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<(), LoginError> {
+    let uid = user_of(session)?;
+    let now = deps.now();
+    require_fresh(session, now)?;
+    let mut passed = challenges::attempt(deps, session, uid, "phone_", code, client).await?;
+    let phone = Phone::parse(&passed.destination).map_err(|_| LoginError::Internal)?;
+    let user = load_user(&mut passed.tx, uid).await?;
+    let words = format!("text messages to {}", phone.masked());
+    let change = MethodChange {
+        new_method: &words,
+        pending: false,
+        security_link: &deps.link("/profile/security"),
+    };
+    notify_old_channel(&mut passed.tx, &user, &change, now).await?;
+    mfa::activate_phone(&mut passed.tx, uid, &phone, client, now).await?;
+    passed.tx.commit().await?;
+    Ok(())
+}
+
+/// M6: ten new recovery codes replace the old ones; they wait (sealed) on the session until
+/// the person confirms they saved them.
+pub async fn regenerate_recovery_codes(
+    deps: &Deps,
+    session: &Session,
+    client: &ClientInfo,
+) -> Result<(), LoginError> {
+    let uid = user_of(session)?;
+    let now = deps.now();
+    require_fresh(session, now)?;
+    let mut tx = deps.store.begin().await?;
+    let user = load_user(&mut tx, uid).await?;
+    if user.mfa_method != MfaMethod::Authenticator {
+        return Err(LoginError::NoAuthenticator);
+    }
+    let codes = crate::recovery_codes::regenerate(&mut tx, uid, now).await?;
+    let sealed = deps
+        .secret_key
+        .seal(codes.join("\n").as_bytes(), uid)
+        .map_err(|_| LoginError::Internal)?;
+    sessions::set_pending(&mut tx, &session.id_hash, Some(&sealed)).await?;
+    events::record(
+        &mut tx,
+        Some(uid),
+        EventKind::RecoveryCodesRegenerated,
+        client,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// "I have saved these codes": they leave the session.
+pub async fn recovery_codes_saved(deps: &Deps, session: &Session) -> Result<(), LoginError> {
+    user_of(session)?;
+    let mut c = deps.store.conn().await?;
+    sessions::set_pending(&mut c, &session.id_hash, None).await?;
+    Ok(())
+}
