@@ -12,6 +12,8 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::server_ctx::{self as ctx, internal};
 
+pub mod security;
+
 #[server(endpoint = "login_view")]
 pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
     use crate::wire::LoginStep;
@@ -44,6 +46,7 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
                 {
                     v.step = match cs.kind {
                         StepKind::EmailCode => LoginStep::Code,
+                        StepKind::SmsCode => LoginStep::SmsCode,
                         StepKind::Authenticator => LoginStep::Authenticator,
                         StepKind::SetUpAuthenticator => LoginStep::SetUpAuthenticator,
                     };
@@ -116,8 +119,21 @@ fn login_failed(
     e: gatehouse_core::login::LoginError,
     keep: Option<(&str, &str)>,
 ) {
+    form_failed(st, "login", field, e, keep.as_slice());
+}
+
+/// Turns a domain error into the form's flash: field messages next to `field`, flow-level ones
+/// for the whole form, internals logged but never shown. `keep` is what the person typed.
+#[cfg(feature = "ssr")]
+fn form_failed(
+    st: &ctx::AppState,
+    form: &str,
+    field: &str,
+    e: gatehouse_core::login::LoginError,
+    keep: &[(&str, &str)],
+) {
     use gatehouse_core::login::LoginError;
-    let mut f = Flash::for_form("login");
+    let mut f = Flash::for_form(form);
     match &e {
         LoginError::Store(_) | LoginError::Internal => {
             let _ = internal(&e);
@@ -127,12 +143,14 @@ fn login_failed(
             ctx::busy();
             f.form_error = Some(e.to_string());
         }
-        LoginError::WrongStep | LoginError::ChallengeDead | LoginError::NotVerified => {
-            f.form_error = Some(e.to_string())
-        }
+        LoginError::WrongStep
+        | LoginError::ChallengeDead
+        | LoginError::NotVerified
+        | LoginError::ReauthRequired
+        | LoginError::NoAuthenticator => f.form_error = Some(e.to_string()),
         _ => f = f.with_error(field, e.to_string()),
     }
-    if let Some((k, v)) = keep {
+    for (k, v) in keep {
         f = f.with_value(k, v);
     }
     ctx::write_flash(st, &f);
@@ -297,6 +315,7 @@ pub async fn get_register_view() -> Result<RegisterView, ServerFnError> {
     let st = ctx::state()?;
     Ok(RegisterView {
         min_length: st.deps.settings.password.min_length,
+        sms_country_codes: st.deps.settings.sms_country_codes.clone(),
         flash: ctx::take_flash(&st, "register"),
     })
 }
@@ -310,6 +329,7 @@ pub async fn register(
     password: String,
     confirm: String,
     mfa_method: Option<String>,
+    #[server(default)] phone: String,
 ) -> Result<(), ServerFnError> {
     use gatehouse_core::accounts::{self, RegisterError, Registration};
     let st = ctx::state()?;
@@ -320,12 +340,14 @@ pub async fn register(
         password,
         confirm,
         mfa_method: mfa_method.unwrap_or_default(),
+        phone,
     };
     let mut f = Flash::for_form("register")
         .with_value("email", &r.email)
         .with_value("first_name", &r.first_name)
         .with_value("last_name", &r.last_name)
-        .with_value("mfa_method", &r.mfa_method);
+        .with_value("mfa_method", &r.mfa_method)
+        .with_value("phone", &r.phone);
     match accounts::register(&st.deps, &r, &ctx::client()).await {
         Ok(()) => {
             f = Flash::for_form("register");
@@ -342,6 +364,7 @@ pub async fn register(
                 ("password", errs.password),
                 ("confirm", errs.confirm),
                 ("mfa_method", errs.mfa_method),
+                ("phone", errs.phone),
             ] {
                 if let Some(v) = v {
                     f = f.with_error(k, v);

@@ -16,7 +16,7 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::{
     gallery::GalleryPage, login::LoginPage, not_found::NotFound, profile::ProfilePage,
-    register::RegisterPage,
+    register::RegisterPage, security::SecurityPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
                 <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
+                <Route path=path!("/profile/security") view=SecurityPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/gallery") view=GalleryPage />
             </Routes>
         </Router>

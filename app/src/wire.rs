@@ -45,6 +45,8 @@ pub enum LoginStep {
     Password,
     /// A six-digit code sent by email.
     Code,
+    /// A six-digit code sent by text message (the first one also verifies the number, M9).
+    SmsCode,
     /// A code from the authenticator app (the UI never names an app, M4).
     Authenticator,
     /// First sign-in after choosing an authenticator: QR code, setup key, first code.
@@ -71,6 +73,43 @@ pub struct LoginView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterView {
     pub min_length: usize,
+    /// Calling codes text messages may go to; empty when SMS is off (M9, R4).
+    pub sms_country_codes: Vec<String>,
+    pub flash: Flash,
+}
+
+/// Where re-authentication stands on the Security tab (S5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReauthView {
+    /// Sensitive changes are allowed for this many more minutes.
+    Fresh {
+        minutes_left: i64,
+    },
+    Password,
+    /// A code from the app (`by_app`) or sent to `destination`.
+    Code {
+        by_app: bool,
+        destination: String,
+        resend_in: i64,
+    },
+}
+
+/// The Security tab (`/profile/security`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityView {
+    pub me: Me,
+    /// "email", "sms" or "totp".
+    pub method: String,
+    /// Where codes go now, masked (email address or phone).
+    pub destination: String,
+    pub authenticator_pending: bool,
+    pub recovery_codes_left: i64,
+    pub reauth: ReauthView,
+    /// A code went to this (masked) number to verify it.
+    pub verifying_phone: Option<String>,
+    /// New recovery codes on their one showing.
+    pub new_codes: Vec<String>,
+    pub sms_country_codes: Vec<String>,
     pub flash: Flash,
 }
 

@@ -95,3 +95,38 @@ export async function signIn(page: Page, email: string, js: boolean): Promise<vo
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
 }
+
+/** A phone number no other test uses (R4 caps sends per number), typed the way people do. */
+export function uniquePhone(): { typed: string; e164: string } {
+  const n = String(Math.floor(Math.random() * 1e7)).padStart(7, '0');
+  return { typed: `+1 555 ${n.slice(0, 3)} ${n.slice(3)}`, e164: `+1555${n}` };
+}
+
+/** Waits for the newest text message to `to` (E.164) matching `text`, from the dev mailbox. */
+export async function waitForSms(request: APIRequestContext, to: string, text: RegExp, after = 0): Promise<Mail> {
+  let found: Mail | undefined;
+  await expect
+    .poll(
+      async () => {
+        const res = await request.get('/dev/mailbox.json');
+        const mine = ((await res.json()) as Mail[]).filter((m) => m.channel === 'sms' && m.to === to && text.test(m.text));
+        found = mine.length > after ? mine[0] : undefined;
+        return found !== undefined;
+      },
+      { timeout: 15_000 },
+    )
+    .toBe(true);
+  return found as Mail;
+}
+
+export async function smsCount(request: APIRequestContext, to: string, text: RegExp): Promise<number> {
+  const res = await request.get('/dev/mailbox.json');
+  return ((await res.json()) as Mail[]).filter((m) => m.channel === 'sms' && m.to === to && text.test(m.text)).length;
+}
+
+/** Signed in: the top bar menu → Sign out. */
+export async function signOut(page: Page, name: string): Promise<void> {
+  await page.getByRole('button', { name }).click();
+  await page.getByRole('menuitem', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+}

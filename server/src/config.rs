@@ -43,6 +43,8 @@ pub struct Config {
     pub mfa: MfaConfig,
     pub smtp: Option<SmtpConfig>,
     #[serde(default)]
+    pub sms: SmsConfig,
+    #[serde(default)]
     pub log: LogConfig,
 }
 
@@ -163,6 +165,79 @@ impl fmt::Debug for SmtpConfig {
     }
 }
 
+/// M9/R4: text messages. `country_codes` lists the calling codes SMS may go to (comma
+/// separated, e.g. "+1, +44"); the provider fields name a Twilio-style REST API. Without a
+/// provider, dev mode shows text messages in the dev mailbox and production turns SMS off.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    pub country_codes: String,
+    pub api_url: Option<String>,
+    pub account_id: Option<String>,
+    pub token: Option<String>,
+    pub from: Option<String>,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            country_codes: "+1, +44".into(),
+            api_url: None,
+            account_id: None,
+            token: None,
+            from: None,
+        }
+    }
+}
+
+impl fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsConfig")
+            .field("country_codes", &self.country_codes)
+            .field("api_url", &self.api_url)
+            .field("account_id", &self.account_id)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+impl SmsConfig {
+    /// The HTTP provider, when all four of its fields are set.
+    pub fn provider(&self) -> Option<crate::sms::HttpSmsConfig> {
+        Some(crate::sms::HttpSmsConfig {
+            api_url: self.api_url.clone()?,
+            account_id: self.account_id.clone()?,
+            token: self.token.clone()?,
+            from: self.from.clone()?,
+        })
+    }
+    fn any_provider_field(&self) -> bool {
+        self.api_url.is_some()
+            || self.account_id.is_some()
+            || self.token.is_some()
+            || self.from.is_some()
+    }
+    /// The allowed calling codes, each `+` and 1–6 digits.
+    pub fn codes(&self) -> Result<Vec<String>, String> {
+        self.country_codes
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                let digits = c.strip_prefix('+').unwrap_or(c);
+                if (1..=6).contains(&digits.len()) && digits.chars().all(|d| d.is_ascii_digit()) {
+                    Ok(format!("+{digits}"))
+                } else {
+                    Err(format!(
+                        "sms.country_codes: {c:?} is not a calling code like +44"
+                    ))
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -224,6 +299,11 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("SMTP_USERNAME", &["smtp", "username"]),
     ("SMTP_PASSWORD", &["smtp", "password"]),
     ("SMTP_FROM", &["smtp", "from"]),
+    ("SMS_COUNTRY_CODES", &["sms", "country_codes"]),
+    ("SMS_API_URL", &["sms", "api_url"]),
+    ("SMS_ACCOUNT_ID", &["sms", "account_id"]),
+    ("SMS_TOKEN", &["sms", "token"]),
+    ("SMS_FROM", &["sms", "from"]),
     ("LOG_FORMAT", &["log", "format"]),
 ];
 
@@ -321,6 +401,12 @@ impl Loaded {
             lockout_secs: c.lockout.minutes * 60,
             login_per_ip_per_minute: c.limits.login_per_ip_per_minute,
             login_per_account_per_hour: c.limits.login_per_account_per_hour,
+            // R4: SMS only where a provider (or, in dev mode, the dev mailbox) can take it.
+            sms_country_codes: if self.dev() || c.sms.provider().is_some() {
+                c.sms.codes().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
             ..Settings::default()
         }
     }
@@ -391,11 +477,30 @@ fn write_private(path: &str, contents: &str) -> std::io::Result<()> {
     opts.open(path)?.write_all(contents.as_bytes())
 }
 
+/// Config keys that hold numbers; every other variable is text (a phone number or an account id
+/// made of digits stays a string).
+const NUMERIC_KEYS: &[&str] = &[
+    "port",
+    "min_length",
+    "argon2_memory_kib",
+    "argon2_iterations",
+    "argon2_parallelism",
+    "hash_workers",
+    "hash_queue",
+    "idle_minutes",
+    "absolute_hours",
+    "threshold",
+    "minutes",
+    "login_per_ip_per_minute",
+    "login_per_account_per_hour",
+];
+
 fn set_path(table: &mut toml::Table, path: &[&str], raw: &str) {
-    let value = raw
-        .parse::<i64>()
-        .map(toml::Value::Integer)
-        .unwrap_or_else(|_| toml::Value::String(raw.to_string()));
+    let numeric = NUMERIC_KEYS.contains(&path[path.len() - 1]);
+    let value = match raw.parse::<i64>() {
+        Ok(n) if numeric => toml::Value::Integer(n),
+        _ => toml::Value::String(raw.to_string()),
+    };
     let mut t = table;
     for key in &path[..path.len() - 1] {
         let entry = t
@@ -455,6 +560,21 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     if let Some(f) = &config.log.format {
         if f != "pretty" && f != "json" {
             return bad(format!("log.format: use \"pretty\" or \"json\", got {f:?}"));
+        }
+    }
+    if let Err(m) = config.sms.codes() {
+        return bad(m);
+    }
+    if config.sms.any_provider_field() {
+        match &config.sms.provider() {
+            None => return bad("sms: a provider needs api_url, account_id, token and from".into()),
+            Some(p) if !(p.api_url.starts_with("https://") || p.api_url.starts_with("http://")) => {
+                return bad(format!(
+                    "sms.api_url: expected an http(s) URL, got {:?}",
+                    p.api_url
+                ))
+            }
+            Some(_) => {}
         }
     }
     let mode = config.mode.unwrap_or(if config.smtp.is_some() {
@@ -581,6 +701,55 @@ mod tests {
         assert_eq!(l.mode, Mode::Production);
         assert_eq!(l.public_url, "https://id.example.com");
         assert!(l.secure_cookies());
+    }
+
+    #[test]
+    fn m9_sms_provider_from_env_keeps_numbers_as_text_and_needs_every_field() {
+        let l = from_sources(
+            "f",
+            "",
+            &env(&[
+                ("GATEHOUSE_SMS_API_URL", "https://api.example.com"),
+                ("GATEHOUSE_SMS_ACCOUNT_ID", "12345"),
+                ("GATEHOUSE_SMS_TOKEN", "tok"),
+                ("GATEHOUSE_SMS_FROM", "+15550009999"),
+                ("GATEHOUSE_SMS_COUNTRY_CODES", "+1, 44"),
+            ]),
+        )
+        .expect("ok");
+        let p = l.config.sms.provider().expect("provider");
+        assert_eq!(
+            (p.account_id.as_str(), p.from.as_str()),
+            ("12345", "+15550009999")
+        );
+        assert_eq!(l.settings().sms_country_codes, vec!["+1", "+44"]);
+        assert!(
+            !format!("{:?}", l.config.sms).contains("tok\""),
+            "G1: token redacted"
+        );
+        let e = from_sources("f", "", &env(&[("GATEHOUSE_SMS_TOKEN", "tok")]))
+            .expect_err("incomplete provider");
+        assert!(
+            e.to_string()
+                .contains("api_url, account_id, token and from"),
+            "{e}"
+        );
+        let e = from_sources("f", "[sms]\ncountry_codes = \"+1, UK\"", &[]).expect_err("bad code");
+        assert!(e.to_string().contains("sms.country_codes"), "{e}");
+    }
+
+    #[test]
+    fn r4_production_without_an_sms_provider_turns_sms_off() {
+        let key = "0".repeat(64);
+        let l = from_sources(
+            "f",
+            "public_url = \"https://x.org\"\n[smtp]\nhost = \"m\"\nfrom = \"a@b.c\"",
+            &env(&[("GATEHOUSE_MFA_SECRET_KEY", &key)]),
+        )
+        .expect("ok");
+        assert!(l.settings().sms_country_codes.is_empty());
+        let dev = from_sources("f", "", &[]).expect("dev");
+        assert_eq!(dev.settings().sms_country_codes, vec!["+1", "+44"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod config;
 mod mailbox;
 mod middleware;
 mod routes;
+mod sms;
 mod worker;
 
 use app::server_ctx::AppState;
@@ -196,7 +197,8 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
             }
         );
     }
-    let transport = worker::Transport::from_config(l.config.smtp.as_ref())?;
+    let transport =
+        worker::Transport::from_config(l.config.smtp.as_ref(), l.config.sms.provider().as_ref())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(
         deps.clone(),

@@ -1,11 +1,12 @@
 //! The outbox delivery worker (Y1): claims due messages, sends them, records the result, and
 //! retries failures with exponential backoff. It stops between messages on shutdown (Y2).
 //!
-//! Transports: SMTP through lettre when configured; otherwise (dev mode) the message is
-//! "delivered" to the dev mailbox, which reads the outbox. SMS goes to the dev mailbox until the
-//! SMS provider arrives with the MFA issue.
+//! Transports: email by SMTP through lettre when configured, text messages through the
+//! configured [`SmsSender`] (an HTTP provider); otherwise (dev mode) the message is "delivered"
+//! to the dev mailbox, which reads the outbox.
 
 use crate::config::SmtpConfig;
+use crate::sms::{DevMailbox, HttpSms, HttpSmsConfig, SmsSender};
 use gatehouse_core::outbox::{self, Channel, Queued};
 use gatehouse_core::service::Deps;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
@@ -14,7 +15,13 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub enum Transport {
+/// How each channel leaves the building.
+pub struct Transport {
+    email: Email,
+    sms: Box<dyn SmsSender>,
+}
+
+enum Email {
     Smtp {
         mailer: AsyncSmtpTransport<Tokio1Executor>,
         from: Mailbox,
@@ -23,9 +30,32 @@ pub enum Transport {
 }
 
 impl Transport {
-    pub fn from_config(smtp: Option<&SmtpConfig>) -> Result<Self, String> {
+    pub fn from_config(
+        smtp: Option<&SmtpConfig>,
+        sms: Option<&HttpSmsConfig>,
+    ) -> Result<Self, String> {
+        let sms: Box<dyn SmsSender> = match sms {
+            Some(c) => Box::new(HttpSms::new(c)?),
+            None => Box::new(DevMailbox),
+        };
+        Ok(Transport {
+            email: Email::from_config(smtp)?,
+            sms,
+        })
+    }
+
+    async fn send(&self, q: &Queued) -> Result<(), String> {
+        match q.message.channel {
+            Channel::Email => self.email.send(q).await,
+            Channel::Sms => self.sms.send(&q.message.recipient, &q.message.text).await,
+        }
+    }
+}
+
+impl Email {
+    fn from_config(smtp: Option<&SmtpConfig>) -> Result<Self, String> {
         let Some(s) = smtp else {
-            return Ok(Transport::DevMailbox);
+            return Ok(Email::DevMailbox);
         };
         let from: Mailbox = s.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
         // Plain SMTP to a local relay; TLS to remote relays is a follow-up (see README).
@@ -35,15 +65,15 @@ impl Transport {
         if let (Some(u), Some(p)) = (&s.username, &s.password) {
             b = b.credentials(Credentials::new(u.clone(), p.clone()));
         }
-        Ok(Transport::Smtp {
+        Ok(Email::Smtp {
             mailer: b.build(),
             from,
         })
     }
 
     async fn send(&self, q: &Queued) -> Result<(), String> {
-        match (self, q.message.channel) {
-            (Transport::Smtp { mailer, from }, Channel::Email) => {
+        match self {
+            Email::Smtp { mailer, from } => {
                 let to: Mailbox = q
                     .message
                     .recipient
@@ -73,7 +103,7 @@ impl Transport {
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }
-            _ => Ok(()),
+            Email::DevMailbox => Ok(()),
         }
     }
 }

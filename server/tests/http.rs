@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{eventually, Client, Server, SmtpSink};
+use support::{eventually, Client, Server, SmsProvider, SmtpSink};
 
 const PW: &str = "tulip-rain-77";
 const TEST_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -40,9 +40,9 @@ fn after<'a>(text: &'a str, marker: &str) -> &'a str {
         .expect("marker in text")
 }
 
-/// Register, verify, sign in with the emailed code; returns (client, the secrets seen).
-fn sign_up_and_in(s: &Server, email: &str) -> (Client, Vec<String>) {
-    let mut c = Client::new(s);
+/// Registers without JavaScript with `method` (and `phone`), then follows the verification
+/// link; returns the verification token.
+fn register_and_verify(c: &mut Client, email: &str, method: &str, phone: &str) -> String {
     let r = c.form(
         "/api/register",
         "/register",
@@ -52,18 +52,25 @@ fn sign_up_and_in(s: &Server, email: &str) -> (Client, Vec<String>) {
             ("last_name", "Lovelace"),
             ("password", PW),
             ("confirm", PW),
-            ("mfa_method", "email"),
+            ("mfa_method", method),
+            ("phone", phone),
         ],
     );
     assert_eq!(r.status, 303, "no-JS post redirects back: {r:?}");
     assert!(c.get("/register").body.contains("Check your email"));
-    let text = newest(&mut c, email, "Verify your email", 0);
+    let text = newest(c, email, "Verify your email", 0);
     let token = after(&text, "token=").to_string();
     let r = c.get(&format!("/verify-email?token={token}"));
     assert_eq!(r.status, 303);
     assert_eq!(r.header("location"), Some("/login?verify=ok"));
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    token
+}
 
+/// Register, verify, sign in with the emailed code; returns (client, the secrets seen).
+fn sign_up_and_in(s: &Server, email: &str) -> (Client, Vec<String>) {
+    let mut c = Client::new(s);
+    let token = register_and_verify(&mut c, email, "email", "");
     assert_eq!(
         c.form("/api/login_email", "/login", &[("email", email)])
             .status,
@@ -402,4 +409,102 @@ fn no_js_posts_without_a_sign_in_flow_return_to_login_with_a_message() {
             "{path}"
         );
     }
+}
+
+/// M9: a person registered with text messages gets their codes through the HTTP provider: the
+/// provider sees one authenticated, url-encoded POST per code, and the first code verifies the
+/// number. G1: the provider token never reaches the logs.
+#[test]
+fn m9_sms_codes_go_through_the_http_provider() {
+    let provider = SmsProvider::start();
+    let url = provider.url();
+    let s = Server::start(&[
+        ("GATEHOUSE_SMS_API_URL", &url),
+        ("GATEHOUSE_SMS_ACCOUNT_ID", "AC0123"),
+        ("GATEHOUSE_SMS_TOKEN", "provider-token-9876"),
+        ("GATEHOUSE_SMS_FROM", "+15550009999"),
+    ]);
+    let mut c = Client::new(&s);
+    register_and_verify(&mut c, "sms@example.com", "sms", "+1 (555) 010-0200");
+    c.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "sms@example.com")],
+    );
+    c.form("/api/login_password", "/login", &[("password", PW)]);
+    let page = c.get("/login").body;
+    assert!(page.contains("Check your phone"), "{page}");
+    assert!(page.contains("+•••••••0200"), "masked number on screen");
+    let req = eventually(|| {
+        provider
+            .requests
+            .lock()
+            .ok()
+            .and_then(|r| r.first().cloned())
+    });
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, "/2010-04-01/Accounts/AC0123/Messages.json");
+    // Basic base64("AC0123:provider-token-9876")
+    assert_eq!(
+        req.header("authorization"),
+        Some("Basic QUMwMTIzOnByb3ZpZGVyLXRva2VuLTk4NzY=")
+    );
+    assert_eq!(
+        req.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(req.field("To").as_deref(), Some("+15550100200"));
+    assert_eq!(req.field("From").as_deref(), Some("+15550009999"));
+    let body = req.field("Body").expect("body");
+    let code = after(&body, "code is ").trim_end_matches('.').to_string();
+    assert_eq!(code.len(), 6, "{body}");
+    let r = c.form("/api/login_code", "/login", &[("code", &code)]);
+    assert_eq!(r.header("location"), Some("/profile"));
+    assert!(c.get("/profile").body.contains("By text message"));
+    assert!(!s.log().contains("provider-token-9876"), "G1");
+}
+
+/// M4/M7 without JavaScript: the Security tab saves "Authenticator app" (the session is fresh
+/// from sign-in, S5), the old channel is told, and the next sign-in shows the QR step.
+#[test]
+fn no_js_security_tab_chooses_the_authenticator_for_the_next_sign_in() {
+    let s = Server::start(&[]);
+    let (mut c, _) = sign_up_and_in(&s, "sec@example.com");
+    let page = c.get("/profile/security");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Codes by email"), "{}", page.body);
+    let r = c.form(
+        "/api/save_mfa_method",
+        "/profile/security",
+        &[("mfa_method", "totp"), ("phone", "")],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/profile/security"));
+    let page = c.get("/profile/security").body;
+    assert!(
+        page.contains("At your next sign-in you will scan a QR code"),
+        "{page}"
+    );
+    newest(&mut c, "sec@example.com", "sign-in method was changed", 0);
+    // A bad phone keeps what was typed and says why, next to the field.
+    c.form(
+        "/api/save_mfa_method",
+        "/profile/security",
+        &[("mfa_method", "sms"), ("phone", "555 0100")],
+    );
+    let page = c.get("/profile/security").body;
+    assert!(
+        page.contains("Enter the number with its country code"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"555 0100\""), "kept what was typed");
+    c.form("/api/sign_out", "/profile", &[]);
+    c.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "sec@example.com")],
+    );
+    c.form("/api/login_password", "/login", &[("password", PW)]);
+    let page = c.get("/login").body;
+    assert!(page.contains("Set up your authenticator app"), "{page}");
 }

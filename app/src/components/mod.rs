@@ -3,9 +3,15 @@
 pub mod button;
 pub mod field;
 pub mod layout;
+pub mod mfa_choice;
+pub mod profile_frame;
+pub mod recovery_codes;
 pub mod top_bar;
 
 pub use button::SubmitButton;
 pub use field::{Field, FormMessage, PasswordField};
 pub use layout::{AuthCard, SiteFooter, SiteHeader};
+pub use mfa_choice::MfaMethodChoice;
+pub use profile_frame::ProfileFrame;
+pub use recovery_codes::RecoveryCodesList;
 pub use top_bar::TopBar;

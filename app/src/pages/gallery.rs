@@ -3,12 +3,20 @@
 //! `cargo leptos watch` sees them all at once.
 
 use crate::components::{
-    Field, FormMessage, PasswordField, SiteFooter, SiteHeader, SubmitButton, TopBar,
+    Field, FormMessage, MfaMethodChoice, PasswordField, RecoveryCodesList, SiteFooter, SiteHeader,
+    SubmitButton, TopBar,
 };
 use crate::wire::Me;
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
 use leptos_meta::Title;
+
+const EMAIL_NOTE: &str = "We email you a code each time you sign in.";
+const TOTP_NOTE: &str = "The strongest choice: an app on your phone shows the code.";
+
+fn codes() -> Vec<String> {
+    vec!["+1".into(), "+44".into()]
+}
 
 #[component]
 fn Specimen(#[prop(into)] title: String, children: Children) -> impl IntoView {
@@ -62,6 +70,15 @@ pub fn GalleryPage() -> impl IntoView {
                 <Specimen title="Error"><FormMessage error=Some("Your sign-in has expired. Start again.".to_string()) /></Specimen>
                 <Specimen title="Notice"><FormMessage notice=Some("We sent you a new code.".to_string()) /></Specimen>
             </div>
+            <h2>"MFA method"</h2>
+            // Each specimen is its own form, so the radio groups stay apart.
+            <div class="gallery__grid">
+                <Specimen title="Email (default)"><form><MfaMethodChoice id="g-m1" selected="" sms_country_codes=codes() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
+                <Specimen title="SMS picked, phone error"><form><MfaMethodChoice id="g-m2" selected="sms" phone="555 0100" phone_error=Some("Enter the number with its country code, like +1 555 010 0200.".to_string()) sms_country_codes=codes() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
+                <Specimen title="SMS not available"><form><MfaMethodChoice id="g-m3" selected="totp" sms_country_codes=Vec::new() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
+            </div>
+            <h2>"Recovery codes"</h2>
+            <div class="gallery__wide"><RecoveryCodesList codes=(1..=10).map(|i| format!("abcd-{i:04}-efgh")).collect() /></div>
             <h2>"Top bar"</h2>
             <div class="gallery__wide"><TopBar me=me /></div>
         </main>

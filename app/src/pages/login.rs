@@ -6,7 +6,9 @@ use crate::api::{
     get_login_view, AckRecoveryCodes, LoginCode, LoginEmail, LoginPassword, LoginRecovery,
     LoginRestart, ResendCode,
 };
-use crate::components::{AuthCard, Field, FormMessage, PasswordField, SubmitButton};
+use crate::components::{
+    AuthCard, Field, FormMessage, PasswordField, RecoveryCodesList, SubmitButton,
+};
 use crate::wire::{LoginStep, LoginView};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
@@ -66,7 +68,7 @@ pub fn LoginPage() -> impl IntoView {
                             match v.step {
                                 LoginStep::Email => email_step(v, email, notice, error).into_any(),
                                 LoginStep::Password => password_step(v, password, restart, notice, error).into_any(),
-                                LoginStep::Code => code_step(v, code, resend, restart, notice, error).into_any(),
+                                LoginStep::Code | LoginStep::SmsCode => code_step(v, code, resend, restart, notice, error).into_any(),
                                 LoginStep::Authenticator if recovery_mode() => {
                                     recovery_step(v, recovery, restart, notice, error).into_any()
                                 }
@@ -157,14 +159,23 @@ fn code_step(
     notice: Option<String>,
     error: Option<String>,
 ) -> impl IntoView {
-    let sent_to = if v.destination.is_empty() {
-        "We sent a six-digit code to your email address.".to_string()
+    let by_sms = v.step == LoginStep::SmsCode;
+    let sent_to = match (by_sms, v.destination.is_empty()) {
+        (true, _) => format!(
+            "We sent a six-digit code by text message to {}.",
+            v.destination
+        ),
+        (false, true) => "We sent a six-digit code to your email address.".to_string(),
+        (false, false) => format!("We sent a six-digit code to {}.", v.destination),
+    };
+    let title = if by_sms {
+        "Check your phone"
     } else {
-        format!("We sent a six-digit code to {}.", v.destination)
+        "Check your email"
     };
     let wait = v.resend_in;
     view! {
-        <AuthCard title="Check your email">
+        <AuthCard title=title>
             <FormMessage error=error notice=notice />
             <p>{sent_to}</p>
             {code_form(&v, action, "The code expires in 10 minutes.")}
@@ -294,19 +305,11 @@ fn codes_step(
     ack: ServerAction<AckRecoveryCodes>,
     error: Option<String>,
 ) -> impl IntoView {
-    let text = v.codes.join("\n");
-    let download = format!(
-        "data:text/plain;charset=utf-8,{}",
-        text.replace('\n', "%0A")
-    );
     view! {
         <AuthCard title="Recovery codes">
             <FormMessage error=error />
             <p>"Your authenticator app is set up. Save these ten codes somewhere safe: each one signs you in once if you lose your phone. This is the only time they are shown."</p>
-            <ul class="codes" aria-label="Recovery codes">
-                {v.codes.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
-            </ul>
-            <p><a href=download download="gatehouse-recovery-codes.txt">"Download as text"</a></p>
+            <RecoveryCodesList codes=v.codes />
             <ActionForm action=ack>
                 <SubmitButton label="I have saved these codes" pending=ack.pending() />
             </ActionForm>

@@ -3,7 +3,9 @@
 //! policy code (P1–P3).
 
 use crate::api::{get_register_view, Register};
-use crate::components::{AuthCard, Field, FormMessage, PasswordField, SubmitButton};
+use crate::components::{
+    AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField, SubmitButton,
+};
 use crate::wire::RegisterView;
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
@@ -47,8 +49,6 @@ fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
     let policy = PasswordPolicy {
         min_length: v.min_length,
     };
-    let mfa_error = f.error("mfa_method");
-    let selected_totp = f.value("mfa_method") == "totp";
     view! {
         <AuthCard title="Create your account">
             <FormMessage error=f.form_error.clone() />
@@ -60,21 +60,16 @@ fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
                 </div>
                 <PasswordField id="reg-password" label="Password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=action.version() error=f.error("password") />
                 <PasswordField id="reg-confirm" label="Confirm password" name="confirm" autocomplete="new-password" clear_on=action.version() error=f.error("confirm") />
-                <fieldset class="choice" aria-describedby="mfa-hint">
-                    <legend>"MFA method"</legend>
-                    <p class="field__hint" id="mfa-hint">"Every sign-in asks for a six-digit code after your password."</p>
-                    <div class="choice__option">
-                        <input type="radio" id="mfa-email" name="mfa_method" value="email" checked=!selected_totp aria-describedby="mfa-email-desc" />
-                        <label for="mfa-email">"Email"</label>
-                        <small id="mfa-email-desc">"We email you a code each time you sign in."</small>
-                    </div>
-                    <div class="choice__option">
-                        <input type="radio" id="mfa-totp" name="mfa_method" value="totp" checked=selected_totp aria-describedby="mfa-totp-desc" />
-                        <label for="mfa-totp">"Authenticator app"</label>
-                        <small id="mfa-totp-desc">"The strongest choice: an app on your phone shows the code. You set it up at your first sign-in."</small>
-                    </div>
-                    {mfa_error.map(|e| view! { <p class="field__error">{e}</p> })}
-                </fieldset>
+                <MfaMethodChoice
+                    id="reg"
+                    selected=f.value("mfa_method")
+                    phone=f.value("phone")
+                    phone_error=f.error("phone")
+                    error=f.error("mfa_method")
+                    sms_country_codes=v.sms_country_codes
+                    email_note="We email you a code each time you sign in."
+                    totp_note="The strongest choice: an app on your phone shows the code. You set it up at your first sign-in."
+                />
                 <SubmitButton label="Create account" pending=action.pending() />
             </ActionForm>
             <p class="card__aside">"Already have an account? " <a href="/login">"Sign in"</a></p>

@@ -354,3 +354,126 @@ fn smtp_session(conn: TcpStream, store: Arc<Mutex<Vec<String>>>) {
         let _ = w.write_all(reply);
     }
 }
+
+/// One request the SMS provider received.
+#[derive(Debug, Clone)]
+pub struct ProviderRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl ProviderRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// A field of the url-encoded form body.
+    pub fn field(&self, name: &str) -> Option<String> {
+        self.body.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == name).then(|| urldecode(v))
+        })
+    }
+}
+
+fn urldecode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("00");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
+                i += 2;
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A Twilio-style SMS provider over real HTTP/1.1: keeps every request and answers 201.
+pub struct SmsProvider {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<ProviderRequest>>>,
+}
+
+impl SmsProvider {
+    pub fn start() -> SmsProvider {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind provider");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let r = Arc::clone(&requests);
+        std::thread::spawn(move || {
+            for conn in listener.incoming().map_while(Result::ok) {
+                let r = Arc::clone(&r);
+                std::thread::spawn(move || provider_session(conn, r));
+            }
+        });
+        SmsProvider { port, requests }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+fn provider_session(conn: TcpStream, store: Arc<Mutex<Vec<ProviderRequest>>>) {
+    let Ok(mut w) = conn.try_clone() else { return };
+    let mut r = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+        );
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; len];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        if let Ok(mut s) = store.lock() {
+            s.push(ProviderRequest {
+                method,
+                path,
+                headers,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+        }
+        let answer = "{\"sid\":\"SM1\",\"status\":\"queued\"}";
+        let _ = write!(
+            w,
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+    }
+}

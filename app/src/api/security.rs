@@ -1,0 +1,268 @@
+//! Server functions of the Security tab (`/profile/security`): thin adapters to
+//! `gatehouse_core::security`.
+//!
+//! - M5: every one needs a fully signed-in session; anything else goes back to `/login`.
+//! - S5: the core refuses sensitive changes without a fresh re-authentication; the page shows
+//!   the re-auth form and keeps the person's choice (method, phone) for the next try.
+//! - No-JS: every form ends in `back_to("/profile/security")` (POST → redirect → GET).
+
+#[cfg(feature = "ssr")]
+use super::form_failed;
+#[cfg(feature = "ssr")]
+use crate::server_ctx::{self as ctx, internal};
+#[cfg(feature = "ssr")]
+use crate::wire::Flash;
+use crate::wire::SecurityView;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+const PAGE: &str = "/profile/security";
+#[cfg(feature = "ssr")]
+const FORM: &str = "security";
+
+/// M5: the signed-in session, or a redirect to sign-in.
+#[cfg(feature = "ssr")]
+async fn signed_in(
+    st: &ctx::AppState,
+) -> Result<Option<gatehouse_core::sessions::Session>, ServerFnError> {
+    match ctx::signed_in(st).await? {
+        Some((s, _)) => Ok(Some(s)),
+        None => {
+            leptos_axum::redirect("/login");
+            Ok(None)
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn notice(st: &ctx::AppState, text: impl Into<String>) {
+    let mut f = Flash::for_form(FORM);
+    f.notice = Some(text.into());
+    ctx::write_flash(st, &f);
+}
+
+#[cfg(feature = "ssr")]
+fn done<T>(
+    st: &ctx::AppState,
+    r: Result<T, gatehouse_core::login::LoginError>,
+    field: &str,
+    ok: &str,
+    keep: &[(&str, &str)],
+) {
+    match r {
+        Ok(_) => notice(st, ok),
+        Err(e) => form_failed(st, FORM, field, e, keep),
+    }
+    ctx::back_to(PAGE);
+}
+
+#[server(endpoint = "security_view")]
+pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> {
+    use crate::wire::{Me, ReauthView};
+    use gatehouse_core::login::StepKind;
+    use gatehouse_core::security::{self, Reauth};
+    use gatehouse_core::users::MfaMethod;
+    let st = ctx::state()?;
+    let Some((session, uid)) = ctx::signed_in(&st).await? else {
+        return Ok(None);
+    };
+    let ov = security::overview(&st.deps, &session)
+        .await
+        .map_err(internal)?;
+    let mut c = st.deps.store.conn().await.map_err(internal)?;
+    let Some(u) = gatehouse_core::users::by_id(&mut c, &uid)
+        .await
+        .map_err(internal)?
+    else {
+        return Ok(None);
+    };
+    let now = st.deps.now();
+    let destination = match ov.method {
+        MfaMethod::Sms => ov.phone.clone().unwrap_or_default(),
+        MfaMethod::Email => u.email.masked(),
+        MfaMethod::Authenticator => String::new(),
+    };
+    Ok(Some(SecurityView {
+        me: Me {
+            first_name: u.first_name,
+            last_name: u.last_name,
+            email: u.email.to_string(),
+            mfa_method: ov.method.as_str().to_string(),
+        },
+        method: ov.method.as_str().to_string(),
+        destination,
+        authenticator_pending: ov.authenticator_pending,
+        recovery_codes_left: ov.recovery_codes_left,
+        reauth: match ov.reauth {
+            Reauth::Fresh { until } => ReauthView::Fresh {
+                minutes_left: ((until - now) + 59) / 60,
+            },
+            Reauth::Password => ReauthView::Password,
+            Reauth::Code {
+                kind,
+                masked,
+                resend_in,
+            } => ReauthView::Code {
+                by_app: kind == StepKind::Authenticator,
+                destination: masked,
+                resend_in,
+            },
+        },
+        verifying_phone: ov.verifying_phone,
+        new_codes: ov.new_recovery_codes,
+        sms_country_codes: ov.sms_country_codes,
+        flash: ctx::take_flash(&st, FORM),
+    }))
+}
+
+/// S5 step 1: the password; a code from the current method is asked next.
+#[server(endpoint = "reauth_password")]
+pub async fn reauth_password(password: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let r =
+        gatehouse_core::security::reauth_password(&st.deps, &s, &password, &ctx::client()).await;
+    match r {
+        Ok(()) => {}
+        Err(e) => form_failed(&st, FORM, "reauth_password", e, &[]),
+    }
+    ctx::back_to(PAGE);
+    Ok(())
+}
+
+/// S5 step 2: the code; changes are allowed for ten minutes.
+#[server(endpoint = "reauth_code")]
+pub async fn reauth_code(code: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let r = gatehouse_core::security::reauth_code(&st.deps, &s, &code, &ctx::client()).await;
+    done(
+        &st,
+        r,
+        "reauth_code",
+        "Thank you. You can change your security settings for the next 10 minutes.",
+        &[("reauth_code", &code)],
+    );
+    Ok(())
+}
+
+/// R4: a new code for re-authentication (`purpose` = "reauth") or phone verification ("phone").
+#[server(endpoint = "security_resend")]
+pub async fn security_resend(purpose: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let (prefix, field) = if purpose == "phone" {
+        ("phone_", "phone_code")
+    } else {
+        ("reauth_", "reauth_code")
+    };
+    let r = gatehouse_core::security::resend(&st.deps, &s, prefix).await;
+    done(&st, r, field, "We sent you a new code.", &[]);
+    Ok(())
+}
+
+/// S5/M7/M9/M4: saves the chosen method (or starts the change).
+#[server(endpoint = "save_mfa_method")]
+pub async fn save_mfa_method(
+    #[server(default)] mfa_method: String,
+    #[server(default)] phone: String,
+) -> Result<(), ServerFnError> {
+    use gatehouse_core::login::LoginError;
+    use gatehouse_core::security::{self, Changed, Choice};
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let keep = [
+        ("mfa_method", mfa_method.as_str()),
+        ("phone", phone.as_str()),
+    ];
+    let choice = match mfa_method.as_str() {
+        "email" => Choice::Email,
+        "totp" => Choice::Authenticator,
+        "sms" => Choice::Sms {
+            phone: phone.clone(),
+        },
+        _ => {
+            let f = keep.iter().fold(
+                Flash::for_form(FORM).with_error(
+                    "mfa_method",
+                    "Choose how you want to receive sign-in codes.",
+                ),
+                |f, (k, v)| f.with_value(k, v),
+            );
+            ctx::write_flash(&st, &f);
+            ctx::back_to(PAGE);
+            return Ok(());
+        }
+    };
+    match security::change_method(&st.deps, &s, &choice, &ctx::client()).await {
+        Ok(changed) => {
+            let text = match changed {
+                Changed::Unchanged => "That is already your sign-in method.".to_string(),
+                Changed::ToEmail => "Saved. Sign-in codes now come by email.".to_string(),
+                Changed::AuthenticatorAtNextSignIn => "Saved. At your next sign-in you will scan a QR code with your authenticator app; it is used from then on.".to_string(),
+                Changed::VerifyPhone(to) => format!("We sent a code to {to}. Enter it to start using text messages."),
+            };
+            notice(&st, text);
+        }
+        Err(e @ LoginError::Phone(_)) => form_failed(&st, FORM, "phone", e, &keep),
+        Err(e) => form_failed(&st, FORM, "mfa_method", e, &keep),
+    }
+    ctx::back_to(PAGE);
+    Ok(())
+}
+
+/// M9: the code sent to the new number.
+#[server(endpoint = "verify_phone")]
+pub async fn verify_phone(code: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let r = gatehouse_core::security::verify_phone(&st.deps, &s, &code, &ctx::client()).await;
+    done(
+        &st,
+        r,
+        "phone_code",
+        "Your phone number is verified. Sign-in codes now come by text message.",
+        &[("phone_code", &code)],
+    );
+    Ok(())
+}
+
+/// M6: ten new recovery codes replace the old ones.
+#[server(endpoint = "regenerate_codes")]
+pub async fn regenerate_codes() -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let r = gatehouse_core::security::regenerate_recovery_codes(&st.deps, &s, &ctx::client()).await;
+    done(
+        &st,
+        r,
+        "codes",
+        "Here are your new recovery codes. The old ones no longer work.",
+        &[],
+    );
+    Ok(())
+}
+
+/// "I have saved these codes" on the Security tab.
+#[server(endpoint = "codes_saved")]
+pub async fn codes_saved() -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let r = gatehouse_core::security::recovery_codes_saved(&st.deps, &s).await;
+    done(&st, r, "codes", "Your recovery codes are saved.", &[]);
+    Ok(())
+}

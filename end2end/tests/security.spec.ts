@@ -1,0 +1,134 @@
+import { test, expect, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import {
+  PASSWORD, codeIn, enterCredentials, hydrated, linkIn, mailCount, noAxeViolations, registerAndVerify, signIn, signOut,
+  smsCount, uniqueEmail, uniquePhone, waitForMail, waitForSms,
+} from './helpers';
+
+async function openSecurityTab(page: Page, js: boolean): Promise<void> {
+  await page.getByRole('tab', { name: 'Security' }).click();
+  await expect(page).toHaveURL(/\/profile\/security$/);
+  if (js) await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'How you confirm sign-ins' })).toBeVisible();
+}
+
+for (const js of [true, false]) {
+  test.describe(js ? 'with JavaScript' : 'without JavaScript', () => {
+    test.use({ javaScriptEnabled: js });
+
+    test('M9: register with text messages; the first sign-in code, sent by SMS, verifies the phone', async ({ page }) => {
+      const email = uniqueEmail(js ? 'sms-js' : 'sms-nojs');
+      const phone = uniquePhone();
+      await page.goto('/register');
+      if (js) await hydrated(page);
+      await page.getByRole('textbox', { name: 'Email' }).fill(email);
+      await page.getByLabel('First name').fill('Ada');
+      await page.getByLabel('Last name').fill('Lovelace');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByLabel('Confirm password').fill(PASSWORD);
+      const group = page.getByRole('group', { name: 'MFA method' });
+      await expect(group.getByRole('radio', { name: 'Email' })).toBeChecked();
+      await expect(page.getByLabel('Phone')).toBeHidden();
+      await group.getByRole('radio', { name: 'Text message (SMS)' }).check();
+      await expect(page.getByText('Messages may cost money, and SMS is weaker than an app')).toBeVisible();
+      // A number outside the allowed country codes: told, nothing lost.
+      await page.getByLabel('Phone').fill('+882 1234 5678');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await expect(page.getByText('Text messages are not available in your area.')).toBeVisible();
+      await expect(page.getByLabel('Phone')).toHaveValue('+882 1234 5678');
+      await expect(page.getByLabel('First name')).toHaveValue('Ada');
+      if (js) await noAxeViolations(page);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByLabel('Confirm password').fill(PASSWORD);
+      await page.getByLabel('Phone').fill(phone.typed);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
+      await page.goto(linkIn(await waitForMail(page.request, email, /Verify your email/)));
+
+      await enterCredentials(page, email, js);
+      await expect(page.getByRole('heading', { name: 'Check your phone' })).toBeVisible();
+      await expect(page.getByText(`by text message to +•••••••${phone.e164.slice(-4)}`)).toBeVisible();
+      if (js) await noAxeViolations(page);
+      const sms = await waitForSms(page.request, phone.e164, /code is/);
+      await page.getByLabel('Verification code').fill(codeIn(sms));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await expect(page).toHaveURL(/\/profile$/);
+      await expect(page.getByText('By text message')).toBeVisible();
+    });
+
+    test('S5/M7/M4: change the method from the Security tab — to SMS after verifying the phone, then to the authenticator at the next sign-in', async ({ page }) => {
+      const email = uniqueEmail(js ? 'sec-js' : 'sec-nojs');
+      const phone = uniquePhone();
+      await registerAndVerify(page, email, js);
+      await signIn(page, email, js);
+      await openSecurityTab(page, js);
+      await expect(page.getByText('Codes by email to')).toBeVisible();
+      await expect(page.getByText('An authenticator app is the strongest choice')).toBeVisible();
+      await expect(page.getByRole('tab', { name: 'Security' })).toHaveAttribute('aria-selected', 'true');
+      if (js) await noAxeViolations(page);
+
+      const group = page.getByRole('group', { name: 'MFA method' });
+      await expect(group.getByRole('radio', { name: 'Email' })).toBeChecked();
+      await group.getByRole('radio', { name: 'Text message (SMS)' }).check();
+      await page.getByLabel('Phone').fill('555 0100');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expect(page.getByText('Enter the number with its country code')).toBeVisible();
+      await expect(page.getByLabel('Phone')).toHaveValue('555 0100');
+      await expect(group.getByRole('radio', { name: 'Text message (SMS)' })).toBeChecked();
+
+      await page.getByLabel('Phone').fill(phone.typed);
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expect(page.getByRole('heading', { name: 'Verify your phone' })).toBeVisible();
+      if (js) await noAxeViolations(page);
+      const sms = await waitForSms(page.request, phone.e164, /code is/);
+      const changedBefore = await mailCount(page.request, email, /sign-in method was changed/);
+      await page.getByLabel('Verification code').fill(codeIn(sms));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await expect(page.getByText('Sign-in codes now come by text message.')).toBeVisible();
+      await expect(page.getByText(`Codes by text message to +•••••••${phone.e164.slice(-4)}`)).toBeVisible();
+      // M7: the old channel (email) is told.
+      await waitForMail(page.request, email, /sign-in method was changed/, changedBefore);
+
+      const smsNotices = await smsCount(page.request, phone.e164, /sign-in method was changed/);
+      await group.getByRole('radio', { name: 'Authenticator app' }).check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expect(page.getByText('At your next sign-in you will scan a QR code')).toBeVisible();
+      await expect(page.getByText('Authenticator app chosen')).toBeVisible();
+      // M7: the old channel is now the phone.
+      await waitForSms(page.request, phone.e164, /sign-in method was changed/, smsNotices);
+
+      await signOut(page, 'Ada Lovelace');
+      await enterCredentials(page, email, js);
+      await expect(page.getByRole('heading', { name: 'Set up your authenticator app' })).toBeVisible();
+      await expect(page.getByRole('img', { name: 'QR code' })).toBeVisible();
+    });
+
+    test('M8: support resets the method with the CLI; the person then signs in with an email code', async ({ page }) => {
+      const dbUrl = process.env.E2E_DATABASE_URL;
+      test.skip(!dbUrl, 'E2E_DATABASE_URL names the database of the server under test (.ci/test sets it)');
+      const email = uniqueEmail(js ? 'reset-js' : 'reset-nojs');
+      await registerAndVerify(page, email, js);
+      await signIn(page, email, js);
+      await openSecurityTab(page, js);
+      await page.getByRole('group', { name: 'MFA method' }).getByRole('radio', { name: 'Authenticator app' }).check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expect(page.getByText('Authenticator app chosen')).toBeVisible();
+      await signOut(page, 'Ada Lovelace');
+
+      const root = path.resolve(__dirname, '..', '..');
+      const out = execFileSync(path.join(root, 'target', 'release', 'gatehouse'), ['user', 'reset-mfa', email], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', DATABASE_URL: dbUrl as string },
+        encoding: 'utf8',
+      });
+      expect(out).toContain(email);
+      await waitForMail(page.request, email, /sign-in method was reset/);
+
+      await signIn(page, email, js);
+      await openSecurityTab(page, js);
+      await expect(page.getByText('Codes by email to')).toBeVisible();
+      await expect(page.getByText('Authenticator app chosen')).toHaveCount(0);
+    });
+  });
+}
