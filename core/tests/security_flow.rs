@@ -46,7 +46,7 @@ async fn last_sent_code(d: &Deps) -> String {
 }
 
 #[tokio::test]
-async fn s5_changing_the_method_needs_reauthentication_within_ten_minutes() {
+async fn s5_regression_8_a_stale_session_cannot_change_the_method_without_reauthentication() {
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);

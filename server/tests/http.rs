@@ -508,3 +508,73 @@ fn no_js_security_tab_chooses_the_authenticator_for_the_next_sign_in() {
     let page = c.get("/login").body;
     assert!(page.contains("Set up your authenticator app"), "{page}");
 }
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
+    for ch in s.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b'=') {
+        let v = alphabet.iter().position(|a| *a == ch).expect("base32") as u64;
+        acc = (acc << 5) | v;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// G1 for the authenticator: set it up without JavaScript (setup key, first code, the recovery
+/// codes on their one showing), then grep the logs for every one of those secrets.
+#[test]
+fn g1_authenticator_secrets_and_recovery_codes_never_reach_the_logs() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    register_and_verify(&mut c, "totp-logs@example.com", "totp", "");
+    c.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "totp-logs@example.com")],
+    );
+    c.form("/api/login_password", "/login", &[("password", PW)]);
+    let page = c.get("/login").body;
+    let key = page
+        .split("id=\"setup-key\"")
+        .nth(1)
+        .and_then(|rest| rest.split("value=\"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .expect("setup key on the page")
+        .to_string();
+    let secret = gatehouse_core::totp::TotpSecret::from_bytes(base32_decode(&key));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .expect("clock");
+    let code = secret.code_at(now).expect("code");
+    let r = c.form("/api/login_code", "/login", &[("code", &code)]);
+    assert_eq!(r.status, 303);
+    let page = c.get("/login").body;
+    let codes: Vec<String> = page
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|p| p.split("</code>").next().map(str::to_string))
+        .collect();
+    assert_eq!(codes.len(), 10, "{page}");
+    let r = c.form("/api/ack_recovery_codes", "/login", &[]);
+    assert_eq!(r.header("location"), Some("/profile"));
+    let log = s.log();
+    assert!(
+        log.contains("mfa_enrolled") || log.contains("login_succeeded"),
+        "{log}"
+    );
+    let compact_key: String = key.chars().filter(|c| !c.is_whitespace()).collect();
+    for secret in codes
+        .iter()
+        .chain([&key, &compact_key, &code, &PW.to_string()])
+    {
+        assert!(
+            !log.contains(secret.as_str()),
+            "G1: {secret} leaked into logs"
+        );
+    }
+}
