@@ -22,6 +22,8 @@ pub enum EventKind {
     MfaChangeRequested,
     Reauthenticated,
     RecoveryCodesRegenerated,
+    PasswordResetRequested,
+    PasswordChanged,
 }
 
 impl EventKind {
@@ -42,6 +44,8 @@ impl EventKind {
             EventKind::MfaChangeRequested => "mfa_change_requested",
             EventKind::Reauthenticated => "reauthenticated",
             EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            EventKind::PasswordResetRequested => "password_reset_requested",
+            EventKind::PasswordChanged => "password_changed",
         }
     }
 }

@@ -30,6 +30,8 @@ pub mod outbox;
 #[cfg(feature = "server")]
 pub mod ratelimit;
 #[cfg(feature = "server")]
+pub mod recovery;
+#[cfg(feature = "server")]
 pub mod recovery_codes;
 #[cfg(feature = "server")]
 pub mod secret;

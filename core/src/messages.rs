@@ -120,6 +120,36 @@ pub fn mfa_reset(to: &str, login_link: &str) -> Message {
     email(to, "Your sign-in method was reset", text, html)
 }
 
+/// F2/F3: the reset link (built from the public URL by the caller), valid `minutes`.
+pub fn password_reset(to: &str, first_name: &str, link: &str, minutes: i64) -> Message {
+    let text = format!(
+        "Hello {first_name},\n\nSomeone (we hope you) asked to reset the password of your Gatehouse account.\n\n\
+         Reset My Password: {link}\n\nThe link works once and expires in {minutes} minutes. If you did not ask, ignore this\n\
+         email: your password stays as it is.\n"
+    );
+    let html = format!(
+        "<p>Hello {},</p><p>Someone (we hope you) asked to reset the password of your Gatehouse account.</p>{}\
+         <p>The link works once and expires in {minutes} minutes. If you did not ask, ignore this email: your password stays as it is.</p>",
+        escape(first_name),
+        button(link, "Reset My Password")
+    );
+    email(to, "Reset your password", text, html)
+}
+
+/// F5/P7: the password was changed (by reset or from the Security tab).
+pub fn password_changed(to: &str, forgot_link: &str) -> Message {
+    let text = format!(
+        "The password of your Gatehouse account was just changed, and every other session was signed out.\n\n\
+         If this was not you, reset your password at once: {forgot_link}\n"
+    );
+    let html = format!(
+        "<p>The password of your Gatehouse account was just changed, and every other session was signed out.</p>\
+         <p>If this was not you, reset your password at once.</p>{}",
+        button(forgot_link, "Reset my password")
+    );
+    email(to, "Your password was changed", text, html)
+}
+
 /// M1/M9: a code by text message; short, no link, says what it is for and not to share it.
 pub fn sms_code(to: &str, code: &str, ttl_minutes: i64) -> Message {
     Message {

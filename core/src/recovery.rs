@@ -1,0 +1,336 @@
+//! Forgotten and changed passwords.
+//!
+//! - F1: [`request_reset`] answers the same whether or not the address has an account; the mail
+//!   goes through the outbox, and the caller holds every answer to one fixed deadline.
+//! - F2: a reset token is 256 random bits, stored only as SHA-256, single use, valid 30 minutes;
+//!   a newer token or a password change kills every earlier one.
+//! - F3: the link is built from the configured public URL only.
+//! - F5: a reset signs nobody in, leaves MFA in place for the next sign-in, revokes every session
+//!   and tells the owner.
+//! - P7/S6: a change needs the current password (with the sign-in's R1/R2 counters), revokes
+//!   every other session and tells the owner.
+//! - R2: requests are limited per client IP (answered) and per address (silently: the answer
+//!   stays the same, F1).
+
+use crate::clock::Timestamp;
+use crate::email::Email;
+use crate::events::{self, EventKind};
+use crate::hashing::HashError;
+use crate::login::{self, LoginError};
+use crate::messages;
+use crate::outbox;
+use crate::password::{Context, PasswordError};
+use crate::ratelimit::{self, Limit, RateError};
+use crate::secret::{digest, new_token};
+use crate::service::Deps;
+use crate::sessions::{self, ClientInfo, Session};
+use crate::store::Conn;
+use crate::users::{self, User};
+use sqlx::Row;
+
+/// F2: how long a reset link works.
+pub const RESET_TTL_SECS: i64 = 30 * 60;
+const PURPOSE: &str = "reset_password";
+const PER_IP: Limit = Limit {
+    max: 10,
+    window_secs: 60,
+};
+const PER_ADDRESS: Limit = Limit {
+    max: 5,
+    window_secs: 3600,
+};
+
+/// Messages per field of a password form; each is shown next to its input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PasswordFields {
+    pub current: Option<String>,
+    pub password: Option<String>,
+    pub confirm: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error("please correct the highlighted fields")]
+    Invalid(Box<PasswordFields>),
+    #[error(transparent)]
+    Email(#[from] crate::email::EmailError),
+    #[error("This reset link is invalid, was already used or has expired. Ask for a new one.")]
+    LinkInvalid,
+    #[error("Too many attempts. Try again in {retry_after} seconds.")]
+    Limited { retry_after: i64 },
+    #[error("The server is busy. Try again in a moment.")]
+    Busy,
+    #[error(transparent)]
+    Login(LoginError),
+    #[error("internal error")]
+    Internal,
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+impl From<HashError> for RecoveryError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => RecoveryError::Busy,
+            HashError::Internal => RecoveryError::Internal,
+        }
+    }
+}
+
+impl From<RateError> for RecoveryError {
+    fn from(e: RateError) -> Self {
+        match e {
+            RateError::Limited(l) => RecoveryError::Limited {
+                retry_after: l.retry_after,
+            },
+            RateError::Store(s) => RecoveryError::Store(s),
+        }
+    }
+}
+
+fn field(which: fn(&mut PasswordFields) -> &mut Option<String>, msg: String) -> RecoveryError {
+    let mut f = PasswordFields::default();
+    *which(&mut f) = Some(msg);
+    RecoveryError::Invalid(Box::new(f))
+}
+
+/// P1–P4 with the owner's context words, and the confirmation (P7).
+fn check_new(deps: &Deps, user: &User, new: &str, confirm: &str) -> Result<String, RecoveryError> {
+    let ctx = Context {
+        words: vec![
+            user.email.local_part(),
+            user.first_name.as_str(),
+            user.last_name.as_str(),
+        ],
+    };
+    deps.settings
+        .password
+        .check_pair(new, confirm, &ctx)
+        .map_err(|e| match e {
+            PasswordError::Mismatch => field(|f| &mut f.confirm, e.to_string()),
+            e => field(|f| &mut f.password, e.to_string()),
+        })
+}
+
+/// F2: every unused reset token of the user dies.
+async fn kill_tokens(conn: &mut Conn, user_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = $2 WHERE user_id = $1 AND purpose = $3 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(PURPOSE)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// F1/F2/F3: "Forgot password?" by email link. The same `Ok(())` for every well-formed address.
+pub async fn request_reset(
+    deps: &Deps,
+    email: &str,
+    client: &ClientInfo,
+) -> Result<(), RecoveryError> {
+    let email = Email::parse(email)?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    ratelimit::hit(&mut tx, &format!("forgot:ip:{}", client.ip), PER_IP, now).await?;
+    let quiet = ratelimit::hit(
+        &mut tx,
+        &format!("forgot:addr:{}", email.as_str()),
+        PER_ADDRESS,
+        now,
+    )
+    .await;
+    if let Err(RateError::Store(e)) = quiet {
+        return Err(e.into());
+    }
+    let user = users::by_email(&mut tx, &email).await?;
+    if let (Some(user), Ok(())) = (user, quiet) {
+        send_link(&mut tx, deps, &user, client, now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// F2/F3: a new link (older ones die), by email, recorded (G1) — in the caller's transaction.
+async fn send_link(
+    conn: &mut Conn,
+    deps: &Deps,
+    user: &User,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<Timestamp, RecoveryError> {
+    kill_tokens(conn, &user.id, now).await?;
+    let token = new_token();
+    let expires = now + RESET_TTL_SECS;
+    sqlx::query(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token.digest())
+    .bind(&user.id)
+    .bind(PURPOSE)
+    .bind(expires)
+    .execute(&mut *conn)
+    .await?;
+    let link = deps.link(&format!("/reset-password/open?token={}", token.expose()));
+    let m = messages::password_reset(
+        user.email.as_str(),
+        &user.first_name,
+        &link,
+        RESET_TTL_SECS / 60,
+    );
+    outbox::enqueue(conn, &m, now).await?;
+    events::record(
+        conn,
+        Some(&user.id),
+        EventKind::PasswordResetRequested,
+        client,
+        now,
+    )
+    .await?;
+    Ok(expires)
+}
+
+/// The user a live (unused, unexpired) reset token belongs to.
+async fn token_user(
+    conn: &mut Conn,
+    token: &str,
+    now: Timestamp,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(digest(token.trim()))
+    .bind(PURPOSE)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Whether the reset page should offer the form (F2).
+pub async fn link_is_live(deps: &Deps, token: &str) -> Result<bool, RecoveryError> {
+    let mut c = deps.store.conn().await?;
+    Ok(token_user(&mut c, token, deps.now()).await?.is_some())
+}
+
+/// F2/F5: sets a new password through a reset link: the token is used once (atomically),
+/// every session ends, the owner is told; nobody is signed in.
+pub async fn reset_password(
+    deps: &Deps,
+    token: &str,
+    new: &str,
+    confirm: &str,
+    client: &ClientInfo,
+) -> Result<(), RecoveryError> {
+    let user = {
+        let mut c = deps.store.conn().await?;
+        let uid = token_user(&mut c, token, deps.now())
+            .await?
+            .ok_or(RecoveryError::LinkInvalid)?;
+        users::by_id(&mut c, &uid)
+            .await?
+            .ok_or(RecoveryError::LinkInvalid)?
+    };
+    let password = check_new(deps, &user, new, confirm)?;
+    let phc = deps.hasher.hash(&password).await?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let used = sqlx::query(
+        "UPDATE email_tokens SET used_at = $2 WHERE token_hash = $1 AND purpose = $3 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+    )
+    .bind(digest(token.trim()))
+    .bind(now)
+    .bind(PURPOSE)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match used {
+        Some(r) if r.try_get::<String, _>(0)? == user.id => {}
+        _ => return Err(RecoveryError::LinkInvalid),
+    }
+    set_password(&mut tx, deps, &user, &phc, None, client, now).await?;
+    users::reset_failures(&mut tx, &user.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The new hash, other sessions and reset links gone (S6, F2), the event and the notice.
+async fn set_password(
+    conn: &mut Conn,
+    deps: &Deps,
+    user: &User,
+    phc: &str,
+    keep_session: Option<&str>,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), RecoveryError> {
+    users::set_password_hash(conn, &user.id, phc, now).await?;
+    sessions::revoke_all_for_user(conn, &user.id, keep_session).await?;
+    kill_tokens(conn, &user.id, now).await?;
+    events::record(
+        conn,
+        Some(&user.id),
+        EventKind::PasswordChanged,
+        client,
+        now,
+    )
+    .await?;
+    let m = messages::password_changed(user.email.as_str(), &deps.link("/forgot-password"));
+    outbox::enqueue(conn, &m, now).await?;
+    Ok(())
+}
+
+/// P7/S6: a signed-in person changes their password with the current one.
+pub async fn change_password(
+    deps: &Deps,
+    session: &Session,
+    current: &str,
+    new: &str,
+    confirm: &str,
+    client: &ClientInfo,
+) -> Result<(), RecoveryError> {
+    let uid = session
+        .authenticated_user()
+        .ok_or(RecoveryError::Login(LoginError::WrongStep))?;
+    let user = {
+        let mut c = deps.store.conn().await?;
+        users::by_id(&mut c, uid)
+            .await?
+            .ok_or(RecoveryError::Login(LoginError::WrongStep))?
+    };
+    // Field problems with the new password come first, so one submission shows them all.
+    let password = check_new(deps, &user, new, confirm);
+    let now = deps.now();
+    let current = crate::password::PasswordPolicy::normalize(current);
+    match login::check_password(deps, &user.email, &current, client, now).await {
+        Ok(_) => {}
+        Err(LoginError::Incorrect) => {
+            let mut f = match password {
+                Err(RecoveryError::Invalid(f)) => *f,
+                _ => PasswordFields::default(),
+            };
+            f.current = Some("Your current password is not correct.".into());
+            return Err(RecoveryError::Invalid(Box::new(f)));
+        }
+        Err(LoginError::Limited { retry_after }) => {
+            return Err(RecoveryError::Limited { retry_after })
+        }
+        Err(LoginError::Busy) => return Err(RecoveryError::Busy),
+        Err(e) => return Err(RecoveryError::Login(e)),
+    }
+    let password = password?;
+    let phc = deps.hasher.hash(&password).await?;
+    let mut tx = deps.store.begin().await?;
+    set_password(
+        &mut tx,
+        deps,
+        &user,
+        &phc,
+        Some(&session.id_hash),
+        client,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

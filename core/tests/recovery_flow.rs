@@ -1,0 +1,209 @@
+//! Password recovery and change through the domain services, on SQLite and (when configured)
+//! PostgreSQL, with a fixed clock: link lifetime and single use (F2, regressions 4 and 9), the
+//! same answer for every address (F1), links from the public URL (F3, regression 6), a reset that
+//! signs nobody in and keeps MFA (F5, regression 7), and a change that needs the current password
+//! and ends the other sessions (P7/S6, regression 10).
+
+mod common;
+
+use common::*;
+use gatehouse_core::clock::FixedClock;
+use gatehouse_core::login::{self, PasswordOutcome};
+use gatehouse_core::outbox;
+use gatehouse_core::recovery::{self, RecoveryError, RESET_TTL_SECS};
+use gatehouse_core::service::Deps;
+use gatehouse_core::sessions;
+use gatehouse_core::store::testing;
+
+const NEW_PW: &str = "harbour-lamp-58";
+
+async fn outbox_len(d: &Deps) -> usize {
+    let mut c = d.store.conn().await.expect("conn");
+    outbox::recent(&mut c, 1000).await.expect("recent").len()
+}
+
+/// Asks for a link and returns its token.
+async fn reset_token(d: &Deps, email: &str) -> String {
+    recovery::request_reset(d, email, &client())
+        .await
+        .expect("answered");
+    let m = last_message(d).await;
+    assert_eq!(m.subject, "Reset your password");
+    m.text
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("token in mail")
+        .to_string()
+}
+
+async fn signed_in(d: &Deps, email: &str) -> String {
+    let s = to_code_step(d, email).await;
+    let code = last_code(d).await;
+    login::verify_code(d, &s, &code, &client())
+        .await
+        .expect("signed in")
+        .token()
+        .expose()
+        .to_string()
+}
+
+async fn live(d: &Deps, token: &str) -> bool {
+    let mut c = d.store.conn().await.expect("conn");
+    sessions::lookup(&mut c, token, &d.settings.sessions, d.now())
+        .await
+        .expect("lookup")
+        .is_some()
+}
+
+#[tokio::test]
+async fn f1_known_and_unknown_addresses_get_the_same_answer_and_only_the_owner_gets_mail() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let before = outbox_len(&d).await;
+        let unknown = recovery::request_reset(&d, "nobody@example.com", &client()).await;
+        assert!(unknown.is_ok());
+        assert_eq!(outbox_len(&d).await, before, "nothing sent for nobody");
+        let known = recovery::request_reset(&d, "ada@example.com", &client()).await;
+        assert!(known.is_ok());
+        assert_eq!(outbox_len(&d).await, before + 1);
+    }
+}
+
+#[tokio::test]
+async fn f3_regression_6_the_link_is_built_from_the_public_url() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        reset_token(&d, "ada@example.com").await;
+        let m = last_message(&d).await;
+        assert!(
+            m.text
+                .contains("Reset My Password: https://id.example.com/reset-password/open?token="),
+            "{}",
+            m.text
+        );
+        assert!(m.html.contains(">Reset My Password</a>"));
+    }
+}
+
+#[tokio::test]
+async fn f2_a_link_works_until_29_59_and_not_at_30_01() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let late = reset_token(&d, "ada@example.com").await;
+        clock.advance(RESET_TTL_SECS + 1);
+        assert!(!recovery::link_is_live(&d, &late).await.expect("check"));
+        assert!(matches!(
+            recovery::reset_password(&d, &late, NEW_PW, NEW_PW, &client()).await,
+            Err(RecoveryError::LinkInvalid)
+        ));
+        let token = reset_token(&d, "ada@example.com").await;
+        clock.advance(RESET_TTL_SECS - 1);
+        assert!(recovery::link_is_live(&d, &token).await.expect("check"));
+        recovery::reset_password(&d, &token, NEW_PW, NEW_PW, &client())
+            .await
+            .expect("29:59 still works");
+    }
+}
+
+#[tokio::test]
+async fn f2_regression_4_a_used_link_cannot_be_replayed() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let token = reset_token(&d, "ada@example.com").await;
+        recovery::reset_password(&d, &token, NEW_PW, NEW_PW, &client())
+            .await
+            .expect("first use");
+        assert!(matches!(
+            recovery::reset_password(&d, &token, "other-pass-91", "other-pass-91", &client()).await,
+            Err(RecoveryError::LinkInvalid)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn f2_regression_9_a_newer_link_or_a_password_change_kills_older_links() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let older = reset_token(&d, "ada@example.com").await;
+        let newer = reset_token(&d, "ada@example.com").await;
+        assert!(!recovery::link_is_live(&d, &older).await.expect("check"));
+        assert!(recovery::link_is_live(&d, &newer).await.expect("check"));
+        let s = session(&d, &signed_in(&d, "ada@example.com").await).await;
+        recovery::change_password(&d, &s, PW, NEW_PW, NEW_PW, &client())
+            .await
+            .expect("changed");
+        assert!(
+            !recovery::link_is_live(&d, &newer).await.expect("check"),
+            "a password change kills open links"
+        );
+    }
+}
+
+#[tokio::test]
+async fn f5_regression_7_a_reset_signs_nobody_in_ends_every_session_and_keeps_mfa() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let before_reset = signed_in(&d, "ada@example.com").await;
+        let token = reset_token(&d, "ada@example.com").await;
+        let weak =
+            recovery::reset_password(&d, &token, "ada-lovelace-1", "ada-lovelace-1", &client())
+                .await;
+        assert!(
+            matches!(&weak, Err(RecoveryError::Invalid(f)) if f.password.is_some()),
+            "P4: the name is refused: {weak:?}"
+        );
+        recovery::reset_password(&d, &token, NEW_PW, NEW_PW, &client())
+            .await
+            .expect("reset");
+        assert!(!live(&d, &before_reset).await, "F5: every session ended");
+        assert_eq!(last_message(&d).await.subject, "Your password was changed");
+        // The next sign-in with the new password still stops at the MFA step (M5).
+        let s = to_password_step(&d, "ada@example.com").await;
+        let PasswordOutcome::CodeSent(t) = login::submit_password(&d, &s, NEW_PW, &client())
+            .await
+            .expect("new password works");
+        let partial = session(&d, t.expose()).await;
+        assert!(partial.authenticated_user().is_none(), "MFA still asked");
+    }
+}
+
+#[tokio::test]
+async fn p7_s6_regression_10_a_change_needs_the_current_password_and_ends_other_sessions() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let other = signed_in(&d, "ada@example.com").await;
+        let mine = signed_in(&d, "ada@example.com").await;
+        let s = session(&d, &mine).await;
+        let wrong =
+            recovery::change_password(&d, &s, "not-my-password", NEW_PW, "typo", &client()).await;
+        match wrong {
+            Err(RecoveryError::Invalid(f)) => {
+                assert!(f.current.is_some(), "P7: current password checked");
+                assert!(f.confirm.is_some(), "all problems at once");
+            }
+            other => panic!("expected field errors, got {other:?}"),
+        }
+        assert!(live(&d, &other).await, "nothing changed");
+        recovery::change_password(&d, &s, PW, NEW_PW, NEW_PW, &client())
+            .await
+            .expect("changed");
+        assert!(!live(&d, &other).await, "S6: the other session ended");
+        assert!(live(&d, &mine).await, "this one stays");
+        assert_eq!(last_message(&d).await.subject, "Your password was changed");
+    }
+}
