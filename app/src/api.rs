@@ -12,6 +12,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use crate::server_ctx::{self as ctx, internal};
 
+pub mod recovery;
 pub mod security;
 
 #[server(endpoint = "login_view")]

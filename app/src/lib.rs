@@ -15,8 +15,8 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::{
-    gallery::GalleryPage, login::LoginPage, not_found::NotFound, profile::ProfilePage,
-    register::RegisterPage, security::SecurityPage,
+    forgot::ForgotPasswordPage, gallery::GalleryPage, login::LoginPage, not_found::NotFound,
+    profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage, security::SecurityPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -82,6 +82,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=|| view! { <Redirect path="/login" /> } />
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                 <Route path=path!("/profile/security") view=SecurityPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/gallery") view=GalleryPage />

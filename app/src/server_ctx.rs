@@ -43,6 +43,35 @@ pub struct PeerIp(pub String);
 
 const FLASH_COOKIE: &str = "gatehouse_flash";
 
+/// F4: the reset token travels from the emailed link to the reset form in this HttpOnly cookie,
+/// never in the address bar.
+impl AppState {
+    pub fn reset_cookie(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-gatehouse_reset"
+        } else {
+            "gatehouse_reset"
+        }
+    }
+    /// The `Set-Cookie` value that carries a reset token for its lifetime.
+    pub fn reset_cookie_value(&self, token: &str, max_age: i64) -> String {
+        format!(
+            "{}={token}; Max-Age={max_age}{}",
+            self.reset_cookie(),
+            self.attrs()
+        )
+    }
+}
+
+/// F4: the reset token from its cookie.
+pub fn reset_token(st: &AppState) -> Option<String> {
+    cookie(st.reset_cookie())
+}
+
+pub fn clear_reset_cookie(st: &AppState) {
+    set_cookie(st.reset_cookie_value("", 0));
+}
+
 pub fn state() -> Result<AppState, ServerFnError> {
     use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
 }

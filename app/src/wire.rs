@@ -110,6 +110,8 @@ pub struct SecurityView {
     /// New recovery codes on their one showing.
     pub new_codes: Vec<String>,
     pub sms_country_codes: Vec<String>,
+    /// P1: for the new-password hints.
+    pub min_length: usize,
     pub flash: Flash,
 }
 
@@ -136,4 +138,19 @@ impl Me {
             .collect::<String>()
             .to_uppercase()
     }
+}
+
+/// `/forgot-password`: the email to prefill (from the sign-in flow) and the outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgotView {
+    pub email: String,
+    pub flash: Flash,
+}
+
+/// `/reset-password`: whether the link (held in a cookie, F4) still works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetView {
+    pub link_live: bool,
+    pub min_length: usize,
+    pub flash: Flash,
 }

@@ -54,8 +54,16 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.entry(header::REFERRER_POLICY)
-        .or_insert(HeaderValue::from_static("same-origin"));
+    if path.starts_with("/reset-password") || path.starts_with("/forgot-password") {
+        // F4: nothing on the reset pages ever leaves in a Referer.
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    } else {
+        h.entry(header::REFERRER_POLICY)
+            .or_insert(HeaderValue::from_static("same-origin"));
+    }
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("camera=(self), microphone=(), geolocation=(), payment=()"),

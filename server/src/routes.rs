@@ -53,6 +53,10 @@ pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Rou
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/verify-email", get(verify_email))
+        .route("/reset-password/open", {
+            let st = state.clone();
+            get(move |q: Query<HashMap<String, String>>| open_reset_link(st.clone(), q))
+        })
         .route(
             "/api/{*fn_name}",
             axum::routing::post(server_fns.clone()).get(server_fns),
@@ -76,6 +80,28 @@ pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Rou
             middleware::policy,
         ))
         .with_state(options)
+}
+
+/// F4: trades the token in the emailed link for a short-lived HttpOnly cookie and sends the
+/// browser on to the clean `/reset-password`, so the token never stays in the address bar,
+/// history or a Referer. Whether the token is any good is the reset page's question.
+async fn open_reset_link(st: AppState, Query(q): Query<HashMap<String, String>>) -> Response {
+    let token = q.get("token").map(String::as_str).unwrap_or_default();
+    let safe =
+        !token.is_empty() && token.len() <= 128 && token.chars().all(|c| c.is_ascii_alphanumeric());
+    let mut res = Redirect::to("/reset-password").into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if safe {
+        let max_age = gatehouse_core::recovery::RESET_TTL_SECS;
+        if let Ok(v) = HeaderValue::from_str(&st.reset_cookie_value(token, max_age)) {
+            h.insert(header::SET_COOKIE, v);
+        }
+    }
+    res
 }
 
 /// E1: trades the emailed token for a verified address, then sends the person to sign-in with

@@ -111,6 +111,7 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
         verifying_phone: ov.verifying_phone,
         new_codes: ov.new_recovery_codes,
         sms_country_codes: ov.sms_country_codes,
+        min_length: st.deps.settings.password.min_length,
         flash: ctx::take_flash(&st, FORM),
     }))
 }
@@ -234,6 +235,51 @@ pub async fn verify_phone(code: String) -> Result<(), ServerFnError> {
         "Your phone number is verified. Sign-in codes now come by text message.",
         &[("phone_code", &code)],
     );
+    Ok(())
+}
+
+/// P7/S6: a new password with the current one; every other session ends.
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current: String,
+    password: String,
+    confirm: String,
+) -> Result<(), ServerFnError> {
+    use gatehouse_core::recovery::{self, RecoveryError};
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let mut f = Flash::for_form(FORM);
+    match recovery::change_password(&st.deps, &s, &current, &password, &confirm, &ctx::client())
+        .await
+    {
+        Ok(()) => {
+            f.notice = Some("Your password was changed. Every other session was signed out.".into())
+        }
+        Err(RecoveryError::Invalid(e)) => {
+            for (k, v) in [
+                ("current", e.current),
+                ("new_password", e.password),
+                ("confirm", e.confirm),
+            ] {
+                if let Some(v) = v {
+                    f = f.with_error(k, v);
+                }
+            }
+        }
+        Err(e @ RecoveryError::Limited { .. }) => f = f.with_error("current", e.to_string()),
+        Err(RecoveryError::Busy) => {
+            ctx::busy();
+            f.form_error = Some("The server is busy. Try again in a moment.".into());
+        }
+        Err(e) => {
+            let _ = internal(&e);
+            f.form_error = Some("Something went wrong on our side. Please try again.".into());
+        }
+    }
+    ctx::write_flash(&st, &f);
+    ctx::back_to(PAGE);
     Ok(())
 }
 

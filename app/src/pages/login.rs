@@ -112,7 +112,7 @@ fn email_step(
                 />
                 <SubmitButton label="Continue" pending=action.pending() />
             </ActionForm>
-            <p class="card__aside">"New here? " <a href="/register">"Create account"</a></p>
+            <p class="card__aside">"New here? " <a href="/register">"Create account"</a> " · " <a href="/forgot-password">"Forgot password?"</a></p>
         </AuthCard>
     }
 }
@@ -144,9 +144,12 @@ fn password_step(
                 />
                 <SubmitButton label="Sign in" pending=action.pending() />
             </ActionForm>
-            <ActionForm action=restart>
-                <button type="submit" class="link-button">"Use another email"</button>
-            </ActionForm>
+            <div class="card__actions">
+                <a href="/forgot-password">"Forgot password?"</a>
+                <ActionForm action=restart>
+                    <button type="submit" class="link-button">"Use another email"</button>
+                </ActionForm>
+            </div>
         </AuthCard>
     }
 }

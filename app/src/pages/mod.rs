@@ -1,8 +1,10 @@
 //! One module per route.
 
+pub mod forgot;
 pub mod gallery;
 pub mod login;
 pub mod not_found;
 pub mod profile;
 pub mod register;
+pub mod reset;
 pub mod security;

@@ -10,14 +10,15 @@
 //! JavaScript.
 
 use crate::api::security::{
-    get_security_view, CodesSaved, ReauthCode, ReauthPassword, RegenerateCodes, SaveMfaMethod,
-    SecurityResend, VerifyPhone,
+    get_security_view, ChangePassword, CodesSaved, ReauthCode, ReauthPassword, RegenerateCodes,
+    SaveMfaMethod, SecurityResend, VerifyPhone,
 };
 use crate::components::{
     Field, FormMessage, MfaMethodChoice, PasswordField, ProfileFrame, RecoveryCodesList,
     SubmitButton,
 };
 use crate::wire::{ReauthView, SecurityView};
+use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
@@ -31,6 +32,7 @@ struct Actions {
     verify_phone: ServerAction<VerifyPhone>,
     regenerate: ServerAction<RegenerateCodes>,
     saved: ServerAction<CodesSaved>,
+    password: ServerAction<ChangePassword>,
 }
 
 impl Actions {
@@ -43,9 +45,10 @@ impl Actions {
             verify_phone: ServerAction::new(),
             regenerate: ServerAction::new(),
             saved: ServerAction::new(),
+            password: ServerAction::new(),
         }
     }
-    fn versions(&self) -> [usize; 7] {
+    fn versions(&self) -> [usize; 8] {
         [
             self.reauth_password.version().get(),
             self.reauth_code.version().get(),
@@ -54,6 +57,7 @@ impl Actions {
             self.verify_phone.version().get(),
             self.regenerate.version().get(),
             self.saved.version().get(),
+            self.password.version().get(),
         ]
     }
 }
@@ -109,6 +113,7 @@ fn page(v: SecurityView, a: Actions) -> impl IntoView {
                 {method_form(&v, a)}
             </section>
             {(v.method == "totp" || !v.new_codes.is_empty()).then(|| codes_section(&v, a))}
+            {password_section(&v, a)}
         </ProfileFrame>
     }
 }
@@ -216,6 +221,29 @@ fn method_form(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
             />
             <SubmitButton label="Save" pending=a.save.pending() />
         </ActionForm>
+    }
+}
+
+/// P7/S6: the current password, the new one twice.
+fn password_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
+    let f = v.flash.clone();
+    let policy = PasswordPolicy {
+        min_length: v.min_length,
+    };
+    let email = v.me.email.clone();
+    view! {
+        <section class="panel__section" aria-labelledby="password-title">
+            <h3 id="password-title">"Password"</h3>
+            <p>"Changing your password signs out every other session."</p>
+            <ActionForm action=a.password attr:class="method-form">
+                // Lets password managers pair the new password with the account.
+                <input type="email" name="username" autocomplete="username" value=email hidden=true readonly=true tabindex="-1" aria-hidden="true" />
+                <PasswordField id="pw-current" label="Current password" name="current" autocomplete="current-password" clear_on=a.password.version() error=f.error("current") />
+                <PasswordField id="pw-new" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=a.password.version() error=f.error("new_password") />
+                <PasswordField id="pw-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=a.password.version() error=f.error("confirm") />
+                <SubmitButton label="Change password" pending=a.password.pending() />
+            </ActionForm>
+        </section>
     }
 }
 

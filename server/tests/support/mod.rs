@@ -2,6 +2,8 @@
 //! and an SMTP sink that speaks the real protocol over TCP.
 #![allow(dead_code)]
 
+pub mod flows;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

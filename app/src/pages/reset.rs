@@ -1,0 +1,76 @@
+//! `/reset-password`: the new password for the link just opened. The token is in an HttpOnly
+//! cookie (F4), so this page's address is always clean. After the reset: "Your password has
+//! been reset." and a link to sign in — never an automatic sign-in (F5).
+
+use crate::api::recovery::{get_reset_view, ResetPassword};
+use crate::components::{AuthCard, FormMessage, PasswordField, SubmitButton};
+use crate::wire::ResetView;
+use gatehouse_core::password::PasswordPolicy;
+use leptos::prelude::*;
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ResetPassword>::new();
+    let state = Resource::new(move || action.version().get(), |_| get_reset_view());
+    view! {
+        <Transition fallback=|| view! { <AuthCard title="Choose a new password" /> }>
+            {move || {
+                state
+                    .get()
+                    .map(|r| match r {
+                        Ok(v) if v.flash.notice.is_some() => done(v).into_any(),
+                        Ok(v) if !v.link_live => expired(v).into_any(),
+                        Ok(v) => form(v, action).into_any(),
+                        Err(e) => view! {
+                            <AuthCard title="Choose a new password">
+                                <FormMessage error=Some(e.to_string()) />
+                            </AuthCard>
+                        }
+                        .into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+fn done(v: ResetView) -> impl IntoView {
+    view! {
+        <AuthCard title="Password reset">
+            <FormMessage notice=v.flash.notice />
+            <p>"Every session of your account was signed out. Sign in with your new password; we will still ask for your code."</p>
+            <p><a class="button" href="/login">"Sign in"</a></p>
+        </AuthCard>
+    }
+}
+
+fn expired(v: ResetView) -> impl IntoView {
+    let error = v.flash.form_error.or_else(|| {
+        Some(
+            "This reset link is invalid, was already used or has expired. Ask for a new one."
+                .into(),
+        )
+    });
+    view! {
+        <AuthCard title="Choose a new password">
+            <FormMessage error=error />
+            <p><a href="/forgot-password">"Ask for a new link"</a></p>
+        </AuthCard>
+    }
+}
+
+fn form(v: ResetView, action: ServerAction<ResetPassword>) -> impl IntoView {
+    let f = v.flash;
+    let policy = PasswordPolicy {
+        min_length: v.min_length,
+    };
+    view! {
+        <AuthCard title="Choose a new password">
+            <FormMessage error=f.form_error.clone() />
+            <ActionForm action=action>
+                <PasswordField id="reset-password" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=action.version() error=f.error("password") autofocus=true />
+                <PasswordField id="reset-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=action.version() error=f.error("confirm") />
+                <SubmitButton label="Reset My Password" pending=action.pending() />
+            </ActionForm>
+        </AuthCard>
+    }
+}

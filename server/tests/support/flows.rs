@@ -1,0 +1,91 @@
+//! The steps a person takes, over HTTP without JavaScript: register, verify, sign in; and the
+//! dev mailbox as JSON.
+
+use super::{eventually, Client, Server};
+
+pub const PW: &str = "tulip-rain-77";
+pub const TEST_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+pub fn mailbox(c: &mut Client) -> Vec<serde_json::Value> {
+    let r = c.request("GET", "/dev/mailbox.json", &[], "");
+    assert_eq!(r.status, 200);
+    serde_json::from_str(&r.body).expect("mailbox json")
+}
+
+pub fn newest(c: &mut Client, to: &str, subject: &str, after: usize) -> String {
+    eventually(|| {
+        let list: Vec<String> = mailbox(c)
+            .into_iter()
+            .filter(|m| m["to"] == to && m["subject"].as_str().is_some_and(|s| s.contains(subject)))
+            .filter_map(|m| m["text"].as_str().map(str::to_string))
+            .collect();
+        (list.len() > after).then(|| list[0].clone())
+    })
+}
+
+pub fn count(c: &mut Client, to: &str, subject: &str) -> usize {
+    mailbox(c)
+        .iter()
+        .filter(|m| m["to"] == to && m["subject"].as_str().is_some_and(|s| s.contains(subject)))
+        .count()
+}
+
+pub fn after<'a>(text: &'a str, marker: &str) -> &'a str {
+    text.split(marker)
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("marker in text")
+}
+
+/// Registers without JavaScript with `method` (and `phone`), then follows the verification
+/// link; returns the verification token.
+pub fn register_and_verify(c: &mut Client, email: &str, method: &str, phone: &str) -> String {
+    let r = c.form(
+        "/api/register",
+        "/register",
+        &[
+            ("email", email),
+            ("first_name", "Ada"),
+            ("last_name", "Lovelace"),
+            ("password", PW),
+            ("confirm", PW),
+            ("mfa_method", method),
+            ("phone", phone),
+        ],
+    );
+    assert_eq!(r.status, 303, "no-JS post redirects back: {r:?}");
+    assert!(c.get("/register").body.contains("Check your email"));
+    let text = newest(c, email, "Verify your email", 0);
+    let token = after(&text, "token=").to_string();
+    let r = c.get(&format!("/verify-email?token={token}"));
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/login?verify=ok"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    token
+}
+
+/// Register, verify, sign in with the emailed code; returns (client, the secrets seen).
+pub fn sign_up_and_in(s: &Server, email: &str) -> (Client, Vec<String>) {
+    let mut c = Client::new(s);
+    let token = register_and_verify(&mut c, email, "email", "");
+    assert_eq!(
+        c.form("/api/login_email", "/login", &[("email", email)])
+            .status,
+        303
+    );
+    assert!(c.get("/login").body.contains("Enter your password"));
+    let before = count(&mut c, email, "sign-in code");
+    assert_eq!(
+        c.form("/api/login_password", "/login", &[("password", PW)])
+            .status,
+        303
+    );
+    assert!(c.get("/login").body.contains("We sent a six-digit code"));
+    let mail = newest(&mut c, email, "sign-in code", before);
+    let code = after(&mail, "code is ").to_string();
+    let r = c.form("/api/login_code", "/login", &[("code", &code)]);
+    assert_eq!(r.header("location"), Some("/profile"));
+    let p = c.get("/profile");
+    assert!(p.body.contains("Welcome, Ada"), "{}", p.body);
+    (c, vec![token, code])
+}
