@@ -3,8 +3,11 @@
 //! - P1: minimum length, configurable 6..=64 (default 8), counted in Unicode code points after NFKC.
 //! - P2: maximum 128 code points with a clear message; never truncated; any character allowed.
 //! - P3: no composition rules; [`strength`] is advisory only.
-//! - P4 (context part): the password may not contain the email local part, the person's names or
-//!   the product name. The bundled blocklist arrives with the password-recovery issue.
+//! - P4: the password may not be one of the 10 000 most common passwords (bundled data file
+//!   `core/data/common-passwords.txt`, from the MIT-licensed zxcvbn-ts frequency list, matched
+//!   case-insensitively) nor contain the email local part, the person's names or the product
+//!   name. The blocklist is checked where the decision is made — on the server; the browser build
+//!   leaves the 77 KB list out and hints with the other rules.
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +38,8 @@ pub enum PasswordError {
     TooLong,
     #[error("Don't use your name, your email address or \"{PRODUCT_WORD}\" in your password.")]
     ContainsContext,
+    #[error("This password is one of the most common ones. Choose something harder to guess.")]
+    Common,
     #[error("The passwords do not match.")]
     Mismatch,
 }
@@ -94,6 +99,9 @@ impl PasswordPolicy {
         if hit {
             return Err(PasswordError::ContainsContext);
         }
+        if is_common(&lower) {
+            return Err(PasswordError::Common);
+        }
         Ok(normalized)
     }
 
@@ -110,6 +118,26 @@ impl PasswordPolicy {
         }
         Ok(normalized)
     }
+}
+
+/// P4: whether `lower` (lower-cased) is on the bundled list of common passwords.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn is_common(lower: &str) -> bool {
+    use std::collections::HashSet;
+    use std::sync::OnceLock;
+    static LIST: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        include_str!("../data/common-passwords.txt")
+            .lines()
+            .collect()
+    })
+    .contains(lower)
+}
+
+/// The browser build does not carry the list; the server decides (P4).
+#[cfg(target_arch = "wasm32")]
+pub fn is_common(_lower: &str) -> bool {
+    false
 }
 
 /// Advisory strength, 0 (very weak) ..= 4 (strong) (P3: shown, never enforced).
@@ -189,14 +217,14 @@ mod tests {
     fn p1_length_is_counted_in_code_points_after_nfkc() {
         let p = PasswordPolicy::new(6).unwrap_or_default();
         // Six fullwidth letters normalise to six ASCII letters: six code points, not 18 bytes.
-        assert!(p.check("ｑｗｅｒｔｙ", &Context::default()).is_ok());
+        assert!(p.check("ｔｕｌｉｐｚ", &Context::default()).is_ok());
         assert_eq!(
-            p.check("ｑｗｅｒｔ", &Context::default()),
+            p.check("ｔｕｌｉｐ", &Context::default()),
             Err(PasswordError::TooShort(6))
         );
         assert_eq!(
-            p.check("ｑｗｅｒｔｙ", &Context::default()),
-            Ok("qwerty".to_string())
+            p.check("ｔｕｌｉｐｚ", &Context::default()),
+            Ok("tulipz".to_string())
         );
     }
 
@@ -228,6 +256,31 @@ mod tests {
             p.check("my GateHouse pw", &ctx()),
             Err(PasswordError::ContainsContext)
         );
+    }
+
+    #[test]
+    fn p4_the_10000_most_common_passwords_are_refused_case_insensitively() {
+        let p = PasswordPolicy::default();
+        let list = include_str!("../data/common-passwords.txt");
+        assert!(
+            list.lines().count() >= 10_000,
+            "P4: at least 10 000 entries"
+        );
+        for common in ["password1", "iloveyou", "QwertyUIOP", "sunshine1"] {
+            assert_eq!(
+                p.check(common, &ctx()),
+                Err(PasswordError::Common),
+                "{common}"
+            );
+        }
+        // The last entry counts as much as the first.
+        let last = list
+            .lines()
+            .filter(|l| l.chars().count() >= 8)
+            .last()
+            .unwrap_or("");
+        assert_eq!(p.check(last, &ctx()), Err(PasswordError::Common), "{last}");
+        assert!(p.check("tulip-rain-77", &ctx()).is_ok());
     }
 
     #[test]
