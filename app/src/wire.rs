@@ -112,6 +112,8 @@ pub struct SecurityView {
     pub sms_country_codes: Vec<String>,
     /// P1: for the new-password hints.
     pub min_length: usize,
+    /// F8: a reset link is out: (sent at, expires at), as UTC times.
+    pub reset_link: Option<(String, String)>,
     pub flash: Flash,
 }
 

@@ -136,6 +136,17 @@ pub fn password_reset(to: &str, first_name: &str, link: &str, minutes: i64) -> M
     email(to, "Reset your password", text, html)
 }
 
+/// F8: the reset link by text message (a 128-bit token keeps it short).
+pub fn password_reset_sms(to: &str, link: &str, minutes: i64) -> Message {
+    Message {
+        channel: Channel::Sms,
+        recipient: to.to_string(),
+        subject: String::new(),
+        text: format!("Gatehouse: reset your password at {link} (works once, {minutes} min)."),
+        html: String::new(),
+    }
+}
+
 /// F5/P7: the password was changed (by reset or from the Security tab).
 pub fn password_changed(to: &str, forgot_link: &str) -> Message {
     let text = format!(

@@ -20,12 +20,13 @@ use crate::login::{self, LoginError};
 use crate::messages;
 use crate::outbox;
 use crate::password::{Context, PasswordError};
+use crate::phone::Phone;
 use crate::ratelimit::{self, Limit, RateError};
-use crate::secret::{digest, new_token};
+use crate::secret::{digest, new_short_token, new_token};
 use crate::service::Deps;
 use crate::sessions::{self, ClientInfo, Session};
 use crate::store::Conn;
-use crate::users::{self, User};
+use crate::users::{self, MfaMethod, User};
 use sqlx::Row;
 
 /// F2: how long a reset link works.
@@ -153,6 +154,14 @@ pub async fn request_reset(
     Ok(())
 }
 
+/// Where a reset link goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    Email,
+    /// F8: by text message to this verified number.
+    Sms(Phone),
+}
+
 /// F2/F3: a new link (older ones die), by email, recorded (G1) — in the caller's transaction.
 async fn send_link(
     conn: &mut Conn,
@@ -161,8 +170,22 @@ async fn send_link(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<Timestamp, RecoveryError> {
+    send_link_via(conn, deps, user, &Via::Email, client, now).await
+}
+
+async fn send_link_via(
+    conn: &mut Conn,
+    deps: &Deps,
+    user: &User,
+    via: &Via,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<Timestamp, RecoveryError> {
     kill_tokens(conn, &user.id, now).await?;
-    let token = new_token();
+    let token = match via {
+        Via::Email => new_token(),
+        Via::Sms(_) => new_short_token(),
+    };
     let expires = now + RESET_TTL_SECS;
     sqlx::query(
         "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)",
@@ -174,12 +197,15 @@ async fn send_link(
     .execute(&mut *conn)
     .await?;
     let link = deps.link(&format!("/reset-password/open?token={}", token.expose()));
-    let m = messages::password_reset(
-        user.email.as_str(),
-        &user.first_name,
-        &link,
-        RESET_TTL_SECS / 60,
-    );
+    let m = match via {
+        Via::Email => messages::password_reset(
+            user.email.as_str(),
+            &user.first_name,
+            &link,
+            RESET_TTL_SECS / 60,
+        ),
+        Via::Sms(p) => messages::password_reset_sms(p.as_str(), &link, RESET_TTL_SECS / 60),
+    };
     outbox::enqueue(conn, &m, now).await?;
     events::record(
         conn,
@@ -190,6 +216,73 @@ async fn send_link(
     )
     .await?;
     Ok(expires)
+}
+
+/// What "Send reset password link" did (F8): the channel, the masked address, the expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSent {
+    pub via_sms: bool,
+    /// An authenticator user gets the link by email (F8); the page says so.
+    pub authenticator: bool,
+    pub masked: String,
+    pub expires_at: Timestamp,
+}
+
+/// F8: from the Security tab, a reset link through the account's second-factor channel — text
+/// message for SMS users, email otherwise.
+pub async fn send_link_to_factor(
+    deps: &Deps,
+    session: &Session,
+    client: &ClientInfo,
+) -> Result<LinkSent, RecoveryError> {
+    let uid = session
+        .authenticated_user()
+        .ok_or(RecoveryError::Login(LoginError::WrongStep))?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let user = users::by_id(&mut tx, uid)
+        .await?
+        .ok_or(RecoveryError::Login(LoginError::WrongStep))?;
+    ratelimit::hit(
+        &mut tx,
+        &format!("forgot:addr:{}", user.email.as_str()),
+        PER_ADDRESS,
+        now,
+    )
+    .await?;
+    let phone = crate::mfa::phone_factor(&mut tx, uid).await?;
+    let via = match (user.mfa_method, phone) {
+        (MfaMethod::Sms, Some((p, true))) => Via::Sms(p),
+        _ => Via::Email,
+    };
+    let expires_at = send_link_via(&mut tx, deps, &user, &via, client, now).await?;
+    tx.commit().await?;
+    Ok(LinkSent {
+        via_sms: matches!(via, Via::Sms(_)),
+        authenticator: user.mfa_method == MfaMethod::Authenticator,
+        masked: match via {
+            Via::Sms(p) => p.masked(),
+            Via::Email => user.email.masked(),
+        },
+        expires_at,
+    })
+}
+
+/// F8: when the newest unused link of the user was sent and when it expires, while it works.
+pub async fn open_link(
+    deps: &Deps,
+    user_id: &str,
+) -> Result<Option<(Timestamp, Timestamp)>, RecoveryError> {
+    let mut c = deps.store.conn().await?;
+    let expires: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(expires_at) FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(user_id)
+    .bind(PURPOSE)
+    .bind(deps.now())
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(expires.map(|e| (e - RESET_TTL_SECS, e)))
 }
 
 /// The user a live (unused, unexpired) reset token belongs to.

@@ -49,6 +49,11 @@ pub fn new_token() -> Secret {
     Secret(random_hex(32))
 }
 
+/// F2: a 128-bit token, short enough for a link in a text message.
+pub fn new_short_token() -> Secret {
+    Secret(random_hex(16))
+}
+
 /// M1: six digits, uniformly distributed, leading zeros kept.
 pub fn new_code() -> Secret {
     Secret(format!("{:06}", OsRng.gen_range(0..1_000_000u32)))

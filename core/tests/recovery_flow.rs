@@ -207,3 +207,55 @@ async fn p7_s6_regression_10_a_change_needs_the_current_password_and_ends_other_
         assert_eq!(last_message(&d).await.subject, "Your password was changed");
     }
 }
+
+#[tokio::test]
+async fn f8_the_security_tab_sends_the_link_through_the_second_factor_channel() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        // Email user: by email, and the tab shows when it was sent and when it expires.
+        verified_user(&d, "ada@example.com").await;
+        let s = session(&d, &signed_in(&d, "ada@example.com").await).await;
+        let sent = recovery::send_link_to_factor(&d, &s, &client())
+            .await
+            .expect("sent");
+        assert!(!sent.via_sms && !sent.authenticator);
+        assert_eq!(sent.expires_at, d.now() + RESET_TTL_SECS);
+        assert_eq!(last_message(&d).await.recipient, "ada@example.com");
+        let uid = s.authenticated_user().expect("user").to_string();
+        assert_eq!(
+            recovery::open_link(&d, &uid).await.expect("status"),
+            Some((d.now(), d.now() + RESET_TTL_SECS))
+        );
+        clock.advance(RESET_TTL_SECS);
+        assert_eq!(recovery::open_link(&d, &uid).await.expect("status"), None);
+
+        // SMS user: a short link by text message to the verified number.
+        register_verified_with_phone(&d, "grace@example.com", "sms", "+1 555 010 0200").await;
+        let first = to_code_step(&d, "grace@example.com").await;
+        let code = {
+            let m = last_message(&d).await;
+            let i = m.text.find("code is ").expect("code") + 8;
+            m.text[i..i + 6].to_string()
+        };
+        let t = login::verify_code(&d, &first, &code, &client())
+            .await
+            .expect("signed in by SMS");
+        let s = session(&d, t.token().expose()).await;
+        let sent = recovery::send_link_to_factor(&d, &s, &client())
+            .await
+            .expect("sent");
+        assert!(sent.via_sms);
+        assert_eq!(sent.masked, "+•••••••0200");
+        let m = last_message(&d).await;
+        assert_eq!(m.channel, outbox::Channel::Sms);
+        let token = m
+            .text
+            .split("token=")
+            .nth(1)
+            .and_then(|t| t.split_whitespace().next())
+            .expect("token");
+        assert_eq!(token.len(), 32, "128 bits, short enough for SMS (F2)");
+        assert!(recovery::link_is_live(&d, token).await.expect("live"));
+    }
+}

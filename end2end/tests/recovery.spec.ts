@@ -101,5 +101,19 @@ for (const js of [true, false]) {
       await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
       await other.close();
     });
+
+    test('F8: Send reset password link from the Security tab names the channel and shows the expiry', async ({ page }) => {
+      const email = uniqueEmail(js ? 'f8-js' : 'f8-nojs');
+      await registerAndVerify(page, email, js);
+      await signIn(page, email, js);
+      await page.getByRole('tab', { name: 'Security' }).click();
+      if (js) await hydrated(page);
+      await page.getByRole('button', { name: 'Send reset password link' }).click();
+      await expect(page.getByText(/We sent a reset link by email to .+@example\.com\. It expires in 30 minutes\./)).toBeVisible();
+      await expect(page.getByText(/Reset link sent at .* UTC; it expires at .* UTC\./)).toBeVisible();
+      const mail = await waitForMail(page.request, email, /Reset your password/);
+      await page.goto(linkIn(mail));
+      await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
+    });
   });
 }

@@ -55,6 +55,17 @@ for (const js of [true, false]) {
       await page.getByRole('button', { name: 'Verify' }).click();
       await expect(page).toHaveURL(/\/profile$/);
       await expect(page.getByText('By text message')).toBeVisible();
+
+      // F8: the reset link goes by text message to the verified number.
+      await openSecurityTab(page, js);
+      await page.getByRole('button', { name: 'Send reset password link' }).click();
+      await expect(page.getByText(`We sent a reset link by text message to +•••••••${phone.e164.slice(-4)}. It expires in 30 minutes.`)).toBeVisible();
+      await expect(page.getByText(/Reset link sent at .* UTC; it expires at .* UTC\./)).toBeVisible();
+      const link = await waitForSms(page.request, phone.e164, /reset your password/);
+      const url = link.text.match(/https?:\/\/\S+/)?.[0] ?? '';
+      await page.goto(url);
+      await expect(page).toHaveURL(/\/reset-password$/);
+      await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
     });
 
     test('S5/M7/M4: change the method from the Security tab — to SMS after verifying the phone, then to the authenticator at the next sign-in', async ({ page }) => {

@@ -112,6 +112,13 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
         new_codes: ov.new_recovery_codes,
         sms_country_codes: ov.sms_country_codes,
         min_length: st.deps.settings.password.min_length,
+        reset_link: gatehouse_core::recovery::open_link(&st.deps, &uid)
+            .await
+            .map_err(internal)?
+            .map(|(sent, expires)| {
+                use gatehouse_core::clock::format_utc;
+                (format_utc(sent), format_utc(expires))
+            }),
         flash: ctx::take_flash(&st, FORM),
     }))
 }
@@ -273,6 +280,41 @@ pub async fn change_password(
             ctx::busy();
             f.form_error = Some("The server is busy. Try again in a moment.".into());
         }
+        Err(e) => {
+            let _ = internal(&e);
+            f.form_error = Some("Something went wrong on our side. Please try again.".into());
+        }
+    }
+    ctx::write_flash(&st, &f);
+    ctx::back_to(PAGE);
+    Ok(())
+}
+
+/// F8: a reset link through the second-factor channel; the answer names the channel.
+#[server(endpoint = "send_reset_link")]
+pub async fn send_reset_link() -> Result<(), ServerFnError> {
+    use gatehouse_core::recovery::{self, RecoveryError};
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let mut f = Flash::for_form(FORM);
+    match recovery::send_link_to_factor(&st.deps, &s, &ctx::client()).await {
+        Ok(sent) => {
+            let minutes = gatehouse_core::recovery::RESET_TTL_SECS / 60;
+            let how = match (sent.via_sms, sent.authenticator) {
+                (true, _) => format!("by text message to {}", sent.masked),
+                (false, true) => format!(
+                    "by email to {} (an authenticator app cannot receive links)",
+                    sent.masked
+                ),
+                (false, false) => format!("by email to {}", sent.masked),
+            };
+            f.notice = Some(format!(
+                "We sent a reset link {how}. It expires in {minutes} minutes."
+            ));
+        }
+        Err(e @ RecoveryError::Limited { .. }) => f.form_error = Some(e.to_string()),
         Err(e) => {
             let _ = internal(&e);
             f.form_error = Some("Something went wrong on our side. Please try again.".into());

@@ -11,7 +11,7 @@
 
 use crate::api::security::{
     get_security_view, ChangePassword, CodesSaved, ReauthCode, ReauthPassword, RegenerateCodes,
-    SaveMfaMethod, SecurityResend, VerifyPhone,
+    SaveMfaMethod, SecurityResend, SendResetLink, VerifyPhone,
 };
 use crate::components::{
     Field, FormMessage, MfaMethodChoice, PasswordField, ProfileFrame, RecoveryCodesList,
@@ -33,6 +33,7 @@ struct Actions {
     regenerate: ServerAction<RegenerateCodes>,
     saved: ServerAction<CodesSaved>,
     password: ServerAction<ChangePassword>,
+    reset_link: ServerAction<SendResetLink>,
 }
 
 impl Actions {
@@ -46,9 +47,10 @@ impl Actions {
             regenerate: ServerAction::new(),
             saved: ServerAction::new(),
             password: ServerAction::new(),
+            reset_link: ServerAction::new(),
         }
     }
-    fn versions(&self) -> [usize; 8] {
+    fn versions(&self) -> [usize; 9] {
         [
             self.reauth_password.version().get(),
             self.reauth_code.version().get(),
@@ -58,6 +60,7 @@ impl Actions {
             self.regenerate.version().get(),
             self.saved.version().get(),
             self.password.version().get(),
+            self.reset_link.version().get(),
         ]
     }
 }
@@ -231,6 +234,14 @@ fn password_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
         min_length: v.min_length,
     };
     let email = v.me.email.clone();
+    let reset_note = match v.method.as_str() {
+        "sms" => "We can text you a link to choose a new one.",
+        "totp" => "We can email you a link to choose a new one (an authenticator app cannot receive links).",
+        _ => "We can email you a link to choose a new one.",
+    };
+    let reset_status = v.reset_link.clone().map(|(sent, expires)| {
+        view! { <p class="status status--pending">{format!("Reset link sent at {sent}; it expires at {expires}.")}</p> }
+    });
     view! {
         <section class="panel__section" aria-labelledby="password-title">
             <h3 id="password-title">"Password"</h3>
@@ -242,6 +253,12 @@ fn password_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
                 <PasswordField id="pw-new" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=a.password.version() error=f.error("new_password") />
                 <PasswordField id="pw-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=a.password.version() error=f.error("confirm") />
                 <SubmitButton label="Change password" pending=a.password.pending() />
+            </ActionForm>
+            <h4>"Forgot your current password?"</h4>
+            <p>{reset_note}</p>
+            {reset_status}
+            <ActionForm action=a.reset_link>
+                <SubmitButton label="Send reset password link" secondary=true pending=a.reset_link.pending() />
             </ActionForm>
         </section>
     }
