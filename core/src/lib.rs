@@ -34,6 +34,8 @@ pub mod recovery;
 #[cfg(feature = "server")]
 pub mod recovery_codes;
 #[cfg(feature = "server")]
+pub mod recovery_sms;
+#[cfg(feature = "server")]
 pub mod secret;
 #[cfg(feature = "server")]
 pub mod security;

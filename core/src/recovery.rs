@@ -32,11 +32,11 @@ use sqlx::Row;
 /// F2: how long a reset link works.
 pub const RESET_TTL_SECS: i64 = 30 * 60;
 const PURPOSE: &str = "reset_password";
-const PER_IP: Limit = Limit {
+pub(crate) const PER_IP: Limit = Limit {
     max: 10,
     window_secs: 60,
 };
-const PER_ADDRESS: Limit = Limit {
+pub(crate) const PER_ADDRESS: Limit = Limit {
     max: 5,
     window_secs: 3600,
 };
@@ -96,7 +96,12 @@ fn field(which: fn(&mut PasswordFields) -> &mut Option<String>, msg: String) -> 
 }
 
 /// P1–P4 with the owner's context words, and the confirmation (P7).
-fn check_new(deps: &Deps, user: &User, new: &str, confirm: &str) -> Result<String, RecoveryError> {
+pub(crate) fn check_new(
+    deps: &Deps,
+    user: &User,
+    new: &str,
+    confirm: &str,
+) -> Result<String, RecoveryError> {
     let ctx = Context {
         words: vec![
             user.email.local_part(),
@@ -348,7 +353,7 @@ pub async fn reset_password(
 }
 
 /// The new hash, other sessions and reset links gone (S6, F2), the event and the notice.
-async fn set_password(
+pub(crate) async fn set_password(
     conn: &mut Conn,
     deps: &Deps,
     user: &User,

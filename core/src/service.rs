@@ -29,6 +29,17 @@ pub struct Settings {
     pub login_per_account_per_hour: i64,
     /// R4/M9: calling codes text messages may go to ("+1", "+44"); empty turns SMS off.
     pub sms_country_codes: Vec<String>,
+    /// F7: which ways "Forgot password?" offers — an email link and/or an SMS code (the latter
+    /// only while SMS itself is available).
+    pub recovery_email_link: bool,
+    pub recovery_sms_code: bool,
+}
+
+impl Settings {
+    /// F7: SMS-code recovery is offered only when it is enabled and SMS can be sent.
+    pub fn sms_recovery(&self) -> bool {
+        self.recovery_sms_code && !self.sms_country_codes.is_empty()
+    }
 }
 
 impl Default for Settings {
@@ -46,6 +57,8 @@ impl Default for Settings {
             login_per_ip_per_minute: 30,
             login_per_account_per_hour: 60,
             sms_country_codes: vec!["+1".into(), "+44".into()],
+            recovery_email_link: true,
+            recovery_sms_code: true,
         }
     }
 }

@@ -22,6 +22,14 @@ pub enum SessionState {
     /// MFA just set up; the recovery codes are on screen until the person confirms they saved
     /// them (M6). Still not signed in (M5).
     ShowingCodes { user_id: String },
+    /// F6: password recovery by SMS code for `email`; `user_id` only when the account exists
+    /// and has a verified phone (the flow looks the same either way, F1).
+    Recovering {
+        email: String,
+        user_id: Option<String>,
+    },
+    /// F6: the recovery code was right; only a new password can be set (never signed in, F5).
+    ResetAllowed { user_id: String },
     /// Fully signed in.
     Authenticated {
         user_id: String,
@@ -75,6 +83,10 @@ fn columns(state: &SessionState) -> (&'static str, Option<&str>, Option<&str>, O
         SessionState::Identified { email } => ("identified", None, Some(email.as_str()), None),
         SessionState::Partial { user_id } => ("partial", Some(user_id.as_str()), None, None),
         SessionState::ShowingCodes { user_id } => ("codes", Some(user_id.as_str()), None, None),
+        SessionState::Recovering { email, user_id } => {
+            ("recovering", user_id.as_deref(), Some(email.as_str()), None)
+        }
+        SessionState::ResetAllowed { user_id } => ("reset", Some(user_id.as_str()), None, None),
         SessionState::Authenticated {
             user_id,
             authenticated_at,
@@ -160,6 +172,13 @@ pub async fn lookup(
         },
         ("partial", Some(user_id)) => SessionState::Partial { user_id },
         ("codes", Some(user_id)) => SessionState::ShowingCodes { user_id },
+        ("recovering", user_id) => SessionState::Recovering {
+            email: row
+                .try_get::<Option<String>, _>("login_email")?
+                .unwrap_or_default(),
+            user_id,
+        },
+        ("reset", Some(user_id)) => SessionState::ResetAllowed { user_id },
         ("authenticated", Some(user_id)) => SessionState::Authenticated {
             user_id,
             authenticated_at: row

@@ -259,3 +259,108 @@ async fn f8_the_security_tab_sends_the_link_through_the_second_factor_channel() 
         assert!(recovery::link_is_live(&d, token).await.expect("live"));
     }
 }
+
+/// An account whose phone was verified by its first SMS sign-in; returns the signed-in cookie.
+async fn sms_user(d: &Deps, email: &str, phone: &str) -> String {
+    register_verified_with_phone(d, email, "sms", phone).await;
+    let s = to_code_step(d, email).await;
+    let code = sms_code(d).await;
+    login::verify_code(d, &s, &code, &client())
+        .await
+        .expect("signed in by SMS")
+        .token()
+        .expose()
+        .to_string()
+}
+
+async fn sms_code(d: &Deps) -> String {
+    let m = last_message(d).await;
+    assert_eq!(m.channel, outbox::Channel::Sms);
+    let i = m.text.find("code is ").expect("code") + 8;
+    m.text[i..i + 6].to_string()
+}
+
+#[tokio::test]
+async fn f6_a_code_to_the_verified_phone_leads_to_a_new_password_and_ends_every_session() {
+    use gatehouse_core::recovery_sms;
+    use gatehouse_core::sessions::SessionState;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        let before = sms_user(&d, "grace@example.com", "+1 555 010 0200").await;
+        let t = recovery_sms::start(&d, None, "grace@example.com", &client())
+            .await
+            .expect("started");
+        let flow = session(&d, t.expose()).await;
+        assert!(flow.authenticated_user().is_none(), "M5: not signed in");
+        let right = sms_code(&d).await;
+        let wrong = if right == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        assert!(matches!(
+            recovery_sms::verify(&d, &flow, wrong, &client()).await,
+            Err(RecoveryError::Login(login::LoginError::WrongCode {
+                remaining: 4
+            }))
+        ));
+        let t2 = recovery_sms::verify(&d, &flow, &right, &client())
+            .await
+            .expect("right code");
+        let allowed = session(&d, t2.expose()).await;
+        assert!(matches!(allowed.state, SessionState::ResetAllowed { .. }));
+        assert!(
+            allowed.authenticated_user().is_none(),
+            "F5: never signed in"
+        );
+        recovery_sms::reset(&d, &allowed, NEW_PW, NEW_PW, &client())
+            .await
+            .expect("reset");
+        assert!(!live(&d, &before).await, "F5: every session ended");
+        assert!(!live(&d, t2.expose()).await, "the flow too");
+        assert_eq!(last_message(&d).await.subject, "Your password was changed");
+    }
+}
+
+#[tokio::test]
+async fn f6_the_code_expires_after_ten_minutes() {
+    use gatehouse_core::recovery_sms;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        sms_user(&d, "grace@example.com", "+1 555 010 0200").await;
+        let t = recovery_sms::start(&d, None, "grace@example.com", &client())
+            .await
+            .expect("started");
+        let code = sms_code(&d).await;
+        clock.advance(10 * 60 + 1);
+        let flow = session(&d, t.expose()).await;
+        assert!(matches!(
+            recovery_sms::verify(&d, &flow, &code, &client()).await,
+            Err(RecoveryError::Login(login::LoginError::ChallengeDead))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn f1_an_sms_flow_for_an_unknown_address_or_one_without_a_phone_looks_the_same() {
+    use gatehouse_core::recovery_sms;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await; // email codes, no phone
+        let before = outbox_len(&d).await;
+        for email in ["nobody@example.com", "ada@example.com"] {
+            let t = recovery_sms::start(&d, None, email, &client())
+                .await
+                .expect("the same answer");
+            let flow = session(&d, t.expose()).await;
+            assert!(matches!(
+                recovery_sms::verify(&d, &flow, "123456", &client()).await,
+                Err(RecoveryError::Login(login::LoginError::Incorrect))
+            ));
+        }
+        assert_eq!(outbox_len(&d).await, before, "no text message to send");
+    }
+}

@@ -1,0 +1,144 @@
+//! Password recovery by a six-digit code sent to the account's verified phone (seed 004).
+//!
+//! - F6: six digits, valid 10 minutes, five tries (the shared `challenges`: M2, R3, M10), then a
+//!   new password; the code proves the phone, the new password is then the only thing the flow
+//!   can do (`ResetAllowed`), and it never signs anyone in (F5).
+//! - F1/F7: the flow looks the same whether or not the address has an account or a verified
+//!   phone: a flow session is always created, the same answer is shown, and a wrong code reads
+//!   the same either way. Only a real account with a verified phone gets a text message.
+//! - R2: the same per-IP and per-address windows as the email link.
+
+use crate::challenges::{self, Delivery};
+use crate::email::Email;
+use crate::login::LoginError;
+use crate::ratelimit::{self, RateError};
+use crate::recovery::{check_new, set_password, RecoveryError, PER_ADDRESS, PER_IP};
+use crate::secret::Secret;
+use crate::service::Deps;
+use crate::sessions::{self, ClientInfo, Session, SessionState};
+use crate::users;
+
+const KIND: &str = "recover_sms";
+
+/// F1/F6: starts a recovery flow for `email` and returns its session id; a code goes out only
+/// when the account exists and has a verified phone.
+pub async fn start(
+    deps: &Deps,
+    current: Option<&Session>,
+    email: &str,
+    client: &ClientInfo,
+) -> Result<Secret, RecoveryError> {
+    let email = Email::parse(email)?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    ratelimit::hit(&mut tx, &format!("forgot:ip:{}", client.ip), PER_IP, now).await?;
+    let quiet = ratelimit::hit(
+        &mut tx,
+        &format!("forgot:addr:{}", email.as_str()),
+        PER_ADDRESS,
+        now,
+    )
+    .await;
+    if let Err(RateError::Store(e)) = quiet {
+        return Err(e.into());
+    }
+    let mut target = None;
+    if let (Some(u), true) = (users::by_email(&mut tx, &email).await?, quiet.is_ok()) {
+        if let Some((phone, true)) = crate::mfa::phone_factor(&mut tx, &u.id).await? {
+            target = Some((u.id, phone));
+        }
+    }
+    let state = SessionState::Recovering {
+        email: email.to_string(),
+        user_id: target.as_ref().map(|(id, _)| id.clone()),
+    };
+    let policy = &deps.settings.sessions;
+    let rotated = match current {
+        Some(s) => sessions::rotate(&mut tx, &s.id_hash, &state, policy, now).await?,
+        None => None,
+    };
+    let token = match rotated {
+        Some(t) => t,
+        None => sessions::create(&mut tx, &state, client, policy, now).await?,
+    };
+    if let Some((uid, phone)) = &target {
+        let sent = challenges::open(
+            &mut tx,
+            deps,
+            uid,
+            &token.digest(),
+            KIND,
+            Delivery::Sms(phone.as_str()),
+            now,
+        )
+        .await;
+        match sent {
+            // R4: a capped number gets no text; the answer stays the same (F1).
+            Ok(()) | Err(LoginError::Limited { .. }) => {}
+            Err(LoginError::Store(e)) => return Err(e.into()),
+            Err(e) => return Err(RecoveryError::Login(e)),
+        }
+    }
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// F6: the code; right → the flow may set a new password (under a new session id, S2).
+pub async fn verify(
+    deps: &Deps,
+    session: &Session,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Secret, RecoveryError> {
+    let SessionState::Recovering { user_id, .. } = &session.state else {
+        return Err(RecoveryError::Login(LoginError::WrongStep));
+    };
+    // F1: without an account (or a phone) every code is simply wrong.
+    let Some(uid) = user_id else {
+        return Err(RecoveryError::Login(LoginError::Incorrect));
+    };
+    let mut passed = challenges::attempt(deps, session, uid, "recover_", code, client)
+        .await
+        .map_err(RecoveryError::Login)?;
+    let state = SessionState::ResetAllowed {
+        user_id: uid.clone(),
+    };
+    let token = sessions::rotate(
+        &mut passed.tx,
+        &session.id_hash,
+        &state,
+        &deps.settings.sessions,
+        deps.now(),
+    )
+    .await?
+    .ok_or(RecoveryError::Login(LoginError::WrongStep))?;
+    passed.tx.commit().await?;
+    Ok(token)
+}
+
+/// F5/F6: the new password; every session of the account ends, this flow included.
+pub async fn reset(
+    deps: &Deps,
+    session: &Session,
+    new: &str,
+    confirm: &str,
+    client: &ClientInfo,
+) -> Result<(), RecoveryError> {
+    let SessionState::ResetAllowed { user_id } = &session.state else {
+        return Err(RecoveryError::Login(LoginError::WrongStep));
+    };
+    let user = {
+        let mut c = deps.store.conn().await?;
+        users::by_id(&mut c, user_id)
+            .await?
+            .ok_or(RecoveryError::Login(LoginError::WrongStep))?
+    };
+    let password = check_new(deps, &user, new, confirm)?;
+    let phc = deps.hasher.hash(&password).await?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    set_password(&mut tx, deps, &user, &phc, None, client, now).await?;
+    users::reset_failures(&mut tx, &user.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
