@@ -71,7 +71,8 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
             }
         }
         Some(SessionState::Authenticated { .. }) => v.step = LoginStep::SignedIn,
-        None => {}
+        // A password-recovery flow is not a sign-in: start from the email step.
+        Some(SessionState::Recovering { .. } | SessionState::ResetAllowed { .. }) | None => {}
     }
     Ok(v)
 }

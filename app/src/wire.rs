@@ -146,7 +146,24 @@ impl Me {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForgotView {
     pub email: String,
+    pub step: ForgotStep,
+    /// F7: the ways offered.
+    pub email_link: bool,
+    pub sms_code: bool,
+    pub min_length: usize,
     pub flash: Flash,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ForgotStep {
+    /// Email (and the recovery method when several are on).
+    Request,
+    /// F6: the code sent by text message.
+    Code,
+    /// F6: the code was right; the new password.
+    NewPassword,
+    /// "Your password has been reset."
+    Done,
 }
 
 /// `/reset-password`: whether the link (held in a cookie, F4) still works.

@@ -130,3 +130,24 @@ export async function signOut(page: Page, name: string): Promise<void> {
   await page.getByRole('menuitem', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
 }
+
+/** Registers with text messages and signs in once, which verifies the phone (M9). */
+export async function registerWithSms(page: Page, email: string, phone: { typed: string; e164: string }, js: boolean): Promise<void> {
+  await page.goto('/register');
+  if (js) await hydrated(page);
+  await page.getByRole('textbox', { name: 'Email' }).fill(email);
+  await page.getByLabel('First name').fill('Ada');
+  await page.getByLabel('Last name').fill('Lovelace');
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Confirm password').fill(PASSWORD);
+  await page.getByRole('radio', { name: 'Text message (SMS)' }).check();
+  await page.getByLabel('Phone').fill(phone.typed);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
+  await page.goto(linkIn(await waitForMail(page.request, email, /Verify your email/)));
+  await enterCredentials(page, email, js);
+  await expect(page.getByRole('heading', { name: 'Check your phone' })).toBeVisible();
+  await page.getByLabel('Verification code').fill(codeIn(await waitForSms(page.request, phone.e164, /code is/)));
+  await page.getByRole('button', { name: 'Verify' }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+}

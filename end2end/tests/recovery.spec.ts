@@ -1,6 +1,7 @@
 import { test, expect } from '@playwright/test';
 import {
-  PASSWORD, codeIn, hydrated, linkIn, mailCount, noAxeViolations, registerAndVerify, signIn, uniqueEmail, waitForMail,
+  PASSWORD, codeIn, hydrated, linkIn, mailCount, noAxeViolations, registerAndVerify, registerWithSms, signIn, signOut,
+  smsCount, uniqueEmail, uniquePhone, waitForMail, waitForSms,
 } from './helpers';
 
 const NEW_PASSWORD = 'harbour-lamp-58';
@@ -100,6 +101,40 @@ for (const js of [true, false]) {
       await page.goto('/profile');
       await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
       await other.close();
+    });
+
+    test('F6/F7: forgot password by SMS code — Code, Continue, new password, Proceed', async ({ page }) => {
+      const email = uniqueEmail(js ? 'smsreset-js' : 'smsreset-nojs');
+      const phone = uniquePhone();
+      await registerWithSms(page, email, phone, js);
+      await signOut(page, 'Ada Lovelace');
+
+      await page.goto('/forgot-password');
+      if (js) await hydrated(page);
+      await page.getByLabel('Email').fill(email);
+      const group = page.getByRole('group', { name: 'Recovery method' });
+      await expect(group.getByRole('radio', { name: 'Email link' })).toBeChecked();
+      await group.getByRole('radio', { name: 'SMS code' }).check();
+      const before = await smsCount(page.request, phone.e164, /code is/);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await expect(page.getByText('If an account with a verified phone exists for that email')).toBeVisible();
+      if (js) await noAxeViolations(page);
+      const sms = await waitForSms(page.request, phone.e164, /code is/, before);
+      const code = codeIn(sms);
+      await page.getByLabel('Code', { exact: true }).fill(code === '000000' ? '111111' : '000000');
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await expect(page.getByText('That code is not correct or can no longer be used.')).toBeVisible();
+      await page.getByLabel('Code', { exact: true }).fill(code);
+      await page.getByRole('button', { name: 'Continue' }).click();
+
+      await expect(page.getByRole('heading', { name: 'Choose a new password' })).toBeVisible();
+      if (js) await noAxeViolations(page);
+      await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+      await page.getByLabel('Confirm new password').fill(NEW_PASSWORD);
+      await page.getByRole('button', { name: 'Proceed' }).click();
+      await expect(page.getByText('Your password has been reset.')).toBeVisible();
+      await page.getByRole('link', { name: 'Sign in' }).click();
+      await expect(page).toHaveURL(/\/login$/);
     });
 
     test('F8: Send reset password link from the Security tab names the channel and shows the expiry', async ({ page }) => {

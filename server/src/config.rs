@@ -45,6 +45,8 @@ pub struct Config {
     #[serde(default)]
     pub sms: SmsConfig,
     #[serde(default)]
+    pub recovery: RecoveryConfig,
+    #[serde(default)]
     pub log: LogConfig,
 }
 
@@ -238,6 +240,48 @@ impl SmsConfig {
     }
 }
 
+/// F7: the ways "Forgot password?" offers, comma separated: `email_link`, `sms_code`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryConfig {
+    pub methods: String,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        Self {
+            methods: "email_link, sms_code".into(),
+        }
+    }
+}
+
+impl RecoveryConfig {
+    /// (email link, SMS code).
+    pub fn parsed(&self) -> Result<(bool, bool), String> {
+        let mut on = (false, false);
+        for m in self
+            .methods
+            .split(',')
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            match m {
+                "email_link" => on.0 = true,
+                "sms_code" => on.1 = true,
+                other => {
+                    return Err(format!(
+                        "recovery.methods: {other:?} is not one of email_link, sms_code"
+                    ))
+                }
+            }
+        }
+        if on == (false, false) {
+            return Err("recovery.methods: enable email_link and/or sms_code".into());
+        }
+        Ok(on)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -304,6 +348,7 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("SMS_ACCOUNT_ID", &["sms", "account_id"]),
     ("SMS_TOKEN", &["sms", "token"]),
     ("SMS_FROM", &["sms", "from"]),
+    ("RECOVERY_METHODS", &["recovery", "methods"]),
     ("LOG_FORMAT", &["log", "format"]),
 ];
 
@@ -407,6 +452,8 @@ impl Loaded {
             } else {
                 Vec::new()
             },
+            recovery_email_link: c.recovery.parsed().map(|m| m.0).unwrap_or(true),
+            recovery_sms_code: c.recovery.parsed().map(|m| m.1).unwrap_or(false),
             ..Settings::default()
         }
     }
@@ -563,6 +610,9 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
         }
     }
     if let Err(m) = config.sms.codes() {
+        return bad(m);
+    }
+    if let Err(m) = config.recovery.parsed() {
         return bad(m);
     }
     if config.sms.any_provider_field() {

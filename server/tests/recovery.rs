@@ -194,3 +194,79 @@ fn no_js_reset_by_email_link_ends_sessions_and_keeps_mfa() {
     assert!(!log.contains(&token), "G1: token");
     assert!(!log.contains(NEW_PW), "G1: password");
 }
+
+/// F6/F7 without JavaScript: "SMS code" → Code → Continue → new password → Proceed; the answer
+/// for an address without a phone reads the same (F1).
+#[test]
+fn no_js_reset_by_sms_code() {
+    let s = Server::start(&[]);
+    let phone = "+15550100300";
+    let mut c = Client::new(&s);
+    register_and_verify(&mut c, "sms-reset@example.com", "sms", "+1 555 010 0300");
+    c.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "sms-reset@example.com")],
+    );
+    c.form("/api/login_password", "/login", &[("password", PW)]);
+    let sms = newest(&mut c, phone, "", 0);
+    let code = after(&sms, "code is ").trim_end_matches('.').to_string();
+    assert_eq!(
+        c.form("/api/login_code", "/login", &[("code", &code)])
+            .header("location"),
+        Some("/profile")
+    );
+
+    let mut r = Client::new(&s);
+    let page = r.get("/forgot-password").body;
+    assert!(
+        page.contains("Recovery method") && page.contains("SMS code"),
+        "{page}"
+    );
+    let ask = |r: &mut Client, email: &str| {
+        r.form(
+            "/api/forgot_password",
+            "/forgot-password",
+            &[("email", email), ("method", "sms_code")],
+        );
+        r.get("/forgot-password").body
+    };
+    let mut nobody = Client::new(&s);
+    let unknown = ask(&mut nobody, "nobody@example.com");
+    let known = ask(&mut r, "sms-reset@example.com");
+    for page in [&unknown, &known] {
+        assert!(
+            page.contains("If an account with a verified phone exists for that email"),
+            "{page}"
+        );
+        assert!(page.contains("Enter the code"), "{page}");
+    }
+    let sms = newest(&mut r, phone, "", 1);
+    let code = after(&sms, "code is ").trim_end_matches('.').to_string();
+    r.form(
+        "/api/recover_code",
+        "/forgot-password",
+        &[("code", "000000")],
+    );
+    let page = r.get("/forgot-password").body;
+    if code != "000000" {
+        assert!(page.contains("That code is not correct"), "{page}");
+    }
+    r.form("/api/recover_code", "/forgot-password", &[("code", &code)]);
+    let page = r.get("/forgot-password").body;
+    assert!(
+        page.contains("Choose a new password") && page.contains("Proceed"),
+        "{page}"
+    );
+    r.form(
+        "/api/recover_reset",
+        "/forgot-password",
+        &[("password", NEW_PW), ("confirm", NEW_PW)],
+    );
+    let page = r.get("/forgot-password").body;
+    assert!(page.contains("Your password has been reset."), "{page}");
+    assert!(
+        !c.get("/profile").body.contains("Welcome, Ada"),
+        "F5: sessions ended"
+    );
+}

@@ -22,34 +22,188 @@ const FORGOT_DEADLINE: std::time::Duration = std::time::Duration::from_millis(50
 
 #[server(endpoint = "forgot_view")]
 pub async fn get_forgot_view() -> Result<ForgotView, ServerFnError> {
+    use crate::wire::ForgotStep;
     use gatehouse_core::sessions::SessionState;
     let st = ctx::state()?;
     let flash = ctx::take_flash(&st, "forgot");
-    // Prefilled from the sign-in flow, so the address never travels in a URL.
-    let email = match ctx::session(&st).await?.map(|s| s.state) {
-        Some(SessionState::Identified { email }) => email,
-        _ => String::new(),
-    };
-    Ok(ForgotView { email, flash })
+    let settings = &st.deps.settings;
+    let (mut step, mut email) = (ForgotStep::Request, String::new());
+    match ctx::session(&st).await?.map(|s| s.state) {
+        // Prefilled from the sign-in flow, so the address never travels in a URL.
+        Some(SessionState::Identified { email: e }) => email = e,
+        Some(SessionState::Recovering { email: e, .. }) => {
+            step = ForgotStep::Code;
+            email = e;
+        }
+        Some(SessionState::ResetAllowed { .. }) => step = ForgotStep::NewPassword,
+        _ => {}
+    }
+    if flash.value("done") == "1" {
+        step = ForgotStep::Done;
+    }
+    Ok(ForgotView {
+        email,
+        step,
+        email_link: settings.recovery_email_link,
+        sms_code: settings.sms_recovery(),
+        min_length: settings.password.min_length,
+        flash,
+    })
 }
 
+/// F1/F7: the email link, or (`method` = "sms_code") a recovery flow with a code by text
+/// message. Every answer is the same and leaves after the same deadline.
 #[server(endpoint = "forgot_password")]
-pub async fn forgot_password(email: String) -> Result<(), ServerFnError> {
+pub async fn forgot_password(
+    email: String,
+    #[server(default)] method: String,
+) -> Result<(), ServerFnError> {
     use gatehouse_core::recovery::{self, RecoveryError};
     let started = tokio::time::Instant::now();
     let st = ctx::state()?;
-    let mut f = Flash::for_form("forgot").with_value("email", &email);
-    match recovery::request_reset(&st.deps, &email, &ctx::client()).await {
+    let settings = &st.deps.settings;
+    let by_sms = settings.sms_recovery() && (method == "sms_code" || !settings.recovery_email_link);
+    let mut f = Flash::for_form("forgot")
+        .with_value("email", &email)
+        .with_value("method", &method);
+    let client = ctx::client();
+    let result = if by_sms {
+        let current = ctx::session(&st).await?;
+        gatehouse_core::recovery_sms::start(&st.deps, current.as_ref(), &email, &client)
+            .await
+            .map(|token| ctx::set_session_cookie(&st, &token))
+    } else {
+        recovery::request_reset(&st.deps, &email, &client).await
+    };
+    match result {
+        Ok(()) if by_sms => f.notice = Some(SMS_ANSWER.into()),
         Ok(()) => f.notice = Some(FORGOT_ANSWER.into()),
         Err(RecoveryError::Email(e)) => f = f.with_error("email", e.to_string()),
-        Err(e @ RecoveryError::Limited { .. }) => f.form_error = Some(e.to_string()),
-        Err(e) => {
+        Err(e) => recovery_failed(&mut f, e),
+    }
+    ctx::write_flash(&st, &f);
+    tokio::time::sleep_until(started + FORGOT_DEADLINE).await;
+    ctx::back_to("/forgot-password");
+    Ok(())
+}
+
+/// F1 for the SMS way: the same words whether or not a phone exists.
+pub const SMS_ANSWER: &str = "If an account with a verified phone exists for that email, we have sent a six-digit code by text message. It expires in 10 minutes.";
+
+/// Form-level messages for errors that are not about one field.
+#[cfg(feature = "ssr")]
+fn recovery_failed(f: &mut Flash, e: gatehouse_core::recovery::RecoveryError) {
+    use gatehouse_core::recovery::RecoveryError;
+    match e {
+        e @ (RecoveryError::LinkInvalid | RecoveryError::Limited { .. }) => {
+            f.form_error = Some(e.to_string())
+        }
+        RecoveryError::Busy => {
+            ctx::busy();
+            f.form_error = Some("The server is busy. Try again in a moment.".into());
+        }
+        e => {
             let _ = internal(&e);
             f.form_error = Some("Something went wrong on our side. Please try again.".into());
         }
     }
+}
+
+/// Field messages of a new-password form.
+#[cfg(feature = "ssr")]
+fn password_fields(mut f: Flash, e: gatehouse_core::recovery::PasswordFields) -> Flash {
+    for (k, v) in [("password", e.password), ("confirm", e.confirm)] {
+        if let Some(v) = v {
+            f = f.with_error(k, v);
+        }
+    }
+    f
+}
+
+/// F6: the code from the text message.
+#[server(endpoint = "recover_code")]
+pub async fn recover_code(code: String) -> Result<(), ServerFnError> {
+    use gatehouse_core::login::LoginError;
+    use gatehouse_core::recovery::RecoveryError;
+    let st = ctx::state()?;
+    let mut f = Flash::for_form("forgot").with_value("code", &code);
+    let session = ctx::session(&st).await?;
+    let r = match &session {
+        Some(s) => gatehouse_core::recovery_sms::verify(&st.deps, s, &code, &ctx::client()).await,
+        None => Err(RecoveryError::Login(LoginError::WrongStep)),
+    };
+    match r {
+        Ok(token) => {
+            ctx::set_session_cookie(&st, &token);
+            f = Flash::for_form("forgot");
+        }
+        Err(RecoveryError::Login(LoginError::CodeFormat)) => {
+            f = f.with_error("code", LoginError::CodeFormat.to_string())
+        }
+        Err(RecoveryError::Login(LoginError::WrongStep)) => {
+            f.form_error = Some("Your reset has expired. Start again.".into())
+        }
+        // F1: a wrong, used-up or never-sent code all read the same.
+        Err(RecoveryError::Login(
+            LoginError::Incorrect | LoginError::WrongCode { .. } | LoginError::ChallengeDead,
+        )) => {
+            f = f.with_error(
+                "code",
+                "That code is not correct or can no longer be used. After five tries, start again.",
+            )
+        }
+        Err(e) => recovery_failed(&mut f, e),
+    }
     ctx::write_flash(&st, &f);
-    tokio::time::sleep_until(started + FORGOT_DEADLINE).await;
+    ctx::back_to("/forgot-password");
+    Ok(())
+}
+
+/// F5/F6: the new password after a right code ("Proceed").
+#[server(endpoint = "recover_reset")]
+pub async fn recover_reset(password: String, confirm: String) -> Result<(), ServerFnError> {
+    use gatehouse_core::login::LoginError;
+    use gatehouse_core::recovery::RecoveryError;
+    let st = ctx::state()?;
+    let mut f = Flash::for_form("forgot");
+    let session = ctx::session(&st).await?;
+    let r = match &session {
+        Some(s) => {
+            gatehouse_core::recovery_sms::reset(&st.deps, s, &password, &confirm, &ctx::client())
+                .await
+        }
+        None => Err(RecoveryError::Login(LoginError::WrongStep)),
+    };
+    match r {
+        Ok(()) => {
+            ctx::clear_session_cookie(&st);
+            f = f.with_value("done", "1");
+            f.notice = Some("Your password has been reset.".into());
+        }
+        Err(RecoveryError::Invalid(e)) => f = password_fields(f, *e),
+        Err(RecoveryError::Login(_)) => {
+            f.form_error = Some("Your reset has expired. Start again.".into())
+        }
+        Err(e) => recovery_failed(&mut f, e),
+    }
+    ctx::write_flash(&st, &f);
+    ctx::back_to("/forgot-password");
+    Ok(())
+}
+
+/// Abandons an SMS recovery flow ("Start again").
+#[server(endpoint = "recover_restart")]
+pub async fn recover_restart() -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    if let Some(s) = ctx::session(&st).await? {
+        if s.authenticated_user().is_none() {
+            let mut c = st.deps.store.conn().await.map_err(internal)?;
+            gatehouse_core::sessions::revoke(&mut c, &s.id_hash)
+                .await
+                .map_err(internal)?;
+            ctx::clear_session_cookie(&st);
+        }
+    }
     ctx::back_to("/forgot-password");
     Ok(())
 }
@@ -82,24 +236,8 @@ pub async fn reset_password(password: String, confirm: String) -> Result<(), Ser
             ctx::clear_reset_cookie(&st);
             f.notice = Some("Your password has been reset.".into());
         }
-        Err(RecoveryError::Invalid(e)) => {
-            for (k, v) in [("password", e.password), ("confirm", e.confirm)] {
-                if let Some(v) = v {
-                    f = f.with_error(k, v);
-                }
-            }
-        }
-        Err(e @ (RecoveryError::LinkInvalid | RecoveryError::Limited { .. })) => {
-            f.form_error = Some(e.to_string())
-        }
-        Err(RecoveryError::Busy) => {
-            ctx::busy();
-            f.form_error = Some("The server is busy. Try again in a moment.".into());
-        }
-        Err(e) => {
-            let _ = internal(&e);
-            f.form_error = Some("Something went wrong on our side. Please try again.".into());
-        }
+        Err(RecoveryError::Invalid(e)) => f = password_fields(f, *e),
+        Err(e) => recovery_failed(&mut f, e),
     }
     ctx::write_flash(&st, &f);
     ctx::back_to("/reset-password");

@@ -1,22 +1,56 @@
-//! `/forgot-password`: asks for the email and answers the same for every address (F1). The
-//! address typed at sign-in is filled in; the answer keeps what was typed.
+//! `/forgot-password`: asks for the email and answers the same for every address (F1). With
+//! both recovery methods on (F7) a radio group **Recovery method** offers **Email link** and
+//! **SMS code**; the SMS way continues here: **Code** → Continue → new password → **Proceed**
+//! (F6). The address typed at sign-in is filled in; answers keep what was typed.
 
-use crate::api::recovery::{get_forgot_view, ForgotPassword};
-use crate::components::{AuthCard, Field, FormMessage, SubmitButton};
-use crate::wire::ForgotView;
+use crate::api::recovery::{
+    get_forgot_view, ForgotPassword, RecoverCode, RecoverReset, RecoverRestart,
+};
+use crate::components::{AuthCard, Field, FormMessage, PasswordField, SubmitButton};
+use crate::pages::reset::reset_done;
+use crate::wire::{ForgotStep, ForgotView};
+use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
+
+#[derive(Clone, Copy)]
+struct Actions {
+    request: ServerAction<ForgotPassword>,
+    code: ServerAction<RecoverCode>,
+    reset: ServerAction<RecoverReset>,
+    restart: ServerAction<RecoverRestart>,
+}
 
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
-    let action = ServerAction::<ForgotPassword>::new();
-    let state = Resource::new(move || action.version().get(), |_| get_forgot_view());
+    let a = Actions {
+        request: ServerAction::new(),
+        code: ServerAction::new(),
+        reset: ServerAction::new(),
+        restart: ServerAction::new(),
+    };
+    let state = Resource::new(
+        move || {
+            (
+                a.request.version().get(),
+                a.code.version().get(),
+                a.reset.version().get(),
+                a.restart.version().get(),
+            )
+        },
+        |_| get_forgot_view(),
+    );
     view! {
         <Transition fallback=|| view! { <AuthCard title="Reset your password" /> }>
             {move || {
                 state
                     .get()
                     .map(|r| match r {
-                        Ok(v) => form(v, action).into_any(),
+                        Ok(v) => match v.step {
+                            ForgotStep::Request => request(v, a).into_any(),
+                            ForgotStep::Code => code(v, a).into_any(),
+                            ForgotStep::NewPassword => new_password(v, a).into_any(),
+                            ForgotStep::Done => reset_done(v.flash.notice).into_any(),
+                        },
                         Err(e) => view! {
                             <AuthCard title="Reset your password">
                                 <FormMessage error=Some(e.to_string()) />
@@ -29,19 +63,82 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     }
 }
 
-fn form(v: ForgotView, action: ServerAction<ForgotPassword>) -> impl IntoView {
+fn request(v: ForgotView, a: Actions) -> impl IntoView {
     let f = v.flash;
     let typed = f.value("email");
     let email = if typed.is_empty() { v.email } else { typed };
+    let both = v.email_link && v.sms_code;
+    let sms_first = !v.email_link || f.value("method") == "sms_code";
+    let text = match (v.email_link, v.sms_code) {
+        (true, true) => "Enter the email address of your account, and choose how we reach you: a link by email, or a code by text message to your verified phone.",
+        (false, true) => "Enter the email address of your account. We will send a code by text message to its verified phone.",
+        _ => "Enter the email address of your account. We will send you a link to choose a new password.",
+    };
     view! {
         <AuthCard title="Reset your password">
             <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
-            <p>"Enter the email address of your account. We will send you a link to choose a new password."</p>
-            <ActionForm action=action>
+            <p>{text}</p>
+            <ActionForm action=a.request>
                 <Field id="forgot-email" label="Email" name="email" kind="email" autocomplete="username" value=email error=f.error("email") autofocus=true />
-                <SubmitButton label="Continue" pending=action.pending() />
+                {both.then(|| view! {
+                    <fieldset class="choice">
+                        <legend>"Recovery method"</legend>
+                        <div class="choice__option">
+                            <input type="radio" id="forgot-link" name="method" value="email_link" checked=!sms_first />
+                            <label for="forgot-link">"Email link"</label>
+                        </div>
+                        <div class="choice__option">
+                            <input type="radio" id="forgot-sms" name="method" value="sms_code" checked=sms_first />
+                            <label for="forgot-sms">"SMS code"</label>
+                        </div>
+                    </fieldset>
+                })}
+                <SubmitButton label="Continue" pending=a.request.pending() />
             </ActionForm>
             <p class="card__aside"><a href="/login">"Back to sign-in"</a></p>
         </AuthCard>
+    }
+}
+
+/// F6: the six digits from the text message.
+fn code(v: ForgotView, a: Actions) -> impl IntoView {
+    let f = v.flash;
+    view! {
+        <AuthCard title="Enter the code">
+            <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
+            <p>{format!("We sent a six-digit code by text message to the verified phone of {}, if it has one.", v.email)}</p>
+            <ActionForm action=a.code>
+                <Field id="recover-code" label="Code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
+                    value=f.value("code") error=f.error("code") hint=Some("The code expires in 10 minutes.".to_string()) autofocus=true />
+                <SubmitButton label="Continue" pending=a.code.pending() />
+            </ActionForm>
+            {restart(a)}
+        </AuthCard>
+    }
+}
+
+fn new_password(v: ForgotView, a: Actions) -> impl IntoView {
+    let f = v.flash;
+    let policy = PasswordPolicy {
+        min_length: v.min_length,
+    };
+    view! {
+        <AuthCard title="Choose a new password">
+            <FormMessage error=f.form_error.clone() />
+            <ActionForm action=a.reset>
+                <PasswordField id="recover-password" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=a.reset.version() error=f.error("password") autofocus=true />
+                <PasswordField id="recover-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=a.reset.version() error=f.error("confirm") />
+                <SubmitButton label="Proceed" pending=a.reset.pending() />
+            </ActionForm>
+            {restart(a)}
+        </AuthCard>
+    }
+}
+
+fn restart(a: Actions) -> impl IntoView {
+    view! {
+        <ActionForm action=a.restart>
+            <button type="submit" class="link-button">"Start again"</button>
+        </ActionForm>
     }
 }

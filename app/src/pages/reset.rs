@@ -18,7 +18,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                 state
                     .get()
                     .map(|r| match r {
-                        Ok(v) if v.flash.notice.is_some() => done(v).into_any(),
+                        Ok(v) if v.flash.notice.is_some() => reset_done(v.flash.notice).into_any(),
                         Ok(v) if !v.link_live => expired(v).into_any(),
                         Ok(v) => form(v, action).into_any(),
                         Err(e) => view! {
@@ -33,10 +33,11 @@ pub fn ResetPasswordPage() -> impl IntoView {
     }
 }
 
-fn done(v: ResetView) -> impl IntoView {
+/// F5: the password is reset; nobody is signed in.
+pub(crate) fn reset_done(notice: Option<String>) -> impl IntoView {
     view! {
         <AuthCard title="Password reset">
-            <FormMessage notice=v.flash.notice />
+            <FormMessage notice=notice />
             <p>"Every session of your account was signed out. Sign in with your new password; we will still ask for your code."</p>
             <p><a class="button" href="/login">"Sign in"</a></p>
         </AuthCard>
