@@ -69,6 +69,17 @@ pub async fn record(
     Ok(())
 }
 
+/// Whether the account has any recorded event from `ip` ("a known place").
+pub async fn seen_ip(conn: &mut Conn, user_id: &str, ip: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM security_events WHERE user_id = $1 AND ip = $2")
+            .bind(user_id)
+            .bind(ip)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(n > 0)
+}
+
 /// Event kinds of a user, newest first (for tests and, later, the Security tab).
 pub async fn kinds_for(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT kind FROM security_events WHERE user_id = $1 ORDER BY id DESC")

@@ -147,6 +147,22 @@ pub fn password_reset_sms(to: &str, link: &str, minutes: i64) -> Message {
     }
 }
 
+/// A password reset was asked for from an address this account was never used from.
+pub fn reset_from_new_place(to: &str, ip: &str, when: &str, forgot_link: &str) -> Message {
+    let text = format!(
+        "Someone asked to reset the password of your Gatehouse account from a place we have not seen\n\
+         before (address {ip}, {when}). If it was you, nothing to do. If not, your password still works,\n\
+         and nobody can reset it without your email or phone; you can ask for a reset yourself: {forgot_link}\n"
+    );
+    let html = format!(
+        "<p>Someone asked to reset the password of your Gatehouse account from a place we have not seen before (address {}, {}).</p>\
+         <p>If it was you, nothing to do. If not, your password still works, and nobody can reset it without your email or phone.</p>",
+        escape(ip),
+        escape(when)
+    );
+    email(to, "Password reset requested from a new place", text, html)
+}
+
 /// F5/P7: the password was changed (by reset or from the Security tab).
 pub fn password_changed(to: &str, forgot_link: &str) -> Message {
     let text = format!(

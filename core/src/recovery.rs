@@ -159,6 +159,28 @@ pub async fn request_reset(
     Ok(())
 }
 
+/// Tells the owner when a reset is asked for from an address the account never used (checked
+/// before this request's own event is recorded).
+pub(crate) async fn notice_if_new_place(
+    conn: &mut Conn,
+    deps: &Deps,
+    user: &User,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), RecoveryError> {
+    if client.ip.is_empty() || events::seen_ip(conn, &user.id, &client.ip).await? {
+        return Ok(());
+    }
+    let m = messages::reset_from_new_place(
+        user.email.as_str(),
+        &client.ip,
+        &crate::clock::format_utc(now),
+        &deps.link("/forgot-password"),
+    );
+    outbox::enqueue(conn, &m, now).await?;
+    Ok(())
+}
+
 /// Where a reset link goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
@@ -186,6 +208,7 @@ async fn send_link_via(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<Timestamp, RecoveryError> {
+    notice_if_new_place(conn, deps, user, client, now).await?;
     kill_tokens(conn, &user.id, now).await?;
     let token = match via {
         Via::Email => new_token(),

@@ -62,6 +62,17 @@ pub async fn start(
         None => sessions::create(&mut tx, &state, client, policy, now).await?,
     };
     if let Some((uid, phone)) = &target {
+        if let Some(u) = users::by_id(&mut tx, uid).await? {
+            crate::recovery::notice_if_new_place(&mut tx, deps, &u, client, now).await?;
+            crate::events::record(
+                &mut tx,
+                Some(uid),
+                crate::events::EventKind::PasswordResetRequested,
+                client,
+                now,
+            )
+            .await?;
+        }
         let sent = challenges::open(
             &mut tx,
             deps,

@@ -68,7 +68,8 @@ async fn f1_known_and_unknown_addresses_get_the_same_answer_and_only_the_owner_g
         assert_eq!(outbox_len(&d).await, before, "nothing sent for nobody");
         let known = recovery::request_reset(&d, "ada@example.com", &client()).await;
         assert!(known.is_ok());
-        assert_eq!(outbox_len(&d).await, before + 1);
+        assert!(outbox_len(&d).await > before);
+        assert_eq!(last_message(&d).await.subject, "Reset your password");
     }
 }
 
@@ -362,5 +363,48 @@ async fn f1_an_sms_flow_for_an_unknown_address_or_one_without_a_phone_looks_the_
             ));
         }
         assert_eq!(outbox_len(&d).await, before, "no text message to send");
+    }
+}
+
+#[tokio::test]
+async fn a_reset_asked_from_a_new_place_is_told_to_the_owner() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        signed_in(&d, "ada@example.com").await; // the account is used from client()'s address
+        let subjects = |d: &Deps| {
+            let d = d.clone();
+            async move {
+                let mut c = d.store.conn().await.expect("conn");
+                outbox::recent(&mut c, 100)
+                    .await
+                    .expect("recent")
+                    .into_iter()
+                    .map(|q| q.message.subject)
+                    .filter(|s| s.contains("new place"))
+                    .count()
+            }
+        };
+        recovery::request_reset(&d, "ada@example.com", &client())
+            .await
+            .expect("known place");
+        assert_eq!(
+            subjects(&d).await,
+            0,
+            "the address the account was used from"
+        );
+        let elsewhere = gatehouse_core::sessions::ClientInfo {
+            ip: "198.51.100.7".into(),
+            user_agent: "elsewhere".into(),
+        };
+        recovery::request_reset(&d, "ada@example.com", &elsewhere)
+            .await
+            .expect("new place");
+        assert_eq!(subjects(&d).await, 1, "told once");
+        recovery::request_reset(&d, "ada@example.com", &elsewhere)
+            .await
+            .expect("now known");
+        assert_eq!(subjects(&d).await, 1, "not again from the same place");
     }
 }

@@ -789,6 +789,24 @@ mod tests {
     }
 
     #[test]
+    fn f7_recovery_methods_come_from_config() {
+        let both = from_sources("f", "", &[]).expect("defaults");
+        let st = both.settings();
+        assert!(st.recovery_email_link && st.sms_recovery());
+        let link_only = from_sources(
+            "f",
+            "",
+            &env(&[("GATEHOUSE_RECOVERY_METHODS", "email_link")]),
+        )
+        .expect("ok");
+        assert!(!link_only.settings().sms_recovery());
+        let e = from_sources("f", "[recovery]\nmethods = \"carrier_pigeon\"", &[])
+            .expect_err("unknown method");
+        assert!(e.to_string().contains("recovery.methods"), "{e}");
+        assert!(from_sources("f", "[recovery]\nmethods = \"\"", &[]).is_err());
+    }
+
+    #[test]
     fn r4_production_without_an_sms_provider_turns_sms_off() {
         let key = "0".repeat(64);
         let l = from_sources(

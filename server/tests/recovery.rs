@@ -269,4 +269,8 @@ fn no_js_reset_by_sms_code() {
         !c.get("/profile").body.contains("Welcome, Ada"),
         "F5: sessions ended"
     );
+    let log = s.log();
+    for secret in [code.as_str(), NEW_PW, PW] {
+        assert!(!log.contains(secret), "G1: {secret} in the logs");
+    }
 }
