@@ -137,14 +137,8 @@ fn form_failed(
     use gatehouse_core::login::LoginError;
     let mut f = Flash::for_form(form);
     match &e {
-        LoginError::Store(_) | LoginError::Internal => {
-            let _ = internal(&e);
-            f.form_error = Some("Something went wrong on our side. Please try again.".into());
-        }
-        LoginError::Busy => {
-            ctx::busy();
-            f.form_error = Some(e.to_string());
-        }
+        LoginError::Store(_) | LoginError::Internal => ctx::fail_internal(&mut f, &e),
+        LoginError::Busy => ctx::fail_busy(&mut f),
         LoginError::WrongStep
         | LoginError::ChallengeDead
         | LoginError::NotVerified
@@ -285,15 +279,7 @@ pub async fn ack_recovery_codes() -> Result<(), ServerFnError> {
 #[server(endpoint = "login_restart")]
 pub async fn login_restart() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    if let Some(s) = ctx::session(&st).await? {
-        if s.authenticated_user().is_none() {
-            let mut c = st.deps.store.conn().await.map_err(internal)?;
-            gatehouse_core::sessions::revoke(&mut c, &s.id_hash)
-                .await
-                .map_err(internal)?;
-            ctx::clear_session_cookie(&st);
-        }
-    }
+    ctx::abandon_flow(&st).await?;
     ctx::back_to("/login");
     Ok(())
 }
@@ -380,13 +366,9 @@ pub async fn register(
             ))
         }
         Err(RegisterError::Hash(gatehouse_core::hashing::HashError::Busy)) => {
-            ctx::busy();
-            f.form_error = Some("The server is busy. Try again in a moment.".into());
+            ctx::fail_busy(&mut f)
         }
-        Err(e) => {
-            let _ = internal(&e);
-            f.form_error = Some("Something went wrong on our side. Please try again.".into());
-        }
+        Err(e) => ctx::fail_internal(&mut f, &e),
     }
     ctx::write_flash(&st, &f);
     ctx::back_to("/register");

@@ -215,6 +215,35 @@ pub fn busy() {
     }
 }
 
+pub const BUSY: &str = "The server is busy. Try again in a moment.";
+pub const OOPS: &str = "Something went wrong on our side. Please try again.";
+
+/// P6 on a form: 503 + Retry-After and a message for the whole form.
+pub fn fail_busy(f: &mut Flash) {
+    busy();
+    f.form_error = Some(BUSY.into());
+}
+
+/// An unexpected failure on a form: logged, and a generic message for the whole form.
+pub fn fail_internal(f: &mut Flash, e: impl std::fmt::Display) {
+    let _ = internal(e);
+    f.form_error = Some(OOPS.into());
+}
+
+/// Abandons a flow that has not signed anyone in ("Start again"): its session row goes.
+pub async fn abandon_flow(st: &AppState) -> Result<(), ServerFnError> {
+    if let Some(s) = session(st).await? {
+        if s.authenticated_user().is_none() {
+            let mut c = st.deps.store.conn().await.map_err(internal)?;
+            sessions::revoke(&mut c, &s.id_hash)
+                .await
+                .map_err(internal)?;
+            clear_session_cookie(st);
+        }
+    }
+    Ok(())
+}
+
 /// Logs the cause and returns a generic error (no details to the browser).
 pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
     tracing::error!(error = %e, "internal error in server function");

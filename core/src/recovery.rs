@@ -32,11 +32,11 @@ use sqlx::Row;
 /// F2: how long a reset link works.
 pub const RESET_TTL_SECS: i64 = 30 * 60;
 const PURPOSE: &str = "reset_password";
-pub(crate) const PER_IP: Limit = Limit {
+const PER_IP: Limit = Limit {
     max: 10,
     window_secs: 60,
 };
-pub(crate) const PER_ADDRESS: Limit = Limit {
+const PER_ADDRESS: Limit = Limit {
     max: 5,
     window_secs: 3600,
 };
@@ -131,6 +131,23 @@ async fn kill_tokens(conn: &mut Conn, user_id: &str, now: Timestamp) -> Result<(
     Ok(())
 }
 
+/// R2 for every recovery request: the per-IP window answers "too many attempts"; the
+/// per-address window only stops sending (`false`), so the answer stays the same (F1).
+pub(crate) async fn request_windows(
+    conn: &mut Conn,
+    email: &Email,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<bool, RecoveryError> {
+    ratelimit::hit(conn, &format!("forgot:ip:{}", client.ip), PER_IP, now).await?;
+    let key = format!("forgot:addr:{}", email.as_str());
+    match ratelimit::hit(conn, &key, PER_ADDRESS, now).await {
+        Ok(()) => Ok(true),
+        Err(RateError::Limited(_)) => Ok(false),
+        Err(RateError::Store(e)) => Err(e.into()),
+    }
+}
+
 /// F1/F2/F3: "Forgot password?" by email link. The same `Ok(())` for every well-formed address.
 pub async fn request_reset(
     deps: &Deps,
@@ -140,19 +157,9 @@ pub async fn request_reset(
     let email = Email::parse(email)?;
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    ratelimit::hit(&mut tx, &format!("forgot:ip:{}", client.ip), PER_IP, now).await?;
-    let quiet = ratelimit::hit(
-        &mut tx,
-        &format!("forgot:addr:{}", email.as_str()),
-        PER_ADDRESS,
-        now,
-    )
-    .await;
-    if let Err(RateError::Store(e)) = quiet {
-        return Err(e.into());
-    }
+    let may_send = request_windows(&mut tx, &email, client, now).await?;
     let user = users::by_email(&mut tx, &email).await?;
-    if let (Some(user), Ok(())) = (user, quiet) {
+    if let (Some(user), true) = (user, may_send) {
         send_link(&mut tx, deps, &user, client, now).await?;
     }
     tx.commit().await?;

@@ -11,8 +11,7 @@
 use crate::challenges::{self, Delivery};
 use crate::email::Email;
 use crate::login::LoginError;
-use crate::ratelimit::{self, RateError};
-use crate::recovery::{check_new, set_password, RecoveryError, PER_ADDRESS, PER_IP};
+use crate::recovery::{check_new, set_password, RecoveryError};
 use crate::secret::Secret;
 use crate::service::Deps;
 use crate::sessions::{self, ClientInfo, Session, SessionState};
@@ -31,19 +30,9 @@ pub async fn start(
     let email = Email::parse(email)?;
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    ratelimit::hit(&mut tx, &format!("forgot:ip:{}", client.ip), PER_IP, now).await?;
-    let quiet = ratelimit::hit(
-        &mut tx,
-        &format!("forgot:addr:{}", email.as_str()),
-        PER_ADDRESS,
-        now,
-    )
-    .await;
-    if let Err(RateError::Store(e)) = quiet {
-        return Err(e.into());
-    }
+    let may_send = crate::recovery::request_windows(&mut tx, &email, client, now).await?;
     let mut target = None;
-    if let (Some(u), true) = (users::by_email(&mut tx, &email).await?, quiet.is_ok()) {
+    if let (Some(u), true) = (users::by_email(&mut tx, &email).await?, may_send) {
         if let Some((phone, true)) = crate::mfa::phone_factor(&mut tx, &u.id).await? {
             target = Some((u.id, phone));
         }

@@ -295,11 +295,7 @@ async fn f6_a_code_to_the_verified_phone_leads_to_a_new_password_and_ends_every_
         let flow = session(&d, t.expose()).await;
         assert!(flow.authenticated_user().is_none(), "M5: not signed in");
         let right = sms_code(&d).await;
-        let wrong = if right == "000000" {
-            "111111"
-        } else {
-            "000000"
-        };
+        let wrong = wrong_code(&right);
         assert!(matches!(
             recovery_sms::verify(&d, &flow, wrong, &client()).await,
             Err(RecoveryError::Login(login::LoginError::WrongCode {

@@ -136,11 +136,7 @@ async fn m9_m7_text_messages_need_a_verified_number_and_the_old_channel_is_told(
             "M9: not before the number is verified"
         );
         let right = last_sent_code(&d).await;
-        let wrong = if right == "000000" {
-            "111111"
-        } else {
-            "000000"
-        };
+        let wrong = wrong_code(&right);
         assert!(matches!(
             security::verify_phone(&d, &s, wrong, &client()).await,
             Err(LoginError::WrongCode { remaining: 4 })
@@ -262,11 +258,7 @@ async fn r3_a_reauthentication_challenge_dies_after_five_wrong_codes() {
             .await
             .expect("password");
         let right = last_sent_code(&d).await;
-        let wrong = if right == "000000" {
-            "111111"
-        } else {
-            "000000"
-        };
+        let wrong = wrong_code(&right);
         for _ in 0..4 {
             assert!(matches!(
                 security::reauth_code(&d, &s, wrong, &client()).await,

@@ -423,21 +423,6 @@ fn no_js_security_tab_chooses_the_authenticator_for_the_next_sign_in() {
     assert!(page.contains("Set up your authenticator app"), "{page}");
 }
 
-fn base32_decode(s: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
-    for ch in s.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b'=') {
-        let v = alphabet.iter().position(|a| *a == ch).expect("base32") as u64;
-        acc = (acc << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
-}
-
 /// G1 for the authenticator: set it up without JavaScript (setup key, first code, the recovery
 /// codes on their one showing), then grep the logs for every one of those secrets.
 #[test]
@@ -459,7 +444,7 @@ fn g1_authenticator_secrets_and_recovery_codes_never_reach_the_logs() {
         .and_then(|v| v.split('"').next())
         .expect("setup key on the page")
         .to_string();
-    let secret = gatehouse_core::totp::TotpSecret::from_bytes(base32_decode(&key));
+    let secret = gatehouse_core::totp::TotpSecret::from_setup_key(&key).expect("base32");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -92,20 +92,14 @@ pub const SMS_ANSWER: &str = "If an account with a verified phone exists for tha
 
 /// Form-level messages for errors that are not about one field.
 #[cfg(feature = "ssr")]
-fn recovery_failed(f: &mut Flash, e: gatehouse_core::recovery::RecoveryError) {
+pub(crate) fn recovery_failed(f: &mut Flash, e: gatehouse_core::recovery::RecoveryError) {
     use gatehouse_core::recovery::RecoveryError;
     match e {
         e @ (RecoveryError::LinkInvalid | RecoveryError::Limited { .. }) => {
             f.form_error = Some(e.to_string())
         }
-        RecoveryError::Busy => {
-            ctx::busy();
-            f.form_error = Some("The server is busy. Try again in a moment.".into());
-        }
-        e => {
-            let _ = internal(&e);
-            f.form_error = Some("Something went wrong on our side. Please try again.".into());
-        }
+        RecoveryError::Busy => ctx::fail_busy(f),
+        e => ctx::fail_internal(f, &e),
     }
 }
 
@@ -195,15 +189,7 @@ pub async fn recover_reset(password: String, confirm: String) -> Result<(), Serv
 #[server(endpoint = "recover_restart")]
 pub async fn recover_restart() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    if let Some(s) = ctx::session(&st).await? {
-        if s.authenticated_user().is_none() {
-            let mut c = st.deps.store.conn().await.map_err(internal)?;
-            gatehouse_core::sessions::revoke(&mut c, &s.id_hash)
-                .await
-                .map_err(internal)?;
-            ctx::clear_session_cookie(&st);
-        }
-    }
+    ctx::abandon_flow(&st).await?;
     ctx::back_to("/forgot-password");
     Ok(())
 }

@@ -76,6 +76,8 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
     else {
         return Ok(None);
     };
+    // SQLite runs with one connection: give it back before the next query takes one.
+    drop(c);
     let now = st.deps.now();
     let destination = match ov.method {
         MfaMethod::Sms => ov.phone.clone().unwrap_or_default(),
@@ -276,14 +278,7 @@ pub async fn change_password(
             }
         }
         Err(e @ RecoveryError::Limited { .. }) => f = f.with_error("current", e.to_string()),
-        Err(RecoveryError::Busy) => {
-            ctx::busy();
-            f.form_error = Some("The server is busy. Try again in a moment.".into());
-        }
-        Err(e) => {
-            let _ = internal(&e);
-            f.form_error = Some("Something went wrong on our side. Please try again.".into());
-        }
+        Err(e) => super::recovery::recovery_failed(&mut f, e),
     }
     ctx::write_flash(&st, &f);
     ctx::back_to(PAGE);
@@ -293,7 +288,7 @@ pub async fn change_password(
 /// F8: a reset link through the second-factor channel; the answer names the channel.
 #[server(endpoint = "send_reset_link")]
 pub async fn send_reset_link() -> Result<(), ServerFnError> {
-    use gatehouse_core::recovery::{self, RecoveryError};
+    use gatehouse_core::recovery;
     let st = ctx::state()?;
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
@@ -314,11 +309,7 @@ pub async fn send_reset_link() -> Result<(), ServerFnError> {
                 "We sent a reset link {how}. It expires in {minutes} minutes."
             ));
         }
-        Err(e @ RecoveryError::Limited { .. }) => f.form_error = Some(e.to_string()),
-        Err(e) => {
-            let _ = internal(&e);
-            f.form_error = Some("Something went wrong on our side. Please try again.".into());
-        }
+        Err(e) => super::recovery::recovery_failed(&mut f, e),
     }
     ctx::write_flash(&st, &f);
     ctx::back_to(PAGE);

@@ -117,23 +117,7 @@ pub async fn register_verified_with_phone(d: &Deps, email: &str, method: &str, p
 }
 
 pub fn totp_from_key(setup_key: &str) -> gatehouse_core::totp::TotpSecret {
-    let b32: String = setup_key.chars().filter(|c| !c.is_whitespace()).collect();
-    gatehouse_core::totp::TotpSecret::from_bytes(decode_base32(&b32))
-}
-
-pub fn decode_base32(s: &str) -> Vec<u8> {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut acc, mut out) = (0u32, 0u64, Vec::new());
-    for ch in s.bytes().filter(|b| *b != b'=') {
-        let v = alphabet.iter().position(|a| *a == ch).expect("base32") as u64;
-        acc = (acc << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
+    gatehouse_core::totp::TotpSecret::from_setup_key(setup_key).expect("base32 setup key")
 }
 
 /// The newest message in the outbox.
@@ -144,4 +128,13 @@ pub async fn last_message(d: &Deps) -> outbox::Message {
         .expect("recent")
         .remove(0)
         .message
+}
+
+/// A six-digit code that is surely not `right`.
+pub fn wrong_code(right: &str) -> &'static str {
+    if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
 }
