@@ -68,6 +68,18 @@ for (const js of [true, false]) {
       await page.getByLabel('Verification code').fill(totp(key, Date.now() + 30_000));
       await page.getByRole('button', { name: 'Verify' }).click();
       await expect(page).toHaveURL(/\/profile$/);
+
+      // M6 from the Security tab: 9 codes left, then ten new ones shown once.
+      await page.getByRole('tab', { name: 'Security' }).click();
+      if (js) await hydrated(page);
+      await expect(page.getByText('Codes from your authenticator app.')).toBeVisible();
+      await expect(page.getByText('9 of 10 recovery codes left.')).toBeVisible();
+      await page.getByRole('button', { name: 'Regenerate recovery codes' }).click();
+      const fresh = page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem');
+      await expect(fresh).toHaveCount(10);
+      if (js) await noAxeViolations(page);
+      await page.getByRole('button', { name: 'I have saved these codes' }).click();
+      await expect(page.getByText('10 of 10 recovery codes left.')).toBeVisible();
       await page.getByRole('button', { name: 'Grace Hopper' }).click();
       await page.getByRole('menuitem', { name: 'Sign out' }).click();
 

@@ -274,3 +274,63 @@ fn no_js_reset_by_sms_code() {
         assert!(!log.contains(secret), "G1: {secret} in the logs");
     }
 }
+
+/// P7/S6/F8 without JavaScript: change the password on the Security tab (the other session
+/// ends), send a reset link through the second-factor channel; G1: the logs hold neither
+/// password nor the link's token.
+#[test]
+fn no_js_change_password_and_send_reset_link_from_the_security_tab() {
+    let s = Server::start(&[]);
+    let (mut a, _) = sign_up_and_in(&s, "change@example.com");
+    let mut b = Client::new(&s);
+    b.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "change@example.com")],
+    );
+    b.form("/api/login_password", "/login", &[("password", PW)]);
+    let mail = newest(&mut b, "change@example.com", "sign-in code", 1);
+    let code = after(&mail, "code is ").to_string();
+    b.form("/api/login_code", "/login", &[("code", &code)]);
+    assert!(b.get("/profile").body.contains("Welcome, Ada"));
+
+    a.form(
+        "/api/change_password",
+        "/profile/security",
+        &[
+            ("current", "wrong-one-42"),
+            ("password", NEW_PW),
+            ("confirm", NEW_PW),
+        ],
+    );
+    assert!(a
+        .get("/profile/security")
+        .body
+        .contains("Your current password is not correct."));
+    let r = a.form(
+        "/api/change_password",
+        "/profile/security",
+        &[("current", PW), ("password", NEW_PW), ("confirm", NEW_PW)],
+    );
+    assert_eq!(r.header("location"), Some("/profile/security"));
+    assert!(a
+        .get("/profile/security")
+        .body
+        .contains("Every other session was signed out."));
+    assert!(!b.get("/profile").body.contains("Welcome, Ada"), "S6");
+    assert!(
+        a.get("/profile").body.contains("Welcome, Ada"),
+        "this one stays"
+    );
+
+    a.form("/api/send_reset_link", "/profile/security", &[]);
+    let page = a.get("/profile/security").body;
+    assert!(page.contains("We sent a reset link by email to"), "{page}");
+    assert!(page.contains("Reset link sent at"), "{page}");
+    let mail = newest(&mut a, "change@example.com", "Reset your password", 0);
+    let token = after(&mail, "token=").to_string();
+    let log = s.log();
+    for secret in [token.as_str(), NEW_PW, PW] {
+        assert!(!log.contains(secret), "G1: {secret} in the logs");
+    }
+}
