@@ -97,7 +97,11 @@ pub async fn page(State(deps): State<Deps>) -> Response {
             .map(|q| {
                 format!(
                     "<article class=\"mail\"><h2>{subj}</h2><p class=\"mail__meta\">{ch} to {to} · {at}{st}</p><div class=\"mail__body\">{body}</div></article>",
-                    subj = escape(&q.message.subject),
+                    subj = if q.message.subject.is_empty() {
+                        "Text message".to_string()
+                    } else {
+                        escape(&q.message.subject)
+                    },
                     ch = q.message.channel.as_str(),
                     to = escape(&q.message.recipient),
                     at = rfc3339(q.created_at),
