@@ -184,7 +184,7 @@ pub async fn register(
             &mut c,
             &format!("register:ip:{}", client.ip),
             Limit {
-                max: 20,
+                max: deps.settings.register_per_ip_per_hour,
                 window_secs: 3600,
             },
             now,

@@ -27,6 +27,8 @@ pub struct Settings {
     /// R2: password attempts per client IP per minute and per account per hour.
     pub login_per_ip_per_minute: i64,
     pub login_per_account_per_hour: i64,
+    /// R2: registrations per client IP per hour.
+    pub register_per_ip_per_hour: i64,
     /// R4/M9: calling codes text messages may go to ("+1", "+44"); empty turns SMS off.
     pub sms_country_codes: Vec<String>,
     /// F7: which ways "Forgot password?" offers — an email link and/or an SMS code (the latter
@@ -56,6 +58,7 @@ impl Default for Settings {
             verify_ttl_secs: 24 * 3600,
             login_per_ip_per_minute: 30,
             login_per_account_per_hour: 60,
+            register_per_ip_per_hour: 20,
             sms_country_codes: vec!["+1".into(), "+44".into()],
             recovery_email_link: true,
             recovery_sms_code: true,

@@ -126,12 +126,13 @@ impl fmt::Debug for MfaConfig {
     }
 }
 
-/// R2: rate limits on the password step.
+/// R2: rate limits on the password step and on registration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     pub login_per_ip_per_minute: i64,
     pub login_per_account_per_hour: i64,
+    pub register_per_ip_per_hour: i64,
 }
 
 impl Default for LimitsConfig {
@@ -140,6 +141,7 @@ impl Default for LimitsConfig {
         Self {
             login_per_ip_per_minute: s.login_per_ip_per_minute,
             login_per_account_per_hour: s.login_per_account_per_hour,
+            register_per_ip_per_hour: s.register_per_ip_per_hour,
         }
     }
 }
@@ -336,6 +338,10 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
         "LIMITS_LOGIN_PER_ACCOUNT_PER_HOUR",
         &["limits", "login_per_account_per_hour"],
     ),
+    (
+        "LIMITS_REGISTER_PER_IP_PER_HOUR",
+        &["limits", "register_per_ip_per_hour"],
+    ),
     ("MFA_SECRET_KEY", &["mfa", "secret_key"]),
     ("MFA_SECRET_KEY_FILE", &["mfa", "secret_key_file"]),
     ("SMTP_HOST", &["smtp", "host"]),
@@ -446,6 +452,7 @@ impl Loaded {
             lockout_secs: c.lockout.minutes * 60,
             login_per_ip_per_minute: c.limits.login_per_ip_per_minute,
             login_per_account_per_hour: c.limits.login_per_account_per_hour,
+            register_per_ip_per_hour: c.limits.register_per_ip_per_hour,
             // R4: SMS only where a provider (or, in dev mode, the dev mailbox) can take it.
             sms_country_codes: if self.dev() || c.sms.provider().is_some() {
                 c.sms.codes().unwrap_or_default()
@@ -540,6 +547,7 @@ const NUMERIC_KEYS: &[&str] = &[
     "minutes",
     "login_per_ip_per_minute",
     "login_per_account_per_hour",
+    "register_per_ip_per_hour",
 ];
 
 fn set_path(table: &mut toml::Table, path: &[&str], raw: &str) {
@@ -594,8 +602,11 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     if !(1..=100).contains(&config.lockout.threshold) {
         return bad("lockout.threshold: must be between 1 and 100 (R1)".into());
     }
-    if config.limits.login_per_ip_per_minute < 1 || config.limits.login_per_account_per_hour < 1 {
-        return bad("limits.login_per_ip_per_minute and limits.login_per_account_per_hour: must be at least 1".into());
+    if config.limits.login_per_ip_per_minute < 1
+        || config.limits.login_per_account_per_hour < 1
+        || config.limits.register_per_ip_per_hour < 1
+    {
+        return bad("limits.login_per_ip_per_minute, limits.login_per_account_per_hour and limits.register_per_ip_per_hour: must be at least 1".into());
     }
     if config.sessions.idle_minutes < 1 || config.sessions.absolute_hours < 1 {
         return bad("sessions.idle_minutes and sessions.absolute_hours: must be at least 1".into());
