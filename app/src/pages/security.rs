@@ -257,7 +257,7 @@ fn password_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
             <h4>"Forgot your current password?"</h4>
             <p>{reset_note}</p>
             {reset_status}
-            <ActionForm action=a.reset_link>
+            <ActionForm action=a.reset_link attr:class="method-form">
                 <SubmitButton label="Send reset password link" secondary=true pending=a.reset_link.pending() />
             </ActionForm>
         </section>

@@ -1,0 +1,46 @@
+import { chromium } from '@playwright/test';
+const base = 'http://127.0.0.1:3200';
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+const page = await browser.newPage({ viewport: { width: 1100, height: 1400 } });
+const email = `shot-${Date.now()}@example.com`;
+const mail = async (re) => {
+  for (let i = 0; i < 50; i++) {
+    const all = await (await page.request.get(base + '/dev/mailbox.json')).json();
+    const m = all.find((m) => m.to === email && re.test(m.subject));
+    if (m) return m;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('no mail');
+};
+await page.goto(base + '/register');
+await page.getByRole('radio', { name: 'Text message (SMS)' }).check();
+await page.screenshot({ path: '/tmp/shots/register-sms.png', fullPage: true });
+await page.getByRole('radio', { name: 'Email' }).check();
+await page.getByRole('textbox', { name: 'Email' }).fill(email);
+await page.getByLabel('First name').fill('Ada');
+await page.getByLabel('Last name').fill('Lovelace');
+await page.getByLabel('Password', { exact: true }).fill('tulip-rain-77');
+await page.getByLabel('Confirm password').fill('tulip-rain-77');
+await page.getByRole('button', { name: 'Create account' }).click();
+await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+await page.goto((await mail(/Verify/)).text.match(/https?:\/\/\S+/)[0]);
+await page.getByLabel('Email').fill(email);
+await page.getByRole('button', { name: 'Continue' }).click();
+await page.getByLabel('Password', { exact: true }).fill('tulip-rain-77');
+await page.getByRole('button', { name: 'Sign in' }).click();
+await page.getByLabel('Verification code').fill((await mail(/sign-in code/)).text.match(/\b(\d{6})\b/)[1]);
+await page.getByRole('button', { name: 'Verify' }).click();
+await page.waitForURL(/profile$/);
+await page.screenshot({ path: '/tmp/shots/dashboard.png', fullPage: true });
+await page.goto(base + '/profile/security');
+await page.getByRole('radio', { name: 'Text message (SMS)' }).check();
+await page.getByLabel('Phone').fill('555 0100');
+await page.getByRole('button', { name: 'Save' }).click();
+await page.getByText('Enter the number with its country code').waitFor();
+await page.screenshot({ path: '/tmp/shots/security.png', fullPage: true });
+await page.emulateMedia({ colorScheme: 'dark' });
+await page.screenshot({ path: '/tmp/shots/security-dark.png', fullPage: true });
+await page.emulateMedia({ colorScheme: 'light' });
+await page.goto(base + '/forgot-password');
+await page.screenshot({ path: '/tmp/shots/forgot.png', fullPage: true });
+await browser.close();
