@@ -158,7 +158,11 @@ pub async fn request_reset(
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
     let may_send = request_windows(&mut tx, &email, client, now).await?;
-    let user = users::by_email(&mut tx, &email).await?;
+    // F7: the email link needs a verified address; an unverified account gets nothing (and the
+    // same answer, F1) — it is verified by signing in, which sends a new verification link.
+    let user = users::by_email(&mut tx, &email)
+        .await?
+        .filter(|u| u.email_verified);
     if let (Some(user), true) = (user, may_send) {
         send_link(&mut tx, deps, &user, client, now).await?;
     }

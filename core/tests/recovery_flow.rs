@@ -74,6 +74,30 @@ async fn f1_known_and_unknown_addresses_get_the_same_answer_and_only_the_owner_g
 }
 
 #[tokio::test]
+async fn f7_an_unverified_address_gets_no_reset_link() {
+    use gatehouse_core::accounts::{self, Registration};
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        let r = Registration {
+            email: "new@example.com".into(),
+            first_name: "New".into(),
+            last_name: "Person".into(),
+            password: PW.into(),
+            confirm: PW.into(),
+            mfa_method: "email".into(),
+            phone: String::new(),
+        };
+        accounts::register(&d, &r, &client()).await.expect("registered");
+        let before = outbox_len(&d).await;
+        recovery::request_reset(&d, "new@example.com", &client())
+            .await
+            .expect("the same answer");
+        assert_eq!(outbox_len(&d).await, before, "no link to an unverified address");
+    }
+}
+
+#[tokio::test]
 async fn f3_regression_6_the_link_is_built_from_the_public_url() {
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
