@@ -88,12 +88,18 @@ async fn f7_an_unverified_address_gets_no_reset_link() {
             mfa_method: "email".into(),
             phone: String::new(),
         };
-        accounts::register(&d, &r, &client()).await.expect("registered");
+        accounts::register(&d, &r, &client())
+            .await
+            .expect("registered");
         let before = outbox_len(&d).await;
         recovery::request_reset(&d, "new@example.com", &client())
             .await
             .expect("the same answer");
-        assert_eq!(outbox_len(&d).await, before, "no link to an unverified address");
+        assert_eq!(
+            outbox_len(&d).await,
+            before,
+            "no link to an unverified address"
+        );
     }
 }
 
