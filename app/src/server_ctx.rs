@@ -18,6 +18,8 @@ use leptos_axum::ResponseOptions;
 pub struct AppState {
     pub deps: Deps,
     pub secure_cookies: bool,
+    /// Dev mode only: the clock `/dev/clock` moves (the same one `deps.clock` reads).
+    pub dev_clock: Option<gatehouse_core::clock::OffsetClock>,
 }
 
 impl AppState {

@@ -151,3 +151,15 @@ export async function registerWithSms(page: Page, email: string, phone: { typed:
   await page.getByRole('button', { name: 'Verify' }).click();
   await expect(page).toHaveURL(/\/profile$/);
 }
+
+/** The server's time in ms (dev mode: `/dev/clock`, which can be moved forward). */
+export async function serverNow(request: APIRequestContext): Promise<number> {
+  const res = await request.get('/dev/clock');
+  return ((await res.json()) as { now: number }).now * 1000;
+}
+
+/** Dev mode: moves the server's clock forward. */
+export async function advanceClock(request: APIRequestContext, seconds: number): Promise<void> {
+  const res = await request.post(`/dev/clock?advance=${seconds}`);
+  expect(res.status()).toBe(200);
+}

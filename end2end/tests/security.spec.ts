@@ -2,7 +2,7 @@ import { test, expect, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import {
-  PASSWORD, codeIn, enterCredentials, hydrated, linkIn, mailCount, noAxeViolations, registerAndVerify, signIn, signOut,
+  PASSWORD, advanceClock, codeIn, enterCredentials, hydrated, linkIn, mailCount, noAxeViolations, registerAndVerify, signIn, signOut,
   smsCount, uniqueEmail, uniquePhone, waitForMail, waitForSms,
 } from './helpers';
 
@@ -113,6 +113,38 @@ for (const js of [true, false]) {
       await enterCredentials(page, email, js);
       await expect(page.getByRole('heading', { name: 'Set up your authenticator app' })).toBeVisible();
       await expect(page.getByRole('img', { name: 'QR code' })).toBeVisible();
+    });
+
+    test('S5: ten minutes after sign-in, a change first asks for the password and a code (dev clock moved forward)', async ({ page }) => {
+      const email = uniqueEmail(js ? 'reauth-js' : 'reauth-nojs');
+      await registerAndVerify(page, email, js);
+      await signIn(page, email, js);
+      await advanceClock(page.request, 601);
+      await openSecurityTab(page, js);
+      await expect(page.getByRole('heading', { name: 'Confirm it is you' })).toBeVisible();
+      const group = page.getByRole('group', { name: 'MFA method' });
+      await group.getByRole('radio', { name: 'Authenticator app' }).check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expect(page.getByText('For your safety, confirm it is you first.')).toBeVisible();
+      await expect(group.getByRole('radio', { name: 'Authenticator app' })).toBeChecked();
+      if (js) await noAxeViolations(page);
+
+      const before = await mailCount(page.request, email, /sign-in code/);
+      await page.getByLabel('Password', { exact: true }).fill('not-my-password');
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await expect(page.getByText('Email or password is incorrect.')).toBeVisible();
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await expect(page.getByText(/We sent a six-digit code to/)).toBeVisible();
+      const code = codeIn(await waitForMail(page.request, email, /sign-in code/, before));
+      await page.getByLabel('Verification code').fill(code);
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await expect(page.getByText('You can change your security settings for the next 10 minutes.')).toBeVisible();
+      await expect(page.getByRole('heading', { name: 'Confirm it is you' })).toHaveCount(0);
+
+      await group.getByRole('radio', { name: 'Authenticator app' }).check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expect(page.getByText('At your next sign-in you will scan a QR code')).toBeVisible();
     });
 
     test('M8: support resets the method with the CLI; the person then signs in with an email code', async ({ page }) => {

@@ -158,7 +158,11 @@ async fn open_store(l: &config::Loaded) -> Result<Store, String> {
     Ok(store)
 }
 
-fn deps(l: &config::Loaded, store: Store) -> Result<Deps, String> {
+fn deps(
+    l: &config::Loaded,
+    store: Store,
+    dev_clock: Option<&gatehouse_core::clock::OffsetClock>,
+) -> Result<Deps, String> {
     let workers = match l.config.password.hash_workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -171,7 +175,10 @@ fn deps(l: &config::Loaded, store: Store) -> Result<Deps, String> {
     Ok(Deps {
         store,
         hasher,
-        clock: Arc::new(SystemClock),
+        clock: match dev_clock {
+            Some(c) => Arc::new(c.clone()),
+            None => Arc::new(SystemClock),
+        },
         settings: Arc::new(l.settings()),
         secret_key,
     })
@@ -179,7 +186,9 @@ fn deps(l: &config::Loaded, store: Store) -> Result<Deps, String> {
 
 async fn serve(l: config::Loaded) -> Result<(), String> {
     let store = open_store(&l).await?;
-    let deps = deps(&l, store.clone())?;
+    // Dev mode: a clock that `/dev/clock` can move forward (S5, expiries) — never in production.
+    let dev_clock = l.dev().then(gatehouse_core::clock::OffsetClock::default);
+    let deps = deps(&l, store.clone(), dev_clock.as_ref())?;
     if l.config.password.min_length < 8 {
         tracing::warn!(
             min_length = l.config.password.min_length,
@@ -217,6 +226,7 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
     let state = AppState {
         deps,
         secure_cookies: l.secure_cookies(),
+        dev_clock,
     };
     let policy = middleware::HttpPolicy {
         dev: l.dev(),
@@ -266,7 +276,7 @@ async fn shutdown_signal() {
 
 async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String> {
     let store = open_store(l).await?;
-    let deps = deps(l, store)?;
+    let deps = deps(l, store, None)?;
     match cmd {
         UserCommand::Create {
             email,

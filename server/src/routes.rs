@@ -64,7 +64,18 @@ pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Rou
     if policy.dev {
         router = router
             .route("/dev/mailbox", get(crate::mailbox::page))
-            .route("/dev/mailbox.json", get(crate::mailbox::json));
+            .route("/dev/mailbox.json", get(crate::mailbox::json))
+            .route("/dev/clock", {
+                let st = state.clone();
+                let now = state.deps.clone();
+                axum::routing::post(move |q: Query<HashMap<String, String>>| {
+                    advance_clock(st.clone(), q)
+                })
+                .get(move || {
+                    let d = now.clone();
+                    async move { axum::Json(serde_json::json!({ "now": d.now() })) }
+                })
+            });
     }
     let deps = state.deps.clone();
     router
@@ -102,6 +113,27 @@ async fn open_reset_link(st: AppState, Query(q): Query<HashMap<String, String>>)
         }
     }
     res
+}
+
+/// Dev mode only: `POST /dev/clock?advance=SECONDS` moves the server's clock forward (at most 31
+/// days a call) and answers the new time as JSON; `GET /dev/clock` tells the time. Authenticator
+/// apps keep the real time, so their codes stop matching once the clock was moved.
+async fn advance_clock(st: AppState, Query(q): Query<HashMap<String, String>>) -> Response {
+    let Some(clock) = st.dev_clock else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match q.get("advance").and_then(|v| v.parse::<i64>().ok()) {
+        Some(secs) if (1..=31 * 86_400).contains(&secs) => {
+            let now = clock.advance(secs);
+            tracing::warn!(advanced = secs, "dev clock moved forward");
+            axum::Json(serde_json::json!({ "now": now })).into_response()
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "advance=SECONDS, from 1 to 2678400",
+        )
+            .into_response(),
+    }
 }
 
 /// E1: trades the emailed token for a verified address, then sends the person to sign-in with

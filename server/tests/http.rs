@@ -131,6 +131,11 @@ fn production_mode_delivers_by_smtp_hides_dev_routes_and_uses_secure_cookies() {
     let mut c = Client::new(&s);
     assert_eq!(c.request("GET", "/dev/mailbox.json", &[], "").status, 404);
     assert_eq!(c.get("/dev/gallery").status, 404);
+    assert_eq!(
+        c.request("POST", "/dev/clock?advance=600", &[], "").status,
+        404,
+        "no time travel in production"
+    );
     let r = c.form(
         "/api/register",
         "/register",

@@ -244,7 +244,7 @@ fn password_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
     });
     view! {
         <section class="panel__section" aria-labelledby="password-title">
-            <h3 id="password-title">"Password"</h3>
+            <h3 id="password-title">"Your password"</h3>
             <p>"Changing your password signs out every other session."</p>
             <ActionForm action=a.password attr:class="method-form">
                 // Lets password managers pair the new password with the account.
