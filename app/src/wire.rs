@@ -114,7 +114,31 @@ pub struct SecurityView {
     pub min_length: usize,
     /// F8: a reset link is out: (sent at, expires at), as UTC times.
     pub reset_link: Option<(String, String)>,
+    /// S4: the signed-in sessions, this one first.
+    pub sessions: Vec<SessionItem>,
+    /// G1: the newest security events.
+    pub activity: Vec<ActivityItem>,
     pub flash: Flash,
+}
+
+/// One signed-in session on the Security tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionItem {
+    /// Names the session to the "Sign out" button: a prefix of its stored digest (S1).
+    pub handle: String,
+    pub current: bool,
+    pub device: String,
+    pub ip: String,
+    pub since: String,
+    pub last_seen: String,
+}
+
+/// One line of the activity log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityItem {
+    pub what: String,
+    pub when: String,
+    pub ip: String,
 }
 
 /// The signed-in person, as the top bar and profile show them.

@@ -80,6 +80,66 @@ pub async fn seen_ip(conn: &mut Conn, user_id: &str, ip: &str) -> Result<bool, s
     Ok(n > 0)
 }
 
+/// One line of the activity log (G1): what, when, from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub kind: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub at: Timestamp,
+}
+
+impl Recorded {
+    /// The event in words, for the Security tab.
+    pub fn describe(&self) -> &'static str {
+        match self.kind.as_str() {
+            "registered" => "Account created",
+            "email_verified" => "Email address confirmed",
+            "login_succeeded" => "Signed in",
+            "login_failed" => "Wrong password",
+            "mfa_failed" => "Wrong code",
+            "account_locked" => "Sign-in paused after failed attempts",
+            "signed_out" => "Signed out",
+            "mfa_enrolled" => "Sign-in method activated",
+            "mfa_reset" => "Sign-in method reset by support",
+            "mfa_changed" => "Sign-in method changed",
+            "mfa_change_requested" => "Chose an authenticator app for the next sign-in",
+            "recovery_code_used" => "Recovery code used",
+            "recovery_codes_regenerated" => "New recovery codes",
+            "reauthenticated" => "Identity confirmed",
+            "password_reset_requested" => "Password reset requested",
+            "password_changed" => "Password changed",
+            _ => "Security event",
+        }
+    }
+}
+
+/// G1: the newest `limit` events of a user, for the Security tab's activity log.
+pub async fn recent(
+    conn: &mut Conn,
+    user_id: &str,
+    limit: i64,
+) -> Result<Vec<Recorded>, sqlx::Error> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT kind, ip, user_agent, at FROM security_events WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Recorded {
+                kind: r.try_get("kind")?,
+                ip: r.try_get("ip")?,
+                user_agent: r.try_get("user_agent")?,
+                at: r.try_get("at")?,
+            })
+        })
+        .collect()
+}
+
 /// Event kinds of a user, newest first (for tests and, later, the Security tab).
 pub async fn kinds_for(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT kind FROM security_events WHERE user_id = $1 ORDER BY id DESC")

@@ -277,6 +277,61 @@ pub async fn revoke(conn: &mut Conn, id_hash: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// A signed-in session of a user, as the Security tab lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The stored digest of the session id (not the id itself; S1).
+    pub id_hash: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// The user's live signed-in sessions, most recently used first (S3 limits applied).
+pub async fn list_for_user(
+    conn: &mut Conn,
+    user_id: &str,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<Vec<Listed>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id_hash, created_at, last_seen_at, ip, user_agent FROM sessions \
+         WHERE user_id = $1 AND state = 'authenticated' AND expires_at > $2 AND last_seen_at > $3 \
+         ORDER BY last_seen_at DESC",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(now - policy.idle_secs)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Listed {
+                id_hash: r.try_get("id_hash")?,
+                created_at: r.try_get("created_at")?,
+                last_seen_at: r.try_get("last_seen_at")?,
+                ip: r.try_get("ip")?,
+                user_agent: r.try_get("user_agent")?,
+            })
+        })
+        .collect()
+}
+
+/// S4: ends one of the user's own sessions, found by its digest; `false` when it is not theirs.
+pub async fn revoke_own(
+    conn: &mut Conn,
+    user_id: &str,
+    id_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash = $2")
+        .bind(user_id)
+        .bind(id_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() == 1)
+}
+
 /// S6: ends every session of a user except `keep` (password change, reset).
 pub async fn revoke_all_for_user(
     conn: &mut Conn,

@@ -328,3 +328,43 @@ async fn m6_regenerated_recovery_codes_replace_the_old_ones_and_are_shown_once()
             .expect("new code works");
     }
 }
+
+#[tokio::test]
+async fn s4_g1_a_person_sees_their_sessions_and_activity_and_ends_another_session() {
+    use gatehouse_core::events;
+    use gatehouse_core::sessions;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        verified_user(&d, "eve@example.com").await;
+        let first = session(&d, &signed_in(&d, "ada@example.com").await).await;
+        clock.advance(60);
+        let second = session(&d, &signed_in(&d, "ada@example.com").await).await;
+        let eve = session(&d, &signed_in(&d, "eve@example.com").await).await;
+        let uid = second.authenticated_user().expect("user").to_string();
+        let mut c = d.store.conn().await.expect("conn");
+        let listed = sessions::list_for_user(&mut c, &uid, &d.settings.sessions, d.now())
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 2, "only Ada's signed-in sessions");
+        assert_eq!(listed[0].id_hash, second.id_hash, "most recent first");
+        assert!(
+            !sessions::revoke_own(&mut c, &uid, &eve.id_hash)
+                .await
+                .expect("revoke"),
+            "someone else's session is not Ada's to end"
+        );
+        assert!(sessions::revoke_own(&mut c, &uid, &first.id_hash)
+            .await
+            .expect("revoke"));
+        let left = sessions::list_for_user(&mut c, &uid, &d.settings.sessions, d.now())
+            .await
+            .expect("list");
+        assert_eq!(left.len(), 1);
+        let log = events::recent(&mut c, &uid, 10).await.expect("events");
+        assert_eq!(log[0].describe(), "Signed in");
+        assert_eq!(log[0].ip, "192.0.2.1");
+        assert!(log.len() >= 2);
+    }
+}

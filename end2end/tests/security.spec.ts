@@ -147,6 +147,31 @@ for (const js of [true, false]) {
       await expect(page.getByText('At your next sign-in you will scan a QR code')).toBeVisible();
     });
 
+    test('S4/G1: Active sessions lists the other browser and signs it out; Recent security activity shows the sign-ins', async ({ page, browser }) => {
+      const email = uniqueEmail(js ? 'sessions-js' : 'sessions-nojs');
+      await registerAndVerify(page, email, js);
+      const other = await browser.newContext({ javaScriptEnabled: js });
+      const otherPage = await other.newPage();
+      await signIn(otherPage, email, js);
+      await signIn(page, email, js);
+      await openSecurityTab(page, js);
+
+      const sessions = page.getByRole('list', { name: 'Signed-in sessions' }).getByRole('listitem');
+      await expect(sessions).toHaveCount(2);
+      await expect(sessions.first()).toContainText('This session');
+      const events = page.getByRole('list', { name: 'Security events' }).getByRole('listitem');
+      await expect(events.first()).toContainText('Signed in');
+      await expect(page.getByRole('heading', { name: 'Recent security activity' })).toBeVisible();
+      if (js) await noAxeViolations(page);
+
+      await page.getByRole('button', { name: 'Sign out other sessions', exact: true }).click();
+      await expect(page.getByText('Signed out 1 other session(s).')).toBeVisible();
+      await expect(sessions).toHaveCount(1);
+      await otherPage.goto('/profile');
+      await expect(otherPage).toHaveURL(/\/login$/);
+      await other.close();
+    });
+
     test('M8: support resets the method with the CLI; the person then signs in with an email code', async ({ page }) => {
       const dbUrl = process.env.E2E_DATABASE_URL;
       test.skip(!dbUrl, 'E2E_DATABASE_URL names the database of the server under test (.ci/test sets it)');

@@ -76,6 +76,7 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
     else {
         return Ok(None);
     };
+    let (sessions, activity) = lists(&st, &mut c, &session.id_hash, &uid).await?;
     // SQLite runs with one connection: give it back before the next query takes one.
     drop(c);
     let now = st.deps.now();
@@ -121,8 +122,147 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
                 use gatehouse_core::clock::format_utc;
                 (format_utc(sent), format_utc(expires))
             }),
+        sessions,
+        activity,
         flash: ctx::take_flash(&st, FORM),
     }))
+}
+
+/// S4/G1: the signed-in sessions (this one first) and the newest security events.
+#[cfg(feature = "ssr")]
+async fn lists(
+    st: &ctx::AppState,
+    c: &mut gatehouse_core::store::Conn,
+    current: &str,
+    uid: &str,
+) -> Result<
+    (
+        Vec<crate::wire::SessionItem>,
+        Vec<crate::wire::ActivityItem>,
+    ),
+    ServerFnError,
+> {
+    use crate::wire::{ActivityItem, SessionItem};
+    use gatehouse_core::clock::format_utc;
+    let now = st.deps.now();
+    let mut sessions: Vec<SessionItem> =
+        gatehouse_core::sessions::list_for_user(c, uid, &st.deps.settings.sessions, now)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|s| SessionItem {
+                handle: s.id_hash.chars().take(HANDLE_LEN).collect(),
+                current: s.id_hash == current,
+                device: device(&s.user_agent),
+                ip: s.ip,
+                since: format_utc(s.created_at),
+                last_seen: format_utc(s.last_seen_at),
+            })
+            .collect();
+    sessions.sort_by_key(|s| !s.current);
+    let activity = gatehouse_core::events::recent(c, uid, 15)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|e| ActivityItem {
+            what: e.describe().to_string(),
+            when: format_utc(e.at),
+            ip: e.ip,
+        })
+        .collect();
+    Ok((sessions, activity))
+}
+
+/// How many hex digits of a session's digest name it to its owner.
+#[cfg(feature = "ssr")]
+const HANDLE_LEN: usize = 16;
+
+/// A short, readable name for a browser from its User-Agent.
+#[cfg(feature = "ssr")]
+fn device(ua: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+    ]
+    .iter()
+    .find(|(k, _)| ua.contains(k))
+    .map(|(_, v)| *v);
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("Windows", "Windows"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(k, _)| ua.contains(k))
+    .map(|(_, v)| *v);
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(o)) => o.to_string(),
+        (None, None) => "Unknown browser".to_string(),
+    }
+}
+
+/// S4: ends one of the person's other sessions ("Sign out" on its row).
+#[server(endpoint = "sign_out_session")]
+pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some((s, uid)) = ctx::signed_in(&st).await? else {
+        leptos_axum::redirect("/login");
+        return Ok(());
+    };
+    let mut c = st.deps.store.conn().await.map_err(internal)?;
+    let target = gatehouse_core::sessions::list_for_user(
+        &mut c,
+        &uid,
+        &st.deps.settings.sessions,
+        st.deps.now(),
+    )
+    .await
+    .map_err(internal)?
+    .into_iter()
+    .find(|l| {
+        handle.len() == HANDLE_LEN && l.id_hash.starts_with(&handle) && l.id_hash != s.id_hash
+    });
+    let ended = match target {
+        Some(l) => gatehouse_core::sessions::revoke_own(&mut c, &uid, &l.id_hash)
+            .await
+            .map_err(internal)?,
+        None => false,
+    };
+    drop(c);
+    notice(
+        &st,
+        if ended {
+            "That session is signed out."
+        } else {
+            "That session had already ended."
+        },
+    );
+    ctx::back_to(PAGE);
+    Ok(())
+}
+
+/// S4/S6: ends every session of the person except this one.
+#[server(endpoint = "sign_out_others")]
+pub async fn sign_out_others() -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some((s, uid)) = ctx::signed_in(&st).await? else {
+        leptos_axum::redirect("/login");
+        return Ok(());
+    };
+    let mut c = st.deps.store.conn().await.map_err(internal)?;
+    let n = gatehouse_core::sessions::revoke_all_for_user(&mut c, &uid, Some(&s.id_hash))
+        .await
+        .map_err(internal)?;
+    drop(c);
+    notice(&st, format!("Signed out {n} other session(s)."));
+    ctx::back_to(PAGE);
+    Ok(())
 }
 
 /// S5 step 1: the password; a code from the current method is asked next.

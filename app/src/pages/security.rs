@@ -11,7 +11,7 @@
 
 use crate::api::security::{
     get_security_view, ChangePassword, CodesSaved, ReauthCode, ReauthPassword, RegenerateCodes,
-    SaveMfaMethod, SecurityResend, SendResetLink, VerifyPhone,
+    SaveMfaMethod, SecurityResend, SendResetLink, SignOutOthers, SignOutSession, VerifyPhone,
 };
 use crate::components::{
     Field, FormMessage, MfaMethodChoice, PasswordField, ProfileFrame, RecoveryCodesList,
@@ -34,6 +34,8 @@ struct Actions {
     saved: ServerAction<CodesSaved>,
     password: ServerAction<ChangePassword>,
     reset_link: ServerAction<SendResetLink>,
+    end_one: ServerAction<SignOutSession>,
+    end_others: ServerAction<SignOutOthers>,
 }
 
 impl Actions {
@@ -48,9 +50,11 @@ impl Actions {
             saved: ServerAction::new(),
             password: ServerAction::new(),
             reset_link: ServerAction::new(),
+            end_one: ServerAction::new(),
+            end_others: ServerAction::new(),
         }
     }
-    fn versions(&self) -> [usize; 9] {
+    fn versions(&self) -> [usize; 11] {
         [
             self.reauth_password.version().get(),
             self.reauth_code.version().get(),
@@ -61,6 +65,8 @@ impl Actions {
             self.saved.version().get(),
             self.password.version().get(),
             self.reset_link.version().get(),
+            self.end_one.version().get(),
+            self.end_others.version().get(),
         ]
     }
 }
@@ -117,6 +123,8 @@ fn page(v: SecurityView, a: Actions) -> impl IntoView {
             </section>
             {(v.method == "totp" || !v.new_codes.is_empty()).then(|| codes_section(&v, a))}
             {password_section(&v, a)}
+            {sessions_section(&v, a)}
+            {activity_section(&v)}
         </ProfileFrame>
     }
 }
@@ -260,6 +268,69 @@ fn password_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
             <ActionForm action=a.reset_link attr:class="method-form">
                 <SubmitButton label="Send reset password link" secondary=true pending=a.reset_link.pending() />
             </ActionForm>
+        </section>
+    }
+}
+
+/// S4: every signed-in session, this one first; the others can be ended one by one or together.
+fn sessions_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
+    let others = v.sessions.iter().filter(|s| !s.current).count();
+    let rows = v
+        .sessions
+        .clone()
+        .into_iter()
+        .map(|s| {
+            let action = if s.current {
+                view! { <strong>"This session"</strong> }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=a.end_one>
+                        <input type="hidden" name="handle" value=s.handle.clone() />
+                        <SubmitButton label="Sign out" secondary=true pending=a.end_one.pending() />
+                    </ActionForm>
+                }
+                .into_any()
+            };
+            view! {
+                <li class="session">
+                    <div>
+                        <span class="session__device">{s.device}</span>
+                        <small>{format!(" · {} · signed in {} · last seen {}", s.ip, s.since, s.last_seen)}</small>
+                    </div>
+                    {action}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="panel__section" aria-labelledby="sessions-title">
+            <h3 id="sessions-title">"Active sessions"</h3>
+            <ul class="sessions" aria-label="Signed-in sessions">{rows}</ul>
+            {(others > 0).then(|| view! {
+                <ActionForm action=a.end_others attr:class="method-form">
+                    <SubmitButton label="Sign out other sessions" secondary=true pending=a.end_others.pending() />
+                </ActionForm>
+            })}
+        </section>
+    }
+}
+
+/// G1: the newest security events of the account.
+fn activity_section(v: &SecurityView) -> impl IntoView + use<> {
+    let rows = v
+        .activity
+        .clone()
+        .into_iter()
+        .map(|e| {
+            view! {
+                <li><span>{e.what}</span> <small>{format!(" · {} · {}", e.when, e.ip)}</small></li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="panel__section" aria-labelledby="activity-title">
+            <h3 id="activity-title">"Recent security activity"</h3>
+            <ul class="activity" aria-label="Security events">{rows}</ul>
         </section>
     }
 }
