@@ -264,11 +264,7 @@ async fn f8_the_security_tab_sends_the_link_through_the_second_factor_channel() 
         // SMS user: a short link by text message to the verified number.
         register_verified_with_phone(&d, "grace@example.com", "sms", "+1 555 010 0200").await;
         let first = to_code_step(&d, "grace@example.com").await;
-        let code = {
-            let m = last_message(&d).await;
-            let i = m.text.find("code is ").expect("code") + 8;
-            m.text[i..i + 6].to_string()
-        };
+        let code = sms_code(&d).await;
         let t = login::verify_code(&d, &first, &code, &client())
             .await
             .expect("signed in by SMS");
@@ -305,10 +301,8 @@ async fn sms_user(d: &Deps, email: &str, phone: &str) -> String {
 }
 
 async fn sms_code(d: &Deps) -> String {
-    let m = last_message(d).await;
-    assert_eq!(m.channel, outbox::Channel::Sms);
-    let i = m.text.find("code is ").expect("code") + 8;
-    m.text[i..i + 6].to_string()
+    assert_eq!(last_message(d).await.channel, outbox::Channel::Sms);
+    last_code(d).await
 }
 
 #[tokio::test]

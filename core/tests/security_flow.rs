@@ -38,13 +38,6 @@ async fn method(d: &Deps, email: &str) -> MfaMethod {
         .mfa_method
 }
 
-/// The six digits of the newest message (email or SMS).
-async fn last_sent_code(d: &Deps) -> String {
-    let m = last_message(d).await;
-    let i = m.text.find("code is ").expect("code in text") + 8;
-    m.text[i..i + 6].to_string()
-}
-
 #[tokio::test]
 async fn s5_regression_8_a_stale_session_cannot_change_the_method_without_reauthentication() {
     for store in testing::all().await {
@@ -85,7 +78,7 @@ async fn s5_regression_8_a_stale_session_cannot_change_the_method_without_reauth
             "{:?}",
             ov.reauth
         );
-        let code = last_sent_code(&d).await;
+        let code = last_code(&d).await;
         security::reauth_code(&d, &s, &code, &client())
             .await
             .expect("code");
@@ -135,7 +128,7 @@ async fn m9_m7_text_messages_need_a_verified_number_and_the_old_channel_is_told(
             MfaMethod::Email,
             "M9: not before the number is verified"
         );
-        let right = last_sent_code(&d).await;
+        let right = last_code(&d).await;
         let wrong = wrong_code(&right);
         assert!(matches!(
             security::verify_phone(&d, &s, wrong, &client()).await,
@@ -162,7 +155,7 @@ async fn m9_m7_text_messages_need_a_verified_number_and_the_old_channel_is_told(
         assert_eq!(step.masked_destination, "+•••••••0200");
         let m = last_message(&d).await;
         assert_eq!(m.channel, Channel::Sms);
-        login::verify_code(&d, &s2, &last_sent_code(&d).await, &client())
+        login::verify_code(&d, &s2, &last_code(&d).await, &client())
             .await
             .expect("signed in by SMS");
         // M7: leaving SMS tells the old phone.
@@ -184,7 +177,7 @@ async fn m9_m7_text_messages_need_a_verified_number_and_the_old_channel_is_told(
 
 async fn signed_in_by_sms(d: &Deps, email: &str) -> String {
     let s = to_code_step(d, email).await;
-    let t = login::verify_code(d, &s, &last_sent_code(d).await, &client())
+    let t = login::verify_code(d, &s, &last_code(d).await, &client())
         .await
         .expect("signed in");
     t.token().expose().to_string()
@@ -201,7 +194,7 @@ async fn m9_registration_with_sms_verifies_the_number_at_the_first_sign_in() {
         let step = login::code_step(&d, &s).await.expect("step").expect("live");
         assert_eq!(step.kind, StepKind::SmsCode);
         assert_eq!(last_message(&d).await.recipient, "+15550100200");
-        login::verify_code(&d, &s, &last_sent_code(&d).await, &client())
+        login::verify_code(&d, &s, &last_code(&d).await, &client())
             .await
             .expect("signed in");
         assert_eq!(
@@ -257,7 +250,7 @@ async fn r3_a_reauthentication_challenge_dies_after_five_wrong_codes() {
         security::reauth_password(&d, &s, PW, &client())
             .await
             .expect("password");
-        let right = last_sent_code(&d).await;
+        let right = last_code(&d).await;
         let wrong = wrong_code(&right);
         for _ in 0..4 {
             assert!(matches!(

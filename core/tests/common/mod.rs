@@ -54,13 +54,9 @@ pub async fn session(d: &Deps, token: &str) -> Session {
         .expect("live session")
 }
 
+/// The six digits of the newest message (email or text message).
 pub async fn last_code(d: &Deps) -> String {
-    let mut c = d.store.conn().await.expect("conn");
-    let m = outbox::recent(&mut c, 1)
-        .await
-        .expect("recent")
-        .remove(0)
-        .message;
+    let m = last_message(d).await;
     let i = m.text.find("code is ").expect("code in text") + 8;
     m.text[i..i + 6].to_string()
 }
