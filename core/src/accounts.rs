@@ -223,16 +223,8 @@ pub async fn register(
         None => {
             let existing = users::by_email(&mut tx, &email).await?;
             // R4-style cap so the "someone tried" mail cannot be used to flood an inbox.
-            let capped = ratelimit::hit(
-                &mut tx,
-                &format!("send:email:{}", email.as_str()),
-                Limit {
-                    max: deps.settings.sends_per_hour,
-                    window_secs: 3600,
-                },
-                now,
-            )
-            .await;
+            let capped =
+                crate::challenges::send_limit(&mut tx, deps, "email", email.as_str(), now).await;
             if capped.is_ok() {
                 outbox::enqueue(
                     &mut tx,

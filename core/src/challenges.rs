@@ -52,8 +52,9 @@ impl Challenge {
     }
 }
 
-/// R4: one more send to `destination` this hour.
-async fn send_limit(
+/// R4: one more send to `destination` this hour (every code, link or notice that could be
+/// used to flood an inbox or a phone counts here).
+pub(crate) async fn send_limit(
     conn: &mut Conn,
     deps: &Deps,
     channel: &str,

@@ -266,12 +266,10 @@ async fn failed_password(
 
 async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result<(), LoginError> {
     let mut tx = deps.store.begin().await?;
-    let l = Limit {
-        max: deps.settings.sends_per_hour,
-        window_secs: 3600,
-    };
-    let key = format!("send:email:{}", user.email.as_str());
-    if ratelimit::hit(&mut tx, &key, l, now).await.is_err() {
+    if challenges::send_limit(&mut tx, deps, "email", user.email.as_str(), now)
+        .await
+        .is_err()
+    {
         return Ok(());
     }
     crate::accounts::queue_verification(
@@ -367,10 +365,7 @@ pub async fn verify_code(
             )
             .await?
             .ok_or(LoginError::WrongStep)?;
-            let sealed = key
-                .seal(codes.join("\n").as_bytes(), user_id)
-                .map_err(|_| LoginError::Internal)?;
-            sessions::set_pending(&mut tx, &token.digest(), Some(&sealed)).await?;
+            park_codes(&mut tx, key, &token.digest(), user_id, &codes).await?;
             CodeOutcome::ShowRecoveryCodes(token)
         }
     };
@@ -429,11 +424,36 @@ pub async fn recovery_codes_to_show(
         return Ok(Vec::new());
     };
     let mut c = deps.store.conn().await?;
-    let Some(sealed) = sessions::pending(&mut c, &session.id_hash).await? else {
+    parked_codes(&mut c, &deps.secret_key, &session.id_hash, user_id).await
+}
+
+/// M6: new recovery codes wait on the session, sealed with the instance key (bound to the
+/// user), until the person says they saved them.
+pub(crate) async fn park_codes(
+    conn: &mut Conn,
+    key: &crate::crypto::SecretKey,
+    session_hash: &str,
+    user_id: &str,
+    codes: &[String],
+) -> Result<(), LoginError> {
+    let sealed = key
+        .seal(codes.join("\n").as_bytes(), user_id)
+        .map_err(|_| LoginError::Internal)?;
+    sessions::set_pending(conn, session_hash, Some(&sealed)).await?;
+    Ok(())
+}
+
+/// The recovery codes parked on a session by [`park_codes`], if any.
+pub(crate) async fn parked_codes(
+    conn: &mut Conn,
+    key: &crate::crypto::SecretKey,
+    session_hash: &str,
+    user_id: &str,
+) -> Result<Vec<String>, LoginError> {
+    let Some(sealed) = sessions::pending(conn, session_hash).await? else {
         return Ok(Vec::new());
     };
-    let plain = deps
-        .secret_key
+    let plain = key
         .open(&sealed, user_id)
         .map_err(|_| LoginError::Internal)?;
     Ok(String::from_utf8_lossy(&plain)

@@ -114,19 +114,8 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, LoginE
     let verifying_phone = challenges::live(&mut c, session, "phone_", now)
         .await?
         .map(|ch| login::mask(&ch.destination));
-    let new_recovery_codes = match sessions::pending(&mut c, &session.id_hash).await? {
-        Some(sealed) => {
-            let plain = deps
-                .secret_key
-                .open(&sealed, uid)
-                .map_err(|_| LoginError::Internal)?;
-            String::from_utf8_lossy(&plain)
-                .lines()
-                .map(str::to_string)
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    let new_recovery_codes =
+        login::parked_codes(&mut c, &deps.secret_key, &session.id_hash, uid).await?;
     Ok(Overview {
         method: user.mfa_method,
         authenticator_pending: mfa::totp_pending(&mut c, uid).await?,
@@ -356,11 +345,7 @@ pub async fn regenerate_recovery_codes(
         return Err(LoginError::NoAuthenticator);
     }
     let codes = crate::recovery_codes::regenerate(&mut tx, uid, now).await?;
-    let sealed = deps
-        .secret_key
-        .seal(codes.join("\n").as_bytes(), uid)
-        .map_err(|_| LoginError::Internal)?;
-    sessions::set_pending(&mut tx, &session.id_hash, Some(&sealed)).await?;
+    login::park_codes(&mut tx, &deps.secret_key, &session.id_hash, uid, &codes).await?;
     events::record(
         &mut tx,
         Some(uid),
