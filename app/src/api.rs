@@ -14,6 +14,7 @@ use crate::server_ctx::{self as ctx, internal};
 
 pub mod recovery;
 pub mod security;
+pub mod verify;
 
 #[server(endpoint = "login_view")]
 pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
@@ -141,7 +142,6 @@ fn form_failed(
         LoginError::Busy => ctx::fail_busy(&mut f),
         LoginError::WrongStep
         | LoginError::ChallengeDead
-        | LoginError::NotVerified
         | LoginError::ReauthRequired
         | LoginError::NoAuthenticator => f.form_error = Some(e.to_string()),
         _ => f = f.with_error(field, e.to_string()),
@@ -167,6 +167,10 @@ pub async fn login_email(email: String) -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// E1: what a wrong password (or a not yet verified address) answers on the sign-in form.
+#[cfg(feature = "ssr")]
+const INCORRECT_WITH_HINT: &str = "Email or password is incorrect. Registered recently? Confirm your email first: the link is in our message.";
+
 #[server(endpoint = "login_password")]
 pub async fn login_password(password: String) -> Result<(), ServerFnError> {
     use gatehouse_core::login::PasswordOutcome;
@@ -179,6 +183,12 @@ pub async fn login_password(password: String) -> Result<(), ServerFnError> {
         .await
     {
         Ok(PasswordOutcome::CodeSent(token)) => ctx::set_session_cookie(&st, &token),
+        // E1: an unverified account gets this same answer (and a fresh link by email), so the
+        // hint is part of every "incorrect" on the sign-in form.
+        Err(gatehouse_core::login::LoginError::Incorrect) => {
+            let f = Flash::for_form("login").with_error("password", INCORRECT_WITH_HINT);
+            ctx::write_flash(&st, &f);
+        }
         Err(e) => login_failed(&st, "password", e, None),
     }
     ctx::back_to("/login");
@@ -193,17 +203,27 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
         return Ok(());
     };
     match gatehouse_core::login::verify_code(&st.deps, &session, &code, &ctx::client()).await {
-        Ok(gatehouse_core::login::CodeOutcome::SignedIn(token)) => signed_in(&st, &token),
-        Ok(gatehouse_core::login::CodeOutcome::ShowRecoveryCodes(token)) => {
-            ctx::set_session_cookie(&st, &token);
-            ctx::back_to("/login");
-        }
+        Ok(outcome) => code_passed(&st, outcome),
         Err(e) => {
             login_failed(&st, "code", e, Some(("code", &code)));
             ctx::back_to("/login");
         }
     }
     Ok(())
+}
+
+/// A second factor answered: signed in, or on to the recovery codes or to setting up a pending
+/// factor (M13), each under its new session id.
+#[cfg(feature = "ssr")]
+fn code_passed(st: &ctx::AppState, outcome: gatehouse_core::login::CodeOutcome) {
+    use gatehouse_core::login::CodeOutcome;
+    match outcome {
+        CodeOutcome::SignedIn(token) => signed_in(st, &token),
+        CodeOutcome::ShowRecoveryCodes(token) | CodeOutcome::SetUpNext(token) => {
+            ctx::set_session_cookie(st, &token);
+            ctx::back_to("/login");
+        }
+    }
 }
 
 #[server(endpoint = "resend_code")]
@@ -241,7 +261,7 @@ pub async fn login_recovery(recovery_code: String) -> Result<(), ServerFnError> 
     )
     .await
     {
-        Ok(token) => signed_in(&st, &token),
+        Ok(outcome) => code_passed(&st, outcome),
         Err(e) => {
             login_failed(
                 &st,

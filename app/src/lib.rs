@@ -17,6 +17,7 @@ use leptos_router::{path, SsrMode};
 use pages::{
     forgot::ForgotPasswordPage, gallery::GalleryPage, login::LoginPage, not_found::NotFound,
     profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage, security::SecurityPage,
+    verify::VerifyEmailPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
                 <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
                 <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                 <Route path=path!("/profile/security") view=SecurityPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/gallery") view=GalleryPage />

@@ -102,7 +102,8 @@ pub struct SecurityView {
     pub method: String,
     /// Where codes go now, masked (email address or phone).
     pub destination: String,
-    pub authenticator_pending: bool,
+    /// M13: a factor waiting to be set up at the next sign-in, in words, with its expiry.
+    pub pending: Option<String>,
     pub recovery_codes_left: i64,
     pub reauth: ReauthView,
     /// A code went to this (masked) number to verify it.
@@ -195,5 +196,17 @@ pub enum ForgotStep {
 pub struct ResetView {
     pub link_live: bool,
     pub min_length: usize,
+    pub flash: Flash,
+}
+
+/// E4: the verification page — who registered the address and when, before anything changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyView {
+    /// The link can still be used.
+    pub live: bool,
+    pub email: String,
+    /// The name given at registration.
+    pub name: String,
+    pub registered_at: String,
     pub flash: Flash,
 }

@@ -182,7 +182,7 @@ pub async fn register(
         let mut c = deps.store.conn().await?;
         ratelimit::hit(
             &mut c,
-            &format!("register:ip:{}", client.ip),
+            &format!("register:ip:{}", client.rate_key()),
             Limit {
                 max: deps.settings.register_per_ip_per_hour,
                 window_secs: 3600,
@@ -203,9 +203,17 @@ pub async fn register(
         mfa_method: MfaMethod::Email,
         verified: false,
     };
-    match users::insert(&mut tx, new_user, now).await? {
+    let fresh = match users::insert(&mut tx, new_user, now).await? {
+        Some(user_id) => Some(user_id),
+        // E4: an address nobody verified yet belongs to nobody: the new registration replaces
+        // the pending one (password, names, chosen factors, and every earlier link die).
+        None => users::replace_unverified(&mut tx, &email, &first, &last, &phc, now).await?,
+    };
+    match fresh {
         Some(user_id) => {
             queue_verification(&mut tx, deps, &user_id, &email, &first, now).await?;
+            // E4/M13: what was chosen here waits; it is set up only after the owner's first
+            // sign-in answered an emailed code, and expires unused.
             if method == MfaMethod::Authenticator {
                 crate::mfa::begin_totp(&mut tx, &deps.secret_key, &user_id, now)
                     .await
@@ -215,17 +223,22 @@ pub async fn register(
                     })?;
             }
             if let Some(p) = &phone {
-                // M9: verified by the first code sent to it, at the first sign-in.
                 crate::mfa::add_unverified_phone(&mut tx, &user_id, p, now).await?;
             }
             events::record(&mut tx, Some(&user_id), EventKind::Registered, client, now).await?;
         }
         None => {
             let existing = users::by_email(&mut tx, &email).await?;
-            // R4-style cap so the "someone tried" mail cannot be used to flood an inbox.
-            let capped =
-                crate::challenges::send_limit(&mut tx, deps, "email", email.as_str(), now).await;
-            if capped.is_ok() {
+            // R4/R6: its own capped budget, so these notices never starve sign-in codes; within
+            // the window further attempts are coalesced into the one mail already sent.
+            if crate::challenges::notice_allowed(
+                &mut tx,
+                "registration_attempt",
+                email.as_str(),
+                now,
+            )
+            .await?
+            {
                 outbox::enqueue(
                     &mut tx,
                     &messages::registration_attempt(email.as_str(), &deps.link("/login")),
@@ -259,10 +272,11 @@ pub(crate) async fn queue_verification(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let token = new_token();
-    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, 'verify_email', $3)")
+    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES ($1, $2, 'verify_email', $3, $4)")
         .bind(token.digest())
         .bind(user_id)
         .bind(now + deps.settings.verify_ttl_secs)
+        .bind(now)
         .execute(&mut *conn)
         .await?;
     let link = deps.link(&format!("/verify-email?token={}", token.expose()));
@@ -282,7 +296,45 @@ pub enum VerifyError {
     Store(#[from] sqlx::Error),
 }
 
-/// Consumes a verification token (single use, atomic) and marks the email verified.
+/// E4: what the verification page shows before anything changes: who registered, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingVerification {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub registered_at: i64,
+}
+
+/// E4: reads a verification link without using it (a GET never changes state). `None` when
+/// the link is unknown, used, expired, or replaced by a newer registration.
+pub async fn pending_verification(
+    deps: &Deps,
+    token: &str,
+) -> Result<Option<PendingVerification>, VerifyError> {
+    let mut c = deps.store.conn().await?;
+    let row = sqlx::query(
+        "SELECT u.email, u.first_name, u.last_name, t.created_at FROM email_tokens t \
+         JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.purpose = 'verify_email' \
+         AND t.used_at IS NULL AND t.expires_at > $2 AND u.email_verified_at IS NULL",
+    )
+    .bind(digest(token.trim()))
+    .bind(deps.now())
+    .fetch_optional(&mut *c)
+    .await?;
+    row.map(|r| {
+        Ok(PendingVerification {
+            email: r.try_get(0)?,
+            first_name: r.try_get(1)?,
+            last_name: r.try_get(2)?,
+            registered_at: r.try_get(3)?,
+        })
+    })
+    .transpose()
+}
+
+/// Consumes a verification token (single use, atomic) and marks the email verified. Only the
+/// POST from the verification page calls this (E4); factors chosen at registration stay pending
+/// until the owner's first sign-in with an emailed code (M13).
 pub async fn verify_email(
     deps: &Deps,
     token: &str,

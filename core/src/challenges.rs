@@ -5,6 +5,9 @@
 //! - R3: five wrong codes kill a challenge; an hourly per-account window covers every code
 //!   endpoint (sign-in, enrolment, recovery codes, re-auth, phone verification).
 //! - R4: every send counts against an hourly cap per destination; resend waits a cooldown.
+//! - R6: the caps (sends per destination, codes per account) are per purpose: notices and
+//!   recovery never starve sign-in codes. Prefixes are compared as exact leading text (a `_` in
+//!   a `LIKE` pattern would match any character).
 //! - M10: sent codes are stored and compared as SHA-256 digests in constant time.
 //!
 //! A kind names its purpose with a prefix (`login_`, `reauth_`, `phone_`) and every caller looks
@@ -52,11 +55,19 @@ impl Challenge {
     }
 }
 
-/// R4: one more send to `destination` this hour (every code, link or notice that could be
-/// used to flood an inbox or a phone counts here).
+/// The purpose of a challenge kind: the part before its first `_` (`login`, `reauth`, `phone`,
+/// `recover`).
+fn purpose(kind: &str) -> &str {
+    kind.split('_').next().unwrap_or(kind)
+}
+
+/// R4/R6: one more send of `purpose` to `destination` this hour. Every purpose has its own
+/// budget, so a stranger who triggers recovery texts or verification mails can never use up the
+/// budget of the owner's sign-in codes.
 pub(crate) async fn send_limit(
     conn: &mut Conn,
     deps: &Deps,
+    purpose: &str,
     channel: &str,
     destination: &str,
     now: Timestamp,
@@ -65,27 +76,63 @@ pub(crate) async fn send_limit(
         max: deps.settings.sends_per_hour,
         window_secs: 3600,
     };
-    ratelimit::hit(conn, &format!("send:{channel}:{destination}"), l, now).await?;
+    ratelimit::hit(
+        conn,
+        &format!("send:{purpose}:{channel}:{destination}"),
+        l,
+        now,
+    )
+    .await?;
     Ok(())
 }
 
-/// Queues `code` to the destination (R4 counted). Run inside the caller's transaction.
+/// R4/R6: notices that anyone can trigger (such as "someone tried to register with your
+/// address") reach one address at most once an hour; later ones in that hour are coalesced into
+/// the one already sent. `true` when this one goes out.
+pub(crate) async fn notice_allowed(
+    conn: &mut Conn,
+    what: &str,
+    destination: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let once_an_hour = Limit {
+        max: 1,
+        window_secs: 3600,
+    };
+    match ratelimit::hit(
+        conn,
+        &format!("notice:{what}:{destination}"),
+        once_an_hour,
+        now,
+    )
+    .await
+    {
+        Ok(()) => Ok(true),
+        Err(ratelimit::RateError::Limited(_)) => Ok(false),
+        Err(ratelimit::RateError::Store(e)) => Err(e),
+    }
+}
+
+/// Queues `code` to the destination (R4 counted against the budget of the kind's purpose). Run
+/// inside the caller's transaction.
 async fn send_code(
     conn: &mut Conn,
     deps: &Deps,
+    kind: &str,
     delivery: Delivery<'_>,
     code: &str,
     now: Timestamp,
 ) -> Result<(), LoginError> {
     let ttl = deps.settings.code_ttl_secs / 60;
+    let purpose = purpose(kind);
     let message = match delivery {
         Delivery::None => return Ok(()),
         Delivery::Email(to) => {
-            send_limit(conn, deps, "email", to, now).await?;
+            send_limit(conn, deps, purpose, "email", to, now).await?;
             messages::login_code(to, code, ttl)
         }
         Delivery::Sms(to) => {
-            send_limit(conn, deps, "sms", to, now).await?;
+            send_limit(conn, deps, purpose, "sms", to, now).await?;
             messages::sms_code(to, code, ttl)
         }
     };
@@ -115,7 +162,7 @@ pub async fn open(
         Delivery::None => (String::new(), ""),
         Delivery::Email(to) | Delivery::Sms(to) => {
             let code = new_code();
-            send_code(conn, deps, delivery, code.expose(), now).await?;
+            send_code(conn, deps, kind, delivery, code.expose(), now).await?;
             (code.digest(), to)
         }
     };
@@ -145,13 +192,14 @@ pub async fn live(
 ) -> Result<Option<Challenge>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, kind, destination, last_sent_at FROM challenges WHERE session_hash = $1 \
-         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND kind LIKE $4 \
+         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND substr(kind, 1, CAST($5 AS INTEGER)) = $4 \
          ORDER BY created_at DESC LIMIT 1",
     )
     .bind(&session.id_hash)
     .bind(now)
     .bind(MAX_CODE_ATTEMPTS)
-    .bind(format!("{prefix}%"))
+    .bind(prefix)
+    .bind(prefix.len() as i64)
     .fetch_optional(&mut *conn)
     .await?;
     row.map(|r| {
@@ -184,7 +232,7 @@ pub async fn resend(deps: &Deps, session: &Session, prefix: &str) -> Result<(), 
     } else {
         Delivery::Email(&ch.destination)
     };
-    send_code(&mut tx, deps, delivery, code.expose(), now).await?;
+    send_code(&mut tx, deps, &ch.kind, delivery, code.expose(), now).await?;
     sqlx::query(
         "UPDATE challenges SET code_hash = $2, last_sent_at = $3, expires_at = $4 WHERE id = $1",
     )
@@ -220,20 +268,22 @@ pub async fn begin_attempt(
     let mut tx = deps.store.begin().await?;
     ratelimit::hit(
         &mut tx,
-        &format!("otp:acct:{user_id}"),
+        // R6: per purpose, so wrong recovery codes never block sign-in codes.
+        &format!("otp:{}:acct:{user_id}", purpose(prefix)),
         OTP_PER_ACCOUNT,
         now,
     )
     .await?;
     let row = sqlx::query(
         "UPDATE challenges SET attempts = attempts + 1 WHERE session_hash = $1 \
-         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND kind LIKE $4 \
+         AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND substr(kind, 1, CAST($5 AS INTEGER)) = $4 \
          RETURNING id, kind, code_hash, attempts, destination",
     )
     .bind(&session.id_hash)
     .bind(now)
     .bind(MAX_CODE_ATTEMPTS)
-    .bind(format!("{prefix}%"))
+    .bind(prefix)
+    .bind(prefix.len() as i64)
     .fetch_optional(&mut *tx)
     .await?;
     match row {

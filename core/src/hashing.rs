@@ -10,6 +10,7 @@
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
@@ -49,6 +50,8 @@ pub struct Verified {
 enum Job {
     Hash(String, oneshot::Sender<Result<String, HashError>>),
     Verify(String, String, oneshot::Sender<Result<Verified, HashError>>),
+    /// Keeps a worker until the other end is dropped (see [`Hasher::occupy`]).
+    Hold(std::sync::mpsc::Sender<()>, Receiver<()>),
 }
 
 /// Handle to the hashing pool; cheap to clone.
@@ -56,7 +59,31 @@ enum Job {
 pub struct Hasher {
     queue: SyncSender<Job>,
     dummy: Arc<String>,
+    work: Arc<Work>,
 }
+
+/// E3: what the workers did, so a test can prove that an unknown account costs the same argon2
+/// work as a real one (counted, not timed).
+#[derive(Default)]
+struct Work {
+    /// Verifications handed to the pool (queued or running).
+    submitted: AtomicU64,
+    verifications: AtomicU64,
+    /// Sum of memory blocks × passes over every verification.
+    block_passes: AtomicU64,
+}
+
+/// Counted verifications and their argon2 work (memory blocks × passes), see [`Hasher::work`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkDone {
+    /// Verifications handed to the pool, done or not.
+    pub submitted: u64,
+    pub verifications: u64,
+    pub block_passes: u64,
+}
+
+/// A worker kept busy by [`Hasher::occupy`]; dropping it frees the worker.
+pub struct Occupied(#[allow(dead_code)] std::sync::mpsc::Sender<()>);
 
 /// A worker's argon2 memory, allocated once and reused for every hash (P6): memory stays at
 /// `workers × m` and no hash pays for fresh pages.
@@ -170,18 +197,43 @@ impl Hasher {
     pub fn start(params: HashParams, workers: usize, queue_len: usize) -> Result<Self, HashError> {
         let (tx, rx) = sync_channel::<Job>(queue_len);
         let rx = Arc::new(Mutex::new(rx));
+        let work = Arc::new(Work::default());
         for i in 0..workers.max(1) {
             let rx = Arc::clone(&rx);
+            let work = Arc::clone(&work);
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || worker(params, rx))
+                .spawn(move || worker(params, rx, work))
                 .map_err(|_| HashError::Internal)?;
         }
         let dummy = hash_blocking(params, "gatehouse dummy password for unknown users")?;
         Ok(Self {
             queue: tx,
             dummy: Arc::new(dummy),
+            work,
         })
+    }
+
+    /// E3: the verifications done so far and their argon2 work.
+    pub fn work(&self) -> WorkDone {
+        WorkDone {
+            submitted: self.work.submitted.load(Ordering::SeqCst),
+            verifications: self.work.verifications.load(Ordering::SeqCst),
+            block_passes: self.work.block_passes.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Keeps one worker busy until the returned guard is dropped, waiting (on this thread)
+    /// until a worker has taken it. Tests use it to fill the pool deterministically — the
+    /// `Busy` answer, or a request cancelled while its hash waits (R6) — without timing.
+    pub fn occupy(&self) -> Result<Occupied, HashError> {
+        let (ack_tx, ack_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel();
+        self.queue
+            .send(Job::Hold(ack_tx, release_rx))
+            .map_err(|_| HashError::Internal)?;
+        ack_rx.recv().map_err(|_| HashError::Internal)?;
+        Ok(Occupied(release_tx))
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
@@ -200,6 +252,7 @@ impl Hasher {
     pub async fn verify(&self, password: &str, phc: &str) -> Result<Verified, HashError> {
         let (tx, rx) = oneshot::channel();
         self.submit(Job::Verify(password.to_string(), phc.to_string(), tx))?;
+        self.work.submitted.fetch_add(1, Ordering::SeqCst);
         rx.await.map_err(|_| HashError::Internal)?
     }
 
@@ -210,7 +263,7 @@ impl Hasher {
     }
 }
 
-fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>) {
+fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>, work: Arc<Work>) {
     let mut mem = Memory::default();
     loop {
         let job = match rx.lock() {
@@ -222,7 +275,19 @@ fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>) {
                 let _ = reply.send(hash_with(&mut mem, params, &pw));
             }
             Ok(Job::Verify(pw, phc, reply)) => {
-                let _ = reply.send(verify_with(&mut mem, params, &pw, &phc));
+                let result = verify_with(&mut mem, params, &pw, &phc);
+                if result.is_ok() {
+                    work.verifications.fetch_add(1, Ordering::SeqCst);
+                    if let Ok(p) = PasswordHash::new(&phc).and_then(|h| Params::try_from(&h)) {
+                        let passes = p.block_count() as u64 * u64::from(p.t_cost());
+                        work.block_passes.fetch_add(passes, Ordering::SeqCst);
+                    }
+                }
+                let _ = reply.send(result);
+            }
+            Ok(Job::Hold(ack, release)) => {
+                let _ = ack.send(());
+                let _ = release.recv();
             }
             Err(_) => return,
         }

@@ -26,6 +26,8 @@ pub mod messages;
 #[cfg(feature = "server")]
 pub mod mfa;
 #[cfg(feature = "server")]
+pub mod netaddr;
+#[cfg(feature = "server")]
 pub mod outbox;
 #[cfg(feature = "server")]
 pub mod ratelimit;

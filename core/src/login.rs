@@ -19,7 +19,7 @@ use crate::email::Email;
 use crate::events::{self, EventKind};
 use crate::hashing::HashError;
 use crate::messages;
-use crate::mfa::SignInFactor;
+use crate::mfa::{ActiveFactor, Enrolment};
 use crate::outbox;
 use crate::ratelimit::{self, Limit, RateError};
 use crate::secret::Secret;
@@ -42,8 +42,6 @@ pub enum LoginError {
     Limited { retry_after: i64 },
     #[error("The server is busy. Try again in a moment.")]
     Busy,
-    #[error("Confirm your email address first: we have sent you a new verification link.")]
-    NotVerified,
     #[error("Your sign-in has expired. Start again.")]
     WrongStep,
     #[error("Enter the six-digit code.")]
@@ -132,8 +130,11 @@ pub async fn submit_password(
     let user = check_password(deps, &email, &password, client, now).await?;
     let user = &user;
     if !user.email_verified {
+        // E1: the same answer as a wrong password. Otherwise "register X, then sign in with the
+        // password just chosen" would tell a new address (unverified) from a taken one. The
+        // owner finds a fresh verification link in their mail; the message says to look there.
         resend_verification(deps, user, now).await?;
-        return Err(LoginError::NotVerified);
+        return Err(LoginError::Incorrect);
     }
     let mut tx = deps.store.begin().await?;
     let token = sessions::rotate(
@@ -147,28 +148,35 @@ pub async fn submit_password(
     )
     .await?
     .ok_or(LoginError::WrongStep)?;
-    // Which second factor (M4, M9): a pending authenticator or phone is set up now, an active
-    // authenticator is asked for, otherwise a code goes out by text message or email.
-    let factor = crate::mfa::sign_in_factor(&mut tx, &user.id, user.mfa_method).await?;
-    let (kind, delivery) = match &factor {
-        SignInFactor::Enrol => ("login_totp_enroll", Delivery::None),
-        SignInFactor::Authenticator => ("login_totp", Delivery::None),
-        SignInFactor::EnrolSms(p) => ("login_sms_enroll", Delivery::Sms(p.as_str())),
-        SignInFactor::Sms(p) => ("login_sms", Delivery::Sms(p.as_str())),
-        SignInFactor::Email => ("login_mfa", Delivery::Email(user.email.as_str())),
-    };
+    // M13: always the factor that is active now; a pending authenticator or phone is set up
+    // only after its code came back (see `after_first_factor`).
+    let factor = crate::mfa::active_factor(&mut tx, &user.id, user.mfa_method).await?;
+    let (kind, delivery) = first_challenge(&factor, user.email.as_str());
     challenges::open(
         &mut tx,
         deps,
         &user.id,
         &token.digest(),
-        kind,
+        &format!("login_{kind}"),
         delivery,
         now,
     )
     .await?;
     tx.commit().await?;
     Ok(PasswordOutcome::CodeSent(token))
+}
+
+/// The challenge kind (after its purpose prefix) and delivery for the factor active now; shared
+/// by the sign-in and re-authentication (S5), so both ask for the same thing.
+pub(crate) fn first_challenge<'a>(
+    factor: &'a ActiveFactor,
+    email: &'a str,
+) -> (&'static str, Delivery<'a>) {
+    match factor {
+        ActiveFactor::Authenticator => ("totp", Delivery::None),
+        ActiveFactor::Sms(p) => ("sms", Delivery::Sms(p.as_str())),
+        ActiveFactor::Email => ("email", Delivery::Email(email)),
+    }
 }
 
 /// R1, R2, E3, P5: checks a password for `email` — rate windows, the atomic failure counter,
@@ -192,7 +200,13 @@ pub(crate) async fn check_password(
             max: deps.settings.login_per_account_per_hour,
             window_secs: 3600,
         };
-        ratelimit::hit(&mut c, &format!("login:ip:{}", client.ip), per_ip, now).await?;
+        ratelimit::hit(
+            &mut c,
+            &format!("login:ip:{}", client.rate_key()),
+            per_ip,
+            now,
+        )
+        .await?;
         ratelimit::hit(
             &mut c,
             &format!("login:acct:{}", email.as_str()),
@@ -202,26 +216,37 @@ pub(crate) async fn check_password(
         .await?;
         match users::by_email(&mut c, email).await? {
             Some(u) => {
-                let r = users::reserve_attempt(&mut c, &u.id, deps.settings.lockout_threshold, now)
-                    .await?;
-                (Some(u), r)
+                let limit = deps.settings.lockout_threshold;
+                let lock_until = now + deps.settings.lockout_secs;
+                let r = users::reserve_attempt(&mut c, &u.id, limit, lock_until, now).await?;
+                let slot = r.map(|count| Slot::new(deps, &u.id, count));
+                (Some(u), slot)
             }
             None => (None, None),
         }
     };
-    let (Some(user), Some(count)) = (user, reserved) else {
+    let (Some(user), Some(slot)) = (user, reserved) else {
         // E3: unknown account, or locked (R1): same cost, same answer.
         deps.hasher.verify_dummy(password).await?;
         return Err(LoginError::Incorrect);
     };
-    let verified = deps.hasher.verify(password, &user.password_hash).await?;
+    let verified = match deps.hasher.verify(password, &user.password_hash).await {
+        Ok(v) => v,
+        Err(e) => {
+            // R6: no verdict (the pool is busy, or failed): the attempt is given back.
+            slot.give_back().await?;
+            return Err(e.into());
+        }
+    };
     if !verified.ok {
-        failed_password(deps, &user, count, client, now).await?;
+        failed_password(deps, &user, slot.count, client, now).await?;
+        slot.counted();
         return Err(LoginError::Incorrect);
     }
     let mut tx = deps.store.begin().await?;
     users::reset_failures(&mut tx, &user.id).await?;
     tx.commit().await?;
+    slot.counted();
     if verified.needs_rehash {
         // P5: upgrade the stored hash to the configured parameters.
         if let Ok(phc) = deps.hasher.hash(password).await {
@@ -230,6 +255,65 @@ pub(crate) async fn check_password(
         }
     }
     Ok(user)
+}
+
+/// R6: one reserved password check. A verdict keeps it ([`Slot::counted`]); every other end —
+/// an error, the pool busy, or the request dropped halfway (the future cancelled) — gives it
+/// back, the last one from a task spawned when the slot is dropped.
+struct Slot {
+    store: crate::store::Store,
+    user_id: String,
+    count: i64,
+    limit: i64,
+    armed: bool,
+}
+
+impl Slot {
+    fn new(deps: &Deps, user_id: &str, count: i64) -> Self {
+        Self {
+            store: deps.store.clone(),
+            user_id: user_id.to_string(),
+            count,
+            limit: deps.settings.lockout_threshold,
+            armed: true,
+        }
+    }
+
+    /// A verdict was recorded: the reservation stands (a failure) or was reset (a success).
+    fn counted(mut self) {
+        self.armed = false;
+    }
+
+    async fn give_back(mut self) -> Result<(), sqlx::Error> {
+        self.armed = false;
+        let mut c = self.store.conn().await?;
+        users::release_attempt(&mut c, &self.user_id, self.count, self.limit).await
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (store, id, count, limit) = (
+            self.store.clone(),
+            std::mem::take(&mut self.user_id),
+            self.count,
+            self.limit,
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let released = match store.conn().await {
+                    Ok(mut c) => users::release_attempt(&mut c, &id, count, limit).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = released {
+                    tracing::error!(error = %e, "could not give back a password attempt (R6)");
+                }
+            });
+        }
+    }
 }
 
 async fn failed_password(
@@ -241,10 +325,9 @@ async fn failed_password(
 ) -> Result<(), LoginError> {
     let mut tx = deps.store.begin().await?;
     events::record(&mut tx, Some(&user.id), EventKind::LoginFailed, client, now).await?;
-    if count >= deps.settings.lockout_threshold
-        && users::lock(&mut tx, &user.id, now + deps.settings.lockout_secs).await?
-    {
-        // R5: tell the owner once.
+    // R5: the reservation that reached the limit set the lock (R6); its failure tells the
+    // owner, once.
+    if count == deps.settings.lockout_threshold {
         events::record(
             &mut tx,
             Some(&user.id),
@@ -266,7 +349,7 @@ async fn failed_password(
 
 async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result<(), LoginError> {
     let mut tx = deps.store.begin().await?;
-    if challenges::send_limit(&mut tx, deps, "email", user.email.as_str(), now)
+    if challenges::send_limit(&mut tx, deps, "verify", "email", user.email.as_str(), now)
         .await
         .is_err()
     {
@@ -293,15 +376,49 @@ pub enum CodeOutcome {
     /// An authenticator was just activated: its recovery codes are shown once (M6) under this
     /// new session id before the person is signed in.
     ShowRecoveryCodes(Secret),
+    /// M13: the active factor answered and a pending factor is set up next (the QR code, or a
+    /// code sent to the new number), under this new session id. Still not signed in (M5).
+    SetUpNext(Secret),
 }
 
 impl CodeOutcome {
     /// The new session id, whichever way the step ended.
     pub fn token(&self) -> &Secret {
         match self {
-            CodeOutcome::SignedIn(t) | CodeOutcome::ShowRecoveryCodes(t) => t,
+            CodeOutcome::SignedIn(t)
+            | CodeOutcome::ShowRecoveryCodes(t)
+            | CodeOutcome::SetUpNext(t) => t,
         }
     }
+}
+
+/// M13: the active factor answered. A fresh pending enrolment is set up now, in a new
+/// challenge on a new session id (S2); otherwise the person is signed in.
+async fn after_first_factor(
+    conn: &mut Conn,
+    deps: &Deps,
+    session: &Session,
+    user_id: &str,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<CodeOutcome, LoginError> {
+    let Some(p) = crate::mfa::pending(conn, user_id, now).await? else {
+        return Ok(CodeOutcome::SignedIn(
+            sign_in(conn, deps, session, user_id, client, now).await?,
+        ));
+    };
+    let state = SessionState::Partial {
+        user_id: user_id.to_string(),
+    };
+    let token = sessions::rotate(conn, &session.id_hash, &state, &deps.settings.sessions, now)
+        .await?
+        .ok_or(LoginError::WrongStep)?;
+    let (kind, delivery) = match &p.enrolment {
+        Enrolment::Authenticator => ("login_totp_enroll", Delivery::None),
+        Enrolment::Phone(phone) => ("login_sms_enroll", Delivery::Sms(phone.as_str())),
+    };
+    challenges::open(conn, deps, user_id, &token.digest(), kind, delivery, now).await?;
+    Ok(CodeOutcome::SetUpNext(token))
 }
 
 /// S2: the flow ends signed in, under a new session id.
@@ -344,15 +461,15 @@ pub async fn verify_code(
     } = challenges::attempt(deps, session, user_id, "login_", code, client).await?;
     let now = deps.now();
     let key = deps.secret_key.as_ref();
-    if kind == "login_sms_enroll" {
-        // M9: the number given at registration answered: text messages become the method.
-        if let Some((phone, _)) = crate::mfa::phone_factor(&mut tx, user_id).await? {
-            crate::mfa::activate_phone(&mut tx, user_id, &phone, client, now).await?;
+    let outcome = match (kind.as_str(), recovery) {
+        ("login_sms_enroll", _) => {
+            // M9: the number answered: text messages become the method.
+            if let Some((phone, _)) = crate::mfa::phone_factor(&mut tx, user_id).await? {
+                crate::mfa::activate_phone(&mut tx, user_id, &phone, client, now).await?;
+            }
+            CodeOutcome::SignedIn(sign_in(&mut tx, deps, session, user_id, client, now).await?)
         }
-    }
-    let outcome = match recovery {
-        None => CodeOutcome::SignedIn(sign_in(&mut tx, deps, session, user_id, client, now).await?),
-        Some(codes) => {
+        (_, Some(codes)) => {
             let state = SessionState::ShowingCodes {
                 user_id: user_id.clone(),
             };
@@ -368,6 +485,8 @@ pub async fn verify_code(
             park_codes(&mut tx, key, &token.digest(), user_id, &codes).await?;
             CodeOutcome::ShowRecoveryCodes(token)
         }
+        // M13: the active factor answered; a pending factor comes next, never instead.
+        _ => after_first_factor(&mut tx, deps, session, user_id, client, now).await?,
     };
     tx.commit().await?;
     Ok(outcome)
@@ -380,7 +499,7 @@ pub async fn use_recovery_code(
     session: &Session,
     code: &str,
     client: &ClientInfo,
-) -> Result<Secret, LoginError> {
+) -> Result<CodeOutcome, LoginError> {
     let SessionState::Partial { user_id } = &session.state else {
         return Err(LoginError::WrongStep);
     };
@@ -410,9 +529,9 @@ pub async fn use_recovery_code(
         now,
     )
     .await?;
-    let token = sign_in(&mut tx, deps, session, user_id, client, now).await?;
+    let outcome = after_first_factor(&mut tx, deps, session, user_id, client, now).await?;
     tx.commit().await?;
-    Ok(token)
+    Ok(outcome)
 }
 
 /// The recovery codes waiting on a `ShowingCodes` session.

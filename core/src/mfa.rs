@@ -63,20 +63,39 @@ async fn totp_factor(
     }))
 }
 
-/// The second factor a sign-in asks for.
+/// M13: how long a factor chosen at registration or on the Security tab waits to be set up at
+/// a sign-in; after that it is ignored (and swept).
+pub const ENROLMENT_TTL_SECS: i64 = 7 * 86_400;
+
+/// The second factor that is active now: the one a sign-in (and a re-authentication) asks for
+/// first. A pending factor is never in this list (M13).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignInFactor {
+pub enum ActiveFactor {
     Email,
     Authenticator,
-    /// An authenticator was chosen but is not confirmed yet: set it up now (M4 seed behaviour).
-    Enrol,
     /// A code by text message to this verified number.
     Sms(Phone),
-    /// A number given at registration, verified by its first code (M9).
-    EnrolSms(Phone),
 }
 
-/// A phone factor: the number and whether a code sent to it was ever entered (M9).
+/// M13: a factor waiting to be bound. It is set up only after a code from the active factor
+/// came back, never instead of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enrolment {
+    /// An authenticator app: QR code, then its first code (M4).
+    Authenticator,
+    /// A number given at registration: verified by a code sent to it (M9).
+    Phone(Phone),
+}
+
+/// A pending enrolment and when it stops counting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub enrolment: Enrolment,
+    pub expires_at: Timestamp,
+}
+
+/// A phone factor: the number and whether a code sent to it was ever entered (M9). A number
+/// that was never verified counts only while its enrolment is fresh (M13).
 pub async fn phone_factor(
     conn: &mut Conn,
     user_id: &str,
@@ -95,29 +114,84 @@ pub async fn phone_factor(
         .map(|p| (p, confirmed)))
 }
 
-/// Whether an authenticator was chosen and waits for its first code (M4).
-pub async fn totp_pending(conn: &mut Conn, user_id: &str) -> Result<bool, sqlx::Error> {
-    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND confirmed_at IS NULL")
-        .bind(user_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(pending > 0)
+/// M13: the factor waiting to be set up, if one was chosen less than [`ENROLMENT_TTL_SECS`] ago.
+/// An authenticator wins over a number (the Security tab allows only one pending choice).
+pub async fn pending(
+    conn: &mut Conn,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<Option<Pending>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT kind, phone, created_at FROM mfa_factors WHERE user_id = $1 \
+         AND confirmed_at IS NULL AND created_at > $2 ORDER BY kind DESC",
+    )
+    .bind(user_id)
+    .bind(now - ENROLMENT_TTL_SECS)
+    .fetch_all(&mut *conn)
+    .await?;
+    for r in rows {
+        let kind: String = r.try_get("kind")?;
+        let expires_at = r.try_get::<i64, _>("created_at")? + ENROLMENT_TTL_SECS;
+        let enrolment = match kind.as_str() {
+            "totp" => Enrolment::Authenticator,
+            "phone" => match r
+                .try_get::<Option<String>, _>("phone")?
+                .and_then(|p| Phone::parse(&p).ok())
+            {
+                Some(p) => Enrolment::Phone(p),
+                None => continue,
+            },
+            _ => continue,
+        };
+        return Ok(Some(Pending {
+            enrolment,
+            expires_at,
+        }));
+    }
+    Ok(None)
 }
 
-pub async fn sign_in_factor(
+/// Whether an authenticator was chosen and waits for its first code (M4, M13: still fresh).
+pub async fn totp_pending(
+    conn: &mut Conn,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    Ok(matches!(
+        pending(conn, user_id, now).await?,
+        Some(Pending {
+            enrolment: Enrolment::Authenticator,
+            ..
+        })
+    ))
+}
+
+/// M13: the factor active now — what the sign-in and re-authentication ask for first. An
+/// authenticator counts once it is confirmed, a phone once it is verified; otherwise email.
+pub async fn active_factor(
     conn: &mut Conn,
     user_id: &str,
     method: MfaMethod,
-) -> Result<SignInFactor, sqlx::Error> {
-    if totp_pending(conn, user_id).await? {
-        return Ok(SignInFactor::Enrol);
-    }
-    let phone = phone_factor(conn, user_id).await?;
-    Ok(match (method, phone) {
-        (_, Some((p, false))) => SignInFactor::EnrolSms(p),
-        (MfaMethod::Sms, Some((p, true))) => SignInFactor::Sms(p),
-        (MfaMethod::Authenticator, _) => SignInFactor::Authenticator,
-        _ => SignInFactor::Email,
+) -> Result<ActiveFactor, sqlx::Error> {
+    Ok(match method {
+        MfaMethod::Sms => match phone_factor(conn, user_id).await? {
+            Some((p, true)) => ActiveFactor::Sms(p),
+            _ => ActiveFactor::Email,
+        },
+        MfaMethod::Authenticator => {
+            let confirmed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mfa_factors WHERE user_id = $1 AND kind = 'totp' AND confirmed_at IS NOT NULL",
+            )
+            .bind(user_id)
+            .fetch_one(&mut *conn)
+            .await?;
+            if confirmed > 0 {
+                ActiveFactor::Authenticator
+            } else {
+                ActiveFactor::Email
+            }
+        }
+        MfaMethod::Email => ActiveFactor::Email,
     })
 }
 

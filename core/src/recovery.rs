@@ -139,7 +139,13 @@ pub(crate) async fn request_windows(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<bool, RecoveryError> {
-    ratelimit::hit(conn, &format!("forgot:ip:{}", client.ip), PER_IP, now).await?;
+    ratelimit::hit(
+        conn,
+        &format!("forgot:ip:{}", client.rate_key()),
+        PER_IP,
+        now,
+    )
+    .await?;
     let key = format!("forgot:addr:{}", email.as_str());
     match ratelimit::hit(conn, &key, PER_ADDRESS, now).await {
         Ok(()) => Ok(true),

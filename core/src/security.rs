@@ -47,8 +47,9 @@ pub enum Reauth {
 #[derive(Debug, Clone)]
 pub struct Overview {
     pub method: MfaMethod,
-    /// An authenticator was chosen and is set up at the next sign-in (M4).
-    pub authenticator_pending: bool,
+    /// M13: a factor chosen and set up at the next sign-in (after a code from the active one),
+    /// until it expires.
+    pub pending: Option<mfa::Pending>,
     /// The verified phone, masked.
     pub phone: Option<String>,
     pub recovery_codes_left: i64,
@@ -118,7 +119,7 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, LoginE
         login::parked_codes(&mut c, &deps.secret_key, &session.id_hash, uid).await?;
     Ok(Overview {
         method: user.mfa_method,
-        authenticator_pending: mfa::totp_pending(&mut c, uid).await?,
+        pending: mfa::pending(&mut c, uid, now).await?,
         phone,
         recovery_codes_left: crate::recovery_codes::remaining(&mut c, uid).await?,
         reauth,
@@ -145,13 +146,10 @@ pub async fn reauth_password(
     let password = crate::password::PasswordPolicy::normalize(password);
     login::check_password(deps, &user.email, &password, client, now).await?;
     let mut tx = deps.store.begin().await?;
-    let phone = mfa::phone_factor(&mut tx, uid).await?;
-    let (kind, delivery) = match (user.mfa_method, &phone) {
-        (MfaMethod::Authenticator, _) => ("reauth_totp", Delivery::None),
-        (MfaMethod::Sms, Some((p, true))) => ("reauth_sms", Delivery::Sms(p.as_str())),
-        _ => ("reauth_email", Delivery::Email(user.email.as_str())),
-    };
-    challenges::open(&mut tx, deps, uid, &session.id_hash, kind, delivery, now).await?;
+    let factor = mfa::active_factor(&mut tx, uid, user.mfa_method).await?;
+    let (kind, delivery) = login::first_challenge(&factor, user.email.as_str());
+    let kind = format!("reauth_{kind}");
+    challenges::open(&mut tx, deps, uid, &session.id_hash, &kind, delivery, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -243,9 +241,18 @@ pub async fn change_method(
     let mut tx = deps.store.begin().await?;
     let user = load_user(&mut tx, uid).await?;
     let security_link = deps.link("/profile/security");
-    let pending = mfa::totp_pending(&mut tx, uid).await?;
+    let pending = mfa::pending(&mut tx, uid, now).await?;
+    let totp_pending = matches!(
+        pending,
+        Some(mfa::Pending {
+            enrolment: mfa::Enrolment::Authenticator,
+            ..
+        })
+    );
     let outcome = match (choice, phone) {
-        (Choice::Email, _) if user.mfa_method == MfaMethod::Email && !pending => Changed::Unchanged,
+        (Choice::Email, _) if user.mfa_method == MfaMethod::Email && pending.is_none() => {
+            Changed::Unchanged
+        }
         (Choice::Email, _) => {
             let change = MethodChange {
                 new_method: "email",
@@ -256,7 +263,9 @@ pub async fn change_method(
             mfa::use_email(&mut tx, uid, client, now).await?;
             Changed::ToEmail
         }
-        (Choice::Authenticator, _) if user.mfa_method == MfaMethod::Authenticator || pending => {
+        (Choice::Authenticator, _)
+            if user.mfa_method == MfaMethod::Authenticator || totp_pending =>
+        {
             Changed::Unchanged
         }
         (Choice::Authenticator, _) => {

@@ -78,6 +78,13 @@ pub struct ClientInfo {
     pub user_agent: String,
 }
 
+impl ClientInfo {
+    /// R2: what per-IP limits count under (an IPv6 client by its /64).
+    pub fn rate_key(&self) -> String {
+        crate::netaddr::rate_bucket(&self.ip)
+    }
+}
+
 fn columns(state: &SessionState) -> (&'static str, Option<&str>, Option<&str>, Option<Timestamp>) {
     match state {
         SessionState::Identified { email } => ("identified", None, Some(email.as_str()), None),

@@ -3,6 +3,8 @@
 //! R1: the consecutive-failure counter is reserved *before* a password is checked, in one atomic
 //! `UPDATE … WHERE failed_count < limit RETURNING`, so N parallel wrong guesses can never get more
 //! than `limit` checks (regression for Keycloak CVE-2024-4629). A lock expires by itself.
+//! R6: the reservation that reaches the limit sets the lock in the same statement, and a
+//! reservation that ends without a verdict is given back (`release_attempt`).
 
 use crate::clock::Timestamp;
 use crate::email::Email;
@@ -109,6 +111,47 @@ pub async fn insert(
     Ok((res.rows_affected() == 1).then_some(id))
 }
 
+/// E4: a registration for an address nobody has verified replaces the pending account: new
+/// password and names, and the factors, links and flows of the earlier registration go. Only an
+/// unverified row is touched (checked in the same statement); `None` when the address is
+/// verified. Returns the account id.
+pub async fn replace_unverified(
+    conn: &mut Conn,
+    email: &Email,
+    first_name: &str,
+    last_name: &str,
+    password_hash: &str,
+    now: Timestamp,
+) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE users SET first_name = $2, last_name = $3, password_hash = $4, mfa_method = 'email', \
+           failed_count = 0, locked_until = NULL, created_at = $5, updated_at = $5 \
+         WHERE email = $1 AND email_verified_at IS NULL RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(first_name)
+    .bind(last_name)
+    .bind(password_hash)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let id: String = row.try_get(0)?;
+    for table in [
+        "mfa_factors",
+        "recovery_codes",
+        "email_tokens",
+        "sessions",
+        "challenges",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Some(id))
+}
+
 pub async fn by_email(conn: &mut Conn, email: &Email) -> Result<Option<User>, sqlx::Error> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
         .bind(email.as_str())
@@ -153,28 +196,55 @@ pub async fn set_password_hash(
     Ok(())
 }
 
-/// R1: reserves one password check. `None` means the account is locked (or at the limit).
-/// An expired lock is lifted in the same statement and the counter starts again.
+/// R1: reserves one password check. `None` means the account is locked. An expired lock is
+/// lifted in the same statement and the counter starts again; the reservation that reaches
+/// `limit` sets the lock in that same statement (R6), so a counter at the limit is always
+/// locked and always unlocks by itself — there is no state in which nobody can sign in forever.
 pub async fn reserve_attempt(
     conn: &mut Conn,
     id: &str,
     limit: i64,
+    lock_until: Timestamp,
     now: Timestamp,
 ) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query(
         "UPDATE users SET \
            failed_count = CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN 1 ELSE failed_count + 1 END, \
-           locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN NULL ELSE locked_until END \
-         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) AND \
-           (failed_count < $3 OR (locked_until IS NOT NULL AND locked_until <= $2)) \
+           locked_until = CASE WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= $2 THEN 1 ELSE failed_count + 1 END) >= $3 \
+             THEN $4 ELSE NULL END \
+         WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2) \
          RETURNING failed_count",
     )
     .bind(id)
     .bind(now)
     .bind(limit)
+    .bind(lock_until)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|r| r.try_get::<i64, _>(0)).transpose()
+    let count = row.map(|r| r.try_get::<i64, _>(0)).transpose()?;
+    // Over the limit only when the limit was lowered below a streak: that reservation has just
+    // locked the account, so it checks nothing.
+    Ok(count.filter(|c| *c <= limit))
+}
+
+/// R6: gives back a reservation that ended without a verdict (hashing pool busy, an error, a
+/// cancelled request). A reservation that set the lock lifts it again.
+pub async fn release_attempt(
+    conn: &mut Conn,
+    id: &str,
+    count: i64,
+    limit: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET failed_count = CASE WHEN failed_count > 0 THEN failed_count - 1 ELSE 0 END, \
+           locked_until = CASE WHEN $2 >= $3 THEN NULL ELSE locked_until END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(count)
+    .bind(limit)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// R1: after a correct password the reserved attempt is returned and the streak ends.
@@ -184,18 +254,6 @@ pub async fn reset_failures(conn: &mut Conn, id: &str) -> Result<(), sqlx::Error
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// R1/R5: locks the account until `until`; `true` only for the caller that set the lock, so the
-/// notification goes out once.
-pub async fn lock(conn: &mut Conn, id: &str, until: Timestamp) -> Result<bool, sqlx::Error> {
-    let res =
-        sqlx::query("UPDATE users SET locked_until = $2 WHERE id = $1 AND locked_until IS NULL")
-            .bind(id)
-            .bind(until)
-            .execute(&mut *conn)
-            .await?;
-    Ok(res.rows_affected() == 1)
 }
 
 pub async fn set_mfa_method(

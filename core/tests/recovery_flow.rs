@@ -263,7 +263,7 @@ async fn f8_the_security_tab_sends_the_link_through_the_second_factor_channel() 
 
         // SMS user: a short link by text message to the verified number.
         register_verified_with_phone(&d, "grace@example.com", "sms", "+1 555 010 0200").await;
-        let first = to_code_step(&d, "grace@example.com").await;
+        let first = to_setup_step(&d, "grace@example.com").await;
         let code = sms_code(&d).await;
         let t = login::verify_code(&d, &first, &code, &client())
             .await
@@ -290,7 +290,7 @@ async fn f8_the_security_tab_sends_the_link_through_the_second_factor_channel() 
 /// An account whose phone was verified by its first SMS sign-in; returns the signed-in cookie.
 async fn sms_user(d: &Deps, email: &str, phone: &str) -> String {
     register_verified_with_phone(d, email, "sms", phone).await;
-    let s = to_code_step(d, email).await;
+    let s = to_setup_step(d, email).await;
     let code = sms_code(d).await;
     login::verify_code(d, &s, &code, &client())
         .await

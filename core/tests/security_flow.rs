@@ -190,7 +190,8 @@ async fn m9_registration_with_sms_verifies_the_number_at_the_first_sign_in() {
         let d = deps(store, &clock);
         register_verified_with_phone(&d, "grace@example.com", "sms", PHONE).await;
         assert_eq!(method(&d, "grace@example.com").await, MfaMethod::Email);
-        let s = to_code_step(&d, "grace@example.com").await;
+        // E4/M13: the emailed code first, then the number.
+        let s = to_setup_step(&d, "grace@example.com").await;
         let step = login::code_step(&d, &s).await.expect("step").expect("live");
         assert_eq!(step.kind, StepKind::SmsCode);
         assert_eq!(last_message(&d).await.recipient, "+15550100200");
@@ -217,11 +218,19 @@ async fn m4_an_authenticator_chosen_on_the_security_tab_is_set_up_at_the_next_si
             .expect("chosen");
         assert_eq!(method(&d, "ada@example.com").await, MfaMethod::Email);
         let ov = security::overview(&d, &s).await.expect("overview");
-        assert!(ov.authenticator_pending);
+        let pending = ov.pending.expect("M13: the pending choice is shown");
+        assert_eq!(
+            pending.enrolment,
+            gatehouse_core::mfa::Enrolment::Authenticator
+        );
+        assert_eq!(
+            pending.expires_at,
+            d.now() + gatehouse_core::mfa::ENROLMENT_TTL_SECS
+        );
         let told = last_message(&d).await;
         assert_eq!(told.recipient, "ada@example.com", "M7");
         assert!(told.text.contains("next sign-in"));
-        let s2 = to_code_step(&d, "ada@example.com").await;
+        let s2 = to_setup_step(&d, "ada@example.com").await;
         let step = login::code_step(&d, &s2)
             .await
             .expect("step")
@@ -283,7 +292,7 @@ async fn m6_regenerated_recovery_codes_replace_the_old_ones_and_are_shown_once()
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
         register_verified(&d, "grace@example.com", "totp").await;
-        let s = to_code_step(&d, "grace@example.com").await;
+        let s = to_setup_step(&d, "grace@example.com").await;
         let step = login::code_step(&d, &s).await.expect("step").expect("live");
         let app = totp_from_key(&step.setup_key);
         let out = login::verify_code(&d, &s, &app.code_at(d.now()).expect("code"), &client())

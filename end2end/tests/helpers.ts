@@ -67,10 +67,28 @@ export async function registerAndVerify(page: Page, email: string, js: boolean):
   await expect(page.getByRole('radio', { name: 'Email' })).toBeChecked();
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
+  await verifyEmail(page, email, js);
+}
+
+/** E4: the emailed link opens a page that says who registered; only its button verifies. */
+export async function verifyEmail(page: Page, email: string, js: boolean, name = 'Ada Lovelace'): Promise<void> {
   const mail = await waitForMail(page.request, email, /Verify your email/);
   await page.goto(linkIn(mail));
+  if (js) await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Verify your email' })).toBeVisible();
+  await expect(page.getByText(`with the name ${name}`)).toBeVisible();
+  await expect(page.getByText('If you did not create this account, do not verify it')).toBeVisible();
+  await page.getByRole('button', { name: 'Verify my email' }).click();
   await expect(page).toHaveURL(/\/login\?verify=ok$/);
-  await expect(page.getByText('Your email address is confirmed')).toBeVisible();
+  await expect(page.getByText('Your email is verified')).toBeVisible();
+}
+
+/** M13: at the code step, the code emailed to `email` (the factor active now). */
+export async function enterEmailedCode(page: Page, email: string, before: number): Promise<void> {
+  await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
+  const mail = await waitForMail(page.request, email, /sign-in code/, before);
+  await page.getByLabel('Verification code').fill(codeIn(mail));
+  await page.getByRole('button', { name: 'Verify' }).click();
 }
 
 /** Email → Continue → password → Sign in. Returns how many code mails `email` had before. */
@@ -88,10 +106,7 @@ export async function enterCredentials(page: Page, email: string, js: boolean, p
 /** Email → password → emailed code → signed in. */
 export async function signIn(page: Page, email: string, js: boolean): Promise<void> {
   const before = await enterCredentials(page, email, js);
-  await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
-  const mail = await waitForMail(page.request, email, /sign-in code/, before);
-  await page.getByLabel('Verification code').fill(codeIn(mail));
-  await page.getByRole('button', { name: 'Verify' }).click();
+  await enterEmailedCode(page, email, before);
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByRole('heading', { name: 'Your account' })).toBeVisible();
 }
@@ -144,8 +159,9 @@ export async function registerWithSms(page: Page, email: string, phone: { typed:
   await page.getByLabel('Phone').fill(phone.typed);
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
-  await page.goto(linkIn(await waitForMail(page.request, email, /Verify your email/)));
-  await enterCredentials(page, email, js);
+  await verifyEmail(page, email, js);
+  // E4/M13: the emailed code first; then the first text message verifies the number.
+  await enterEmailedCode(page, email, await enterCredentials(page, email, js));
   await expect(page.getByRole('heading', { name: 'Check your phone' })).toBeVisible();
   await page.getByLabel('Verification code').fill(codeIn(await waitForSms(page.request, phone.e164, /code is/)));
   await page.getByRole('button', { name: 'Verify' }).click();

@@ -2,8 +2,8 @@ import { test, expect, type Page } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import {
-  PASSWORD, advanceClock, codeIn, enterCredentials, hydrated, linkIn, mailCount, noAxeViolations, registerAndVerify, signIn, signOut,
-  smsCount, uniqueEmail, uniquePhone, waitForMail, waitForSms,
+  PASSWORD, advanceClock, codeIn, enterCredentials, enterEmailedCode, hydrated, mailCount, noAxeViolations, registerAndVerify, signIn, signOut,
+  smsCount, uniqueEmail, uniquePhone, verifyEmail, waitForMail, waitForSms,
 } from './helpers';
 
 async function openSecurityTab(page: Page, js: boolean): Promise<void> {
@@ -44,9 +44,10 @@ for (const js of [true, false]) {
       await page.getByLabel('Phone').fill(phone.typed);
       await page.getByRole('button', { name: 'Create account' }).click();
       await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
-      await page.goto(linkIn(await waitForMail(page.request, email, /Verify your email/)));
+      await verifyEmail(page, email, js);
 
-      await enterCredentials(page, email, js);
+      // E4/M13: the emailed code first, then the number given at registration.
+      await enterEmailedCode(page, email, await enterCredentials(page, email, js));
       await expect(page.getByRole('heading', { name: 'Check your phone' })).toBeVisible();
       await expect(page.getByText(`by text message to +•••••••${phone.e164.slice(-4)}`)).toBeVisible();
       if (js) await noAxeViolations(page);
@@ -110,7 +111,13 @@ for (const js of [true, false]) {
       await waitForSms(page.request, phone.e164, /sign-in method was changed/, smsNotices);
 
       await signOut(page, 'Ada Lovelace');
+      // M13: a code from the method active now (text messages) comes before the QR code.
+      const texts = await smsCount(page.request, phone.e164, /code is/);
       await enterCredentials(page, email, js);
+      await expect(page.getByRole('heading', { name: 'Check your phone' })).toBeVisible();
+      await expect(page.getByRole('img', { name: 'QR code' })).toHaveCount(0);
+      await page.getByLabel('Verification code').fill(codeIn(await waitForSms(page.request, phone.e164, /code is/, texts)));
+      await page.getByRole('button', { name: 'Verify' }).click();
       await expect(page.getByRole('heading', { name: 'Set up your authenticator app' })).toBeVisible();
       await expect(page.getByRole('img', { name: 'QR code' })).toBeVisible();
     });

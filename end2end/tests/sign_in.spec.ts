@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { PASSWORD, codeIn, enterCredentials, hydrated, registerAndVerify, signIn, uniqueEmail, waitForMail } from './helpers';
+import { PASSWORD, codeIn, enterCredentials, enterEmailedCode, hydrated, linkIn, noAxeViolations, registerAndVerify, signIn, uniqueEmail, waitForMail } from './helpers';
 
 for (const js of [true, false]) {
   test.describe(js ? 'with JavaScript' : 'without JavaScript', () => {
@@ -34,6 +34,39 @@ for (const js of [true, false]) {
       await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await expect(page.getByText('Email or password is incorrect.')).toBeVisible();
+    });
+
+    test('E4: opening the verification link changes nothing until its button is pressed; E1: until then sign-in answers like a wrong password', async ({ page }) => {
+      const email = uniqueEmail(js ? 'e4-js' : 'e4-nojs');
+      await page.goto('/register');
+      if (js) await hydrated(page);
+      await page.getByRole('textbox', { name: 'Email' }).fill(email);
+      await page.getByLabel('First name').fill('Ada');
+      await page.getByLabel('Last name').fill('Lovelace');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByLabel('Confirm password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
+      const link = linkIn(await waitForMail(page.request, email, /Verify your email/));
+      // A mail scanner (or a curious click) only reads the page.
+      await page.goto(link);
+      await expect(page.getByRole('heading', { name: 'Verify your email' })).toBeVisible();
+      await expect(page.getByText(`An account for ${email} was registered on`)).toBeVisible();
+      await expect(page.getByText('with the name Ada Lovelace')).toBeVisible();
+      if (js) await noAxeViolations(page);
+      await enterCredentials(page, email, js);
+      await expect(page.getByText('Email or password is incorrect. Registered recently? Confirm your email first')).toBeVisible();
+      // The owner confirms; now the same password leads on to the emailed code.
+      await page.goto(link);
+      if (js) await hydrated(page);
+      await page.getByRole('button', { name: 'Verify my email' }).click();
+      await expect(page.getByText('Your email is verified')).toBeVisible();
+      const before = await enterCredentials(page, email, js);
+      await enterEmailedCode(page, email, before);
+      await expect(page).toHaveURL(/\/profile$/);
+      // A used link shows nothing to confirm.
+      await page.goto(link);
+      await expect(page.getByText('This verification link is invalid, was already used or has expired.')).toBeVisible();
     });
 
     test('R3: five wrong codes end the challenge', async ({ page }) => {

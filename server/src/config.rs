@@ -48,6 +48,13 @@ pub struct Config {
     pub recovery: RecoveryConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// H3: production over plain `http://` only with this explicit opt-in.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` header is believed (CIDR list,
+    /// comma separated). Empty: the peer address is the client (R2).
+    #[serde(default)]
+    pub trusted_proxies: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -356,6 +363,8 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("SMS_FROM", &["sms", "from"]),
     ("RECOVERY_METHODS", &["recovery", "methods"]),
     ("LOG_FORMAT", &["log", "format"]),
+    ("ALLOW_INSECURE_HTTP", &["allow_insecure_http"]),
+    ("TRUSTED_PROXIES", &["trusted_proxies"]),
 ];
 
 /// Variables that are not config keys but are read elsewhere.
@@ -419,6 +428,11 @@ impl Loaded {
             }
             Err(e) => Err(format!("mfa.secret_key_file {path}: {e}")),
         }
+    }
+
+    /// R2: the proxies allowed to name the client (checked at load).
+    pub fn trusted_proxies(&self) -> Vec<gatehouse_core::netaddr::Cidr> {
+        gatehouse_core::netaddr::parse_cidrs(&self.config.trusted_proxies).unwrap_or_default()
     }
 
     pub fn dev(&self) -> bool {
@@ -550,10 +564,15 @@ const NUMERIC_KEYS: &[&str] = &[
     "register_per_ip_per_hour",
 ];
 
+/// Keys whose variables are booleans (`true` / `false`).
+const BOOL_KEYS: &[&str] = &["allow_insecure_http"];
+
 fn set_path(table: &mut toml::Table, path: &[&str], raw: &str) {
-    let numeric = NUMERIC_KEYS.contains(&path[path.len() - 1]);
-    let value = match raw.parse::<i64>() {
-        Ok(n) if numeric => toml::Value::Integer(n),
+    let last = path[path.len() - 1];
+    let numeric = NUMERIC_KEYS.contains(&last);
+    let value = match (raw.parse::<i64>(), raw.parse::<bool>()) {
+        (Ok(n), _) if numeric => toml::Value::Integer(n),
+        (_, Ok(b)) if BOOL_KEYS.contains(&last) => toml::Value::Boolean(b),
         _ => toml::Value::String(raw.to_string()),
     };
     let mut t = table;
@@ -665,6 +684,28 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
         if config.mfa.secret_key.is_none() && config.mfa.secret_key_file.is_none() {
             return bad("mode = \"production\" needs mfa.secret_key or mfa.secret_key_file: it encrypts authenticator secrets (M4)".into());
         }
+    }
+    // H3: the dev mailbox and the movable clock publish every code, so dev mode never listens
+    // where other machines can reach it.
+    if mode == Mode::Dev && !listen.ip().is_loopback() {
+        return bad(format!(
+            "listen = {listen}: dev mode (no [smtp] configured) serves only on a loopback address \
+             such as 127.0.0.1, because its dev mailbox shows every code and link (H3). To serve \
+             other machines, configure production: [smtp] (host, from), public_url and \
+             mfa.secret_key (see the README, Configuration)"
+        ));
+    }
+    if mode == Mode::Production
+        && config
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("http://"))
+        && !config.allow_insecure_http
+    {
+        return bad("public_url: production over plain http:// sends passwords and session cookies unencrypted; use https:// (behind a TLS proxy) or set allow_insecure_http = true to accept that (H3)".into());
+    }
+    if let Err(m) = gatehouse_core::netaddr::parse_cidrs(&config.trusted_proxies) {
+        return bad(format!("trusted_proxies: {m}"));
     }
     let public_url = config
         .public_url

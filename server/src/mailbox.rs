@@ -111,11 +111,19 @@ pub async fn page(State(deps): State<Deps>) -> Response {
             })
             .collect()
     };
-    Html(format!(
+    // H3: its own CSP — no script at all, only our stylesheet; links open like any link.
+    let csp = (
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
+    (
+        [csp],
+        Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Dev mailbox · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body>\
          <header class=\"site-header\"><a class=\"brand\" href=\"/\"><span class=\"brand__mark\" aria-hidden=\"true\">◆</span> Gatehouse</a></header>\
          <main class=\"page\" id=\"main\"><h1>Dev mailbox</h1><p>Every email and text message this instance sends, newest first. Dev mode only.</p>{items}</main></body></html>"
-    ))
-    .into_response()
+        )),
+    )
+        .into_response()
 }

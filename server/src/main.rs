@@ -195,6 +195,12 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
             "password.min_length is below 8 (P1)"
         );
     }
+    if !l.dev() && l.public_url.starts_with("http://") {
+        tracing::warn!(
+            public_url = %l.public_url,
+            "allow_insecure_http = true: passwords and session cookies travel unencrypted (H3)"
+        );
+    }
     if l.dev() {
         tracing::warn!(
             "dev mode: dev mailbox at {}/dev/mailbox, component gallery at /dev/gallery{}",
@@ -228,16 +234,23 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
         secure_cookies: l.secure_cookies(),
         dev_clock,
     };
-    let policy = middleware::HttpPolicy {
-        dev: l.dev(),
-        hsts: l.secure_cookies(),
-    };
-    let app = routes::build(state, options, policy);
-
     let listener = tokio::net::TcpListener::bind(l.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", l.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let policy = middleware::HttpPolicy {
+        dev: l.dev(),
+        hsts: l.secure_cookies(),
+        // H3: the address actually bound (the configured port may be 0).
+        hosts: Arc::new(middleware::HttpPolicy::allowed_hosts(
+            &l.public_url,
+            addr,
+            l.dev(),
+        )),
+        trusted_proxies: Arc::new(l.trusted_proxies()),
+    };
+    let app = routes::build(state, options, policy);
+
     tracing::info!(mode = ?l.mode, database = store.backend_name(), "gatehouse ready");
     println!("gatehouse listening on http://{addr}");
     axum::serve(

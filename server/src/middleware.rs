@@ -5,6 +5,10 @@
 //!   to their page while no URL ever leaks to another site.
 //! - H2: state-changing requests must come from our own origin (`Sec-Fetch-Site`, `Origin`).
 //! - Dev routes (`/dev/…`) answer 404 in production.
+//! - H3: every request's `Host` must be one this instance serves (the public URL's, the listen
+//!   address, and `localhost` in dev mode), so a DNS-rebinding page cannot read it through a
+//!   name of its own; `/healthz` is exempt for load balancers.
+//! - R2: the client address is the peer, or — only from `trusted_proxies` — the forwarded one.
 //! - Request logs carry method, path (never the query: it may hold a token, G1), status, time.
 
 use app::server_ctx::PeerIp;
@@ -20,6 +24,49 @@ use std::time::Instant;
 pub struct HttpPolicy {
     pub dev: bool,
     pub hsts: bool,
+    /// H3: the `Host` values this instance answers (lowercase `host[:port]`).
+    pub hosts: std::sync::Arc<Vec<String>>,
+    /// R2: proxies whose forwarded-for header names the client.
+    pub trusted_proxies: std::sync::Arc<Vec<gatehouse_core::netaddr::Cidr>>,
+}
+
+impl HttpPolicy {
+    /// H3: the public URL's authority and the listen address; in dev mode also `localhost`.
+    pub fn allowed_hosts(public_url: &str, listen: SocketAddr, dev: bool) -> Vec<String> {
+        let authority = public_url
+            .split("://")
+            .nth(1)
+            .unwrap_or_default()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let mut hosts = vec![authority.clone(), listen.to_string()];
+        // A default port may be left out of Host.
+        for (scheme, port) in [("https://", ":443"), ("http://", ":80")] {
+            if public_url.starts_with(scheme) {
+                if let Some(bare) = authority.strip_suffix(port) {
+                    hosts.push(bare.to_string());
+                } else if !authority.contains(':') || authority.ends_with(']') {
+                    hosts.push(format!("{authority}{port}"));
+                }
+            }
+        }
+        if dev {
+            hosts.push(format!("localhost:{}", listen.port()));
+        }
+        hosts
+    }
+
+    fn host_allowed(&self, req: &Request<Body>) -> bool {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()))
+            .map(str::to_ascii_lowercase);
+        host.is_some_and(|h| self.hosts.contains(&h))
+    }
 }
 
 pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: Next) -> Response {
@@ -28,6 +75,14 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
     let path = req.uri().path().to_string();
     if !p.dev && path.starts_with("/dev/") {
         return StatusCode::NOT_FOUND.into_response();
+    }
+    if path != "/healthz" && !p.host_allowed(&req) {
+        tracing::warn!(%method, %path, "request for another host refused (H3)");
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "This server does not answer for that host name.",
+        )
+            .into_response();
     }
     if is_state_changing(&method) && !same_origin(&req) {
         tracing::warn!(%method, %path, "cross-site request refused (H2)");
@@ -41,7 +96,17 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
     let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
+        .map(|c| {
+            let h = req.headers();
+            let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+            gatehouse_core::netaddr::client_ip(
+                c.0.ip(),
+                text("forwarded"),
+                text("x-forwarded-for"),
+                &p.trusted_proxies,
+            )
+            .to_string()
+        })
         .unwrap_or_default();
     req.extensions_mut().insert(PeerIp(ip));
     let mut res = next.run(req).await;
@@ -54,7 +119,10 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if path.starts_with("/reset-password") || path.starts_with("/forgot-password") {
+    if path.starts_with("/reset-password")
+        || path.starts_with("/forgot-password")
+        || path.starts_with("/verify-email")
+    {
         // F4: nothing on the reset pages ever leaves in a Referer.
         h.insert(
             header::REFERRER_POLICY,

@@ -1,17 +1,15 @@
-//! The HTTP surface: Leptos pages, server functions, `/healthz`, the email-verification link,
-//! dev helpers, and the static site (precompressed brotli/gzip where present).
+//! The HTTP surface: Leptos pages (the email-verification page among them, E4), server
+//! functions, `/healthz`, the reset link, dev helpers, and the static site (precompressed brotli/gzip where present).
 
 use crate::middleware::{self, HttpPolicy};
-use app::server_ctx::{AppState, PeerIp};
+use app::server_ctx::AppState;
 use app::{shell, App};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Query, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use gatehouse_core::accounts;
-use gatehouse_core::sessions::ClientInfo;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::collections::HashMap;
@@ -52,7 +50,6 @@ pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Rou
         .not_found_service(axum::routing::any(not_found));
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/verify-email", get(verify_email))
         .route("/reset-password/open", {
             let st = state.clone();
             get(move |q: Query<HashMap<String, String>>| open_reset_link(st.clone(), q))
@@ -134,41 +131,4 @@ async fn advance_clock(st: AppState, Query(q): Query<HashMap<String, String>>) -
         )
             .into_response(),
     }
-}
-
-/// E1: trades the emailed token for a verified address, then sends the person to sign-in with
-/// a clean URL (the token does not stay in the address bar or history).
-async fn verify_email(
-    State(deps): State<gatehouse_core::service::Deps>,
-    Query(q): Query<HashMap<String, String>>,
-    req: Request<Body>,
-) -> Response {
-    let client = ClientInfo {
-        ip: req
-            .extensions()
-            .get::<PeerIp>()
-            .map(|p| p.0.clone())
-            .unwrap_or_default(),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-    };
-    let token = q.get("token").map(String::as_str).unwrap_or_default();
-    let target = match accounts::verify_email(&deps, token, &client).await {
-        Ok(()) => "/login?verify=ok",
-        Err(accounts::VerifyError::Invalid) => "/login?verify=invalid",
-        Err(e) => {
-            tracing::error!(error = %e, "verify-email failed");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-    };
-    let mut res = Redirect::to(target).into_response();
-    res.headers_mut().insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    res
 }

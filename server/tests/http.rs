@@ -34,7 +34,7 @@ fn m5_partial_session_cannot_see_the_profile() {
         ],
     );
     let token = after(&newest(&mut c, "m5@example.com", "Verify", 0), "token=").to_string();
-    c.get(&format!("/verify-email?token={token}"));
+    verify(&mut c, &token);
     c.form("/api/login_email", "/login", &[("email", "m5@example.com")]);
     c.form("/api/login_password", "/login", &[("password", PW)]);
     assert!(
@@ -345,13 +345,8 @@ fn m9_sms_codes_go_through_the_http_provider() {
     ]);
     let mut c = Client::new(&s);
     register_and_verify(&mut c, "sms@example.com", "sms", "+1 (555) 010-0200");
-    c.form(
-        "/api/login_email",
-        "/login",
-        &[("email", "sms@example.com")],
-    );
-    c.form("/api/login_password", "/login", &[("password", PW)]);
-    let page = c.get("/login").body;
+    // E4/M13: the emailed code first, then the number given at registration.
+    let page = past_emailed_code(&mut c, "sms@example.com");
     assert!(page.contains("Check your phone"), "{page}");
     assert!(page.contains("+•••••••0200"), "masked number on screen");
     let req = eventually(|| {
@@ -418,13 +413,7 @@ fn no_js_security_tab_chooses_the_authenticator_for_the_next_sign_in() {
     );
     assert!(page.contains("value=\"555 0100\""), "kept what was typed");
     c.form("/api/sign_out", "/profile", &[]);
-    c.form(
-        "/api/login_email",
-        "/login",
-        &[("email", "sec@example.com")],
-    );
-    c.form("/api/login_password", "/login", &[("password", PW)]);
-    let page = c.get("/login").body;
+    let page = past_emailed_code(&mut c, "sec@example.com");
     assert!(page.contains("Set up your authenticator app"), "{page}");
 }
 
@@ -435,13 +424,7 @@ fn g1_authenticator_secrets_and_recovery_codes_never_reach_the_logs() {
     let s = Server::start(&[]);
     let mut c = Client::new(&s);
     register_and_verify(&mut c, "totp-logs@example.com", "totp", "");
-    c.form(
-        "/api/login_email",
-        "/login",
-        &[("email", "totp-logs@example.com")],
-    );
-    c.form("/api/login_password", "/login", &[("password", PW)]);
-    let page = c.get("/login").body;
+    let page = past_emailed_code(&mut c, "totp-logs@example.com");
     let key = page
         .split("id=\"setup-key\"")
         .nth(1)

@@ -94,7 +94,7 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
         },
         method: ov.method.as_str().to_string(),
         destination,
-        authenticator_pending: ov.authenticator_pending,
+        pending: ov.pending.as_ref().map(pending_words),
         recovery_codes_left: ov.recovery_codes_left,
         reauth: match ov.reauth {
             Reauth::Fresh { until } => ReauthView::Fresh {
@@ -484,4 +484,23 @@ pub async fn codes_saved() -> Result<(), ServerFnError> {
     let r = gatehouse_core::security::recovery_codes_saved(&st.deps, &s).await;
     done(&st, r, "codes", "Your recovery codes are saved.", &[]);
     Ok(())
+}
+
+/// M13: the pending choice as the Security tab says it.
+#[cfg(feature = "ssr")]
+fn pending_words(p: &gatehouse_core::mfa::Pending) -> String {
+    use gatehouse_core::mfa::Enrolment;
+    let what = match &p.enrolment {
+        Enrolment::Authenticator => {
+            "Authenticator app chosen: you will scan its QR code at your next sign-in".to_string()
+        }
+        Enrolment::Phone(phone) => format!(
+            "Phone {} given at registration: it is verified with a text message at your next sign-in",
+            phone.masked()
+        ),
+    };
+    format!(
+        "{what}, after a code from your current method. This choice expires on {} if it is not set up.",
+        gatehouse_core::clock::format_utc(p.expires_at)
+    )
 }

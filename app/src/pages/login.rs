@@ -44,7 +44,7 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let recovery_mode = move || query.read().get("recovery").is_some();
     let arrival = move || match query.read().get("verify").as_deref() {
-        Some("ok") => Some("Your email address is confirmed. Sign in to continue.".to_string()),
+        Some("ok") => Some("Your email is verified. Sign in to continue.".to_string()),
         _ => None,
     };
     let arrival_error = move || match query.read().get("verify").as_deref() {

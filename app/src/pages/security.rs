@@ -111,8 +111,8 @@ fn page(v: SecurityView, a: Actions) -> impl IntoView {
                     <strong>"Active method: "</strong>
                     {method_words(&v)}
                 </p>
-                {v.authenticator_pending.then(|| view! {
-                    <p class="status status--pending">"Authenticator app chosen: you will scan its QR code at your next sign-in."</p>
+                {v.pending.clone().map(|p| view! {
+                    <p class="status status--pending">{p}</p>
                 })}
                 {(v.method != "totp").then(|| view! {
                     <p class="field__hint">"An authenticator app is the strongest choice: codes by email or text message can be intercepted."</p>

@@ -76,6 +76,20 @@ pub async fn to_code_step(d: &Deps, email: &str) -> Session {
     session(d, t.expose()).await
 }
 
+/// M13: past the emailed code (the factor active now), on to setting up the pending factor
+/// chosen at registration or on the Security tab; returns the set-up step's session.
+pub async fn to_setup_step(d: &Deps, email: &str) -> Session {
+    let s = to_code_step(d, email).await;
+    let code = last_code(d).await;
+    match login::verify_code(d, &s, &code, &client())
+        .await
+        .expect("emailed code")
+    {
+        login::CodeOutcome::SetUpNext(t) => session(d, t.expose()).await,
+        other => panic!("M13: expected the set-up step after the emailed code, got {other:?}"),
+    }
+}
+
 pub async fn register_verified(d: &Deps, email: &str, method: &str) {
     register_verified_with_phone(d, email, method, "").await
 }

@@ -1,0 +1,48 @@
+//! Server functions of the email-verification page (E4).
+//!
+//! - E4: opening the emailed link only reads it (`verify_view`); the address is verified by the
+//!   POST of the page's button (`verify_email`), so a mail scanner that follows links verifies
+//!   nothing, and the page says who registered, so a person who did not create the account
+//!   knows not to confirm it.
+
+#[cfg(feature = "ssr")]
+use crate::server_ctx::{self as ctx, internal};
+use crate::wire::VerifyView;
+use leptos::prelude::*;
+
+#[server(endpoint = "verify_view")]
+pub async fn get_verify_view(token: String) -> Result<VerifyView, ServerFnError> {
+    let st = ctx::state()?;
+    let flash = ctx::take_flash(&st, "verify");
+    let pending = gatehouse_core::accounts::pending_verification(&st.deps, &token)
+        .await
+        .map_err(internal)?;
+    Ok(match pending {
+        Some(p) => VerifyView {
+            live: true,
+            email: p.email,
+            name: format!("{} {}", p.first_name, p.last_name)
+                .trim()
+                .to_string(),
+            registered_at: gatehouse_core::clock::format_utc(p.registered_at),
+            flash,
+        },
+        None => VerifyView {
+            flash,
+            ..VerifyView::default()
+        },
+    })
+}
+
+/// E4: the button on the verification page; then the sign-in page says the address is verified.
+#[server(endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<(), ServerFnError> {
+    use gatehouse_core::accounts::VerifyError;
+    let st = ctx::state()?;
+    match gatehouse_core::accounts::verify_email(&st.deps, &token, &ctx::client()).await {
+        Ok(()) => leptos_axum::redirect("/login?verify=ok"),
+        Err(VerifyError::Invalid) => leptos_axum::redirect("/login?verify=invalid"),
+        Err(e) => return Err(internal(e)),
+    }
+    Ok(())
+}

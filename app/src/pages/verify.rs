@@ -1,0 +1,70 @@
+//! `/verify-email?token=…`: the page the emailed **Verify my email** link opens (E4). Opening
+//! it changes nothing; it says who registered the address and when, and only its button
+//! **Verify my email** (a POST) verifies. Someone who did not register is told to leave it.
+
+use crate::api::verify::{get_verify_view, VerifyEmail};
+use crate::components::{AuthCard, FormMessage, SubmitButton};
+use crate::wire::VerifyView;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let action = ServerAction::<VerifyEmail>::new();
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    let state = Resource::new(
+        move || (token(), action.version().get()),
+        |(t, _)| get_verify_view(t),
+    );
+    view! {
+        <Transition fallback=|| view! { <AuthCard title="Verify your email" /> }>
+            {move || {
+                state
+                    .get()
+                    .map(|r| match r {
+                        Ok(v) if v.live => confirm(v, token(), action).into_any(),
+                        Ok(v) => dead(v).into_any(),
+                        Err(e) => view! {
+                            <AuthCard title="Verify your email">
+                                <FormMessage error=Some(e.to_string()) />
+                            </AuthCard>
+                        }
+                        .into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+fn confirm(v: VerifyView, token: String, action: ServerAction<VerifyEmail>) -> impl IntoView {
+    view! {
+        <AuthCard title="Verify your email">
+            <FormMessage error=v.flash.form_error.clone() />
+            <p>
+                "An account for " <strong>{v.email}</strong> " was registered on " {v.registered_at}
+                " with the name " <strong>{v.name}</strong> "."
+            </p>
+            <p>"If that was you, verify your address to finish."</p>
+            <ActionForm action=action>
+                <input type="hidden" name="token" value=token />
+                <SubmitButton label="Verify my email" pending=action.pending() />
+            </ActionForm>
+            <p class="card__aside">
+                "If you did not create this account, do not verify it: close this page. Nobody can \
+                 sign in with an address that was never verified, and the registration expires."
+            </p>
+        </AuthCard>
+    }
+}
+
+fn dead(v: VerifyView) -> impl IntoView {
+    view! {
+        <AuthCard title="Verify your email">
+            <FormMessage error=v.flash.form_error.clone().or_else(|| Some(
+                "This verification link is invalid, was already used or has expired. Sign in to get a new one.".to_string()
+            )) />
+            <p><a class="button" href="/login">"Go to sign-in"</a></p>
+        </AuthCard>
+    }
+}

@@ -1,0 +1,450 @@
+//! The attacks of the security review (issue 9), each as a test named after its rule, on
+//! SQLite and PostgreSQL. Each one failed on the code before its fix.
+
+mod common;
+
+use common::*;
+use gatehouse_core::accounts::{self, Registration};
+use gatehouse_core::clock::FixedClock;
+use gatehouse_core::login::{self, CodeOutcome, LoginError, StepKind};
+use gatehouse_core::mfa::{self, Enrolment, ENROLMENT_TTL_SECS};
+use gatehouse_core::outbox::Channel;
+use gatehouse_core::store::testing;
+use gatehouse_core::users::{self, MfaMethod};
+
+const ATTACKER_PHONE: &str = "+1 555 010 0666";
+
+fn registration(email: &str, password: &str, method: &str, phone: &str) -> Registration {
+    Registration {
+        email: email.into(),
+        first_name: "Mallory".into(),
+        last_name: "Attacker".into(),
+        password: password.into(),
+        confirm: password.into(),
+        mfa_method: method.into(),
+        phone: phone.into(),
+    }
+}
+
+/// The token of the newest verification mail to `email`.
+async fn verification_token(d: &gatehouse_core::service::Deps, email: &str) -> String {
+    let m = last_message(d).await;
+    assert_eq!(
+        (m.recipient.as_str(), m.subject.as_str()),
+        (email, "Verify your email address")
+    );
+    m.text
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("token")
+        .to_string()
+}
+
+async fn user(d: &gatehouse_core::service::Deps, email: &str) -> users::User {
+    let mut c = d.store.conn().await.expect("conn");
+    let e = gatehouse_core::email::Email::parse(email).expect("email");
+    users::by_email(&mut c, &e)
+        .await
+        .expect("load")
+        .expect("user")
+}
+
+/// M13, attack 1: the password alone shows no QR code. With an authenticator pending (chosen at
+/// registration), the sign-in first asks for the code of the factor active now — the verified
+/// email — and only then shows the set-up step.
+#[tokio::test]
+async fn m13_knowing_the_password_never_binds_an_authenticator() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        register_verified(&d, "grace@example.com", "totp").await;
+        let s = to_code_step(&d, "grace@example.com").await;
+        let step = login::code_step(&d, &s).await.expect("step").expect("live");
+        assert_eq!(
+            step.kind,
+            StepKind::EmailCode,
+            "M13: the active factor first"
+        );
+        assert_eq!(
+            (step.setup_key.as_str(), step.otpauth_url.as_str()),
+            ("", ""),
+            "no secret is shown before the second factor"
+        );
+        let m = last_message(&d).await;
+        assert_eq!(m.recipient, "grace@example.com");
+        // A made-up authenticator code cannot stand in for the emailed one.
+        let emailed = last_code(&d).await;
+        assert!(matches!(
+            login::verify_code(&d, &s, wrong_code(&emailed), &client()).await,
+            Err(LoginError::WrongCode { .. })
+        ));
+        let s = match login::verify_code(&d, &s, &emailed, &client())
+            .await
+            .expect("emailed code")
+        {
+            CodeOutcome::SetUpNext(t) => session(&d, t.expose()).await,
+            other => panic!("expected the set-up step, got {other:?}"),
+        };
+        assert!(s.authenticated_user().is_none(), "M5: still not signed in");
+        let step = login::code_step(&d, &s).await.expect("step").expect("live");
+        assert_eq!(step.kind, StepKind::SetUpAuthenticator);
+        assert!(step.otpauth_url.starts_with("otpauth://totp/"));
+    }
+}
+
+/// M13: a phone given at registration is not texted before the emailed code came back.
+#[tokio::test]
+async fn m13_a_pending_phone_gets_its_code_only_after_the_emailed_one() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        register_verified_with_phone(&d, "grace@example.com", "sms", ATTACKER_PHONE).await;
+        let s = to_code_step(&d, "grace@example.com").await;
+        let m = last_message(&d).await;
+        assert_eq!(
+            (m.channel, m.recipient.as_str()),
+            (Channel::Email, "grace@example.com")
+        );
+        let t = login::verify_code(&d, &s, &last_code(&d).await, &client())
+            .await
+            .expect("emailed code");
+        assert!(matches!(t, CodeOutcome::SetUpNext(_)));
+        let m = last_message(&d).await;
+        assert_eq!(
+            (m.channel, m.recipient.as_str()),
+            (Channel::Sms, "+15550100666")
+        );
+    }
+}
+
+/// M13: a pending enrolment expires after seven days; the sign-in then simply ends after the
+/// active factor, and the Security tab no longer lists it.
+#[tokio::test]
+async fn m13_pending_enrolments_expire() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        register_verified(&d, "grace@example.com", "totp").await;
+        let uid = user(&d, "grace@example.com").await.id;
+        {
+            let mut c = d.store.conn().await.expect("conn");
+            let p = mfa::pending(&mut c, &uid, d.now()).await.expect("pending");
+            assert_eq!(p.map(|p| p.enrolment), Some(Enrolment::Authenticator));
+        }
+        clock.advance(ENROLMENT_TTL_SECS - 1);
+        let s = to_code_step(&d, "grace@example.com").await;
+        let out = login::verify_code(&d, &s, &last_code(&d).await, &client())
+            .await
+            .expect("code");
+        assert!(
+            matches!(out, CodeOutcome::SetUpNext(_)),
+            "still fresh at 7 days - 1 s"
+        );
+        clock.advance(2);
+        let s = to_code_step(&d, "grace@example.com").await;
+        let out = login::verify_code(&d, &s, &last_code(&d).await, &client())
+            .await
+            .expect("code");
+        let CodeOutcome::SignedIn(t) = out else {
+            panic!("an expired enrolment is not offered: {out:?}")
+        };
+        let signed = session(&d, t.expose()).await;
+        let ov = gatehouse_core::security::overview(&d, &signed)
+            .await
+            .expect("overview");
+        assert_eq!(ov.pending, None);
+        assert_eq!(ov.method, MfaMethod::Email);
+    }
+}
+
+/// E4, attack 2: opening the link reads it; only the POST verifies. The page learns who
+/// registered and when.
+#[tokio::test]
+async fn e4_opening_the_verification_link_changes_nothing() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        accounts::register(
+            &d,
+            &registration("ada@example.com", PW, "email", ""),
+            &client(),
+        )
+        .await
+        .expect("register");
+        let token = verification_token(&d, "ada@example.com").await;
+        let shown = accounts::pending_verification(&d, &token)
+            .await
+            .expect("read")
+            .expect("live link");
+        assert_eq!(
+            (
+                shown.email.as_str(),
+                shown.first_name.as_str(),
+                shown.registered_at
+            ),
+            ("ada@example.com", "Mallory", 1_700_000_000)
+        );
+        accounts::pending_verification(&d, &token)
+            .await
+            .expect("read again");
+        assert!(
+            !user(&d, "ada@example.com").await.email_verified,
+            "a GET verifies nothing"
+        );
+        accounts::verify_email(&d, &token, &client())
+            .await
+            .expect("POST");
+        assert!(user(&d, "ada@example.com").await.email_verified);
+        assert_eq!(
+            accounts::pending_verification(&d, &token)
+                .await
+                .expect("read"),
+            None,
+            "a used link shows nothing"
+        );
+    }
+}
+
+/// E4: the victim's own registration replaces the attacker's pending one — the attacker's
+/// password, phone and link all die, the victim's work.
+#[tokio::test]
+async fn e4_a_new_registration_replaces_an_unverified_one() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        let attacker_pw = "owned-by-eve-1999";
+        accounts::register(
+            &d,
+            &registration("victim@example.com", attacker_pw, "sms", ATTACKER_PHONE),
+            &client(),
+        )
+        .await
+        .expect("attacker registers");
+        let attacker_link = verification_token(&d, "victim@example.com").await;
+        clock.advance(60);
+        let mut mine = registration("victim@example.com", PW, "email", "");
+        mine.first_name = "Victoria".into();
+        accounts::register(&d, &mine, &client())
+            .await
+            .expect("victim registers");
+        let victim_link = verification_token(&d, "victim@example.com").await;
+        assert_ne!(attacker_link, victim_link);
+        assert!(matches!(
+            accounts::verify_email(&d, &attacker_link, &client()).await,
+            Err(accounts::VerifyError::Invalid)
+        ));
+        let shown = accounts::pending_verification(&d, &victim_link)
+            .await
+            .expect("read")
+            .expect("live");
+        assert_eq!(shown.first_name, "Victoria");
+        accounts::verify_email(&d, &victim_link, &client())
+            .await
+            .expect("verify");
+        let u = user(&d, "victim@example.com").await;
+        let mut c = d.store.conn().await.expect("conn");
+        assert_eq!(mfa::phone_factor(&mut c, &u.id).await.expect("phone"), None);
+        drop(c);
+        let s = to_password_step(&d, "victim@example.com").await;
+        assert!(matches!(
+            login::submit_password(&d, &s, attacker_pw, &client()).await,
+            Err(LoginError::Incorrect)
+        ));
+        let s = to_code_step(&d, "victim@example.com").await;
+        assert!(s.authenticated_user().is_none());
+        assert_eq!(last_message(&d).await.recipient, "victim@example.com");
+    }
+}
+
+/// E4: a mail scanner verified the attacker's registration. The attacker still knows the
+/// password, but the factors they chose wait for an emailed code, which goes to the victim; no
+/// recovery text reaches the attacker's phone.
+#[tokio::test]
+async fn e4_factors_chosen_at_registration_wait_for_the_owners_emailed_code() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        register_verified_with_phone(&d, "victim@example.com", "sms", ATTACKER_PHONE).await;
+        let uid = user(&d, "victim@example.com").await.id;
+        let s = to_code_step(&d, "victim@example.com").await;
+        let m = last_message(&d).await;
+        assert_eq!(
+            (m.channel, m.recipient.as_str()),
+            (Channel::Email, "victim@example.com")
+        );
+        let step = login::code_step(&d, &s).await.expect("step").expect("live");
+        assert_eq!(step.kind, StepKind::EmailCode);
+        let mut c = d.store.conn().await.expect("conn");
+        assert_eq!(
+            mfa::phone_factor(&mut c, &uid)
+                .await
+                .expect("phone")
+                .map(|(_, v)| v),
+            Some(false),
+            "the attacker's number is not verified"
+        );
+        drop(c);
+        gatehouse_core::recovery_sms::start(&d, None, "victim@example.com", &client())
+            .await
+            .expect("recovery flow");
+        let last = last_message(&d).await;
+        assert_ne!(
+            last.channel,
+            Channel::Sms,
+            "no recovery code to the attacker's phone"
+        );
+    }
+}
+
+/// The failure counter and lock of `email`.
+async fn counter(d: &gatehouse_core::service::Deps, email: &str) -> (i64, Option<i64>) {
+    let mut c = d.store.conn().await.expect("conn");
+    sqlx::query_as("SELECT failed_count, locked_until FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&mut *c)
+        .await
+        .expect("counter")
+}
+
+/// Waits, yielding to the runtime (no sleep), until `f` holds; fails after 10 s.
+async fn until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !f().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::task::yield_now().await;
+    }
+}
+
+fn with_hasher(
+    d: gatehouse_core::service::Deps,
+    workers: usize,
+    queue: usize,
+) -> gatehouse_core::service::Deps {
+    gatehouse_core::service::Deps {
+        hasher: gatehouse_core::hashing::Hasher::start(FAST, workers, queue).expect("hasher"),
+        ..d
+    }
+}
+
+/// R1/R6, attack 3: a full hashing queue answers Busy and gives the attempt back — fifteen
+/// busy answers (more than the limit of ten) leave the counter at zero and nobody locked out.
+#[tokio::test]
+async fn r6_a_busy_hashing_pool_gives_the_attempt_back() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let normal = deps(store, &clock);
+        verified_user(&normal, "ada@example.com").await;
+        // One worker and no queue: once the worker is held, every hash is refused at once.
+        let d = with_hasher(normal, 1, 0);
+        let hold = d.hasher.occupy().expect("occupy the only worker");
+        for _ in 0..15 {
+            let s = to_password_step(&d, "ada@example.com").await;
+            assert!(matches!(
+                login::submit_password(&d, &s, "wrong-password-1", &client()).await,
+                Err(LoginError::Busy)
+            ));
+        }
+        assert_eq!(
+            counter(&d, "ada@example.com").await,
+            (0, None),
+            "R6: nothing kept"
+        );
+        drop(hold);
+        to_code_step(&d, "ada@example.com").await;
+    }
+}
+
+/// R6: a request dropped while its password waits for the pool (the client went away) gives
+/// its attempt back, and no failure is recorded.
+#[tokio::test]
+async fn r6_a_cancelled_sign_in_gives_the_attempt_back() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = with_hasher(deps(store, &clock), 1, 1);
+        verified_user(&d, "ada@example.com").await;
+        let hold = d.hasher.occupy().expect("occupy the only worker");
+        let s = to_password_step(&d, "ada@example.com").await;
+        let (d2, s2) = (d.clone(), s.clone());
+        let request = tokio::spawn(async move {
+            login::submit_password(&d2, &s2, "wrong-password-1", &client()).await
+        });
+        // Parked on the held pool: the attempt is reserved and its hash handed over.
+        until("the hash is handed to the pool", || async {
+            d.hasher.work().submitted == 1
+        })
+        .await;
+        assert_eq!(counter(&d, "ada@example.com").await.0, 1, "reserved");
+        request.abort();
+        assert!(request.await.expect_err("cancelled").is_cancelled());
+        until("the attempt is given back", || async {
+            counter(&d, "ada@example.com").await.0 == 0
+        })
+        .await;
+        drop(hold);
+        let uid = user(&d, "ada@example.com").await.id;
+        let mut c = d.store.conn().await.expect("conn");
+        let kinds = gatehouse_core::events::kinds_for(&mut c, &uid)
+            .await
+            .expect("events");
+        assert_eq!(kinds, Vec::<String>::new(), "no failure recorded");
+    }
+}
+
+/// R1/R6: the reservation that reaches the limit sets the lock in the same statement; a
+/// reservation given back lifts it again; a wrong tenth password keeps it and tells the owner
+/// once (R5); the lock ends by itself.
+#[tokio::test]
+async fn r1_r6_the_attempt_that_reaches_the_limit_locks_in_the_same_update() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let uid = user(&d, "ada@example.com").await.id;
+        for _ in 0..9 {
+            let s = to_password_step(&d, "ada@example.com").await;
+            assert!(matches!(
+                login::submit_password(&d, &s, "wrong-password-1", &client()).await,
+                Err(LoginError::Incorrect)
+            ));
+        }
+        assert_eq!(counter(&d, "ada@example.com").await, (9, None));
+        let lock_until = d.now() + d.settings.lockout_secs;
+        let mut c = d.store.conn().await.expect("conn");
+        let tenth = users::reserve_attempt(&mut c, &uid, 10, lock_until, d.now())
+            .await
+            .expect("reserve");
+        assert_eq!(tenth, Some(10));
+        drop(c);
+        assert_eq!(
+            counter(&d, "ada@example.com").await,
+            (10, Some(lock_until)),
+            "locked by the same UPDATE"
+        );
+        let mut c = d.store.conn().await.expect("conn");
+        users::release_attempt(&mut c, &uid, 10, 10)
+            .await
+            .expect("release");
+        drop(c);
+        assert_eq!(
+            counter(&d, "ada@example.com").await,
+            (9, None),
+            "given back, unlocked"
+        );
+        let s = to_password_step(&d, "ada@example.com").await;
+        assert!(matches!(
+            login::submit_password(&d, &s, "wrong-password-1", &client()).await,
+            Err(LoginError::Incorrect)
+        ));
+        assert_eq!(counter(&d, "ada@example.com").await, (10, Some(lock_until)));
+        let m = last_message(&d).await;
+        assert_eq!(m.subject, "Sign-in to your account is paused", "R5");
+        clock.advance(d.settings.lockout_secs);
+        to_code_step(&d, "ada@example.com").await;
+        assert_eq!(counter(&d, "ada@example.com").await, (0, None));
+    }
+}
