@@ -448,3 +448,62 @@ async fn r1_r6_the_attempt_that_reaches_the_limit_locks_in_the_same_update() {
         assert_eq!(counter(&d, "ada@example.com").await, (0, None));
     }
 }
+
+/// R4/R6, attack 4: an anonymous attacker fills every budget they can reach — "someone tried to
+/// register" notices, recovery texts, wrong recovery codes — and the owner's sign-in codes still
+/// go out and still count.
+#[tokio::test]
+async fn r6_notices_and_recovery_never_starve_sign_in_codes() {
+    use gatehouse_core::recovery_sms;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        // An account with a verified phone (its first sign-in verified it).
+        register_verified_with_phone(&d, "ada@example.com", "sms", "+1 555 010 0777").await;
+        let s = to_setup_step(&d, "ada@example.com").await;
+        login::verify_code(&d, &s, &last_code(&d).await, &client())
+            .await
+            .expect("phone verified");
+        for _ in 0..8 {
+            accounts::register(
+                &d,
+                &registration("ada@example.com", PW, "email", ""),
+                &client(),
+            )
+            .await
+            .expect("same answer");
+        }
+        let notices = {
+            let mut c = d.store.conn().await.expect("conn");
+            gatehouse_core::outbox::recent(&mut c, 50)
+                .await
+                .expect("recent")
+                .iter()
+                .filter(|q| q.message.subject == "Someone tried to register with your address")
+                .count()
+        };
+        assert_eq!(notices, 1, "R6: capped and coalesced");
+        for _ in 0..8 {
+            let t = recovery_sms::start(&d, None, "ada@example.com", &client())
+                .await
+                .expect("recovery flow");
+            let flow = session(&d, t.expose()).await;
+            for _ in 0..5 {
+                let _ = recovery_sms::verify(&d, &flow, "000000", &client()).await;
+            }
+            clock.advance(61);
+        }
+        // The owner signs in: the code goes out by text message and is accepted.
+        let s = to_code_step(&d, "ada@example.com").await;
+        let m = last_message(&d).await;
+        assert_eq!(
+            (m.channel, m.recipient.as_str()),
+            (Channel::Sms, "+15550100777"),
+            "R6: the sign-in code was sent"
+        );
+        let out = login::verify_code(&d, &s, &last_code(&d).await, &client())
+            .await
+            .expect("R6: the sign-in code still counts");
+        assert!(matches!(out, CodeOutcome::SignedIn(_)));
+    }
+}

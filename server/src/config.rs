@@ -780,6 +780,50 @@ mod tests {
     }
 
     #[test]
+    fn h3_dev_mode_listens_only_on_loopback() {
+        let e = from_sources("f", "listen = \"0.0.0.0:3000\"", &[])
+            .expect_err("dev mode on every interface")
+            .to_string();
+        assert!(
+            e.contains("dev mode (no [smtp] configured) serves only on a loopback address"),
+            "{e}"
+        );
+        let l = from_sources("f", "listen = \"[::1]:3000\"", &[]).expect("IPv6 loopback");
+        assert_eq!(l.mode, Mode::Dev);
+    }
+
+    #[test]
+    fn h3_production_over_plain_http_needs_an_explicit_opt_in() {
+        let prod = "public_url = \"http://id.example.com\"\nlisten = \"0.0.0.0:3000\"\n\
+                    [smtp]\nhost = \"mail\"\nfrom = \"a@b.c\"\n[mfa]\nsecret_key_file = \"/k\"";
+        let e = from_sources("f", prod, &[])
+            .expect_err("plain http")
+            .to_string();
+        assert!(e.contains("set allow_insecure_http = true"), "{e}");
+        let l = from_sources(
+            "f",
+            prod,
+            &env(&[("GATEHOUSE_ALLOW_INSECURE_HTTP", "true")]),
+        )
+        .expect("opted in");
+        assert_eq!(l.mode, Mode::Production);
+        assert!(!l.secure_cookies());
+    }
+
+    #[test]
+    fn r2_trusted_proxies_are_checked_at_start_up() {
+        let e = from_sources("f", "trusted_proxies = \"10.0.0.0/8, nonsense\"", &[])
+            .expect_err("bad network")
+            .to_string();
+        assert!(
+            e.contains("trusted_proxies: \"nonsense\" is not an address"),
+            "{e}"
+        );
+        let l = from_sources("f", "trusted_proxies = \"10.0.0.0/8, fd00::/8\"", &[]).expect("ok");
+        assert_eq!(l.trusted_proxies().len(), 2);
+    }
+
+    #[test]
     fn f3_production_needs_smtp_and_public_url() {
         let e = from_sources("f", "mode = \"production\"", &[])
             .expect_err("no smtp")

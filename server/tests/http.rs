@@ -465,3 +465,70 @@ fn g1_authenticator_secrets_and_recovery_codes_never_reach_the_logs() {
         );
     }
 }
+
+/// H3: a page that rebinds its own DNS name to this server reaches it under that name; the
+/// server answers only for its own names — the dev mailbox and the clock included. Load
+/// balancers may still ask `/healthz` under any name.
+#[test]
+fn h3_requests_for_another_host_name_are_refused() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    let evil = [("Host", "rebind.attacker.example:80")];
+    let r = c.request("GET", "/dev/mailbox.json", &evil, "");
+    assert_eq!(r.status, 421, "{r:?}");
+    assert_eq!(r.body, "This server does not answer for that host name.");
+    assert_eq!(c.request("GET", "/login", &evil, "").status, 421);
+    assert_eq!(
+        c.request("POST", "/dev/clock?advance=600", &evil, "")
+            .status,
+        421
+    );
+    assert_eq!(c.request("GET", "/healthz", &evil, "").body, "ok");
+    // Its own names work: the bound address and, in dev mode, localhost.
+    let port = s.addr.rsplit(':').next().expect("port").to_string();
+    let local = format!("localhost:{port}");
+    assert_eq!(
+        c.request("GET", "/dev/mailbox.json", &[("Host", &local)], "")
+            .status,
+        200
+    );
+    let page = c.request("GET", "/dev/mailbox", &[], "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<h1>Dev mailbox</h1>"));
+    assert_eq!(
+        page.header("content-security-policy"),
+        Some("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+        "H3: the mailbox carries its own CSP"
+    );
+    // The clock moves only for a same-origin POST.
+    let cross = c.request(
+        "POST",
+        "/dev/clock?advance=600",
+        &[("Sec-Fetch-Site", "cross-site")],
+        "",
+    );
+    assert_eq!(cross.status, 403);
+}
+
+/// H3: production answers for the public URL's name.
+#[test]
+fn h3_production_answers_for_the_public_url() {
+    let sink = SmtpSink::start();
+    let port = sink.port.to_string();
+    let s = Server::start(&[
+        ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
+        ("GATEHOUSE_SMTP_PORT", &port),
+        ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
+        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+        ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
+    ]);
+    let mut c = Client::new(&s);
+    let page = c.request("GET", "/login", &[("Host", "id.example.com")], "");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Sign in"));
+    assert_eq!(
+        c.request("GET", "/login", &[("Host", "other.example.com")], "")
+            .status,
+        421
+    );
+}

@@ -190,15 +190,23 @@ impl Client {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
+        // A `Host` among `headers` replaces ours (H3 tests).
+        let host = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| self.addr.clone());
         let mut req = format!(
-            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n",
-            self.addr,
+            "{method} {path} HTTP/1.0\r\nHost: {host}\r\nContent-Length: {}\r\n",
             body.len()
         );
         if !cookie.is_empty() {
             req.push_str(&format!("Cookie: {}\r\n", cookie.join("; ")));
         }
-        for (k, v) in headers {
+        for (k, v) in headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("host"))
+        {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
