@@ -329,6 +329,16 @@ pub(crate) fn mfa_error(e: crate::mfa::MfaError) -> LoginError {
     }
 }
 
+/// What a person typed as a six-digit code, without spaces; `CodeFormat` otherwise.
+pub fn six_digits(code: &str) -> Result<String, LoginError> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
+        Ok(code)
+    } else {
+        Err(LoginError::CodeFormat)
+    }
+}
+
 /// A code that passed: the open transaction (commit it after the follow-up), the challenge's
 /// kind, and — when it activated an authenticator — the recovery codes to show once (M6).
 pub struct Passed {
@@ -350,10 +360,7 @@ pub async fn attempt(
     code: &str,
     client: &ClientInfo,
 ) -> Result<Passed, LoginError> {
-    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
-        return Err(LoginError::CodeFormat);
-    }
+    let code = six_digits(code)?;
     let now = deps.now();
     let (mut tx, r) = begin_attempt(deps, session, user_id, prefix, now).await?;
     let key = deps.secret_key.as_ref();

@@ -48,6 +48,8 @@ pub mod sessions;
 #[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
+pub mod sweep;
+#[cfg(feature = "server")]
 pub mod totp;
 #[cfg(feature = "server")]
 pub mod users;

@@ -114,9 +114,11 @@ pub async fn claim_next(conn: &mut Conn, now: Timestamp) -> Result<Option<Queued
     row.as_ref().map(from_row).transpose()
 }
 
+/// Y5: delivered; the body (a live link or code, perhaps) leaves the database with it. The
+/// row stays — recipient, subject, times — for `gatehouse outbox list` until it is swept.
 pub async fn mark_sent(conn: &mut Conn, id: i64, now: Timestamp) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1",
+        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL, body_text = '', body_html = '' WHERE id = $1",
     )
     .bind(id)
     .bind(now)

@@ -93,13 +93,24 @@ pub async fn verify(
     let SessionState::Recovering { user_id, .. } = &session.state else {
         return Err(RecoveryError::Login(LoginError::WrongStep));
     };
-    // F1: without an account (or a phone) every code is simply wrong.
+    // F1: the same checks in the same order for every flow: the format first, then, without
+    // an account (or a phone), every code is simply wrong.
+    challenges::six_digits(code).map_err(RecoveryError::Login)?;
     let Some(uid) = user_id else {
         return Err(RecoveryError::Login(LoginError::Incorrect));
     };
-    let mut passed = challenges::attempt(deps, session, uid, "recover_", code, client)
-        .await
-        .map_err(RecoveryError::Login)?;
+    let mut passed = match challenges::attempt(deps, session, uid, "recover_", code, client).await {
+        Ok(p) => p,
+        // F1: a wrong code, a dead challenge or a full per-account window reads exactly like a
+        // wrong code for an address without an account.
+        Err(
+            LoginError::WrongCode { .. }
+            | LoginError::ChallengeDead
+            | LoginError::Limited { .. }
+            | LoginError::CodeReplayed,
+        ) => return Err(RecoveryError::Login(LoginError::Incorrect)),
+        Err(e) => return Err(RecoveryError::Login(e)),
+    };
     let state = SessionState::ResetAllowed {
         user_id: uid.clone(),
     };

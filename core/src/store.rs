@@ -175,11 +175,23 @@ pub mod testing {
         store
     }
 
-    /// A migrated store in a new PostgreSQL schema, or `None` when no server is configured.
+    /// A migrated store in a new PostgreSQL schema. Tests that claim both backends never pass
+    /// silently on one: without `GATEHOUSE_TEST_POSTGRES` (which `.ci/test` always sets) this
+    /// panics, unless `GATEHOUSE_TEST_SQLITE_ONLY=1` says so out loud (`None` then).
     pub async fn postgres() -> Option<Store> {
         let base = std::env::var("GATEHOUSE_TEST_POSTGRES")
             .ok()
-            .filter(|s| !s.is_empty())?;
+            .filter(|s| !s.is_empty());
+        let base = match base {
+            Some(b) => b,
+            None if std::env::var("GATEHOUSE_TEST_SQLITE_ONLY").as_deref() == Ok("1") => {
+                return None
+            }
+            None => panic!(
+                "GATEHOUSE_TEST_POSTGRES is not set: point it at a PostgreSQL server \
+                 (bash .ci/test does), or set GATEHOUSE_TEST_SQLITE_ONLY=1 to test SQLite alone"
+            ),
+        };
         let schema = format!("t_{}", crate::secret::random_hex(8));
         sqlx::any::install_default_drivers();
         let admin = sqlx::AnyPool::connect(&base)
@@ -197,7 +209,7 @@ pub mod testing {
         Some(store)
     }
 
-    /// Every configured backend: SQLite always, PostgreSQL when available.
+    /// Both backends (SQLite alone only with `GATEHOUSE_TEST_SQLITE_ONLY=1`).
     pub async fn all() -> Vec<Store> {
         let mut v = vec![sqlite().await];
         v.extend(postgres().await);

@@ -507,3 +507,153 @@ async fn r6_notices_and_recovery_never_starve_sign_in_codes() {
         assert!(matches!(out, CodeOutcome::SignedIn(_)));
     }
 }
+
+/// E1/F1, attack 6: in SMS recovery a real account whose code window is full answers a code
+/// exactly like an address without an account, and a badly formed code gets the same format
+/// message on both.
+#[tokio::test]
+async fn f1_sms_recovery_answers_the_same_at_the_cap_and_for_a_bad_format() {
+    use gatehouse_core::recovery::RecoveryError;
+    use gatehouse_core::recovery_sms;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        register_verified_with_phone(&d, "ada@example.com", "sms", "+1 555 010 0888").await;
+        let s = to_setup_step(&d, "ada@example.com").await;
+        login::verify_code(&d, &s, &last_code(&d).await, &client())
+            .await
+            .expect("phone verified");
+        let answer = |email: &'static str, code: &'static str| {
+            let d = d.clone();
+            async move {
+                let t = recovery_sms::start(&d, None, email, &client())
+                    .await
+                    .expect("flow");
+                let flow = session(&d, t.expose()).await;
+                format!(
+                    "{:?}",
+                    recovery_sms::verify(&d, &flow, code, &client()).await
+                )
+            }
+        };
+        // Burn the real account's hourly code window (20) across flows.
+        for _ in 0..4 {
+            for _ in 0..5 {
+                answer("ada@example.com", "000000").await;
+            }
+            clock.advance(61);
+        }
+        let unknown = answer("nobody@example.com", "000000").await;
+        let capped = answer("ada@example.com", "000000").await;
+        assert_eq!(
+            unknown,
+            format!(
+                "{:?}",
+                Err::<(), _>(RecoveryError::Login(LoginError::Incorrect))
+            )
+        );
+        assert_eq!(capped, unknown, "F1: the cap reads like a wrong code");
+        assert_eq!(
+            answer("ada@example.com", "12ab").await,
+            answer("nobody@example.com", "12ab").await
+        );
+        assert!(answer("nobody@example.com", "12ab")
+            .await
+            .contains("CodeFormat"));
+    }
+}
+
+async fn rows(d: &gatehouse_core::service::Deps, table: &str) -> i64 {
+    let mut c = d.store.conn().await.expect("conn");
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&mut *c)
+        .await
+        .expect("count")
+}
+
+/// F2/Y5, attack 7: a delivered message keeps no body (no live link or code at rest), and the
+/// sweeper removes what expired — sessions, challenges, tokens, rate windows, stale pending
+/// factors, old delivered messages — on both databases, leaving live rows alone.
+#[tokio::test]
+async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
+    use gatehouse_core::outbox;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        register_verified(&d, "grace@example.com", "totp").await;
+        let s = to_code_step(&d, "grace@example.com").await;
+        let code = last_code(&d).await;
+        // The worker delivers every queued message.
+        {
+            let mut c = d.store.conn().await.expect("conn");
+            while let Some(q) = outbox::claim_next(&mut c, d.now()).await.expect("claim") {
+                outbox::mark_sent(&mut c, q.id, d.now())
+                    .await
+                    .expect("sent");
+            }
+            let left: Vec<(String, String)> =
+                sqlx::query_as("SELECT body_text, body_html FROM outbox")
+                    .fetch_all(&mut *c)
+                    .await
+                    .expect("bodies");
+            assert_eq!(
+                left.len(),
+                2,
+                "the verification mail and the code: the rows stay"
+            );
+            assert!(
+                left.iter().all(|(t, h)| t.is_empty() && h.is_empty()),
+                "{left:?}"
+            );
+        }
+        let live = (rows(&d, "sessions").await, rows(&d, "challenges").await);
+        let mut c = d.store.conn().await.expect("conn");
+        let now = gatehouse_core::sweep::run(&mut c, &d.settings, d.now())
+            .await
+            .expect("sweep");
+        drop(c);
+        assert_eq!(now.total(), 0, "nothing is expired yet: {now:?}");
+        assert_eq!(
+            (rows(&d, "sessions").await, rows(&d, "challenges").await),
+            live
+        );
+        // Eight days later: the flow, its code, the rate windows, the used verification link,
+        // the pending authenticator and (after 30 days) the delivered messages are gone.
+        clock.advance(8 * 86_400);
+        let mut c = d.store.conn().await.expect("conn");
+        let swept = gatehouse_core::sweep::run(&mut c, &d.settings, d.now())
+            .await
+            .expect("sweep");
+        drop(c);
+        assert_eq!(
+            swept,
+            gatehouse_core::sweep::Swept {
+                sessions: 1,     // the sign-in flow
+                challenges: 1,   // its emailed code
+                email_tokens: 1, // the used verification link
+                rate_limits: 4,  // register and login per IP, login per account, code sends
+                mfa_factors: 1,  // the pending authenticator, past its 7 days (M13)
+                outbox: 0,       // delivered rows stay 30 days, bodies already blank
+            }
+        );
+        for table in [
+            "sessions",
+            "challenges",
+            "email_tokens",
+            "rate_limits",
+            "mfa_factors",
+        ] {
+            assert_eq!(rows(&d, table).await, 0, "{table}");
+        }
+        assert!(matches!(
+            login::verify_code(&d, &s, &code, &client()).await,
+            Err(LoginError::WrongStep | LoginError::ChallengeDead)
+        ));
+        clock.advance(30 * 86_400);
+        let mut c = d.store.conn().await.expect("conn");
+        let swept = gatehouse_core::sweep::run(&mut c, &d.settings, d.now())
+            .await
+            .expect("sweep");
+        assert_eq!(swept.outbox, 2);
+    }
+}

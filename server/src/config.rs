@@ -371,6 +371,7 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
 const ENV_OTHER: &[&str] = &[
     "CONFIG",
     "TEST_POSTGRES",
+    "TEST_SQLITE_ONLY",
     "NEW_PASSWORD",
     "LOG",
     "PG_URL",

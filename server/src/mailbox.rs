@@ -1,15 +1,21 @@
-//! The dev mailbox (dev mode only): every outgoing email and SMS, newest first, as a page with
-//! clickable links (`/dev/mailbox`) and as JSON (`/dev/mailbox.json`) for tests. It reads the
-//! outbox, so it shows exactly what the delivery worker sends.
+//! The dev mailbox (dev mode only): the transport that stands in for SMTP and the SMS provider,
+//! and its pages — every delivered email and text message, newest first, with clickable links
+//! (`/dev/mailbox`) and as JSON (`/dev/mailbox.json`) for tests.
+//!
+//! Y5: the outbox blanks a message's body once it is delivered, so the dev mailbox keeps what
+//! it received itself, in memory (the newest [`KEEP`]); nothing of it reaches the database.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use crate::middleware::NO_SCRIPT_CSP;
 use axum::response::{Html, IntoResponse, Json, Response};
-use gatehouse_core::outbox::{self, Queued};
-use gatehouse_core::service::Deps;
+use gatehouse_core::outbox::Queued;
 use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
-#[derive(Serialize)]
+/// How many delivered messages the dev mailbox keeps.
+pub const KEEP: usize = 500;
+
+#[derive(Serialize, Clone)]
 struct Entry {
     channel: &'static str,
     to: String,
@@ -17,6 +23,75 @@ struct Entry {
     text: String,
     created_at: String,
     delivered: bool,
+}
+
+/// The messages delivered in dev mode, newest first; cheap to clone.
+#[derive(Clone, Default)]
+pub struct DevMailbox(Arc<Mutex<VecDeque<Entry>>>);
+
+impl DevMailbox {
+    /// Delivery in dev mode: the message lands here instead of leaving the machine.
+    pub fn deliver(&self, q: &Queued) {
+        let e = Entry {
+            channel: q.message.channel.as_str(),
+            to: q.message.recipient.clone(),
+            subject: q.message.subject.clone(),
+            text: q.message.text.clone(),
+            created_at: rfc3339(q.created_at),
+            delivered: true,
+        };
+        if let Ok(mut list) = self.0.lock() {
+            list.push_front(e);
+            list.truncate(KEEP);
+        }
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        self.0
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn json(&self) -> Response {
+        Json(self.entries()).into_response()
+    }
+
+    pub fn page(&self) -> Response {
+        let list = self.entries();
+        let items: String = if list.is_empty() {
+            "<p>No messages yet. Register or sign in, and what Gatehouse sends appears here.</p>"
+                .into()
+        } else {
+            list.iter()
+                .map(|m| {
+                    format!(
+                        "<article class=\"mail\"><h2>{subj}</h2><p class=\"mail__meta\">{ch} to {to} · {at} · delivered</p><div class=\"mail__body\">{body}</div></article>",
+                        subj = if m.subject.is_empty() {
+                            "Text message".to_string()
+                        } else {
+                            escape(&m.subject)
+                        },
+                        ch = m.channel,
+                        to = escape(&m.to),
+                        at = m.created_at,
+                        body = linkify(&m.text),
+                    )
+                })
+                .collect()
+        };
+        // H3: its own CSP — no script at all, only our stylesheet; links open like any link.
+        (
+            [(axum::http::header::CONTENT_SECURITY_POLICY, NO_SCRIPT_CSP)],
+            Html(format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+                 <title>Dev mailbox · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body>\
+                 <header class=\"site-header\"><a class=\"brand\" href=\"/\"><span class=\"brand__mark\" aria-hidden=\"true\">◆</span> Gatehouse</a></header>\
+                 <main class=\"page\" id=\"main\"><h1>Dev mailbox</h1><p>Every email and text message this instance delivered since it started, newest first. Dev mode only.</p>{items}</main></body></html>"
+            )),
+        )
+            .into_response()
+    }
 }
 
 fn rfc3339(t: i64) -> String {
@@ -27,36 +102,6 @@ fn rfc3339(t: i64) -> String {
                 .ok()
         })
         .unwrap_or_default()
-}
-
-async fn entries(deps: &Deps) -> Result<Vec<Queued>, StatusCode> {
-    let mut c = deps
-        .store
-        .conn()
-        .await
-        .map_err(|_| StatusCode::SERVICE_UNAVAILABLE)?;
-    outbox::recent(&mut c, 200)
-        .await
-        .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-pub async fn json(State(deps): State<Deps>) -> Response {
-    match entries(&deps).await {
-        Ok(list) => Json(
-            list.into_iter()
-                .map(|q| Entry {
-                    channel: q.message.channel.as_str(),
-                    to: q.message.recipient,
-                    subject: q.message.subject,
-                    text: q.message.text,
-                    created_at: rfc3339(q.created_at),
-                    delivered: q.sent_at.is_some(),
-                })
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(s) => s.into_response(),
-    }
 }
 
 fn escape(s: &str) -> String {
@@ -83,47 +128,4 @@ fn linkify(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("<br>")
-}
-
-pub async fn page(State(deps): State<Deps>) -> Response {
-    let list = match entries(&deps).await {
-        Ok(l) => l,
-        Err(s) => return s.into_response(),
-    };
-    let items: String = if list.is_empty() {
-        "<p>No messages yet. Register or sign in, and what Gatehouse sends appears here.</p>".into()
-    } else {
-        list.iter()
-            .map(|q| {
-                format!(
-                    "<article class=\"mail\"><h2>{subj}</h2><p class=\"mail__meta\">{ch} to {to} · {at}{st}</p><div class=\"mail__body\">{body}</div></article>",
-                    subj = if q.message.subject.is_empty() {
-                        "Text message".to_string()
-                    } else {
-                        escape(&q.message.subject)
-                    },
-                    ch = q.message.channel.as_str(),
-                    to = escape(&q.message.recipient),
-                    at = rfc3339(q.created_at),
-                    st = if q.sent_at.is_some() { " · delivered" } else { " · queued" },
-                    body = linkify(&q.message.text),
-                )
-            })
-            .collect()
-    };
-    // H3: its own CSP — no script at all, only our stylesheet; links open like any link.
-    let csp = (
-        axum::http::header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-    );
-    (
-        [csp],
-        Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Dev mailbox · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body>\
-         <header class=\"site-header\"><a class=\"brand\" href=\"/\"><span class=\"brand__mark\" aria-hidden=\"true\">◆</span> Gatehouse</a></header>\
-         <main class=\"page\" id=\"main\"><h1>Dev mailbox</h1><p>Every email and text message this instance sends, newest first. Dev mode only.</p>{items}</main></body></html>"
-        )),
-    )
-        .into_response()
 }

@@ -212,8 +212,12 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
             }
         );
     }
-    let transport =
-        worker::Transport::from_config(l.config.smtp.as_ref(), l.config.sms.provider().as_ref())?;
+    let mailbox = mailbox::DevMailbox::default();
+    let transport = worker::Transport::from_config(
+        l.config.smtp.as_ref(),
+        l.config.sms.provider().as_ref(),
+        mailbox.clone(),
+    )?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(worker::run(
         deps.clone(),
@@ -249,7 +253,7 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
         )),
         trusted_proxies: Arc::new(l.trusted_proxies()),
     };
-    let app = routes::build(state, options, policy);
+    let app = routes::build(state, options, policy, mailbox);
 
     tracing::info!(mode = ?l.mode, database = store.backend_name(), "gatehouse ready");
     println!("gatehouse listening on http://{addr}");

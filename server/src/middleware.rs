@@ -20,6 +20,9 @@ use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+/// H3: the CSP of pages without any script (the dev mailbox).
+pub const NO_SCRIPT_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 #[derive(Clone)]
 pub struct HttpPolicy {
     pub dev: bool,

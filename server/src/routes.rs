@@ -18,7 +18,12 @@ use tower_http::services::ServeDir;
 /// Y4: no form needs more than this.
 const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Router {
+pub fn build(
+    state: AppState,
+    options: LeptosOptions,
+    policy: HttpPolicy,
+    mailbox: crate::mailbox::DevMailbox,
+) -> Router {
     let routes = generate_route_list(App);
     let ctx_state = state.clone();
     let context = move || {
@@ -60,8 +65,14 @@ pub fn build(state: AppState, options: LeptosOptions, policy: HttpPolicy) -> Rou
         );
     if policy.dev {
         router = router
-            .route("/dev/mailbox", get(crate::mailbox::page))
-            .route("/dev/mailbox.json", get(crate::mailbox::json))
+            .route("/dev/mailbox", {
+                let m = mailbox.clone();
+                get(move || std::future::ready(m.page()))
+            })
+            .route("/dev/mailbox.json", {
+                let m = mailbox.clone();
+                get(move || std::future::ready(m.json()))
+            })
             .route("/dev/clock", {
                 let st = state.clone();
                 let now = state.deps.clone();

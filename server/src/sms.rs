@@ -1,12 +1,11 @@
 //! Text messages (M9): the [`SmsSender`] abstraction the outbox worker delivers through, and
-//! its two transports.
+//! the HTTP provider transport.
 //!
 //! - [`HttpSms`]: a Twilio-style REST provider — `POST {api_url}/2010-04-01/Accounts/{account}/Messages.json`
 //!   with HTTP Basic auth (account id, token) and a form body `To`, `From`, `Body`; any 2xx is
 //!   delivered, anything else is retried by the outbox with backoff. HTTPS through rustls with
 //!   the system's CA roots.
-//! - [`DevMailbox`]: dev mode only; nothing leaves the machine and `/dev/mailbox` shows the
-//!   message from the outbox.
+//! - In dev mode the worker hands text messages to the dev mailbox instead (`mailbox`).
 //!
 //! G1: the token never reaches a log (redacted `Debug`); errors name the status, not the body
 //! of the request.
@@ -23,15 +22,6 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send
 /// Sends one text message; an `Err` is retried by the outbox.
 pub trait SmsSender: Send + Sync {
     fn send<'a>(&'a self, to: &'a str, body: &'a str) -> SendFuture<'a>;
-}
-
-/// Dev mode: the outbox row is the message; `/dev/mailbox` shows it.
-pub struct DevMailbox;
-
-impl SmsSender for DevMailbox {
-    fn send<'a>(&'a self, _to: &'a str, _body: &'a str) -> SendFuture<'a> {
-        Box::pin(async { Ok(()) })
-    }
 }
 
 /// Where and as whom the HTTP provider is called.

@@ -2,11 +2,15 @@
 //! retries failures with exponential backoff. It stops between messages on shutdown (Y2).
 //!
 //! Transports: email by SMTP through lettre when configured, text messages through the
-//! configured [`SmsSender`] (an HTTP provider); otherwise (dev mode) the message is "delivered"
-//! to the dev mailbox, which reads the outbox.
+//! configured [`SmsSender`] (an HTTP provider); otherwise (dev mode) the message is delivered
+//! to the in-memory [`DevMailbox`].
+//!
+//! Y5: a delivered message loses its body in the outbox (`outbox::mark_sent`), and every
+//! [`SWEEP_EVERY`] the worker sweeps what has expired (`gatehouse_core::sweep`).
 
 use crate::config::SmtpConfig;
-use crate::sms::{DevMailbox, HttpSms, HttpSmsConfig, SmsSender};
+use crate::mailbox::DevMailbox;
+use crate::sms::{HttpSms, HttpSmsConfig, SmsSender};
 use gatehouse_core::outbox::{self, Channel, Queued};
 use gatehouse_core::service::Deps;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
@@ -18,7 +22,9 @@ use tokio::sync::watch;
 /// How each channel leaves the building.
 pub struct Transport {
     email: Email,
-    sms: Box<dyn SmsSender>,
+    /// `None`: text messages go to the dev mailbox.
+    sms: Option<Box<dyn SmsSender>>,
+    mailbox: DevMailbox,
 }
 
 enum Email {
@@ -29,25 +35,34 @@ enum Email {
     DevMailbox,
 }
 
+/// Y5: how often expired rows are swept.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
 impl Transport {
     pub fn from_config(
         smtp: Option<&SmtpConfig>,
         sms: Option<&HttpSmsConfig>,
+        mailbox: DevMailbox,
     ) -> Result<Self, String> {
-        let sms: Box<dyn SmsSender> = match sms {
-            Some(c) => Box::new(HttpSms::new(c)?),
-            None => Box::new(DevMailbox),
+        let sms: Option<Box<dyn SmsSender>> = match sms {
+            Some(c) => Some(Box::new(HttpSms::new(c)?)),
+            None => None,
         };
         Ok(Transport {
             email: Email::from_config(smtp)?,
             sms,
+            mailbox,
         })
     }
 
     async fn send(&self, q: &Queued) -> Result<(), String> {
-        match q.message.channel {
-            Channel::Email => self.email.send(q).await,
-            Channel::Sms => self.sms.send(&q.message.recipient, &q.message.text).await,
+        match (q.message.channel, &self.sms, &self.email) {
+            (Channel::Email, _, Email::DevMailbox) | (Channel::Sms, None, _) => {
+                self.mailbox.deliver(q);
+                Ok(())
+            }
+            (Channel::Email, _, email) => email.send(q).await,
+            (Channel::Sms, Some(sms), _) => sms.send(&q.message.recipient, &q.message.text).await,
         }
     }
 }
@@ -103,7 +118,7 @@ impl Email {
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }
-            Email::DevMailbox => Ok(()),
+            Email::DevMailbox => Err("the dev mailbox is not an SMTP transport".into()),
         }
     }
 }
@@ -140,6 +155,14 @@ pub async fn drain(
     }
 }
 
+/// Y5: one sweep of expired sessions, challenges, tokens, rate windows and old messages.
+pub async fn sweep(
+    deps: &Deps,
+) -> Result<gatehouse_core::sweep::Swept, gatehouse_core::store::DbError> {
+    let mut c = deps.store.conn().await?;
+    gatehouse_core::sweep::run(&mut c, &deps.settings, deps.now()).await
+}
+
 /// Runs until `stop` flips, polling every `every`.
 pub async fn run(
     deps: Deps,
@@ -147,9 +170,17 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     every: Duration,
 ) {
+    let mut next_sweep = tokio::time::Instant::now();
     loop {
         if let Err(e) = drain(&deps, &transport).await {
             tracing::error!(error = %e, "outbox worker: database error");
+        }
+        if tokio::time::Instant::now() >= next_sweep {
+            next_sweep += SWEEP_EVERY;
+            match sweep(&deps).await {
+                Ok(n) => tracing::info!(removed = n.total(), "swept expired rows (Y5)"),
+                Err(e) => tracing::error!(error = %e, "sweeper: database error"),
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

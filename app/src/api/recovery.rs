@@ -119,8 +119,10 @@ fn password_fields(mut f: Flash, e: gatehouse_core::recovery::PasswordFields) ->
 pub async fn recover_code(code: String) -> Result<(), ServerFnError> {
     use gatehouse_core::login::LoginError;
     use gatehouse_core::recovery::RecoveryError;
+    let started = tokio::time::Instant::now();
     let st = ctx::state()?;
-    let mut f = Flash::for_form("forgot").with_value("code", &code);
+    // The code is never echoed back (it is a secret, and the flash travels in a cookie).
+    let mut f = Flash::for_form("forgot");
     let session = ctx::session(&st).await?;
     let r = match &session {
         Some(s) => gatehouse_core::recovery_sms::verify(&st.deps, s, &code, &ctx::client()).await,
@@ -137,10 +139,9 @@ pub async fn recover_code(code: String) -> Result<(), ServerFnError> {
         Err(RecoveryError::Login(LoginError::WrongStep)) => {
             f.form_error = Some("Your reset has expired. Start again.".into())
         }
-        // F1: a wrong, used-up or never-sent code all read the same.
-        Err(RecoveryError::Login(
-            LoginError::Incorrect | LoginError::WrongCode { .. } | LoginError::ChallengeDead,
-        )) => {
+        // F1: a wrong, used-up or never-sent code, or a full window, all read the same (core
+        // answers `Incorrect` for each).
+        Err(RecoveryError::Login(LoginError::Incorrect)) => {
             f = f.with_error(
                 "code",
                 "That code is not correct or can no longer be used. After five tries, start again.",
@@ -149,6 +150,8 @@ pub async fn recover_code(code: String) -> Result<(), ServerFnError> {
         Err(e) => recovery_failed(&mut f, e),
     }
     ctx::write_flash(&st, &f);
+    // F1: this step too answers after the same deadline for every flow.
+    tokio::time::sleep_until(started + FORGOT_DEADLINE).await;
     ctx::back_to("/forgot-password");
     Ok(())
 }
