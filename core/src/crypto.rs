@@ -4,6 +4,10 @@
 //! `v1:<hex nonce>:<hex ciphertext+tag>`, so the scheme can change later without guessing. The
 //! user id is bound as associated data: a ciphertext copied to another user's row fails to open.
 //! The key comes from configuration (a generated key file in dev mode) and never prints itself.
+//!
+//! The same key also keys HMAC-SHA256 ([`SecretKey::mac`]) for values that are only compared,
+//! never read back: recovery codes (F2), the signed flash cookie. A leaked database alone then
+//! cannot test guesses offline.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
@@ -43,6 +47,22 @@ impl SecretKey {
     /// For writing a generated key file (dev mode) — the only place the key leaves memory.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// HMAC-SHA256 of `data` under this key, separated by `context`, as hex.
+    pub fn mac(&self, context: &str, data: &[u8]) -> String {
+        use hmac::{Hmac, Mac};
+        let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        m.update(context.as_bytes());
+        m.update(&[0]);
+        m.update(data);
+        hex::encode(m.finalize().into_bytes())
+    }
+
+    /// Constant-time check of a [`SecretKey::mac`] value (M10).
+    pub fn verify_mac(&self, context: &str, data: &[u8], mac: &str) -> bool {
+        crate::secret::ct_eq(&self.mac(context, data), mac)
     }
 
     fn cipher(&self) -> Aes256Gcm {

@@ -507,7 +507,7 @@ pub async fn use_recovery_code(
     let (mut tx, r) = challenges::begin_attempt(deps, session, user_id, "login_", now).await?;
     let (id, attempts) = (r.id, r.attempts);
     if r.kind != "login_totp"
-        || !crate::recovery_codes::consume(&mut tx, user_id, code, now).await?
+        || !crate::recovery_codes::consume(&mut tx, &deps.secret_key, user_id, code, now).await?
     {
         events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
         tx.commit().await?;

@@ -335,7 +335,7 @@ pub async fn confirm_totp(
         .await?;
     users::set_mfa_method(conn, user_id, MfaMethod::Authenticator, now).await?;
     events::record(conn, Some(user_id), EventKind::MfaEnrolled, client, now).await?;
-    Ok(recovery_codes::regenerate(conn, user_id, now).await?)
+    Ok(recovery_codes::regenerate(conn, key, user_id, now).await?)
 }
 
 /// M3: checks a sign-in code against the confirmed authenticator, refusing replays.

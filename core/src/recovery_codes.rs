@@ -1,11 +1,14 @@
-//! Recovery codes (M6): ten single-use codes, shown once, stored as SHA-256 digests.
+//! Recovery codes (M6): ten single-use codes, shown once, stored as keyed digests.
 //!
 //! Codes carry 60 bits (12 characters from a 32-letter alphabet without look-alikes), so a fast
-//! digest is enough. Using one is a single conditional `UPDATE … WHERE used_at IS NULL`: of two
+//! digest is enough — F2: an HMAC-SHA256 under the instance key, over the user id and the code,
+//! so the same code of two users never matches and a stolen table alone allows no offline
+//! guessing. Codes stored before (plain SHA-256) are still accepted until replaced. Using one is a single conditional `UPDATE … WHERE used_at IS NULL`: of two
 //! parallel uses of the same code exactly one succeeds (regression for the Ory Kratos
 //! concurrent recovery-code fix). Regenerating replaces the whole set.
 
 use crate::clock::Timestamp;
+use crate::crypto::SecretKey;
 use crate::secret::digest;
 use crate::store::Conn;
 use rand::rngs::OsRng;
@@ -36,10 +39,19 @@ pub fn canonical(input: &str) -> String {
         .collect()
 }
 
+/// F2: what a code is stored as.
+fn keyed(key: &SecretKey, user_id: &str, code: &str) -> String {
+    key.mac(
+        "recovery-code",
+        format!("{user_id}\n{}", canonical(code)).as_bytes(),
+    )
+}
+
 /// Replaces the user's codes with ten new ones and returns them (the only time they exist in
 /// plain text).
 pub async fn regenerate(
     conn: &mut Conn,
+    key: &SecretKey,
     user_id: &str,
     now: Timestamp,
 ) -> Result<Vec<String>, sqlx::Error> {
@@ -57,7 +69,7 @@ pub async fn regenerate(
             "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
         )
         .bind(user_id)
-        .bind(digest(&canonical(&c)))
+        .bind(keyed(key, user_id, &c))
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -69,14 +81,16 @@ pub async fn regenerate(
 /// M6: uses a code if it is the user's and unused; `true` for exactly one caller.
 pub async fn consume(
     conn: &mut Conn,
+    key: &SecretKey,
     user_id: &str,
     input: &str,
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query("UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
+    let res = sqlx::query("UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash IN ($2, $4) AND used_at IS NULL")
         .bind(user_id)
-        .bind(digest(&canonical(input)))
+        .bind(keyed(key, user_id, input))
         .bind(now)
+        .bind(digest(&canonical(input)))
         .execute(&mut *conn)
         .await?;
     Ok(res.rows_affected() == 1)
@@ -133,63 +147,91 @@ mod tests {
     #[tokio::test]
     async fn m6_codes_are_stored_hashed_single_use_and_replaced_on_regenerate() {
         for store in testing::all().await {
+            let key = SecretKey::generate();
             let mut c = store.conn().await.expect("conn");
             let uid = user(&mut c, "rc@example.com").await;
-            let codes = regenerate(&mut c, &uid, 10).await.expect("codes");
+            let codes = regenerate(&mut c, &key, &uid, 10).await.expect("codes");
             assert_eq!(codes.len(), COUNT);
             let stored: Vec<String> = sqlx::query_scalar("SELECT code_hash FROM recovery_codes")
                 .fetch_all(&mut *c)
                 .await
                 .expect("rows");
-            assert!(
-                codes.iter().all(|code| !stored.contains(&canonical(code))),
-                "no plain codes at rest"
+            // F2: keyed per user — neither the code nor its plain digest is at rest.
+            assert_eq!(stored.len(), COUNT);
+            for code in &codes {
+                assert!(stored.contains(&keyed(&key, &uid, code)));
+                assert!(!stored.contains(&digest(&canonical(code))));
+            }
+            assert_ne!(
+                keyed(&key, &uid, &codes[0]),
+                keyed(&key, "another-user", &codes[0])
+            );
+            assert_ne!(
+                keyed(&key, &uid, &codes[0]),
+                keyed(&SecretKey::generate(), &uid, &codes[0])
             );
             assert!(
-                consume(&mut c, &uid, &codes[0].to_uppercase(), 20)
+                consume(&mut c, &key, &uid, &codes[0].to_uppercase(), 20)
                     .await
                     .expect("use"),
                 "case and dashes do not matter"
             );
             assert!(
-                !consume(&mut c, &uid, &codes[0], 21).await.expect("reuse"),
+                !consume(&mut c, &key, &uid, &codes[0], 21)
+                    .await
+                    .expect("reuse"),
                 "single use"
             );
             assert_eq!(remaining(&mut c, &uid).await.expect("count"), 9);
             let other = user(&mut c, "other@example.com").await;
             assert!(
-                !consume(&mut c, &other, &codes[1], 22)
+                !consume(&mut c, &key, &other, &codes[1], 22)
                     .await
                     .expect("foreign"),
                 "bound to its user"
             );
-            let fresh = regenerate(&mut c, &uid, 30).await.expect("again");
+            let fresh = regenerate(&mut c, &key, &uid, 30).await.expect("again");
             assert!(
-                !consume(&mut c, &uid, &codes[1], 31).await.expect("old"),
+                !consume(&mut c, &key, &uid, &codes[1], 31)
+                    .await
+                    .expect("old"),
                 "old set is gone"
             );
-            assert!(consume(&mut c, &uid, &fresh[1], 31).await.expect("new"));
+            assert!(consume(&mut c, &key, &uid, &fresh[1], 31)
+                .await
+                .expect("new"));
         }
     }
 
-    /// Regression 5 (Ory Kratos): two parallel uses of one recovery code, one wins.
-    #[tokio::test]
+    /// Regression 5 (Ory Kratos): parallel uses of one recovery code, one wins — on worker
+    /// threads started together, so on PostgreSQL the UPDATEs truly race.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn m6_regression_5_parallel_use_of_one_code_succeeds_once() {
         for store in testing::all().await {
+            let key = SecretKey::generate();
             let uid = {
                 let mut c = store.conn().await.expect("conn");
                 user(&mut c, "race@example.com").await
             };
             let code = {
                 let mut c = store.conn().await.expect("conn");
-                regenerate(&mut c, &uid, 10).await.expect("codes").remove(0)
+                regenerate(&mut c, &key, &uid, 10)
+                    .await
+                    .expect("codes")
+                    .remove(0)
             };
             let mut tasks = Vec::new();
+            let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
             for _ in 0..8 {
-                let (store, uid, code) = (store.clone(), uid.clone(), code.clone());
+                let (store, uid, code, key) =
+                    (store.clone(), uid.clone(), code.clone(), key.clone());
+                let start = start.clone();
                 tasks.push(tokio::spawn(async move {
+                    start.wait().await;
                     let mut c = store.conn().await.expect("conn");
-                    consume(&mut c, &uid, &code, 50).await.expect("consume")
+                    consume(&mut c, &key, &uid, &code, 50)
+                        .await
+                        .expect("consume")
                 }));
             }
             let mut wins = 0;

@@ -353,7 +353,7 @@ pub async fn regenerate_recovery_codes(
     if user.mfa_method != MfaMethod::Authenticator {
         return Err(LoginError::NoAuthenticator);
     }
-    let codes = crate::recovery_codes::regenerate(&mut tx, uid, now).await?;
+    let codes = crate::recovery_codes::regenerate(&mut tx, &deps.secret_key, uid, now).await?;
     login::park_codes(&mut tx, &deps.secret_key, &session.id_hash, uid, &codes).await?;
     events::record(
         &mut tx,

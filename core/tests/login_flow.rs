@@ -70,8 +70,9 @@ async fn e2_unknown_email_and_wrong_password_get_the_same_answer() {
     }
 }
 
-/// Regression 1 (Keycloak CVE-2024-4629): parallel wrong passwords are counted exactly.
-#[tokio::test]
+/// Regression 1 (Keycloak CVE-2024-4629): parallel wrong passwords are counted exactly — on
+/// worker threads released together, so on PostgreSQL the reservations truly race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn r1_regression_1_parallel_wrong_passwords_never_exceed_the_lockout_limit() {
     for store in testing::all().await {
         let clock = FixedClock::at(1_000_000);
@@ -82,9 +83,12 @@ async fn r1_regression_1_parallel_wrong_passwords_never_exceed_the_lockout_limit
             flows.push(to_password_step(&d, "ada@example.com").await);
         }
         let mut tasks = Vec::new();
+        let start = Arc::new(tokio::sync::Barrier::new(flows.len()));
         for s in flows {
             let d = d.clone();
+            let start = start.clone();
             tasks.push(tokio::spawn(async move {
+                start.wait().await;
                 let ip = ClientInfo {
                     ip: format!("198.51.100.{}", rand_octet(&s.id_hash)),
                     user_agent: String::new(),
