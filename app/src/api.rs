@@ -205,7 +205,8 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
     match gatehouse_core::login::verify_code(&st.deps, &session, &code, &ctx::client()).await {
         Ok(outcome) => code_passed(&st, outcome),
         Err(e) => {
-            login_failed(&st, "code", e, Some(("code", &code)));
+            // The code is never echoed back (the flash is a cookie; a code is a secret).
+            login_failed(&st, "code", e, None);
             ctx::back_to("/login");
         }
     }
@@ -263,12 +264,7 @@ pub async fn login_recovery(recovery_code: String) -> Result<(), ServerFnError> 
     {
         Ok(outcome) => code_passed(&st, outcome),
         Err(e) => {
-            login_failed(
-                &st,
-                "recovery_code",
-                e,
-                Some(("recovery_code", &recovery_code)),
-            );
+            login_failed(&st, "recovery_code", e, None);
             ctx::back_to("/login?recovery=1");
         }
     }

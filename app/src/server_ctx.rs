@@ -4,6 +4,8 @@
 //! - S1: the session cookie is `HttpOnly`, `SameSite=Lax`, `Path=/`, and `__Host-` + `Secure` unless
 //!   the server runs in dev mode over plain http.
 //! - M5: [`signed_in`] returns a user only for an authenticated session, never a partial one.
+//! - The flash (a form's messages and typed values across a no-JS redirect) is signed with the
+//!   instance key, `__Host-` like the session cookie, and never holds a secret (`Flash`).
 
 use crate::wire::Flash;
 use gatehouse_core::service::Deps;
@@ -23,12 +25,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn session_cookie(&self) -> &'static str {
-        if self.secure_cookies {
-            "__Host-gatehouse_session"
-        } else {
-            "gatehouse_session"
+    /// S1: a cookie's name — the `__Host-` form whenever cookies are `Secure`.
+    fn cookie_name(&self, host_name: &'static str) -> &'static str {
+        match (self.secure_cookies, host_name.strip_prefix("__Host-")) {
+            (false, Some(plain)) => plain,
+            _ => host_name,
         }
+    }
+    pub fn session_cookie(&self) -> &'static str {
+        self.cookie_name("__Host-gatehouse_session")
     }
     fn attrs(&self) -> &'static str {
         if self.secure_cookies {
@@ -43,17 +48,19 @@ impl AppState {
 #[derive(Clone, Debug)]
 pub struct PeerIp(pub String);
 
-const FLASH_COOKIE: &str = "gatehouse_flash";
+/// The flash cookie: `__Host-` whenever the session cookie is, and signed with the instance
+/// key (HMAC), so a page renders only a flash this server wrote.
+impl AppState {
+    fn flash_cookie(&self) -> &'static str {
+        self.cookie_name("__Host-gatehouse_flash")
+    }
+}
 
 /// F4: the reset token travels from the emailed link to the reset form in this HttpOnly cookie,
 /// never in the address bar.
 impl AppState {
     pub fn reset_cookie(&self) -> &'static str {
-        if self.secure_cookies {
-            "__Host-gatehouse_reset"
-        } else {
-            "gatehouse_reset"
-        }
+        self.cookie_name("__Host-gatehouse_reset")
     }
     /// The `Set-Cookie` value that carries a reset token for its lifetime.
     pub fn reset_cookie_value(&self, token: &str, max_age: i64) -> String {
@@ -155,23 +162,31 @@ pub fn clear_session_cookie(st: &AppState) {
 
 /// Stores the outcome of a form for the next render (no-JS POST → redirect → GET).
 pub fn write_flash(st: &AppState, flash: &Flash) {
-    let json = serde_json_string(flash);
+    let body = hex::encode(serde_json_string(flash));
+    let mac = st.deps.secret_key.mac("flash", body.as_bytes());
     set_cookie(format!(
-        "{FLASH_COOKIE}={}; Max-Age=120{}",
-        hex::encode(json),
+        "{}={body}.{mac}; Max-Age=120{}",
+        st.flash_cookie(),
         st.attrs()
     ));
 }
 
 /// Reads and clears the flash for `form` (another form's flash is left alone).
 pub fn take_flash(st: &AppState, form: &str) -> Flash {
-    let flash = cookie(FLASH_COOKIE)
+    let flash = cookie(st.flash_cookie())
+        .and_then(|v| {
+            let (body, mac) = v.split_once('.')?;
+            st.deps
+                .secret_key
+                .verify_mac("flash", body.as_bytes(), mac)
+                .then(|| body.to_string())
+        })
         .and_then(|h| hex::decode(h).ok())
         .and_then(|b| serde_json::from_slice::<Flash>(&b).ok())
         .filter(|f| f.form == form);
     match flash {
         Some(f) => {
-            set_cookie(format!("{FLASH_COOKIE}=; Max-Age=0{}", st.attrs()));
+            set_cookie(format!("{}=; Max-Age=0{}", st.flash_cookie(), st.attrs()));
             f
         }
         None => Flash::for_form(form),

@@ -6,6 +6,17 @@ use std::collections::BTreeMap;
 /// The outcome of a form submission, kept for the next render of that form: messages per field,
 /// what the person typed (never passwords), and a notice for the whole form. Without JavaScript it
 /// travels in a short-lived cookie across the POST → redirect → GET round trip.
+/// Fields whose values a [`Flash`] never keeps.
+pub const SECRET_FIELDS: &[&str] = &[
+    "password",
+    "confirm",
+    "current_password",
+    "new_password",
+    "code",
+    "recovery_code",
+    "token",
+];
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flash {
     pub form: String,
@@ -32,9 +43,13 @@ impl Flash {
         self.errors.insert(field.into(), msg.into());
         self
     }
+    /// Keeps what was typed in `field` — never a secret: passwords, codes and recovery codes
+    /// are dropped here, whoever asks, because the flash travels in a cookie.
     pub fn with_value(mut self, field: &str, v: &str) -> Self {
-        self.values
-            .insert(field.into(), v.chars().take(256).collect());
+        if !SECRET_FIELDS.contains(&field) {
+            self.values
+                .insert(field.into(), v.chars().take(256).collect());
+        }
         self
     }
 }

@@ -112,10 +112,44 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         })
         .unwrap_or_default();
     req.extensions_mut().insert(PeerIp(ip));
-    let mut res = next.run(req).await;
-    if wants_html && res.status() == StatusCode::SERVICE_UNAVAILABLE {
-        res = busy_page(res);
+    // Y4: a body over the limit is refused before anything reads it.
+    let too_large = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > BODY_LIMIT);
+    let mut res = if too_large {
+        (StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE).into_response()
+    } else {
+        next.run(req).await
+    };
+    // A server function's argument error comes as a 500, or — for a form without JavaScript —
+    // as a redirect back to the form carrying the error; both become 400.
+    if path.starts_with("/api/")
+        && matches!(
+            res.status(),
+            StatusCode::INTERNAL_SERVER_ERROR | StatusCode::FOUND | StatusCode::SEE_OTHER
+        )
+    {
+        res = bad_call(res).await;
     }
+    res = match res.status() {
+        StatusCode::SERVICE_UNAVAILABLE if wants_html => message_page(
+            res,
+            "The server is busy",
+            "Nothing was lost. Go back and try again in a moment.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE if wants_html => {
+            message_page(res, "That was too much to send", TOO_LARGE)
+        }
+        StatusCode::BAD_REQUEST if wants_html && path.starts_with("/api/") => message_page(
+            res,
+            "That form could not be read",
+            "Something in it was missing or malformed. Go back, reload the page and try again.",
+        ),
+        _ => res,
+    };
     let h = res.headers_mut();
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -157,18 +191,54 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
     res
 }
 
-/// P6: a browser without JavaScript gets a readable page with the 503, not a bare body.
-fn busy_page(res: Response) -> Response {
+/// Y4: no form needs more than this (a password is at most 128 code points, P2).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+const TOO_LARGE: &str =
+    "What you sent is larger than any form here accepts (64 KiB). Nothing was saved.";
+
+/// A malformed call of a server function (a missing field, a wrong content type, an
+/// undecodable or oversized body) is the caller's mistake: 400 (413 for size), not 500. Real
+/// faults keep their 500. The error text stays the server function's own, so a hydrated page
+/// can still read it.
+async fn bad_call(res: Response) -> Response {
+    let (mut parts, body) = res.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let status = if text.contains("length limit exceeded") {
+        Some(StatusCode::PAYLOAD_TOO_LARGE)
+    } else if ["Args|", "Deserialization|", "MissingArg|", "Request|"]
+        .iter()
+        .any(|p| text.starts_with(p))
+    {
+        Some(StatusCode::BAD_REQUEST)
+    } else {
+        None
+    };
+    if let Some(s) = status {
+        parts.status = s;
+        parts.headers.remove(header::LOCATION);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// P6/Y4: a browser without JavaScript gets a readable page with a 503, 413 or 400, not a bare
+/// body.
+fn message_page(res: Response, title: &str, text: &str) -> Response {
     let (mut parts, _) = res.into_parts();
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
-    let body = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Busy · Gatehouse</title>\
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Gatehouse</title>\
         <link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body><main class=\"auth\" id=\"main\">\
-        <section class=\"card\"><h1>The server is busy</h1><p>Nothing was lost. Go back and try again in a moment.</p>\
-        <p><a href=\"/login\">Back to sign-in</a></p></section></main></body></html>";
+        <section class=\"card\"><h1>{title}</h1><p>{text}</p>\
+        <p><a href=\"/login\">Back to sign-in</a></p></section></main></body></html>"
+    );
     Response::from_parts(parts, Body::from(body))
 }
 

@@ -1,7 +1,7 @@
 //! The HTTP surface: Leptos pages (the email-verification page among them, E4), server
 //! functions, `/healthz`, the reset link, dev helpers, and the static site (precompressed brotli/gzip where present).
 
-use crate::middleware::{self, HttpPolicy};
+use crate::middleware::{self, HttpPolicy, BODY_LIMIT};
 use app::server_ctx::AppState;
 use app::{shell, App};
 use axum::body::Body;
@@ -14,9 +14,6 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::collections::HashMap;
 use tower_http::services::ServeDir;
-
-/// Y4: no form needs more than this.
-const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn build(
     state: AppState,

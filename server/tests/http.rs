@@ -532,3 +532,204 @@ fn h3_production_answers_for_the_public_url() {
         421
     );
 }
+
+/// The flash cookie of `r`, decoded: (JSON, signature).
+fn flash_of(r: &support::Response) -> (String, String) {
+    let set = r
+        .headers_named("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("gatehouse_flash="))
+        .expect("a flash cookie");
+    let value = set
+        .trim_start_matches("gatehouse_flash=")
+        .split(';')
+        .next()
+        .expect("value");
+    let (body, mac) = value.split_once('.').expect("signed: body.mac");
+    let json = String::from_utf8(hex::decode(body).expect("hex")).expect("utf-8");
+    (json, mac.to_string())
+}
+
+/// Item 8 of the review: the flash is signed with the instance key — a page shows only a flash
+/// this server wrote — and never carries a code back to the browser.
+#[test]
+fn flash_is_signed_and_never_echoes_a_code() {
+    let s = Server::start(&[("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY)]);
+    let mut c = Client::new(&s);
+    register_and_verify(&mut c, "flash@example.com", "email", "");
+    c.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "flash@example.com")],
+    );
+    c.form("/api/login_password", "/login", &[("password", PW)]);
+    let r = c.form("/api/login_code", "/login", &[("code", "987654")]);
+    let (json, mac) = flash_of(&r);
+    assert!(json.contains("\"values\":{}"), "no code kept: {json}");
+    assert!(json.contains("That code is not correct."), "{json}");
+    let key = gatehouse_core::crypto::SecretKey::from_hex(TEST_KEY).expect("key");
+    let body = hex::encode(&json);
+    assert_eq!(
+        mac,
+        key.mac("flash", body.as_bytes()),
+        "HMAC with the instance key"
+    );
+    // A flash written by someone else is not shown; the same one, signed, is.
+    let forged = r#"{"form":"login","errors":{},"values":{},"notice":null,"form_error":"Call +1 555 0100 to unlock your account"}"#;
+    let hexed = hex::encode(forged);
+    let mut other = Client::new(&s);
+    other.cookies.insert(
+        "gatehouse_flash".into(),
+        format!("{hexed}.{}", "0".repeat(64)),
+    );
+    let page = other.get("/login").body;
+    assert!(page.contains("New here? "), "the email step: {page}");
+    assert!(
+        !page.contains("Call +1 555 0100"),
+        "an unsigned flash is ignored"
+    );
+    other.cookies.insert(
+        "gatehouse_flash".into(),
+        format!("{hexed}.{}", key.mac("flash", hexed.as_bytes())),
+    );
+    assert!(other.get("/login").body.contains("Call +1 555 0100"));
+}
+
+const ENDPOINTS: &[&str] = &[
+    "security_view",
+    "sign_out_session",
+    "sign_out_others",
+    "reauth_password",
+    "reauth_code",
+    "security_resend",
+    "save_mfa_method",
+    "verify_phone",
+    "change_password",
+    "send_reset_link",
+    "regenerate_codes",
+    "codes_saved",
+    "verify_view",
+    "verify_email",
+    "forgot_view",
+    "forgot_password",
+    "recover_code",
+    "recover_reset",
+    "recover_restart",
+    "reset_view",
+    "reset_password",
+    "login_view",
+    "login_email",
+    "login_password",
+    "login_code",
+    "resend_code",
+    "login_recovery",
+    "ack_recovery_codes",
+    "login_restart",
+    "sign_out",
+    "register_view",
+    "register",
+    "me",
+];
+
+/// Y4, item 8 of the review: a body over the limit answers 413 — a readable page for a form
+/// without JavaScript — before anything reads it.
+#[test]
+fn y4_a_body_over_the_limit_answers_413_with_a_readable_page() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    c.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "big@example.com")],
+    );
+    let huge = "p".repeat(200 * 1024);
+    let r = c.form("/api/login_password", "/login", &[("password", &huge)]);
+    assert_eq!(r.status, 413, "{:?}", r.headers);
+    assert!(
+        r.body.contains("<h1>That was too much to send</h1>"),
+        "{}",
+        r.body
+    );
+    let r = c.request(
+        "POST",
+        "/api/register",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        &format!("email={}", "a".repeat(3 * 1024 * 1024)),
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.body,
+        "What you sent is larger than any form here accepts (64 KiB). Nothing was saved."
+    );
+}
+
+/// Item 8: malformed calls of server functions are the caller's mistake — 400 with a readable
+/// page without JavaScript — and a bounded fuzz loop over every endpoint (loopback, fixed seed)
+/// finds no 500 and no crash.
+#[test]
+fn malformed_server_function_calls_answer_400_and_fuzzing_finds_no_500() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    let r = c.form("/api/login_code", "/login", &[("nope", "1")]);
+    assert_eq!(r.status, 400, "missing field: {}", r.body);
+    assert!(
+        r.body.contains("<h1>That form could not be read</h1>"),
+        "{}",
+        r.body
+    );
+    let js = c.request(
+        "POST",
+        "/api/login_code",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        "nope=1",
+    );
+    assert_eq!(js.status, 400);
+    assert!(js.body.contains("missing field"), "{}", js.body);
+    // A small deterministic generator: the same run every time.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let content_types = [
+        "application/x-www-form-urlencoded",
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/cbor",
+    ];
+    let mut statuses = std::collections::BTreeMap::new();
+    for round in 0..12 {
+        for ep in ENDPOINTS {
+            let n = next();
+            let body: String = match round % 4 {
+                0 => String::new(),
+                1 => format!("email=%{:x}&code={}&x=%ZZ", n & 0xff, n),
+                2 => format!("{{\"code\": {n}, \"email\": [1,2]}}"),
+                _ => (0..(n % 300))
+                    .map(|i| char::from(b' ' + ((n >> (i % 60)) as u8 % 90)))
+                    .collect(),
+            };
+            let ct = content_types[(n % content_types.len() as u64) as usize];
+            let r = c.request(
+                "POST",
+                &format!("/api/{ep}"),
+                &[("Content-Type", ct), ("Sec-Fetch-Site", "same-origin")],
+                &body,
+            );
+            assert_ne!(r.status, 500, "{ep} {ct} {body:?}: {}", r.body);
+            assert_ne!(r.status, 0, "{ep}: no answer (crash?)");
+            *statuses.entry(r.status).or_insert(0) += 1;
+        }
+    }
+    assert!(statuses.contains_key(&400), "{statuses:?}");
+    assert_eq!(c.get("/healthz").body, "ok", "still serving");
+}
