@@ -23,7 +23,7 @@ use sqlx::Row;
 
 pub const NAME_MAX: usize = 100;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Registration {
     pub email: String,
     pub first_name: String,
@@ -33,6 +33,21 @@ pub struct Registration {
     pub mfa_method: String,
     /// Only read when the method is text messages (M9).
     pub phone: String,
+}
+
+/// G1: the passwords never print.
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("email", &self.email)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("password", &"***")
+            .field("confirm", &"***")
+            .field("mfa_method", &self.mfa_method)
+            .field("phone", &self.phone)
+            .finish()
+    }
 }
 
 /// Field-level problems, each shown next to its input.

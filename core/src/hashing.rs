@@ -393,9 +393,24 @@ mod tests {
             .is_ok());
     }
 
+    /// E3: the dummy verification for an unknown account is a real argon2 run with the
+    /// configured parameters — the same work as checking a real hash, counted by the pool.
     #[tokio::test]
-    async fn e3_dummy_verification_fails_but_runs() {
+    async fn e3_dummy_verification_costs_the_same_argon2_work_as_a_real_one() {
         let h = Hasher::start(FAST, 1, 4).expect("pool");
-        assert_eq!(h.verify_dummy("anything").await, Ok(()));
+        let real = h.hash("tulip-rain-77").await.expect("hash");
+        let before = h.work();
+        h.verify("wrong-guess-1", &real).await.expect("verify");
+        let after_real = h.work();
+        assert_eq!(h.verify_dummy("wrong-guess-1").await, Ok(()));
+        let after_dummy = h.work();
+        let real_cost = after_real.block_passes - before.block_passes;
+        assert_eq!(after_real.verifications - before.verifications, 1);
+        assert_eq!(after_dummy.verifications - after_real.verifications, 1);
+        assert_eq!(
+            after_dummy.block_passes - after_real.block_passes,
+            real_cost
+        );
+        assert_eq!(real_cost, 256, "m=256 blocks x t=1 pass");
     }
 }

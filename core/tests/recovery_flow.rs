@@ -186,11 +186,17 @@ async fn f5_regression_7_a_reset_signs_nobody_in_ends_every_session_and_keeps_mf
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
-        verified_user(&d, "ada@example.com").await;
-        let before_reset = signed_in(&d, "ada@example.com").await;
-        let token = reset_token(&d, "ada@example.com").await;
+        // An authenticator user: a reset that dropped the authenticator would show here.
+        let app = authenticator_user(&d, "grace@example.com").await;
+        clock.advance(30);
+        let s = to_code_step(&d, "grace@example.com").await;
+        let t = login::verify_code(&d, &s, &app.code_at(d.now()).expect("code"), &client())
+            .await
+            .expect("signed in with the app");
+        let before_reset = t.token().expose().to_string();
+        let token = reset_token(&d, "grace@example.com").await;
         let weak =
-            recovery::reset_password(&d, &token, "ada-lovelace-1", "ada-lovelace-1", &client())
+            recovery::reset_password(&d, &token, "grace-hopper-1", "grace-hopper-1", &client())
                 .await;
         assert!(
             matches!(&weak, Err(RecoveryError::Invalid(f)) if f.password.is_some()),
@@ -201,13 +207,32 @@ async fn f5_regression_7_a_reset_signs_nobody_in_ends_every_session_and_keeps_mf
             .expect("reset");
         assert!(!live(&d, &before_reset).await, "F5: every session ended");
         assert_eq!(last_message(&d).await.subject, "Your password was changed");
-        // The next sign-in with the new password still stops at the MFA step (M5).
-        let s = to_password_step(&d, "ada@example.com").await;
+        // The next sign-in with the new password still asks for the authenticator (M5, F5).
+        let s = to_password_step(&d, "grace@example.com").await;
         let PasswordOutcome::CodeSent(t) = login::submit_password(&d, &s, NEW_PW, &client())
             .await
             .expect("new password works");
         let partial = session(&d, t.expose()).await;
         assert!(partial.authenticated_user().is_none(), "MFA still asked");
+        let step = login::code_step(&d, &partial)
+            .await
+            .expect("step")
+            .expect("live");
+        assert_eq!(
+            step.kind,
+            login::StepKind::Authenticator,
+            "the same factor as before"
+        );
+        clock.advance(30);
+        let out = login::verify_code(
+            &d,
+            &partial,
+            &app.code_at(d.now()).expect("code"),
+            &client(),
+        )
+        .await
+        .expect("the same app still works");
+        assert!(matches!(out, login::CodeOutcome::SignedIn(_)));
     }
 }
 

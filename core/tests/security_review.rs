@@ -340,7 +340,7 @@ async fn r6_a_busy_hashing_pool_gives_the_attempt_back() {
         let normal = deps(store, &clock);
         verified_user(&normal, "ada@example.com").await;
         // One worker and no queue: once the worker is held, every hash is refused at once.
-        let d = with_hasher(normal, 1, 0);
+        let d = with_hasher(normal.clone(), 1, 0);
         let hold = d.hasher.occupy().expect("occupy the only worker");
         for _ in 0..15 {
             let s = to_password_step(&d, "ada@example.com").await;
@@ -655,5 +655,216 @@ async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
             .await
             .expect("sweep");
         assert_eq!(swept.outbox, 2);
+    }
+}
+
+/// Regression 3 (Zitadel CVE-2025-64103), M5: every service of a signed-in person refuses every
+/// session that is not fully signed in — an email typed, a password passed, recovery codes on
+/// screen, a recovery flow, a reset allowed — and nothing changes.
+#[tokio::test]
+async fn m5_regression_3_no_signed_in_service_accepts_an_unfinished_session() {
+    use gatehouse_core::recovery::{self, RecoveryError};
+    use gatehouse_core::security::{self, Choice};
+    use gatehouse_core::sessions::{self, SessionState};
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let uid = user(&d, "ada@example.com").await.id;
+        let states = [
+            SessionState::Identified {
+                email: "ada@example.com".into(),
+            },
+            SessionState::Partial {
+                user_id: uid.clone(),
+            },
+            SessionState::ShowingCodes {
+                user_id: uid.clone(),
+            },
+            SessionState::Recovering {
+                email: "ada@example.com".into(),
+                user_id: Some(uid.clone()),
+            },
+            SessionState::ResetAllowed {
+                user_id: uid.clone(),
+            },
+        ];
+        for state in states {
+            let token = {
+                let mut c = d.store.conn().await.expect("conn");
+                sessions::create(&mut c, &state, &client(), &d.settings.sessions, d.now())
+                    .await
+                    .expect("session")
+            };
+            let s = session(&d, token.expose()).await;
+            let wrong_step = |r: Result<(), LoginError>, what: &str| {
+                assert!(
+                    matches!(r, Err(LoginError::WrongStep)),
+                    "{state:?} {what}: {r:?}"
+                );
+            };
+            wrong_step(security::overview(&d, &s).await.map(|_| ()), "overview");
+            wrong_step(
+                security::reauth_password(&d, &s, PW, &client()).await,
+                "reauth",
+            );
+            wrong_step(
+                security::reauth_code(&d, &s, "123456", &client()).await,
+                "reauth code",
+            );
+            wrong_step(security::resend(&d, &s, "reauth_").await, "resend");
+            for choice in [
+                Choice::Email,
+                Choice::Authenticator,
+                Choice::Sms {
+                    phone: "+1 555 010 0999".into(),
+                },
+            ] {
+                wrong_step(
+                    security::change_method(&d, &s, &choice, &client())
+                        .await
+                        .map(|_| ()),
+                    "change method",
+                );
+            }
+            wrong_step(
+                security::verify_phone(&d, &s, "123456", &client()).await,
+                "phone",
+            );
+            wrong_step(
+                security::regenerate_recovery_codes(&d, &s, &client()).await,
+                "regenerate",
+            );
+            wrong_step(security::recovery_codes_saved(&d, &s).await, "codes saved");
+            let recovery_refused = |r: Result<(), RecoveryError>, what: &str| {
+                assert!(
+                    matches!(r, Err(RecoveryError::Login(LoginError::WrongStep))),
+                    "{state:?} {what}: {r:?}"
+                );
+            };
+            recovery_refused(
+                recovery::send_link_to_factor(&d, &s, &client())
+                    .await
+                    .map(|_| ()),
+                "send link",
+            );
+            recovery_refused(
+                recovery::change_password(
+                    &d,
+                    &s,
+                    PW,
+                    "a-new-password-9",
+                    "a-new-password-9",
+                    &client(),
+                )
+                .await,
+                "change password",
+            );
+        }
+        let mut c = d.store.conn().await.expect("conn");
+        assert_eq!(
+            mfa::pending(&mut c, &uid, d.now()).await.expect("pending"),
+            None
+        );
+        drop(c);
+        let u = user(&d, "ada@example.com").await;
+        assert_eq!(u.mfa_method, MfaMethod::Email, "nothing changed");
+        to_code_step(&d, "ada@example.com").await; // the password is the old one
+    }
+}
+
+/// Regression 8 (authentik CVE-2022-23555 class), S5/M7/M13: a person who took over the reset
+/// flow (the SMS code to the owner's phone passed) can set a password, but not bind a factor —
+/// and the next sign-in still asks for the owner's active factor first.
+#[tokio::test]
+async fn s5_regression_8_the_reset_flow_cannot_bind_a_factor() {
+    use gatehouse_core::recovery_sms;
+    use gatehouse_core::security::{self, Choice};
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        register_verified_with_phone(&d, "ada@example.com", "sms", "+1 555 010 0444").await;
+        let s = to_setup_step(&d, "ada@example.com").await;
+        login::verify_code(&d, &s, &last_code(&d).await, &client())
+            .await
+            .expect("phone verified");
+        let t = recovery_sms::start(&d, None, "ada@example.com", &client())
+            .await
+            .expect("recovery flow");
+        let recovering = session(&d, t.expose()).await;
+        let t = recovery_sms::verify(&d, &recovering, &last_code(&d).await, &client())
+            .await
+            .expect("code right");
+        let allowed = session(&d, t.expose()).await;
+        for choice in [
+            Choice::Authenticator,
+            Choice::Sms {
+                phone: ATTACKER_PHONE.into(),
+            },
+        ] {
+            assert!(matches!(
+                security::change_method(&d, &allowed, &choice, &client()).await,
+                Err(LoginError::WrongStep)
+            ));
+        }
+        assert!(matches!(
+            security::reauth_password(&d, &allowed, PW, &client()).await,
+            Err(LoginError::WrongStep)
+        ));
+        recovery_sms::reset(
+            &d,
+            &allowed,
+            "a-new-password-9",
+            "a-new-password-9",
+            &client(),
+        )
+        .await
+        .expect("reset");
+        let uid = user(&d, "ada@example.com").await.id;
+        let mut c = d.store.conn().await.expect("conn");
+        assert_eq!(
+            mfa::pending(&mut c, &uid, d.now()).await.expect("pending"),
+            None
+        );
+        drop(c);
+        let s = to_password_step(&d, "ada@example.com").await;
+        let login::PasswordOutcome::CodeSent(t) =
+            login::submit_password(&d, &s, "a-new-password-9", &client())
+                .await
+                .expect("new password");
+        let partial = session(&d, t.expose()).await;
+        let step = login::code_step(&d, &partial)
+            .await
+            .expect("step")
+            .expect("live");
+        assert_eq!(step.kind, StepKind::SmsCode, "the owner's phone, as before");
+        assert_eq!(user(&d, "ada@example.com").await.mfa_method, MfaMethod::Sms);
+    }
+}
+
+/// E3: an unknown address costs the same argon2 work as a wrong password for a real account
+/// (counted by the hashing pool, not timed).
+#[tokio::test]
+async fn e3_an_unknown_account_costs_the_same_argon2_work() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        verified_user(&d, "ada@example.com").await;
+        let mut cost = Vec::new();
+        for email in ["ada@example.com", "nobody@example.com"] {
+            let s = to_password_step(&d, email).await;
+            let before = d.hasher.work();
+            assert!(matches!(
+                login::submit_password(&d, &s, "wrong-password-1", &client()).await,
+                Err(LoginError::Incorrect)
+            ));
+            let after = d.hasher.work();
+            cost.push((
+                after.verifications - before.verifications,
+                after.block_passes - before.block_passes,
+            ));
+        }
+        assert_eq!(cost[0], (1, 64), "one verification, m=64 blocks x t=1");
+        assert_eq!(cost[1], cost[0], "E3: the same work for an unknown account");
     }
 }

@@ -20,7 +20,7 @@ pub enum Mode {
     Production,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub mode: Option<Mode>,
@@ -55,6 +55,31 @@ pub struct Config {
     /// comma separated). Empty: the peer address is the client (R2).
     #[serde(default)]
     pub trusted_proxies: String,
+}
+
+/// G1: the database URL may carry a password; only its scheme prints.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = self.database_url.split(':').next().unwrap_or_default();
+        f.debug_struct("Config")
+            .field("mode", &self.mode)
+            .field("listen", &self.listen)
+            .field("database_url", &format!("{scheme}:***"))
+            .field("public_url", &self.public_url)
+            .field("site_root", &self.site_root)
+            .field("password", &self.password)
+            .field("sessions", &self.sessions)
+            .field("lockout", &self.lockout)
+            .field("limits", &self.limits)
+            .field("mfa", &self.mfa)
+            .field("smtp", &self.smtp)
+            .field("sms", &self.sms)
+            .field("recovery", &self.recovery)
+            .field("log", &self.log)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -915,6 +940,22 @@ mod tests {
         assert!(l.settings().sms_country_codes.is_empty());
         let dev = from_sources("f", "", &[]).expect("dev");
         assert_eq!(dev.settings().sms_country_codes, vec!["+1", "+44"]);
+    }
+
+    #[test]
+    fn g1_database_url_is_redacted_in_debug() {
+        let l = from_sources(
+            "f",
+            "",
+            &env(&[(
+                "DATABASE_URL",
+                "postgres://gh:s3cret-pw@db.internal/gatehouse",
+            )]),
+        )
+        .expect("ok");
+        let shown = format!("{:?}", l.config);
+        assert!(shown.contains("database_url: \"postgres:***\""), "{shown}");
+        assert!(!shown.contains("s3cret-pw"), "{shown}");
     }
 
     #[test]

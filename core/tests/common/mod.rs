@@ -148,3 +148,21 @@ pub fn wrong_code(right: &str) -> &'static str {
         "000000"
     }
 }
+
+/// An account whose authenticator is set up and confirmed (M4, M13: after the emailed code),
+/// recovery codes acknowledged; returns the app's secret.
+pub async fn authenticator_user(d: &Deps, email: &str) -> gatehouse_core::totp::TotpSecret {
+    register_verified(d, email, "totp").await;
+    let s = to_setup_step(d, email).await;
+    let step = login::code_step(d, &s).await.expect("step").expect("live");
+    let app = totp_from_key(&step.setup_key);
+    let code = app.code_at(d.now()).expect("code");
+    let shown = login::verify_code(d, &s, &code, &client())
+        .await
+        .expect("enrolled");
+    let s = session(d, shown.token().expose()).await;
+    login::acknowledge_recovery_codes(d, &s, &client())
+        .await
+        .expect("signed in");
+    app
+}

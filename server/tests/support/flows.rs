@@ -119,3 +119,14 @@ pub fn sign_up_and_in(s: &Server, email: &str) -> (Client, Vec<String>) {
     assert!(p.body.contains("Welcome, Ada"), "{}", p.body);
     (c, vec![token, code])
 }
+
+/// Not signed in (M5, S4): the profile sends the browser to sign-in.
+pub fn sent_to_sign_in(c: &mut Client) {
+    let r = c.get("/profile");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (302, Some("/login")),
+        "the profile redirects to sign-in: {}",
+        r.body
+    );
+}
