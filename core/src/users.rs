@@ -216,41 +216,6 @@ pub async fn set_password_hash(
 /// lifted in the same statement and the counter starts again; the reservation that reaches
 /// `limit` sets the lock in that same statement (R6), so a counter at the limit is always
 /// locked and always unlocks by itself — there is no state in which nobody can sign in forever.
-#[cfg(test)]
-mod debug_tests {
-    #[test]
-    fn g1_debug_of_a_user_and_a_registration_redacts_secrets() {
-        let u = super::User {
-            id: "u1".into(),
-            email: crate::email::Email::parse("ada@example.com").expect("email"),
-            first_name: "Ada".into(),
-            last_name: "L".into(),
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-            mfa_method: super::MfaMethod::Email,
-            email_verified: true,
-            locked_until: None,
-        };
-        let shown = format!("{u:?}");
-        assert!(shown.contains("password_hash: \"***\""), "{shown}");
-        assert!(!shown.contains("argon2id"), "{shown}");
-        let r = crate::accounts::Registration {
-            email: "ada@example.com".into(),
-            first_name: "Ada".into(),
-            last_name: "L".into(),
-            password: "tulip-rain-77".into(),
-            confirm: "tulip-rain-77".into(),
-            mfa_method: "email".into(),
-            phone: String::new(),
-        };
-        let shown = format!("{r:?}");
-        assert!(
-            shown.contains("password: \"***\", confirm: \"***\""),
-            "{shown}"
-        );
-        assert!(!shown.contains("tulip"), "{shown}");
-    }
-}
-
 pub async fn reserve_attempt(
     conn: &mut Conn,
     id: &str,
@@ -325,4 +290,39 @@ pub async fn set_mfa_method(
 /// Support: lifts a lock and clears the failure streak.
 pub async fn unlock(conn: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
     reset_failures(conn, id).await
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn g1_debug_of_a_user_and_a_registration_redacts_secrets() {
+        let u = super::User {
+            id: "u1".into(),
+            email: crate::email::Email::parse("ada@example.com").expect("email"),
+            first_name: "Ada".into(),
+            last_name: "L".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            mfa_method: super::MfaMethod::Email,
+            email_verified: true,
+            locked_until: None,
+        };
+        let shown = format!("{u:?}");
+        assert!(shown.contains("password_hash: \"***\""), "{shown}");
+        assert!(!shown.contains("argon2id"), "{shown}");
+        let r = crate::accounts::Registration {
+            email: "ada@example.com".into(),
+            first_name: "Ada".into(),
+            last_name: "L".into(),
+            password: "tulip-rain-77".into(),
+            confirm: "tulip-rain-77".into(),
+            mfa_method: "email".into(),
+            phone: String::new(),
+        };
+        let shown = format!("{r:?}");
+        assert!(
+            shown.contains("password: \"***\", confirm: \"***\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("tulip"), "{shown}");
+    }
 }

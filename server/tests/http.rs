@@ -730,3 +730,69 @@ fn malformed_server_function_calls_answer_400_and_fuzzing_finds_no_500() {
     assert!(statuses.contains_key(&400), "{statuses:?}");
     assert_eq!(c.get("/healthz").body, "ok", "still serving");
 }
+
+/// Regression 3 (Zitadel CVE-2025-64103), M5 over HTTP: with only the password passed, every
+/// server function of a signed-in person refuses — it sends the browser to sign-in or answers
+/// "nobody" — and the Security tab never renders.
+#[test]
+fn m5_regression_3_every_signed_in_server_function_refuses_a_partial_session() {
+    let s = Server::start(&[]);
+    let mut c = Client::new(&s);
+    register_and_verify(&mut c, "partial@example.com", "email", "");
+    c.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "partial@example.com")],
+    );
+    c.form("/api/login_password", "/login", &[("password", PW)]);
+    assert!(c.get("/login").body.contains("We sent a six-digit code"));
+    let calls: &[(&str, &[(&str, &str)])] = &[
+        ("sign_out_session", &[("handle", "0123456789abcdef")]),
+        ("sign_out_others", &[]),
+        ("reauth_password", &[("password", PW)]),
+        ("reauth_code", &[("code", "123456")]),
+        ("security_resend", &[("purpose", "reauth")]),
+        ("save_mfa_method", &[("mfa_method", "totp"), ("phone", "")]),
+        ("verify_phone", &[("code", "123456")]),
+        (
+            "change_password",
+            &[
+                ("current", PW),
+                ("password", "a-new-password-9"),
+                ("confirm", "a-new-password-9"),
+            ],
+        ),
+        ("send_reset_link", &[]),
+        ("regenerate_codes", &[]),
+        ("codes_saved", &[]),
+    ];
+    for (name, fields) in calls {
+        let r = c.form(&format!("/api/{name}"), "/profile/security", fields);
+        assert_eq!(
+            r.header("location"),
+            Some("/login"),
+            "{name} must send a partial session to sign-in: {r:?}"
+        );
+    }
+    for name in ["me", "security_view"] {
+        let r = c.request(
+            "POST",
+            &format!("/api/{name}"),
+            &[
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            "",
+        );
+        assert_eq!((r.status, r.body.trim()), (200, "null"), "{name}");
+    }
+    sent_to_sign_in(&mut c);
+    // The flow itself is untouched: the emailed code still finishes it.
+    let code = after(
+        &newest(&mut c, "partial@example.com", "sign-in code", 0),
+        "code is ",
+    )
+    .to_string();
+    let r = c.form("/api/login_code", "/login", &[("code", &code)]);
+    assert_eq!(r.header("location"), Some("/profile"));
+}
