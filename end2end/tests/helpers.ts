@@ -56,7 +56,8 @@ export async function noAxeViolations(page: Page): Promise<void> {
 }
 
 /** Registers through the form and follows the verification link. */
-export async function registerAndVerify(page: Page, email: string, js: boolean): Promise<void> {
+/** Opens /register and fills in Ada Lovelace with `email` and the test password. */
+export async function fillRegistration(page: Page, email: string, js: boolean): Promise<void> {
   await page.goto('/register');
   if (js) await hydrated(page);
   await page.getByRole('textbox', { name: 'Email' }).fill(email);
@@ -64,6 +65,11 @@ export async function registerAndVerify(page: Page, email: string, js: boolean):
   await page.getByLabel('Last name').fill('Lovelace');
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByLabel('Confirm password').fill(PASSWORD);
+}
+
+/** Registers through the form (email codes) and verifies the address. */
+export async function registerAndVerify(page: Page, email: string, js: boolean): Promise<void> {
+  await fillRegistration(page, email, js);
   await expect(page.getByRole('radio', { name: 'Email' })).toBeChecked();
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
@@ -148,13 +154,7 @@ export async function signOut(page: Page, name: string): Promise<void> {
 
 /** Registers with text messages and signs in once, which verifies the phone (M9). */
 export async function registerWithSms(page: Page, email: string, phone: { typed: string; e164: string }, js: boolean): Promise<void> {
-  await page.goto('/register');
-  if (js) await hydrated(page);
-  await page.getByRole('textbox', { name: 'Email' }).fill(email);
-  await page.getByLabel('First name').fill('Ada');
-  await page.getByLabel('Last name').fill('Lovelace');
-  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByLabel('Confirm password').fill(PASSWORD);
+  await fillRegistration(page, email, js);
   await page.getByRole('radio', { name: 'Text message (SMS)' }).check();
   await page.getByLabel('Phone').fill(phone.typed);
   await page.getByRole('button', { name: 'Create account' }).click();

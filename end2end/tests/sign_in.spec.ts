@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { PASSWORD, codeIn, enterCredentials, enterEmailedCode, hydrated, linkIn, noAxeViolations, registerAndVerify, signIn, uniqueEmail, waitForMail } from './helpers';
+import { PASSWORD, codeIn, enterCredentials, enterEmailedCode, fillRegistration, hydrated, linkIn, noAxeViolations, registerAndVerify, signIn, uniqueEmail, waitForMail } from './helpers';
 
 for (const js of [true, false]) {
   test.describe(js ? 'with JavaScript' : 'without JavaScript', () => {
@@ -38,13 +38,7 @@ for (const js of [true, false]) {
 
     test('E4: opening the verification link changes nothing until its button is pressed; E1: until then sign-in answers like a wrong password', async ({ page }) => {
       const email = uniqueEmail(js ? 'e4-js' : 'e4-nojs');
-      await page.goto('/register');
-      if (js) await hydrated(page);
-      await page.getByRole('textbox', { name: 'Email' }).fill(email);
-      await page.getByLabel('First name').fill('Ada');
-      await page.getByLabel('Last name').fill('Lovelace');
-      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-      await page.getByLabel('Confirm password').fill(PASSWORD);
+      await fillRegistration(page, email, js);
       await page.getByRole('button', { name: 'Create account' }).click();
       await expect(page.getByRole('heading', { name: 'Check your email' })).toBeVisible();
       const link = linkIn(await waitForMail(page.request, email, /Verify your email/));

@@ -117,14 +117,7 @@ fn s1_dev_mode_cookie_is_http_only_and_same_site() {
 #[test]
 fn production_mode_delivers_by_smtp_hides_dev_routes_and_uses_secure_cookies() {
     let sink = SmtpSink::start();
-    let port = sink.port.to_string();
-    let s = Server::start(&[
-        ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
-        ("GATEHOUSE_SMTP_PORT", &port),
-        ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
-        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
-        ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
-    ]);
+    let s = production(&sink);
     let mut c = Client::new(&s);
     assert_eq!(c.request("GET", "/dev/mailbox.json", &[], "").status, 404);
     assert_eq!(c.get("/dev/gallery").status, 404);
@@ -507,18 +500,23 @@ fn h3_requests_for_another_host_name_are_refused() {
     assert_eq!(cross.status, 403);
 }
 
-/// H3: production answers for the public URL's name.
-#[test]
-fn h3_production_answers_for_the_public_url() {
-    let sink = SmtpSink::start();
+/// A production-mode server delivering to `sink`, public URL `https://id.example.com`.
+fn production(sink: &SmtpSink) -> Server {
     let port = sink.port.to_string();
-    let s = Server::start(&[
+    Server::start(&[
         ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
         ("GATEHOUSE_SMTP_PORT", &port),
         ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
         ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
         ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
-    ]);
+    ])
+}
+
+/// H3: production answers for the public URL's name.
+#[test]
+fn h3_production_answers_for_the_public_url() {
+    let sink = SmtpSink::start();
+    let s = production(&sink);
     let mut c = Client::new(&s);
     let page = c.request("GET", "/login", &[("Host", "id.example.com")], "");
     assert_eq!(page.status, 200);
