@@ -40,7 +40,12 @@ pub async fn verify_email(token: String) -> Result<(), ServerFnError> {
     use gatehouse_core::accounts::VerifyError;
     let st = ctx::state()?;
     match gatehouse_core::accounts::verify_email(&st.deps, &token, &ctx::client()).await {
-        Ok(()) => leptos_axum::redirect("/login?verify=ok"),
+        Ok(()) => {
+            // A sign-in begun before the address was verified starts again from the email
+            // step, where the page says the address is verified.
+            ctx::abandon_flow(&st).await?;
+            leptos_axum::redirect("/login?verify=ok")
+        }
         Err(VerifyError::Invalid) => leptos_axum::redirect("/login?verify=invalid"),
         Err(e) => return Err(internal(e)),
     }
