@@ -63,6 +63,24 @@ for (const js of [true, false]) {
       await expect(page.getByText('This verification link is invalid, was already used or has expired.')).toBeVisible();
     });
 
+    test('Y4: a password far over any limit is refused in words, and the step is kept', async ({ page }) => {
+      const email = uniqueEmail(js ? 'huge-js' : 'huge-nojs');
+      await page.goto('/login');
+      if (js) await hydrated(page);
+      await page.getByLabel('Email').fill(email);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByLabel('Password', { exact: true }).fill('x'.repeat(200 * 1024));
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      if (js) {
+        // After hydration the form says it by its button; the password step stays.
+        await expect(page.getByRole('alert')).toHaveText(/What you sent is larger than any form here accepts/);
+        await expect(page.getByText(email)).toBeVisible();
+      } else {
+        await expect(page.getByRole('heading', { name: 'That was too much to send' })).toBeVisible();
+        await expect(page.getByText('Nothing was saved.')).toBeVisible();
+      }
+    });
+
     test('R3: five wrong codes end the challenge', async ({ page }) => {
       const email = uniqueEmail('wrongcode');
       await registerAndVerify(page, email, js);

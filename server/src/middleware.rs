@@ -143,6 +143,12 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         StatusCode::PAYLOAD_TOO_LARGE if wants_html => {
             message_page(res, "That was too much to send", TOO_LARGE)
         }
+        // After hydration the form reads this as its server function's error and says it.
+        StatusCode::PAYLOAD_TOO_LARGE if path.starts_with("/api/") => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("ServerError|{TOO_LARGE}"),
+        )
+            .into_response(),
         StatusCode::BAD_REQUEST if wants_html && path.starts_with("/api/") => message_page(
             res,
             "That form could not be read",

@@ -657,7 +657,8 @@ fn y4_a_body_over_the_limit_answers_413_with_a_readable_page() {
     assert_eq!(r.status, 413);
     assert_eq!(
         r.body,
-        "What you sent is larger than any form here accepts (64 KiB). Nothing was saved."
+        "ServerError|What you sent is larger than any form here accepts (64 KiB). Nothing was saved.",
+        "a hydrated form reads it as its server function's error"
     );
 }
 

@@ -357,7 +357,7 @@ pub async fn save_mfa_method(
             let text = match changed {
                 Changed::Unchanged => "That is already your sign-in method.".to_string(),
                 Changed::ToEmail => "Saved. Sign-in codes now come by email.".to_string(),
-                Changed::AuthenticatorAtNextSignIn => "Saved. At your next sign-in you will scan a QR code with your authenticator app; it is used from then on.".to_string(),
+                Changed::AuthenticatorAtNextSignIn => "Saved. At your next sign-in you will scan a QR code with your authenticator app, right after a code from your current method; it is used from then on.".to_string(),
                 Changed::VerifyPhone(to) => format!("We sent a code to {to}. Enter it to start using text messages."),
             };
             notice(&st, text);

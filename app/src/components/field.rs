@@ -179,3 +179,26 @@ pub fn FormMessage(
         {notice.map(|n| view! { <div class="message message--notice" role="status">{n}</div> })}
     }
 }
+
+/// After hydration a form posts through `fetch`; when the server refuses the call itself (a
+/// body over the limit: 413, a malformed call: 400, a fault: 500) the page's own state has no
+/// message for it, so the form says it here, by its button. Without JavaScript the same refusal
+/// is a readable page instead.
+pub fn action_failure<S>(action: ServerAction<S>) -> impl IntoView
+where
+    S: server_fn::ServerFn<Error = ServerFnError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    move || {
+        action
+            .value()
+            .with(|v| match v {
+                Some(Err(ServerFnError::ServerError(m))) => Some(m.clone()),
+                Some(Err(_)) => {
+                    Some("That form could not be sent. Reload the page and try again.".to_string())
+                }
+                _ => None,
+            })
+            .map(|m| view! { <div class="message message--error" role="alert">{m}</div> })
+    }
+}

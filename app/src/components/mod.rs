@@ -9,7 +9,7 @@ pub mod recovery_codes;
 pub mod top_bar;
 
 pub use button::SubmitButton;
-pub use field::{Field, FormMessage, PasswordField};
+pub use field::{action_failure, Field, FormMessage, PasswordField};
 pub use layout::{AuthCard, SiteFooter, SiteHeader};
 pub use mfa_choice::MfaMethodChoice;
 pub use profile_frame::ProfileFrame;

@@ -6,7 +6,9 @@
 use crate::api::recovery::{
     get_forgot_view, ForgotPassword, RecoverCode, RecoverReset, RecoverRestart,
 };
-use crate::components::{AuthCard, Field, FormMessage, PasswordField, SubmitButton};
+use crate::components::{
+    action_failure, AuthCard, Field, FormMessage, PasswordField, SubmitButton,
+};
 use crate::pages::reset::reset_done;
 use crate::wire::{ForgotStep, ForgotView};
 use gatehouse_core::password::PasswordPolicy;
@@ -94,6 +96,7 @@ fn request(v: ForgotView, a: Actions) -> impl IntoView {
                     </fieldset>
                 })}
                 <SubmitButton label="Continue" pending=a.request.pending() />
+                {action_failure(a.request)}
             </ActionForm>
             <p class="card__aside"><a href="/login">"Back to sign-in"</a></p>
         </AuthCard>
@@ -111,6 +114,7 @@ fn code(v: ForgotView, a: Actions) -> impl IntoView {
                 <Field id="recover-code" label="Code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
                     value=f.value("code") error=f.error("code") hint=Some("The code expires in 10 minutes.".to_string()) autofocus=true />
                 <SubmitButton label="Continue" pending=a.code.pending() />
+                {action_failure(a.code)}
             </ActionForm>
             {restart(a)}
         </AuthCard>
@@ -129,6 +133,7 @@ fn new_password(v: ForgotView, a: Actions) -> impl IntoView {
                 <PasswordField id="recover-password" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=a.reset.version() error=f.error("password") autofocus=true />
                 <PasswordField id="recover-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=a.reset.version() error=f.error("confirm") />
                 <SubmitButton label="Proceed" pending=a.reset.pending() />
+                {action_failure(a.reset)}
             </ActionForm>
             {restart(a)}
         </AuthCard>
@@ -139,6 +144,7 @@ fn restart(a: Actions) -> impl IntoView {
     view! {
         <ActionForm action=a.restart>
             <button type="submit" class="link-button">"Start again"</button>
+            {action_failure(a.restart)}
         </ActionForm>
     }
 }

@@ -7,7 +7,7 @@ use crate::api::{
     LoginRestart, ResendCode,
 };
 use crate::components::{
-    AuthCard, Field, FormMessage, PasswordField, RecoveryCodesList, SubmitButton,
+    action_failure, AuthCard, Field, FormMessage, PasswordField, RecoveryCodesList, SubmitButton,
 };
 use crate::wire::{LoginStep, LoginView};
 use leptos::prelude::*;
@@ -111,6 +111,7 @@ fn email_step(
                     autofocus=true
                 />
                 <SubmitButton label="Continue" pending=action.pending() />
+                {action_failure(action)}
             </ActionForm>
             <p class="card__aside">"New here? " <a href="/register">"Create account"</a> " · " <a href="/forgot-password">"Forgot password?"</a></p>
         </AuthCard>
@@ -143,11 +144,13 @@ fn password_step(
                     autofocus=true
                 />
                 <SubmitButton label="Sign in" pending=action.pending() />
+                {action_failure(action)}
             </ActionForm>
             <div class="card__actions">
                 <a href="/forgot-password">"Forgot password?"</a>
                 <ActionForm action=restart>
                     <button type="submit" class="link-button">"Use another email"</button>
+                    {action_failure(restart)}
                 </ActionForm>
             </div>
         </AuthCard>
@@ -185,6 +188,7 @@ fn code_step(
             <div class="card__actions">
                 <ActionForm action=resend>
                     <SubmitButton label="Resend code" secondary=true pending=resend.pending() />
+                    {action_failure(resend)}
                 </ActionForm>
                 {restart_form(restart)}
             </div>
@@ -214,6 +218,7 @@ fn code_form(v: &LoginView, action: ServerAction<LoginCode>, hint: &str) -> impl
                 autofocus=true
             />
             <SubmitButton label="Verify" pending=action.pending() />
+            {action_failure(action)}
         </ActionForm>
     }
 }
@@ -222,6 +227,7 @@ fn restart_form(restart: ServerAction<LoginRestart>) -> impl IntoView {
     view! {
         <ActionForm action=restart>
             <button type="submit" class="link-button">"Start again"</button>
+            {action_failure(restart)}
         </ActionForm>
     }
 }
@@ -270,6 +276,7 @@ fn recovery_step(
                     autofocus=true
                 />
                 <SubmitButton label="Verify" pending=action.pending() />
+                {action_failure(action)}
             </ActionForm>
             <div class="card__actions">
                 <a href="/login">"Use the code from your app"</a>
@@ -315,6 +322,7 @@ fn codes_step(
             <RecoveryCodesList codes=v.codes />
             <ActionForm action=ack>
                 <SubmitButton label="I have saved these codes" pending=ack.pending() />
+                {action_failure(ack)}
             </ActionForm>
         </AuthCard>
     }

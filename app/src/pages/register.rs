@@ -4,7 +4,7 @@
 
 use crate::api::{get_register_view, Register};
 use crate::components::{
-    AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField, SubmitButton,
+    action_failure, AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField, SubmitButton,
 };
 use crate::wire::RegisterView;
 use gatehouse_core::password::PasswordPolicy;
@@ -71,6 +71,7 @@ fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
                     totp_note="The strongest choice: an app on your phone shows the code. You set it up at your first sign-in."
                 />
                 <SubmitButton label="Create account" pending=action.pending() />
+                {action_failure(action)}
             </ActionForm>
             <p class="card__aside">"Already have an account? " <a href="/login">"Sign in"</a></p>
         </AuthCard>

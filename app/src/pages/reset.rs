@@ -3,7 +3,7 @@
 //! been reset." and a link to sign in — never an automatic sign-in (F5).
 
 use crate::api::recovery::{get_reset_view, ResetPassword};
-use crate::components::{AuthCard, FormMessage, PasswordField, SubmitButton};
+use crate::components::{action_failure, AuthCard, FormMessage, PasswordField, SubmitButton};
 use crate::wire::ResetView;
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
@@ -71,6 +71,7 @@ fn form(v: ResetView, action: ServerAction<ResetPassword>) -> impl IntoView {
                 <PasswordField id="reset-password" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=action.version() error=f.error("password") autofocus=true />
                 <PasswordField id="reset-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=action.version() error=f.error("confirm") />
                 <SubmitButton label="Reset My Password" pending=action.pending() />
+                {action_failure(action)}
             </ActionForm>
         </AuthCard>
     }

@@ -14,8 +14,8 @@ use crate::api::security::{
     SaveMfaMethod, SecurityResend, SendResetLink, SignOutOthers, SignOutSession, VerifyPhone,
 };
 use crate::components::{
-    Field, FormMessage, MfaMethodChoice, PasswordField, ProfileFrame, RecoveryCodesList,
-    SubmitButton,
+    action_failure, Field, FormMessage, MfaMethodChoice, PasswordField, ProfileFrame,
+    RecoveryCodesList, SubmitButton,
 };
 use crate::wire::{ReauthView, SecurityView};
 use gatehouse_core::password::PasswordPolicy;
@@ -156,11 +156,13 @@ fn reauth_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
                     <Field id="reauth-code" label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
                         value=f.value("reauth_code") error=f.error("reauth_code") hint=Some(hint.to_string()) />
                     <SubmitButton label="Verify" pending=a.reauth_code.pending() />
+                    {action_failure(a.reauth_code)}
                 </ActionForm>
                 {(!by_app).then(|| view! {
                     <ActionForm action=a.resend>
                         <input type="hidden" name="purpose" value="reauth" />
                         <SubmitButton label="Resend code" secondary=true pending=a.resend.pending() />
+                        {action_failure(a.resend)}
                     </ActionForm>
                     {(wait > 0).then(|| view! { <p class="field__hint">{format!("You can ask for a new code in {wait} seconds.")}</p> })}
                 })}
@@ -173,6 +175,7 @@ fn reauth_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
                 <PasswordField id="reauth-password" label="Password" name="password" autocomplete="current-password"
                     clear_on=a.reauth_password.version() error=f.error("reauth_password") />
                 <SubmitButton label="Continue" pending=a.reauth_password.pending() />
+                {action_failure(a.reauth_password)}
             </ActionForm>
         }
         .into_any(),
@@ -196,10 +199,12 @@ fn phone_section(v: &SecurityView, to: String, a: Actions) -> impl IntoView + us
                 <Field id="phone-code" label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
                     value=f.value("phone_code") error=f.error("phone_code") hint=Some("The code expires in 10 minutes.".to_string()) />
                 <SubmitButton label="Verify" pending=a.verify_phone.pending() />
+                {action_failure(a.verify_phone)}
             </ActionForm>
             <ActionForm action=a.resend>
                 <input type="hidden" name="purpose" value="phone" />
                 <SubmitButton label="Resend code" secondary=true pending=a.resend.pending() />
+                {action_failure(a.resend)}
             </ActionForm>
         </section>
     }
@@ -231,6 +236,7 @@ fn method_form(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
                 totp_note="The strongest choice: an app on your phone shows the code. You set it up at your next sign-in."
             />
             <SubmitButton label="Save" pending=a.save.pending() />
+            {action_failure(a.save)}
         </ActionForm>
     }
 }
@@ -261,12 +267,14 @@ fn password_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
                 <PasswordField id="pw-new" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=a.password.version() error=f.error("new_password") />
                 <PasswordField id="pw-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=a.password.version() error=f.error("confirm") />
                 <SubmitButton label="Change password" pending=a.password.pending() />
+                {action_failure(a.password)}
             </ActionForm>
             <h4>"Forgot your current password?"</h4>
             <p>{reset_note}</p>
             {reset_status}
             <ActionForm action=a.reset_link attr:class="method-form">
                 <SubmitButton label="Send reset password link" secondary=true pending=a.reset_link.pending() />
+                {action_failure(a.reset_link)}
             </ActionForm>
         </section>
     }
@@ -287,6 +295,7 @@ fn sessions_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
                     <ActionForm action=a.end_one>
                         <input type="hidden" name="handle" value=s.handle.clone() />
                         <SubmitButton label="Sign out" secondary=true pending=a.end_one.pending() />
+                        {action_failure(a.end_one)}
                     </ActionForm>
                 }
                 .into_any()
@@ -309,6 +318,7 @@ fn sessions_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
             {(others > 0).then(|| view! {
                 <ActionForm action=a.end_others attr:class="method-form">
                     <SubmitButton label="Sign out other sessions" secondary=true pending=a.end_others.pending() />
+                    {action_failure(a.end_others)}
                 </ActionForm>
             })}
         </section>
@@ -349,6 +359,7 @@ fn codes_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
                     <RecoveryCodesList codes=codes />
                     <ActionForm action=a.saved>
                         <SubmitButton label="I have saved these codes" pending=a.saved.pending() />
+                        {action_failure(a.saved)}
                     </ActionForm>
                 }
                 .into_any()
@@ -357,6 +368,7 @@ fn codes_section(v: &SecurityView, a: Actions) -> impl IntoView + use<> {
                     <p>{format!("{left} of 10 recovery codes left. Each one signs you in once if you lose your phone.")}</p>
                     <ActionForm action=a.regenerate>
                         <SubmitButton label="Regenerate recovery codes" secondary=true pending=a.regenerate.pending() />
+                        {action_failure(a.regenerate)}
                     </ActionForm>
                 }
                 .into_any()

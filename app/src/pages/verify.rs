@@ -3,7 +3,7 @@
 //! **Verify my email** (a POST) verifies. Someone who did not register is told to leave it.
 
 use crate::api::verify::{get_verify_view, VerifyEmail};
-use crate::components::{AuthCard, FormMessage, SubmitButton};
+use crate::components::{action_failure, AuthCard, FormMessage, SubmitButton};
 use crate::wire::VerifyView;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -49,6 +49,7 @@ fn confirm(v: VerifyView, token: String, action: ServerAction<VerifyEmail>) -> i
             <ActionForm action=action>
                 <input type="hidden" name="token" value=token />
                 <SubmitButton label="Verify my email" pending=action.pending() />
+                {action_failure(action)}
             </ActionForm>
             <p class="card__aside">
                 "If you did not create this account, do not verify it: close this page. Nobody can \
