@@ -35,6 +35,11 @@ impl AppState {
     pub fn session_cookie(&self) -> &'static str {
         self.cookie_name("__Host-gatehouse_session")
     }
+    /// The flash cookie: `__Host-` whenever the session cookie is, and signed with the instance
+    /// key (HMAC), so a page renders only a flash this server wrote.
+    fn flash_cookie(&self) -> &'static str {
+        self.cookie_name("__Host-gatehouse_flash")
+    }
     fn attrs(&self) -> &'static str {
         if self.secure_cookies {
             "; Path=/; HttpOnly; SameSite=Lax; Secure"
@@ -47,14 +52,6 @@ impl AppState {
 /// The peer address, put into request extensions by the server.
 #[derive(Clone, Debug)]
 pub struct PeerIp(pub String);
-
-/// The flash cookie: `__Host-` whenever the session cookie is, and signed with the instance
-/// key (HMAC), so a page renders only a flash this server wrote.
-impl AppState {
-    fn flash_cookie(&self) -> &'static str {
-        self.cookie_name("__Host-gatehouse_flash")
-    }
-}
 
 /// F4: the reset token travels from the emailed link to the reset form in this HttpOnly cookie,
 /// never in the address bar.

@@ -3,9 +3,6 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The outcome of a form submission, kept for the next render of that form: messages per field,
-/// what the person typed (never passwords), and a notice for the whole form. Without JavaScript it
-/// travels in a short-lived cookie across the POST → redirect → GET round trip.
 /// Fields whose values a [`Flash`] never keeps.
 pub const SECRET_FIELDS: &[&str] = &[
     "password",
@@ -17,6 +14,9 @@ pub const SECRET_FIELDS: &[&str] = &[
     "token",
 ];
 
+/// The outcome of a form submission, kept for the next render of that form: messages per field,
+/// what the person typed (never passwords), and a notice for the whole form. Without JavaScript it
+/// travels in a short-lived cookie across the POST → redirect → GET round trip.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Flash {
     pub form: String,

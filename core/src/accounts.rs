@@ -312,11 +312,9 @@ pub enum VerifyError {
 }
 
 /// E4: what the verification page shows before anything changes: who registered, and when.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PendingVerification {
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
+    pub user: users::User,
     pub registered_at: i64,
 }
 
@@ -328,23 +326,23 @@ pub async fn pending_verification(
 ) -> Result<Option<PendingVerification>, VerifyError> {
     let mut c = deps.store.conn().await?;
     let row = sqlx::query(
-        "SELECT u.email, u.first_name, u.last_name, t.created_at FROM email_tokens t \
-         JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.purpose = 'verify_email' \
-         AND t.used_at IS NULL AND t.expires_at > $2 AND u.email_verified_at IS NULL",
+        "SELECT user_id, created_at FROM email_tokens WHERE token_hash = $1 \
+         AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > $2",
     )
     .bind(digest(token.trim()))
     .bind(deps.now())
     .fetch_optional(&mut *c)
     .await?;
-    row.map(|r| {
-        Ok(PendingVerification {
-            email: r.try_get(0)?,
-            first_name: r.try_get(1)?,
-            last_name: r.try_get(2)?,
-            registered_at: r.try_get(3)?,
-        })
-    })
-    .transpose()
+    let Some(row) = row else { return Ok(None) };
+    let user_id: String = row.try_get(0)?;
+    let registered_at: i64 = row.try_get(1)?;
+    Ok(users::by_id(&mut c, &user_id)
+        .await?
+        .filter(|u| !u.email_verified)
+        .map(|user| PendingVerification {
+            user,
+            registered_at,
+        }))
 }
 
 /// Consumes a verification token (single use, atomic) and marks the email verified. Only the

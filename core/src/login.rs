@@ -151,13 +151,13 @@ pub async fn submit_password(
     // M13: always the factor that is active now; a pending authenticator or phone is set up
     // only after its code came back (see `after_first_factor`).
     let factor = crate::mfa::active_factor(&mut tx, &user.id, user.mfa_method).await?;
-    let (kind, delivery) = first_challenge(&factor, user.email.as_str());
+    let (kind, delivery) = first_challenge("login_", &factor, user.email.as_str());
     challenges::open(
         &mut tx,
         deps,
         &user.id,
         &token.digest(),
-        &format!("login_{kind}"),
+        &kind,
         delivery,
         now,
     )
@@ -166,17 +166,19 @@ pub async fn submit_password(
     Ok(PasswordOutcome::CodeSent(token))
 }
 
-/// The challenge kind (after its purpose prefix) and delivery for the factor active now; shared
-/// by the sign-in and re-authentication (S5), so both ask for the same thing.
+/// The challenge kind (`{prefix}totp`, `…sms`, `…email`) and delivery for the factor active
+/// now; shared by the sign-in and re-authentication (S5), so both ask for the same thing.
 pub(crate) fn first_challenge<'a>(
+    prefix: &str,
     factor: &'a ActiveFactor,
     email: &'a str,
-) -> (&'static str, Delivery<'a>) {
-    match factor {
+) -> (String, Delivery<'a>) {
+    let (source, delivery) = match factor {
         ActiveFactor::Authenticator => ("totp", Delivery::None),
         ActiveFactor::Sms(p) => ("sms", Delivery::Sms(p.as_str())),
         ActiveFactor::Email => ("email", Delivery::Email(email)),
-    }
+    };
+    (format!("{prefix}{source}"), delivery)
 }
 
 /// R1, R2, E3, P5: checks a password for `email` — rate windows, the atomic failure counter,
@@ -286,9 +288,18 @@ impl Slot {
 
     async fn give_back(mut self) -> Result<(), sqlx::Error> {
         self.armed = false;
-        let mut c = self.store.conn().await?;
-        users::release_attempt(&mut c, &self.user_id, self.count, self.limit).await
+        release(&self.store, &self.user_id, self.count, self.limit).await
     }
+}
+
+async fn release(
+    store: &crate::store::Store,
+    user_id: &str,
+    count: i64,
+    limit: i64,
+) -> Result<(), sqlx::Error> {
+    let mut c = store.conn().await?;
+    users::release_attempt(&mut c, user_id, count, limit).await
 }
 
 impl Drop for Slot {
@@ -304,11 +315,7 @@ impl Drop for Slot {
         );
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                let released = match store.conn().await {
-                    Ok(mut c) => users::release_attempt(&mut c, &id, count, limit).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = released {
+                if let Err(e) = release(&store, &id, count, limit).await {
                     tracing::error!(error = %e, "could not give back a password attempt (R6)");
                 }
             });

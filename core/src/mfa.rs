@@ -94,8 +94,8 @@ pub struct Pending {
     pub expires_at: Timestamp,
 }
 
-/// A phone factor: the number and whether a code sent to it was ever entered (M9). A number
-/// that was never verified counts only while its enrolment is fresh (M13).
+/// A phone factor: the number and whether a code sent to it was ever entered (M9). Whether an
+/// unverified number is still a fresh enrolment is [`pending`]'s question (M13).
 pub async fn phone_factor(
     conn: &mut Conn,
     user_id: &str,
@@ -149,21 +149,6 @@ pub async fn pending(
         }));
     }
     Ok(None)
-}
-
-/// Whether an authenticator was chosen and waits for its first code (M4, M13: still fresh).
-pub async fn totp_pending(
-    conn: &mut Conn,
-    user_id: &str,
-    now: Timestamp,
-) -> Result<bool, sqlx::Error> {
-    Ok(matches!(
-        pending(conn, user_id, now).await?,
-        Some(Pending {
-            enrolment: Enrolment::Authenticator,
-            ..
-        })
-    ))
 }
 
 /// M13: the factor active now — what the sign-in and re-authentication ask for first. An

@@ -147,8 +147,7 @@ pub async fn reauth_password(
     login::check_password(deps, &user.email, &password, client, now).await?;
     let mut tx = deps.store.begin().await?;
     let factor = mfa::active_factor(&mut tx, uid, user.mfa_method).await?;
-    let (kind, delivery) = login::first_challenge(&factor, user.email.as_str());
-    let kind = format!("reauth_{kind}");
+    let (kind, delivery) = login::first_challenge("reauth_", &factor, user.email.as_str());
     challenges::open(&mut tx, deps, uid, &session.id_hash, &kind, delivery, now).await?;
     tx.commit().await?;
     Ok(())
@@ -242,13 +241,9 @@ pub async fn change_method(
     let user = load_user(&mut tx, uid).await?;
     let security_link = deps.link("/profile/security");
     let pending = mfa::pending(&mut tx, uid, now).await?;
-    let totp_pending = matches!(
-        pending,
-        Some(mfa::Pending {
-            enrolment: mfa::Enrolment::Authenticator,
-            ..
-        })
-    );
+    let totp_pending = pending
+        .as_ref()
+        .is_some_and(|p| p.enrolment == mfa::Enrolment::Authenticator);
     let outcome = match (choice, phone) {
         (Choice::Email, _) if user.mfa_method == MfaMethod::Email && pending.is_none() => {
             Changed::Unchanged

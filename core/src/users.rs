@@ -1,10 +1,10 @@
 //! User rows and the per-account failure counter.
 //!
 //! R1: the consecutive-failure counter is reserved *before* a password is checked, in one atomic
-//! `UPDATE … WHERE failed_count < limit RETURNING`, so N parallel wrong guesses can never get more
-//! than `limit` checks (regression for Keycloak CVE-2024-4629). A lock expires by itself.
-//! R6: the reservation that reaches the limit sets the lock in the same statement, and a
-//! reservation that ends without a verdict is given back (`release_attempt`).
+//! `UPDATE … WHERE <not locked> RETURNING`; the reservation that reaches the limit sets the lock
+//! in that same statement (R6), so N parallel wrong guesses can never get more than `limit`
+//! checks (regression for Keycloak CVE-2024-4629). A lock expires by itself, and a reservation
+//! that ends without a verdict is given back (`release_attempt`).
 
 use crate::clock::Timestamp;
 use crate::email::Email;

@@ -422,6 +422,8 @@ pub struct Loaded {
     pub mode: Mode,
     pub public_url: String,
     pub listen: SocketAddr,
+    /// R2: the proxies allowed to name the client, parsed from `trusted_proxies`.
+    pub trusted_proxies: Vec<gatehouse_core::netaddr::Cidr>,
 }
 
 /// Default key file in dev mode, next to the default SQLite database.
@@ -454,11 +456,6 @@ impl Loaded {
             }
             Err(e) => Err(format!("mfa.secret_key_file {path}: {e}")),
         }
-    }
-
-    /// R2: the proxies allowed to name the client (checked at load).
-    pub fn trusted_proxies(&self) -> Vec<gatehouse_core::netaddr::Cidr> {
-        gatehouse_core::netaddr::parse_cidrs(&self.config.trusted_proxies).unwrap_or_default()
     }
 
     pub fn dev(&self) -> bool {
@@ -730,9 +727,10 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     {
         return bad("public_url: production over plain http:// sends passwords and session cookies unencrypted; use https:// (behind a TLS proxy) or set allow_insecure_http = true to accept that (H3)".into());
     }
-    if let Err(m) = gatehouse_core::netaddr::parse_cidrs(&config.trusted_proxies) {
-        return bad(format!("trusted_proxies: {m}"));
-    }
+    let trusted_proxies = match gatehouse_core::netaddr::parse_cidrs(&config.trusted_proxies) {
+        Ok(t) => t,
+        Err(m) => return bad(format!("trusted_proxies: {m}")),
+    };
     let public_url = config
         .public_url
         .clone()
@@ -744,6 +742,7 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
         mode,
         public_url,
         listen,
+        trusted_proxies,
     })
 }
 
@@ -846,7 +845,7 @@ mod tests {
             "{e}"
         );
         let l = from_sources("f", "trusted_proxies = \"10.0.0.0/8, fd00::/8\"", &[]).expect("ok");
-        assert_eq!(l.trusted_proxies().len(), 2);
+        assert_eq!(l.trusted_proxies.len(), 2);
     }
 
     #[test]

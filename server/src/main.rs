@@ -251,7 +251,7 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
             addr,
             l.dev(),
         )),
-        trusted_proxies: Arc::new(l.trusted_proxies()),
+        trusted_proxies: Arc::new(l.trusted_proxies.clone()),
     };
     let app = routes::build(state, options, policy, mailbox);
 

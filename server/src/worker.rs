@@ -21,18 +21,16 @@ use tokio::sync::watch;
 
 /// How each channel leaves the building.
 pub struct Transport {
-    email: Email,
+    /// `None`: email goes to the dev mailbox.
+    email: Option<Smtp>,
     /// `None`: text messages go to the dev mailbox.
     sms: Option<Box<dyn SmsSender>>,
     mailbox: DevMailbox,
 }
 
-enum Email {
-    Smtp {
-        mailer: AsyncSmtpTransport<Tokio1Executor>,
-        from: Mailbox,
-    },
-    DevMailbox,
+struct Smtp {
+    mailer: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
 }
 
 /// Y5: how often expired rows are swept.
@@ -49,29 +47,26 @@ impl Transport {
             None => None,
         };
         Ok(Transport {
-            email: Email::from_config(smtp)?,
+            email: smtp.map(Smtp::from_config).transpose()?,
             sms,
             mailbox,
         })
     }
 
     async fn send(&self, q: &Queued) -> Result<(), String> {
-        match (q.message.channel, &self.sms, &self.email) {
-            (Channel::Email, _, Email::DevMailbox) | (Channel::Sms, None, _) => {
+        match (q.message.channel, &self.email, &self.sms) {
+            (Channel::Email, Some(smtp), _) => smtp.send(q).await,
+            (Channel::Sms, _, Some(sms)) => sms.send(&q.message.recipient, &q.message.text).await,
+            _ => {
                 self.mailbox.deliver(q);
                 Ok(())
             }
-            (Channel::Email, _, email) => email.send(q).await,
-            (Channel::Sms, Some(sms), _) => sms.send(&q.message.recipient, &q.message.text).await,
         }
     }
 }
 
-impl Email {
-    fn from_config(smtp: Option<&SmtpConfig>) -> Result<Self, String> {
-        let Some(s) = smtp else {
-            return Ok(Email::DevMailbox);
-        };
+impl Smtp {
+    fn from_config(s: &SmtpConfig) -> Result<Self, String> {
         let from: Mailbox = s.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
         // Plain SMTP to a local relay; TLS to remote relays is a follow-up (see README).
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
@@ -80,46 +75,41 @@ impl Email {
         if let (Some(u), Some(p)) = (&s.username, &s.password) {
             b = b.credentials(Credentials::new(u.clone(), p.clone()));
         }
-        Ok(Email::Smtp {
+        Ok(Smtp {
             mailer: b.build(),
             from,
         })
     }
 
     async fn send(&self, q: &Queued) -> Result<(), String> {
-        match self {
-            Email::Smtp { mailer, from } => {
-                let to: Mailbox = q
-                    .message
-                    .recipient
-                    .parse()
-                    .map_err(|e| format!("recipient: {e}"))?;
-                let email = lettre::Message::builder()
-                    .from(from.clone())
-                    .to(to)
-                    .subject(&q.message.subject)
-                    .multipart(
-                        MultiPart::alternative()
-                            .singlepart(
-                                SinglePart::builder()
-                                    .header(ContentType::TEXT_PLAIN)
-                                    .body(q.message.text.clone()),
-                            )
-                            .singlepart(
-                                SinglePart::builder()
-                                    .header(ContentType::TEXT_HTML)
-                                    .body(q.message.html.clone()),
-                            ),
+        let to: Mailbox = q
+            .message
+            .recipient
+            .parse()
+            .map_err(|e| format!("recipient: {e}"))?;
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&q.message.subject)
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(q.message.text.clone()),
                     )
-                    .map_err(|e| e.to_string())?;
-                mailer
-                    .send(email)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-            Email::DevMailbox => Err("the dev mailbox is not an SMTP transport".into()),
-        }
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(q.message.html.clone()),
+                    ),
+            )
+            .map_err(|e| e.to_string())?;
+        self.mailer
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -20,10 +20,8 @@ pub async fn get_verify_view(token: String) -> Result<VerifyView, ServerFnError>
     Ok(match pending {
         Some(p) => VerifyView {
             live: true,
-            email: p.email,
-            name: format!("{} {}", p.first_name, p.last_name)
-                .trim()
-                .to_string(),
+            email: p.user.email.to_string(),
+            name: p.user.display_name(),
             registered_at: gatehouse_core::clock::format_utc(p.registered_at),
             flash,
         },
