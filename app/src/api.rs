@@ -406,6 +406,6 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
         first_name: u.first_name,
         last_name: u.last_name,
         email: u.email.to_string(),
-        mfa_method: u.mfa_method.as_str().to_string(),
+        mfa_method: u.mfa_method,
     }))
 }

@@ -1,7 +1,11 @@
 //! Gatehouse UI: Leptos components and the thin server functions behind them.
 //!
-//! Built twice: with `ssr` into the server (rendering and server functions) and with `hydrate`
-//! into the WASM that makes the same pages interactive. Every form works before the WASM loads.
+//! Islands (Leptos `islands` mode): every page, its layout and its forms are server-only
+//! components, rendered once on the server and never re-run in the browser. Only the few
+//! `#[island]`s that need the browser (the password field's toggle and live hints, the account
+//! menu, the tabs' arrow keys) are compiled into the WASM with the `hydrate` feature and wake up
+//! after it loads. Every form is a plain POST answered with a redirect, so it works the same
+//! before, after and without the WASM.
 
 pub mod api;
 pub mod components;
@@ -32,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                <IslandLoader options=options.clone() />
                 <MetaTags />
             </head>
             <body>
@@ -65,14 +69,47 @@ fn set_security_headers() {
     }
 }
 
+/// Loads the WASM only on a page that has an island, once the browser is idle, and wakes each
+/// island; a page without one (the sign-in page's first step, among others) never downloads it.
+/// Nothing is preloaded, so the WASM never competes with the page itself. The loader marks
+/// `<html data-hydrated>` (`true`, or `none` on a page without islands) for the tests.
+#[component]
+fn IslandLoader(options: LeptosOptions) -> impl IntoView {
+    // Islands mode: the page itself renders as not hydrating (only islands opt back in).
+    if let Some(sc) = Owner::current_shared_context() {
+        sc.set_is_hydrating(false);
+    }
+    let name = options.output_name.to_string();
+    // cargo-leptos names the WASM after the output; a plain cargo build adds `_bg`.
+    let wasm = match option_env!("LEPTOS_OUTPUT_NAME") {
+        Some(_) => name.clone(),
+        None => format!("{name}_bg"),
+    };
+    let pkg = format!("/{}", options.site_pkg_dir);
+    let script = format!(
+        r#"const islands = document.querySelectorAll("leptos-island");
+const done = (how) => {{ document.documentElement.dataset.hydrated = how; }};
+if (islands.length === 0) {{ done("none"); }} else {{
+  const wake = async () => {{
+    const mod = await import("{pkg}/{name}.js");
+    await mod.default({{ module_or_path: "{pkg}/{wasm}.wasm" }});
+    mod.hydrate();
+    for (const el of islands) {{ mod[el.dataset.component]?.(el); }}
+    done("true");
+  }};
+  if ("requestIdleCallback" in window) {{ requestIdleCallback(wake); }} else {{ wake(); }}
+}}"#
+    );
+    view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
+}
+
+/// Called by the WASM entry point so that the linker keeps this crate's island exports.
+pub fn islands_linked() {}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Tests wait for this marker before using the hydrated (JavaScript) path.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
     view! {
-        <div id="app-state" hidden=true data-hydrated=move || if hydrated.get() { "true" } else { "false" }></div>
         <Stylesheet id="leptos" href="/pkg/gatehouse.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
         <Title formatter=|t: String| if t.is_empty() { "Gatehouse".to_string() } else { format!("{t} · Gatehouse") } />

@@ -1,5 +1,6 @@
 //! Types that cross the wire between server functions and components (compiled on both sides).
 
+use gatehouse_core::factors::MfaMethod;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -113,8 +114,7 @@ pub enum ReauthView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityView {
     pub me: Me,
-    /// "email", "sms" or "totp".
-    pub method: String,
+    pub method: MfaMethod,
     /// Where codes go now, masked (email address or phone).
     pub destination: String,
     /// M13: a factor waiting to be set up at the next sign-in, in words, with its expiry.
@@ -163,7 +163,7 @@ pub struct Me {
     pub first_name: String,
     pub last_name: String,
     pub email: String,
-    pub mfa_method: String,
+    pub mfa_method: MfaMethod,
 }
 
 impl Me {

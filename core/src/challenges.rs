@@ -10,11 +10,12 @@
 //!   a `LIKE` pattern would match any character).
 //! - M10: sent codes are stored and compared as SHA-256 digests in constant time.
 //!
-//! A kind names its purpose with a prefix (`login_`, `reauth_`, `phone_`) and every caller looks
-//! only at kinds with its own prefix, so a code asked for one purpose can never finish another.
+//! A kind is a [`Purpose`] × [`Factor`] ([`ChallengeKind`]) and every caller looks only at
+//! challenges of its own purpose, so a code asked for one purpose can never finish another.
 
 use crate::clock::Timestamp;
 use crate::events::{self, EventKind};
+use crate::factors::{ChallengeKind, Factor, Purpose};
 use crate::login::LoginError;
 use crate::messages;
 use crate::outbox;
@@ -43,22 +44,15 @@ pub enum Delivery<'a> {
 #[derive(Debug, Clone)]
 pub struct Challenge {
     pub id: String,
-    pub kind: String,
+    pub kind: ChallengeKind,
     pub destination: String,
     pub last_sent_at: Timestamp,
 }
 
-impl Challenge {
-    /// Codes of this challenge arrive by text message.
-    pub fn by_sms(&self) -> bool {
-        self.kind.contains("sms") || self.kind.starts_with("phone_")
-    }
-}
-
-/// The purpose of a challenge kind: the part before its first `_` (`login`, `reauth`, `phone`,
-/// `recover`).
-fn purpose(kind: &str) -> &str {
-    kind.split('_').next().unwrap_or(kind)
+/// A stored kind read back; text outside the table (never written by this code) is a fault.
+fn stored_kind(text: &str) -> Result<ChallengeKind, sqlx::Error> {
+    ChallengeKind::parse(text)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown challenge kind {text:?}").into()))
 }
 
 /// R4/R6: one more send of `purpose` to `destination` this hour. Every purpose has its own
@@ -118,13 +112,13 @@ pub(crate) async fn notice_allowed(
 async fn send_code(
     conn: &mut Conn,
     deps: &Deps,
-    kind: &str,
+    kind: ChallengeKind,
     delivery: Delivery<'_>,
     code: &str,
     now: Timestamp,
 ) -> Result<(), LoginError> {
     let ttl = deps.settings.code_ttl_secs / 60;
-    let purpose = purpose(kind);
+    let purpose = kind.purpose.budget();
     let message = match delivery {
         Delivery::None => return Ok(()),
         Delivery::Email(to) => {
@@ -147,7 +141,7 @@ pub async fn open(
     deps: &Deps,
     user_id: &str,
     session_hash: &str,
-    kind: &str,
+    kind: ChallengeKind,
     delivery: Delivery<'_>,
     now: Timestamp,
 ) -> Result<(), LoginError> {
@@ -173,7 +167,7 @@ pub async fn open(
     .bind(new_id())
     .bind(user_id)
     .bind(session_hash)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(code_hash)
     .bind(destination)
     .bind(now)
@@ -183,13 +177,14 @@ pub async fn open(
     Ok(())
 }
 
-/// The session's live challenge whose kind starts with `prefix`.
+/// The session's live challenge of `purpose`.
 pub async fn live(
     conn: &mut Conn,
     session: &Session,
-    prefix: &str,
+    purpose: Purpose,
     now: Timestamp,
 ) -> Result<Option<Challenge>, sqlx::Error> {
+    let prefix = purpose.prefix();
     let row = sqlx::query(
         "SELECT id, kind, destination, last_sent_at FROM challenges WHERE session_hash = $1 \
          AND consumed_at IS NULL AND expires_at > $2 AND attempts < $3 AND substr(kind, 1, CAST($5 AS INTEGER)) = $4 \
@@ -205,7 +200,7 @@ pub async fn live(
     row.map(|r| {
         Ok(Challenge {
             id: r.try_get("id")?,
-            kind: r.try_get("kind")?,
+            kind: stored_kind(r.try_get("kind")?)?,
             destination: r.try_get("destination")?,
             last_sent_at: r.try_get("last_sent_at")?,
         })
@@ -213,12 +208,12 @@ pub async fn live(
     .transpose()
 }
 
-/// R4: a new code for the live challenge with `prefix`, at most once per cooldown and within
+/// R4: a new code for the live challenge of `purpose`, at most once per cooldown and within
 /// the hourly cap. Attempts already spent stay spent (R3).
-pub async fn resend(deps: &Deps, session: &Session, prefix: &str) -> Result<(), LoginError> {
+pub async fn resend(deps: &Deps, session: &Session, purpose: Purpose) -> Result<(), LoginError> {
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    let ch = live(&mut tx, session, prefix, now - deps.settings.code_ttl_secs)
+    let ch = live(&mut tx, session, purpose, now - deps.settings.code_ttl_secs)
         .await?
         .filter(|ch| !ch.destination.is_empty())
         .ok_or(LoginError::ChallengeDead)?;
@@ -227,12 +222,12 @@ pub async fn resend(deps: &Deps, session: &Session, prefix: &str) -> Result<(), 
         return Err(LoginError::Limited { retry_after: wait });
     }
     let code = new_code();
-    let delivery = if ch.by_sms() {
+    let delivery = if ch.kind.factor.by_sms() {
         Delivery::Sms(&ch.destination)
     } else {
         Delivery::Email(&ch.destination)
     };
-    send_code(&mut tx, deps, &ch.kind, delivery, code.expose(), now).await?;
+    send_code(&mut tx, deps, ch.kind, delivery, code.expose(), now).await?;
     sqlx::query(
         "UPDATE challenges SET code_hash = $2, last_sent_at = $3, expires_at = $4 WHERE id = $1",
     )
@@ -249,7 +244,7 @@ pub async fn resend(deps: &Deps, session: &Session, prefix: &str) -> Result<(), 
 /// One attempt reserved on a live challenge.
 pub struct Reserved {
     pub id: String,
-    pub kind: String,
+    pub kind: ChallengeKind,
     pub code_hash: String,
     pub destination: String,
     /// Attempts spent including this one.
@@ -257,19 +252,20 @@ pub struct Reserved {
 }
 
 /// R3: opens the transaction of one code attempt: the per-account window, then one attempt on
-/// the session's live challenge with `prefix`. A dead challenge ends here (counters stay counted).
+/// the session's live challenge of `purpose`. A dead challenge ends here (counters stay counted).
 pub async fn begin_attempt(
     deps: &Deps,
     session: &Session,
     user_id: &str,
-    prefix: &str,
+    purpose: Purpose,
     now: Timestamp,
 ) -> Result<(Tx, Reserved), LoginError> {
+    let prefix = purpose.prefix();
     let mut tx = deps.store.begin().await?;
     ratelimit::hit(
         &mut tx,
         // R6: per purpose, so wrong recovery codes never block sign-in codes.
-        &format!("otp:{}:acct:{user_id}", purpose(prefix)),
+        &format!("otp:{}:acct:{user_id}", purpose.budget()),
         OTP_PER_ACCOUNT,
         now,
     )
@@ -290,7 +286,7 @@ pub async fn begin_attempt(
         Some(r) => {
             let reserved = Reserved {
                 id: r.try_get(0)?,
-                kind: r.try_get(1)?,
+                kind: stored_kind(r.try_get(1)?)?,
                 code_hash: r.try_get(2)?,
                 attempts: r.try_get(3)?,
                 destination: r.try_get(4)?,
@@ -343,41 +339,44 @@ pub fn six_digits(code: &str) -> Result<String, LoginError> {
 /// kind, and — when it activated an authenticator — the recovery codes to show once (M6).
 pub struct Passed {
     pub tx: Tx,
-    pub kind: String,
+    pub kind: ChallengeKind,
     /// Where the code was sent (empty for app codes).
     pub destination: String,
     pub recovery_codes: Option<Vec<String>>,
 }
 
-/// Checks `code` against the session's live challenge with `prefix`: sent codes as digests
+/// Checks `code` against the session's live challenge of `purpose`: sent codes as digests
 /// (M10), authenticator codes with replay refusal (M3), the first code of a new authenticator
 /// (M4). A wrong code is recorded and counted (R3); a right one consumes the challenge (M2).
 pub async fn attempt(
     deps: &Deps,
     session: &Session,
     user_id: &str,
-    prefix: &str,
+    purpose: Purpose,
     code: &str,
     client: &ClientInfo,
 ) -> Result<Passed, LoginError> {
     let code = six_digits(code)?;
     let now = deps.now();
-    let (mut tx, r) = begin_attempt(deps, session, user_id, prefix, now).await?;
+    let (mut tx, r) = begin_attempt(deps, session, user_id, purpose, now).await?;
     let key = deps.secret_key.as_ref();
-    let checked: Result<Option<Vec<String>>, LoginError> = if r.kind.ends_with("_totp") {
-        crate::mfa::verify_totp(&mut tx, key, user_id, &code, now)
+    let checked: Result<Option<Vec<String>>, LoginError> = match r.kind.factor {
+        Factor::Authenticator => crate::mfa::verify_totp(&mut tx, key, user_id, &code, now)
             .await
             .map(|()| None)
-            .map_err(mfa_error)
-    } else if r.kind.ends_with("_totp_enroll") {
-        crate::mfa::confirm_totp(&mut tx, key, user_id, &code, client, now)
-            .await
-            .map(Some)
-            .map_err(mfa_error)
-    } else if !r.code_hash.is_empty() && ct_eq(&digest(&code), &r.code_hash) {
-        Ok(None)
-    } else {
-        Err(LoginError::Incorrect)
+            .map_err(mfa_error),
+        Factor::AuthenticatorEnrolment => {
+            crate::mfa::confirm_totp(&mut tx, key, user_id, &code, client, now)
+                .await
+                .map(Some)
+                .map_err(mfa_error)
+        }
+        Factor::Email | Factor::Sms | Factor::SmsEnrolment
+            if !r.code_hash.is_empty() && ct_eq(&digest(&code), &r.code_hash) =>
+        {
+            Ok(None)
+        }
+        Factor::Email | Factor::Sms | Factor::SmsEnrolment => Err(LoginError::Incorrect),
     };
     let recovery_codes = match checked {
         Ok(codes) => codes,

@@ -139,11 +139,3 @@ pub async fn recent(
         })
         .collect()
 }
-
-/// Event kinds of a user, newest first (for tests and, later, the Security tab).
-pub async fn kinds_for(conn: &mut Conn, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT kind FROM security_events WHERE user_id = $1 ORDER BY id DESC")
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await
-}

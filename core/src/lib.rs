@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod email;
+pub mod factors;
 pub mod password;
 pub mod phone;
 

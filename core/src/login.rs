@@ -17,6 +17,7 @@ use crate::challenges::{self, Delivery};
 use crate::clock::Timestamp;
 use crate::email::Email;
 use crate::events::{self, EventKind};
+use crate::factors::{ChallengeKind, Factor, Purpose};
 use crate::hashing::HashError;
 use crate::messages;
 use crate::mfa::{ActiveFactor, Enrolment};
@@ -151,13 +152,13 @@ pub async fn submit_password(
     // M13: always the factor that is active now; a pending authenticator or phone is set up
     // only after its code came back (see `after_first_factor`).
     let factor = crate::mfa::active_factor(&mut tx, &user.id, user.mfa_method).await?;
-    let (kind, delivery) = first_challenge("login_", &factor, user.email.as_str());
+    let (kind, delivery) = first_challenge(Purpose::SignIn, &factor, user.email.as_str());
     challenges::open(
         &mut tx,
         deps,
         &user.id,
         &token.digest(),
-        &kind,
+        kind,
         delivery,
         now,
     )
@@ -166,19 +167,19 @@ pub async fn submit_password(
     Ok(PasswordOutcome::CodeSent(token))
 }
 
-/// The challenge kind (`{prefix}totp`, `…sms`, `…email`) and delivery for the factor active
-/// now; shared by the sign-in and re-authentication (S5), so both ask for the same thing.
+/// The challenge kind and delivery for the factor active now; shared by the sign-in and
+/// re-authentication (S5), so both ask for the same thing.
 pub(crate) fn first_challenge<'a>(
-    prefix: &str,
+    purpose: Purpose,
     factor: &'a ActiveFactor,
     email: &'a str,
-) -> (String, Delivery<'a>) {
+) -> (ChallengeKind, Delivery<'a>) {
     let (source, delivery) = match factor {
-        ActiveFactor::Authenticator => ("totp", Delivery::None),
-        ActiveFactor::Sms(p) => ("sms", Delivery::Sms(p.as_str())),
-        ActiveFactor::Email => ("email", Delivery::Email(email)),
+        ActiveFactor::Authenticator => (Factor::Authenticator, Delivery::None),
+        ActiveFactor::Sms(p) => (Factor::Sms, Delivery::Sms(p.as_str())),
+        ActiveFactor::Email => (Factor::Email, Delivery::Email(email)),
     };
-    (format!("{prefix}{source}"), delivery)
+    (ChallengeKind::new(purpose, source), delivery)
 }
 
 /// R1, R2, E3, P5: checks a password for `email` — rate windows, the atomic failure counter,
@@ -421,9 +422,10 @@ async fn after_first_factor(
         .await?
         .ok_or(LoginError::WrongStep)?;
     let (kind, delivery) = match &p.enrolment {
-        Enrolment::Authenticator => ("login_totp_enroll", Delivery::None),
-        Enrolment::Phone(phone) => ("login_sms_enroll", Delivery::Sms(phone.as_str())),
+        Enrolment::Authenticator => (Factor::AuthenticatorEnrolment, Delivery::None),
+        Enrolment::Phone(phone) => (Factor::SmsEnrolment, Delivery::Sms(phone.as_str())),
     };
+    let kind = ChallengeKind::new(Purpose::SignIn, kind);
     challenges::open(conn, deps, user_id, &token.digest(), kind, delivery, now).await?;
     Ok(CodeOutcome::SetUpNext(token))
 }
@@ -465,11 +467,11 @@ pub async fn verify_code(
         kind,
         recovery_codes: recovery,
         ..
-    } = challenges::attempt(deps, session, user_id, "login_", code, client).await?;
+    } = challenges::attempt(deps, session, user_id, Purpose::SignIn, code, client).await?;
     let now = deps.now();
     let key = deps.secret_key.as_ref();
-    let outcome = match (kind.as_str(), recovery) {
-        ("login_sms_enroll", _) => {
+    let outcome = match (kind.factor, recovery) {
+        (Factor::SmsEnrolment, _) => {
             // M9: the number answered: text messages become the method.
             if let Some((phone, _)) = crate::mfa::phone_factor(&mut tx, user_id).await? {
                 crate::mfa::activate_phone(&mut tx, user_id, &phone, client, now).await?;
@@ -511,9 +513,10 @@ pub async fn use_recovery_code(
         return Err(LoginError::WrongStep);
     };
     let now = deps.now();
-    let (mut tx, r) = challenges::begin_attempt(deps, session, user_id, "login_", now).await?;
+    let (mut tx, r) =
+        challenges::begin_attempt(deps, session, user_id, Purpose::SignIn, now).await?;
     let (id, attempts) = (r.id, r.attempts);
-    if r.kind != "login_totp"
+    if r.kind.factor != Factor::Authenticator
         || !crate::recovery_codes::consume(&mut tx, &deps.secret_key, user_id, code, now).await?
     {
         events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
@@ -610,18 +613,10 @@ pub async fn resend_code(deps: &Deps, session: &Session) -> Result<(), LoginErro
     if !matches!(session.state, SessionState::Partial { .. }) {
         return Err(LoginError::WrongStep);
     }
-    challenges::resend(deps, session, "login_").await
+    challenges::resend(deps, session, Purpose::SignIn).await
 }
 
-/// Which kind of code the MFA step asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepKind {
-    EmailCode,
-    /// A code by text message (also the first one, which verifies the number: M9).
-    SmsCode,
-    Authenticator,
-    SetUpAuthenticator,
-}
+pub use crate::factors::StepKind;
 
 /// What the MFA step shows: the kind of code, where an emailed code went, when a resend is
 /// possible, and during enrolment the authenticator's setup key and otpauth URI (M4).
@@ -645,17 +640,12 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
         destination,
         last_sent_at,
         ..
-    }) = challenges::live(&mut c, session, "login_", now).await?
+    }) = challenges::live(&mut c, session, Purpose::SignIn, now).await?
     else {
         return Ok(None);
     };
     let mut step = CodeStep {
-        kind: match kind.as_str() {
-            "login_totp" => StepKind::Authenticator,
-            "login_totp_enroll" => StepKind::SetUpAuthenticator,
-            "login_sms" | "login_sms_enroll" => StepKind::SmsCode,
-            _ => StepKind::EmailCode,
-        },
+        kind: kind.factor.step(),
         masked_destination: mask(&destination),
         resend_in: (last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
         setup_key: String::new(),

@@ -10,6 +10,7 @@
 
 use crate::challenges::{self, Delivery};
 use crate::email::Email;
+use crate::factors::{ChallengeKind, Factor, Purpose};
 use crate::login::LoginError;
 use crate::recovery::{check_new, set_password, RecoveryError};
 use crate::secret::Secret;
@@ -17,7 +18,7 @@ use crate::service::Deps;
 use crate::sessions::{self, ClientInfo, Session, SessionState};
 use crate::users;
 
-const KIND: &str = "recover_sms";
+const KIND: ChallengeKind = ChallengeKind::new(Purpose::Recovery, Factor::Sms);
 
 /// F1/F6: starts a recovery flow for `email` and returns its session id; a code goes out only
 /// when the account exists and has a verified phone.
@@ -99,18 +100,19 @@ pub async fn verify(
     let Some(uid) = user_id else {
         return Err(RecoveryError::Login(LoginError::Incorrect));
     };
-    let mut passed = match challenges::attempt(deps, session, uid, "recover_", code, client).await {
-        Ok(p) => p,
-        // F1: a wrong code, a dead challenge or a full per-account window reads exactly like a
-        // wrong code for an address without an account.
-        Err(
-            LoginError::WrongCode { .. }
-            | LoginError::ChallengeDead
-            | LoginError::Limited { .. }
-            | LoginError::CodeReplayed,
-        ) => return Err(RecoveryError::Login(LoginError::Incorrect)),
-        Err(e) => return Err(RecoveryError::Login(e)),
-    };
+    let mut passed =
+        match challenges::attempt(deps, session, uid, Purpose::Recovery, code, client).await {
+            Ok(p) => p,
+            // F1: a wrong code, a dead challenge or a full per-account window reads exactly like a
+            // wrong code for an address without an account.
+            Err(
+                LoginError::WrongCode { .. }
+                | LoginError::ChallengeDead
+                | LoginError::Limited { .. }
+                | LoginError::CodeReplayed,
+            ) => return Err(RecoveryError::Login(LoginError::Incorrect)),
+            Err(e) => return Err(RecoveryError::Login(e)),
+        };
     let state = SessionState::ResetAllowed {
         user_id: uid.clone(),
     };

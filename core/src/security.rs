@@ -15,6 +15,7 @@
 use crate::challenges::{self, Delivery};
 use crate::clock::Timestamp;
 use crate::events::{self, EventKind};
+use crate::factors::{ChallengeKind, Factor, Purpose};
 use crate::login::{self, LoginError, StepKind};
 use crate::messages::{self, MethodChange};
 use crate::mfa;
@@ -99,20 +100,16 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, LoginE
         .map(|(p, _)| p.masked());
     let reauth = match fresh_until(session, now) {
         Some(until) => Reauth::Fresh { until },
-        None => match challenges::live(&mut c, session, "reauth_", now).await? {
+        None => match challenges::live(&mut c, session, Purpose::Reauth, now).await? {
             Some(ch) => Reauth::Code {
-                kind: match ch.kind.as_str() {
-                    "reauth_totp" => StepKind::Authenticator,
-                    "reauth_sms" => StepKind::SmsCode,
-                    _ => StepKind::EmailCode,
-                },
+                kind: ch.kind.factor.step(),
                 masked: login::mask(&ch.destination),
                 resend_in: (ch.last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
             },
             None => Reauth::Password,
         },
     };
-    let verifying_phone = challenges::live(&mut c, session, "phone_", now)
+    let verifying_phone = challenges::live(&mut c, session, Purpose::PhoneVerification, now)
         .await?
         .map(|ch| login::mask(&ch.destination));
     let new_recovery_codes =
@@ -147,8 +144,8 @@ pub async fn reauth_password(
     login::check_password(deps, &user.email, &password, client, now).await?;
     let mut tx = deps.store.begin().await?;
     let factor = mfa::active_factor(&mut tx, uid, user.mfa_method).await?;
-    let (kind, delivery) = login::first_challenge("reauth_", &factor, user.email.as_str());
-    challenges::open(&mut tx, deps, uid, &session.id_hash, &kind, delivery, now).await?;
+    let (kind, delivery) = login::first_challenge(Purpose::Reauth, &factor, user.email.as_str());
+    challenges::open(&mut tx, deps, uid, &session.id_hash, kind, delivery, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -161,7 +158,7 @@ pub async fn reauth_code(
     client: &ClientInfo,
 ) -> Result<(), LoginError> {
     let uid = user_of(session)?;
-    let mut passed = challenges::attempt(deps, session, uid, "reauth_", code, client).await?;
+    let mut passed = challenges::attempt(deps, session, uid, Purpose::Reauth, code, client).await?;
     let now = deps.now();
     sessions::set_authenticated_at(&mut passed.tx, &session.id_hash, now).await?;
     events::record(
@@ -177,9 +174,9 @@ pub async fn reauth_code(
 }
 
 /// R4: a new re-auth or phone-verification code.
-pub async fn resend(deps: &Deps, session: &Session, prefix: &str) -> Result<(), LoginError> {
+pub async fn resend(deps: &Deps, session: &Session, purpose: Purpose) -> Result<(), LoginError> {
     user_of(session)?;
-    challenges::resend(deps, session, prefix).await
+    challenges::resend(deps, session, purpose).await
 }
 
 /// The method a person picked on the Security tab.
@@ -293,7 +290,7 @@ pub async fn change_method(
                     deps,
                     uid,
                     &session.id_hash,
-                    "phone_verify",
+                    ChallengeKind::new(Purpose::PhoneVerification, Factor::Sms),
                     Delivery::Sms(p.as_str()),
                     now,
                 )
@@ -318,7 +315,8 @@ pub async fn verify_phone(
     let uid = user_of(session)?;
     let now = deps.now();
     require_fresh(session, now)?;
-    let mut passed = challenges::attempt(deps, session, uid, "phone_", code, client).await?;
+    let mut passed =
+        challenges::attempt(deps, session, uid, Purpose::PhoneVerification, code, client).await?;
     let phone = Phone::parse(&passed.destination).map_err(|_| LoginError::Internal)?;
     let user = load_user(&mut passed.tx, uid).await?;
     let words = format!("text messages to {}", phone.masked());

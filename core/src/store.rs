@@ -105,10 +105,6 @@ impl Store {
         }
     }
 
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.pool.begin().await
     }
@@ -161,7 +157,8 @@ fn sqlite_url_with_create(url: &str) -> Result<String, StoreError> {
 }
 
 /// Test helpers: a fresh store on SQLite (temp file) and, when `GATEHOUSE_TEST_POSTGRES` names a
-/// server, a fresh schema on PostgreSQL.
+/// server, a fresh schema on PostgreSQL. Tests only (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 pub mod testing {
     use super::*;
 

@@ -11,32 +11,7 @@ use crate::email::Email;
 use crate::store::Conn;
 use sqlx::Row;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum MfaMethod {
-    Email,
-    /// An authenticator app (TOTP); active only after one valid code (M4).
-    Authenticator,
-    /// Text messages to a verified phone (M9).
-    Sms,
-}
-
-impl MfaMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MfaMethod::Email => "email",
-            MfaMethod::Authenticator => "totp",
-            MfaMethod::Sms => "sms",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "email" => Some(MfaMethod::Email),
-            "totp" => Some(MfaMethod::Authenticator),
-            "sms" => Some(MfaMethod::Sms),
-            _ => None,
-        }
-    }
-}
+pub use crate::factors::MfaMethod;
 
 #[derive(Clone)]
 pub struct User {

@@ -1,7 +1,10 @@
-//! The WASM entry point: hydrates the server-rendered page.
+//! The WASM entry point: hydrates the islands on the server-rendered page (and nothing else —
+//! pages, layout and forms are server-only and work before and without this module).
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // Links the app crate, whose `#[island]`s export the functions the island script calls.
+    app::islands_linked();
+    leptos::mount::hydrate_islands();
 }

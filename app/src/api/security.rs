@@ -90,9 +90,9 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
             first_name: u.first_name,
             last_name: u.last_name,
             email: u.email.to_string(),
-            mfa_method: ov.method.as_str().to_string(),
+            mfa_method: ov.method,
         },
-        method: ov.method.as_str().to_string(),
+        method: ov.method,
         destination,
         pending: ov.pending.as_ref().map(pending_words),
         recovery_codes_left: ov.recovery_codes_left,
@@ -307,12 +307,13 @@ pub async fn security_resend(purpose: String) -> Result<(), ServerFnError> {
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let (prefix, field) = if purpose == "phone" {
-        ("phone_", "phone_code")
+    use gatehouse_core::factors::Purpose;
+    let (purpose, field) = if purpose == "phone" {
+        (Purpose::PhoneVerification, "phone_code")
     } else {
-        ("reauth_", "reauth_code")
+        (Purpose::Reauth, "reauth_code")
     };
-    let r = gatehouse_core::security::resend(&st.deps, &s, prefix).await;
+    let r = gatehouse_core::security::resend(&st.deps, &s, purpose).await;
     done(&st, r, field, "We sent you a new code.", &[]);
     Ok(())
 }

@@ -1,14 +1,14 @@
-//! The submit button: disabled and `aria-busy` while its action is in flight, so a double click
-//! cannot send a form twice.
+//! The submit button of a form. Forms are plain POSTs (the page reloads with the answer), so the
+//! button has no client state; `busy` exists for the gallery's loading specimen.
 
 use leptos::prelude::*;
 
 #[component]
 pub fn SubmitButton(
     #[prop(into)] label: String,
-    #[prop(optional, into)] pending: Signal<bool>,
     #[prop(optional)] secondary: bool,
     #[prop(optional)] disabled: bool,
+    #[prop(optional)] busy: bool,
     #[prop(default = None)] name: Option<String>,
 ) -> impl IntoView {
     view! {
@@ -17,8 +17,8 @@ pub fn SubmitButton(
             name=name
             class="button"
             class:button--secondary=secondary
-            disabled=move || disabled || pending.get()
-            aria-busy=move || if pending.get() { Some("true") } else { None }
+            disabled=disabled || busy
+            aria-busy=busy.then_some("true")
         >
             <span class="button__spinner" aria-hidden="true"></span>
             {label}

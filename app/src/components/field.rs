@@ -2,9 +2,9 @@
 //! label), the server's message right under the field (`aria-describedby`, `aria-invalid`), and
 //! what the person typed kept on error. Password fields never get a value back (P8) but get a
 //! show/hide toggle and, for new passwords, the live strength meter and policy hint (P3) computed
-//! by the same Rust code the server runs.
+//! by the same Rust code the server runs — the one island here, everything else is server-only.
 
-use gatehouse_core::password::{strength, PasswordPolicy};
+use gatehouse_core::password::{strength, PasswordPolicy, MAX_LENGTH};
 use leptos::prelude::*;
 
 fn opt(s: &'static str) -> Option<&'static str> {
@@ -60,8 +60,9 @@ pub fn Field(
     }
 }
 
-/// A password input with show/hide (after hydration) and, when `policy` is given, a live
-/// strength meter and length hint.
+/// A password input with show/hide and, when `policy` is given, a live strength meter and
+/// length hint. The server renders the whole field (the hint reads "At least N characters"
+/// before any script runs); the [`PasswordInput`] island makes it live.
 #[component]
 pub fn PasswordField(
     #[prop(into)] id: String,
@@ -72,10 +73,49 @@ pub fn PasswordField(
     #[prop(default = None)] policy: Option<PasswordPolicy>,
     #[prop(optional)] disabled: bool,
     #[prop(optional)] autofocus: bool,
-    /// P8: the field empties whenever this changes (e.g. the form's action completed), so a
-    /// password never survives a submission, with or without JavaScript.
-    #[prop(optional, into)]
-    clear_on: Option<Signal<usize>>,
+) -> impl IntoView {
+    view! {
+        <PasswordInput
+            id=id
+            label=label
+            name=name
+            error=error
+            autocomplete=autocomplete.to_string()
+            min_length=policy.map(|p| p.min_length)
+            disabled=disabled
+            autofocus=autofocus
+        />
+    }
+}
+
+/// P3: the hint under a new password, from the same policy code the server enforces.
+fn password_hint(typed: &str, min: usize) -> (u8, String) {
+    let s = strength(typed);
+    let count = PasswordPolicy::normalize(typed).chars().count();
+    let hint = if typed.is_empty() {
+        format!("At least {min} characters. A few unusual words make a strong password.")
+    } else if count < min {
+        format!("{} more character(s) needed.", min - count)
+    } else if count > MAX_LENGTH {
+        format!("Use at most {MAX_LENGTH} characters.")
+    } else {
+        format!("Strength: {}", s.label())
+    };
+    (s.0, hint)
+}
+
+/// The island behind [`PasswordField`]. P8: a password is never given back as a value, so the
+/// field is empty after every submission.
+#[island]
+fn PasswordInput(
+    id: String,
+    label: String,
+    name: String,
+    error: Option<String>,
+    autocomplete: String,
+    min_length: Option<usize>,
+    disabled: bool,
+    autofocus: bool,
 ) -> impl IntoView {
     let err_id = format!("{id}-error");
     let live_id = format!("{id}-live");
@@ -83,42 +123,11 @@ pub fn PasswordField(
     let (hydrated, set_hydrated) = signal(false);
     let (typed, set_typed) = signal(String::new());
     Effect::new(move |_| set_hydrated.set(true));
-    let cleared = move || {
-        if let Some(c) = clear_on {
-            c.track();
-        }
-        String::new()
-    };
-    Effect::new(move |_| {
-        if let Some(c) = clear_on {
-            c.track();
-            set_typed.set(String::new());
-        }
-    });
-    let described = match (&error, policy) {
+    let described = match (&error, min_length) {
         (Some(_), Some(_)) => Some(format!("{err_id} {live_id}")),
         (Some(_), None) => Some(err_id.clone()),
         (None, Some(_)) => Some(live_id.clone()),
         (None, None) => None,
-    };
-    let min = policy.map(|p| p.min_length).unwrap_or(0);
-    let meter = move || {
-        let pw = typed.get();
-        let s = strength(&pw);
-        let count = PasswordPolicy::normalize(&pw).chars().count();
-        let hint = if pw.is_empty() {
-            format!("At least {min} characters. A few unusual words make a strong password.")
-        } else if count < min {
-            format!("{} more character(s) needed.", min - count)
-        } else if count > gatehouse_core::password::MAX_LENGTH {
-            format!(
-                "Use at most {} characters.",
-                gatehouse_core::password::MAX_LENGTH
-            )
-        } else {
-            format!("Strength: {}", s.label())
-        };
-        (s.0, hint)
     };
     let has_error = error.is_some();
     view! {
@@ -129,7 +138,6 @@ pub fn PasswordField(
                     id=id
                     name=name
                     type=move || if shown.get() { "text" } else { "password" }
-                    prop:value=cleared
                     required=true
                     disabled=disabled
                     autofocus=autofocus
@@ -148,20 +156,23 @@ pub fn PasswordField(
                     {move || if shown.get() { "Hide" } else { "Show" }}
                 </button>
             </div>
-            {policy.map(|_| view! {
-                <div class="meter" id=live_id aria-live="polite">
-                    <meter
-                        min="0"
-                        max="4"
-                        low="2"
-                        high="3"
-                        optimum="4"
-                        value=move || meter().0
-                        aria-label="Password strength"
-                        hidden=move || typed.get().is_empty()
-                    ></meter>
-                    <p class="field__hint">{move || meter().1}</p>
-                </div>
+            {min_length.map(|min| {
+                let meter = move || typed.with(|t| password_hint(t, min));
+                view! {
+                    <div class="meter" id=live_id aria-live="polite">
+                        <meter
+                            min="0"
+                            max="4"
+                            low="2"
+                            high="3"
+                            optimum="4"
+                            value=move || meter().0
+                            aria-label="Password strength"
+                            hidden=move || typed.with(String::is_empty)
+                        ></meter>
+                        <p class="field__hint">{move || meter().1}</p>
+                    </div>
+                }
             })}
             {error.map(|e| view! { <p class="field__error" id=err_id>{e}</p> })}
         </div>
@@ -177,28 +188,5 @@ pub fn FormMessage(
     view! {
         {error.map(|e| view! { <div class="message message--error" role="alert">{e}</div> })}
         {notice.map(|n| view! { <div class="message message--notice" role="status">{n}</div> })}
-    }
-}
-
-/// After hydration a form posts through `fetch`; when the server refuses the call itself (a
-/// body over the limit: 413, a malformed call: 400, a fault: 500) the page's own state has no
-/// message for it, so the form says it here, by its button. Without JavaScript the same refusal
-/// is a readable page instead.
-pub fn action_failure<S>(action: ServerAction<S>) -> impl IntoView
-where
-    S: server_fn::ServerFn<Error = ServerFnError> + Clone + Send + Sync + 'static,
-    S::Output: Send + Sync + 'static,
-{
-    move || {
-        action
-            .value()
-            .with(|v| match v {
-                Some(Err(ServerFnError::ServerError(m))) => Some(m.clone()),
-                Some(Err(_)) => {
-                    Some("That form could not be sent. Reload the page and try again.".to_string())
-                }
-                _ => None,
-            })
-            .map(|m| view! { <div class="message message--error" role="alert">{m}</div> })
     }
 }

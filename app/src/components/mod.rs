@@ -4,14 +4,17 @@ pub mod button;
 pub mod field;
 pub mod layout;
 pub mod mfa_choice;
+pub mod page;
 pub mod profile_frame;
 pub mod recovery_codes;
 pub mod top_bar;
 
 pub use button::SubmitButton;
-pub use field::{action_failure, Field, FormMessage, PasswordField};
+pub use field::{Field, FormMessage, PasswordField};
 pub use layout::{AuthCard, SiteFooter, SiteHeader};
+pub use leptos::server_fn::ServerFn;
 pub use mfa_choice::MfaMethodChoice;
+pub use page::{server_view, PostForm};
 pub use profile_frame::ProfileFrame;
 pub use recovery_codes::RecoveryCodesList;
 pub use top_bar::TopBar;

@@ -1,5 +1,6 @@
 //! The signed-in frame of the profile pages: top bar, page heading and the tabs (ARIA tablist
 //! whose tabs are real links, so they work without JavaScript), then the active tab's panel.
+//! The [`TabList`] island adds the arrow keys (and Home/End) between tabs.
 
 use crate::components::{SiteFooter, TopBar};
 use crate::wire::Me;
@@ -27,22 +28,70 @@ pub fn ProfileFrame(
         <main class="page" id="main">
             <h1>"Your account"</h1>
             <nav class="tabs" aria-label="Profile sections">
-                <div role="tablist" aria-label="Profile sections">
-                    {TABS.iter().map(|(label, path)| {
-                        let on = *path == active;
-                        view! {
-                            <a role="tab" href=*path id=format!("tab-{}", label.to_lowercase())
-                                aria-selected=if on { "true" } else { "false" }
-                                aria-current=on.then_some("page")
-                                class="tabs__tab" class:tabs__tab--active=on>{*label}</a>
-                        }
-                    }).collect_view()}
-                </div>
+                <TabList
+                    tabs=TABS.iter().map(|(l, p)| (l.to_string(), p.to_string())).collect()
+                    active=active.to_string()
+                />
             </nav>
             <div class="panel" role="tabpanel" aria-labelledby=format!("tab-{}", panel_label.to_lowercase())>
                 {children()}
             </div>
         </main>
         <SiteFooter />
+    }
+}
+
+/// Where an arrow key moves the focus among `n` tabs from tab `i` (wrapping, as ARIA says).
+fn next_tab(key: &str, i: usize, n: usize) -> Option<usize> {
+    match key {
+        "ArrowRight" => Some((i + 1) % n),
+        "ArrowLeft" => Some((i + n - 1) % n),
+        "Home" => Some(0),
+        "End" => Some(n - 1),
+        _ => None,
+    }
+}
+
+#[island]
+fn TabList(tabs: Vec<(String, String)>, active: String) -> impl IntoView {
+    let n = tabs.len();
+    let refs: Vec<NodeRef<leptos::html::A>> = (0..n).map(|_| NodeRef::new()).collect();
+    let links = tabs
+        .into_iter()
+        .enumerate()
+        .map(|(i, (label, path))| {
+            let on = path == active;
+            let refs = refs.clone();
+            let tab_id = format!("tab-{}", label.to_lowercase());
+            view! {
+                <a role="tab" href=path id=tab_id
+                    node_ref=refs[i]
+                    aria-selected=if on { "true" } else { "false" }
+                    aria-current=on.then_some("page")
+                    class="tabs__tab" class:tabs__tab--active=on
+                    on:keydown=move |ev| {
+                        if let Some(el) = next_tab(&ev.key(), i, n).and_then(|j| refs[j].get()) {
+                            ev.prevent_default();
+                            let _ = el.focus();
+                        }
+                    }
+                >{label}</a>
+            }
+        })
+        .collect_view();
+    view! { <div role="tablist" aria-label="Profile sections">{links}</div> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_tab;
+
+    #[test]
+    fn arrow_keys_wrap_and_home_end_jump() {
+        assert_eq!(next_tab("ArrowRight", 1, 2), Some(0));
+        assert_eq!(next_tab("ArrowLeft", 0, 2), Some(1));
+        assert_eq!(next_tab("Home", 1, 3), Some(0));
+        assert_eq!(next_tab("End", 0, 3), Some(2));
+        assert_eq!(next_tab("a", 0, 3), None);
     }
 }

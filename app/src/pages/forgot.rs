@@ -7,65 +7,32 @@ use crate::api::recovery::{
     get_forgot_view, ForgotPassword, RecoverCode, RecoverReset, RecoverRestart,
 };
 use crate::components::{
-    action_failure, AuthCard, Field, FormMessage, PasswordField, SubmitButton,
+    server_view, AuthCard, Field, FormMessage, PasswordField, PostForm, ServerFn, SubmitButton,
 };
 use crate::pages::reset::reset_done;
 use crate::wire::{ForgotStep, ForgotView};
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
 
-#[derive(Clone, Copy)]
-struct Actions {
-    request: ServerAction<ForgotPassword>,
-    code: ServerAction<RecoverCode>,
-    reset: ServerAction<RecoverReset>,
-    restart: ServerAction<RecoverRestart>,
-}
-
 #[component]
 pub fn ForgotPasswordPage() -> impl IntoView {
-    let a = Actions {
-        request: ServerAction::new(),
-        code: ServerAction::new(),
-        reset: ServerAction::new(),
-        restart: ServerAction::new(),
-    };
-    let state = Resource::new(
-        move || {
-            (
-                a.request.version().get(),
-                a.code.version().get(),
-                a.reset.version().get(),
-                a.restart.version().get(),
-            )
+    server_view(get_forgot_view(), |r| match r {
+        Ok(v) => match v.step {
+            ForgotStep::Request => request(v).into_any(),
+            ForgotStep::Code => code(v).into_any(),
+            ForgotStep::NewPassword => new_password(v).into_any(),
+            ForgotStep::Done => reset_done(v.flash.notice).into_any(),
         },
-        |_| get_forgot_view(),
-    );
-    view! {
-        <Transition fallback=|| view! { <AuthCard title="Reset your password" /> }>
-            {move || {
-                state
-                    .get()
-                    .map(|r| match r {
-                        Ok(v) => match v.step {
-                            ForgotStep::Request => request(v, a).into_any(),
-                            ForgotStep::Code => code(v, a).into_any(),
-                            ForgotStep::NewPassword => new_password(v, a).into_any(),
-                            ForgotStep::Done => reset_done(v.flash.notice).into_any(),
-                        },
-                        Err(e) => view! {
-                            <AuthCard title="Reset your password">
-                                <FormMessage error=Some(e.to_string()) />
-                            </AuthCard>
-                        }
-                        .into_any(),
-                    })
-            }}
-        </Transition>
-    }
+        Err(e) => view! {
+            <AuthCard title="Reset your password">
+                <FormMessage error=Some(e.to_string()) />
+            </AuthCard>
+        }
+        .into_any(),
+    })
 }
 
-fn request(v: ForgotView, a: Actions) -> impl IntoView {
+fn request(v: ForgotView) -> impl IntoView {
     let f = v.flash;
     let typed = f.value("email");
     let email = if typed.is_empty() { v.email } else { typed };
@@ -80,7 +47,7 @@ fn request(v: ForgotView, a: Actions) -> impl IntoView {
         <AuthCard title="Reset your password">
             <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
             <p>{text}</p>
-            <ActionForm action=a.request>
+            <PostForm to=ForgotPassword::url()>
                 <Field id="forgot-email" label="Email" name="email" kind="email" autocomplete="username" value=email error=f.error("email") autofocus=true />
                 {both.then(|| view! {
                     <fieldset class="choice">
@@ -95,33 +62,31 @@ fn request(v: ForgotView, a: Actions) -> impl IntoView {
                         </div>
                     </fieldset>
                 })}
-                <SubmitButton label="Continue" pending=a.request.pending() />
-                {action_failure(a.request)}
-            </ActionForm>
+                <SubmitButton label="Continue" />
+            </PostForm>
             <p class="card__aside"><a href="/login">"Back to sign-in"</a></p>
         </AuthCard>
     }
 }
 
 /// F6: the six digits from the text message.
-fn code(v: ForgotView, a: Actions) -> impl IntoView {
+fn code(v: ForgotView) -> impl IntoView {
     let f = v.flash;
     view! {
         <AuthCard title="Enter the code">
             <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
             <p>{format!("We sent a six-digit code by text message to the verified phone of {}, if it has one.", v.email)}</p>
-            <ActionForm action=a.code>
+            <PostForm to=RecoverCode::url()>
                 <Field id="recover-code" label="Code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
                     value=f.value("code") error=f.error("code") hint=Some("The code expires in 10 minutes.".to_string()) autofocus=true />
-                <SubmitButton label="Continue" pending=a.code.pending() />
-                {action_failure(a.code)}
-            </ActionForm>
-            {restart(a)}
+                <SubmitButton label="Continue" />
+            </PostForm>
+            {restart()}
         </AuthCard>
     }
 }
 
-fn new_password(v: ForgotView, a: Actions) -> impl IntoView {
+fn new_password(v: ForgotView) -> impl IntoView {
     let f = v.flash;
     let policy = PasswordPolicy {
         min_length: v.min_length,
@@ -129,22 +94,20 @@ fn new_password(v: ForgotView, a: Actions) -> impl IntoView {
     view! {
         <AuthCard title="Choose a new password">
             <FormMessage error=f.form_error.clone() />
-            <ActionForm action=a.reset>
-                <PasswordField id="recover-password" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=a.reset.version() error=f.error("password") autofocus=true />
-                <PasswordField id="recover-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=a.reset.version() error=f.error("confirm") />
-                <SubmitButton label="Proceed" pending=a.reset.pending() />
-                {action_failure(a.reset)}
-            </ActionForm>
-            {restart(a)}
+            <PostForm to=RecoverReset::url()>
+                <PasswordField id="recover-password" label="New password" name="password" autocomplete="new-password" policy=Some(policy) error=f.error("password") autofocus=true />
+                <PasswordField id="recover-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" error=f.error("confirm") />
+                <SubmitButton label="Proceed" />
+            </PostForm>
+            {restart()}
         </AuthCard>
     }
 }
 
-fn restart(a: Actions) -> impl IntoView {
+fn restart() -> impl IntoView {
     view! {
-        <ActionForm action=a.restart>
+        <PostForm to=RecoverRestart::url()>
             <button type="submit" class="link-button">"Start again"</button>
-            {action_failure(a.restart)}
-        </ActionForm>
+        </PostForm>
     }
 }

@@ -34,9 +34,8 @@ pub fn GalleryPage() -> impl IntoView {
         first_name: "Ada".into(),
         last_name: "Lovelace".into(),
         email: "ada@example.com".into(),
-        mfa_method: "email".into(),
+        mfa_method: gatehouse_core::factors::MfaMethod::Email,
     };
-    let busy = Signal::derive(|| true);
     view! {
         <Title text="Component gallery" />
         <SiteHeader />
@@ -63,7 +62,7 @@ pub fn GalleryPage() -> impl IntoView {
                 <Specimen title="Primary"><SubmitButton label="Continue" /></Specimen>
                 <Specimen title="Secondary"><SubmitButton label="Resend code" secondary=true /></Specimen>
                 <Specimen title="Disabled"><SubmitButton label="Continue" disabled=true /></Specimen>
-                <Specimen title="Loading"><SubmitButton label="Signing in" pending=busy /></Specimen>
+                <Specimen title="Loading"><SubmitButton label="Signing in" busy=true /></Specimen>
             </div>
             <h2>"Form messages"</h2>
             <div class="gallery__grid">

@@ -2,34 +2,27 @@
 //! other visitor is sent to `/login`.
 
 use crate::api::current_user;
-use crate::components::ProfileFrame;
+use crate::components::{server_view, ProfileFrame};
 use crate::wire::Me;
+use gatehouse_core::factors::MfaMethod;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
-    let me = Resource::new(|| (), |_| current_user());
-    view! {
-        <Transition fallback=|| ()>
-            {move || {
-                me.get()
-                    .map(|r| match r {
-                        Ok(Some(me)) => dashboard(me).into_any(),
-                        _ => view! { <Redirect path="/login" /> }.into_any(),
-                    })
-            }}
-        </Transition>
-    }
+    server_view(current_user(), |r| match r {
+        Ok(Some(me)) => dashboard(me).into_any(),
+        _ => view! { <Redirect path="/login" /> }.into_any(),
+    })
 }
 
 fn dashboard(me: Me) -> impl IntoView {
     let name = me.first_name.clone();
     let email = me.email.clone();
-    let codes = match me.mfa_method.as_str() {
-        "totp" => "From your authenticator app",
-        "sms" => "By text message",
-        _ => "By email",
+    let codes = match me.mfa_method {
+        MfaMethod::Authenticator => "From your authenticator app",
+        MfaMethod::Sms => "By text message",
+        MfaMethod::Email => "By email",
     };
     view! {
         <ProfileFrame me=me active="/profile">

@@ -4,7 +4,8 @@
 
 use crate::api::{get_register_view, Register};
 use crate::components::{
-    action_failure, AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField, SubmitButton,
+    server_view, AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField, PostForm, ServerFn,
+    SubmitButton,
 };
 use crate::wire::RegisterView;
 use gatehouse_core::password::PasswordPolicy;
@@ -12,26 +13,16 @@ use leptos::prelude::*;
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
-    let action = ServerAction::<Register>::new();
-    let state = Resource::new(move || action.version().get(), |_| get_register_view());
-    view! {
-        <Transition fallback=|| view! { <AuthCard title="Create your account" /> }>
-            {move || {
-                state
-                    .get()
-                    .map(|r| match r {
-                        Ok(v) if v.flash.notice.is_some() => sent(v).into_any(),
-                        Ok(v) => form(v, action).into_any(),
-                        Err(e) => view! {
-                            <AuthCard title="Create your account">
-                                <FormMessage error=Some(e.to_string()) />
-                            </AuthCard>
-                        }
-                        .into_any(),
-                    })
-            }}
-        </Transition>
-    }
+    server_view(get_register_view(), |r| match r {
+        Ok(v) if v.flash.notice.is_some() => sent(v).into_any(),
+        Ok(v) => form(v).into_any(),
+        Err(e) => view! {
+            <AuthCard title="Create your account">
+                <FormMessage error=Some(e.to_string()) />
+            </AuthCard>
+        }
+        .into_any(),
+    })
 }
 
 fn sent(v: RegisterView) -> impl IntoView {
@@ -44,7 +35,7 @@ fn sent(v: RegisterView) -> impl IntoView {
     }
 }
 
-fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
+fn form(v: RegisterView) -> impl IntoView {
     let f = v.flash;
     let policy = PasswordPolicy {
         min_length: v.min_length,
@@ -52,14 +43,14 @@ fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
     view! {
         <AuthCard title="Create your account">
             <FormMessage error=f.form_error.clone() />
-            <ActionForm action=action>
+            <PostForm to=Register::url()>
                 <Field id="reg-email" label="Email" name="email" kind="email" autocomplete="email" value=f.value("email") error=f.error("email") />
                 <div class="field-row">
                     <Field id="reg-first" label="First name" name="first_name" autocomplete="given-name" value=f.value("first_name") error=f.error("first_name") />
                     <Field id="reg-last" label="Last name" name="last_name" autocomplete="family-name" value=f.value("last_name") error=f.error("last_name") />
                 </div>
-                <PasswordField id="reg-password" label="Password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=action.version() error=f.error("password") />
-                <PasswordField id="reg-confirm" label="Confirm password" name="confirm" autocomplete="new-password" clear_on=action.version() error=f.error("confirm") />
+                <PasswordField id="reg-password" label="Password" name="password" autocomplete="new-password" policy=Some(policy) error=f.error("password") />
+                <PasswordField id="reg-confirm" label="Confirm password" name="confirm" autocomplete="new-password" error=f.error("confirm") />
                 <MfaMethodChoice
                     id="reg"
                     selected=f.value("mfa_method")
@@ -70,9 +61,8 @@ fn form(v: RegisterView, action: ServerAction<Register>) -> impl IntoView {
                     email_note="We email you a code each time you sign in."
                     totp_note="The strongest choice: an app on your phone shows the code. You set it up at your first sign-in."
                 />
-                <SubmitButton label="Create account" pending=action.pending() />
-                {action_failure(action)}
-            </ActionForm>
+                <SubmitButton label="Create account" />
+            </PostForm>
             <p class="card__aside">"Already have an account? " <a href="/login">"Sign in"</a></p>
         </AuthCard>
     }

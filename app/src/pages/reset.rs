@@ -3,34 +3,26 @@
 //! been reset." and a link to sign in — never an automatic sign-in (F5).
 
 use crate::api::recovery::{get_reset_view, ResetPassword};
-use crate::components::{action_failure, AuthCard, FormMessage, PasswordField, SubmitButton};
+use crate::components::{
+    server_view, AuthCard, FormMessage, PasswordField, PostForm, ServerFn, SubmitButton,
+};
 use crate::wire::ResetView;
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
 
 #[component]
 pub fn ResetPasswordPage() -> impl IntoView {
-    let action = ServerAction::<ResetPassword>::new();
-    let state = Resource::new(move || action.version().get(), |_| get_reset_view());
-    view! {
-        <Transition fallback=|| view! { <AuthCard title="Choose a new password" /> }>
-            {move || {
-                state
-                    .get()
-                    .map(|r| match r {
-                        Ok(v) if v.flash.notice.is_some() => reset_done(v.flash.notice).into_any(),
-                        Ok(v) if !v.link_live => expired(v).into_any(),
-                        Ok(v) => form(v, action).into_any(),
-                        Err(e) => view! {
-                            <AuthCard title="Choose a new password">
-                                <FormMessage error=Some(e.to_string()) />
-                            </AuthCard>
-                        }
-                        .into_any(),
-                    })
-            }}
-        </Transition>
-    }
+    server_view(get_reset_view(), |r| match r {
+        Ok(v) if v.flash.notice.is_some() => reset_done(v.flash.notice).into_any(),
+        Ok(v) if !v.link_live => expired(v).into_any(),
+        Ok(v) => form(v).into_any(),
+        Err(e) => view! {
+            <AuthCard title="Choose a new password">
+                <FormMessage error=Some(e.to_string()) />
+            </AuthCard>
+        }
+        .into_any(),
+    })
 }
 
 /// F5: the password is reset; nobody is signed in.
@@ -59,7 +51,7 @@ fn expired(v: ResetView) -> impl IntoView {
     }
 }
 
-fn form(v: ResetView, action: ServerAction<ResetPassword>) -> impl IntoView {
+fn form(v: ResetView) -> impl IntoView {
     let f = v.flash;
     let policy = PasswordPolicy {
         min_length: v.min_length,
@@ -67,12 +59,11 @@ fn form(v: ResetView, action: ServerAction<ResetPassword>) -> impl IntoView {
     view! {
         <AuthCard title="Choose a new password">
             <FormMessage error=f.form_error.clone() />
-            <ActionForm action=action>
-                <PasswordField id="reset-password" label="New password" name="password" autocomplete="new-password" policy=Some(policy) clear_on=action.version() error=f.error("password") autofocus=true />
-                <PasswordField id="reset-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" clear_on=action.version() error=f.error("confirm") />
-                <SubmitButton label="Reset My Password" pending=action.pending() />
-                {action_failure(action)}
-            </ActionForm>
+            <PostForm to=ResetPassword::url()>
+                <PasswordField id="reset-password" label="New password" name="password" autocomplete="new-password" policy=Some(policy) error=f.error("password") autofocus=true />
+                <PasswordField id="reset-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" error=f.error("confirm") />
+                <SubmitButton label="Reset My Password" />
+            </PostForm>
         </AuthCard>
     }
 }

@@ -3,41 +3,30 @@
 //! **Verify my email** (a POST) verifies. Someone who did not register is told to leave it.
 
 use crate::api::verify::{get_verify_view, VerifyEmail};
-use crate::components::{action_failure, AuthCard, FormMessage, SubmitButton};
+use crate::components::{server_view, AuthCard, FormMessage, PostForm, ServerFn, SubmitButton};
 use crate::wire::VerifyView;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn VerifyEmailPage() -> impl IntoView {
-    let action = ServerAction::<VerifyEmail>::new();
-    let query = use_query_map();
-    let token = move || query.read().get("token").unwrap_or_default();
-    let state = Resource::new(
-        move || (token(), action.version().get()),
-        |(t, _)| get_verify_view(t),
-    );
-    view! {
-        <Transition fallback=|| view! { <AuthCard title="Verify your email" /> }>
-            {move || {
-                state
-                    .get()
-                    .map(|r| match r {
-                        Ok(v) if v.live => confirm(v, token(), action).into_any(),
-                        Ok(v) => dead(v).into_any(),
-                        Err(e) => view! {
-                            <AuthCard title="Verify your email">
-                                <FormMessage error=Some(e.to_string()) />
-                            </AuthCard>
-                        }
-                        .into_any(),
-                    })
-            }}
-        </Transition>
-    }
+    let token = use_query_map()
+        .get_untracked()
+        .get("token")
+        .unwrap_or_default();
+    server_view(get_verify_view(token.clone()), move |r| match r {
+        Ok(v) if v.live => confirm(v, token).into_any(),
+        Ok(v) => dead(v).into_any(),
+        Err(e) => view! {
+            <AuthCard title="Verify your email">
+                <FormMessage error=Some(e.to_string()) />
+            </AuthCard>
+        }
+        .into_any(),
+    })
 }
 
-fn confirm(v: VerifyView, token: String, action: ServerAction<VerifyEmail>) -> impl IntoView {
+fn confirm(v: VerifyView, token: String) -> impl IntoView {
     view! {
         <AuthCard title="Verify your email">
             <FormMessage error=v.flash.form_error.clone() />
@@ -46,11 +35,10 @@ fn confirm(v: VerifyView, token: String, action: ServerAction<VerifyEmail>) -> i
                 " with the name " <strong>{v.name}</strong> "."
             </p>
             <p>"If that was you, verify your address to finish."</p>
-            <ActionForm action=action>
+            <PostForm to=VerifyEmail::url()>
                 <input type="hidden" name="token" value=token />
-                <SubmitButton label="Verify my email" pending=action.pending() />
-                {action_failure(action)}
-            </ActionForm>
+                <SubmitButton label="Verify my email" />
+            </PostForm>
             <p class="card__aside">
                 "If you did not create this account, do not verify it: close this page. Nobody can \
                  sign in with an address that was never verified, and the registration expires."

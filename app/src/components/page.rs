@@ -1,0 +1,34 @@
+//! The one page pattern: a page's whole view comes from one server function, awaited on the
+//! server and rendered once (islands mode never re-renders it in the browser); every action is a
+//! [`PostForm`] to its server function, whose redirect brings the page back with the outcome
+//! (field errors, notice) in the signed flash.
+
+use leptos::prelude::*;
+use std::future::Future;
+
+/// Renders `render(view)` once `load` (the page's view server function) has answered.
+pub fn server_view<T, V>(
+    load: impl Future<Output = T> + Send + 'static,
+    render: impl FnOnce(T) -> V + Send + 'static,
+) -> impl IntoView
+where
+    T: Send + 'static,
+    V: IntoView + 'static,
+{
+    view! { <Suspense fallback=|| ()>{Suspend::new(async move { render(load.await) })}</Suspense> }
+}
+
+/// A form posting to a server function: `to` is its `ServerFn::url()` (`/api/<name>`). No
+/// script needed, ever.
+#[component]
+pub fn PostForm(
+    to: &'static str,
+    #[prop(optional)] class: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <form method="post" action=to class=class>
+            {children()}
+        </form>
+    }
+}
