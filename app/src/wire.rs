@@ -225,3 +225,37 @@ pub struct VerifyView {
     pub registered_at: String,
     pub flash: Flash,
 }
+
+/// How long codes, links and the re-authentication window last, as pages say it: read from the
+/// running instance's settings, never written as literals in a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    pub code_minutes: i64,
+    pub reauth_minutes: i64,
+    pub verify_hours: i64,
+}
+
+impl Lifetimes {
+    /// The settings of this instance (pages render on the server only, in islands mode).
+    pub fn current() -> Self {
+        #[cfg(feature = "ssr")]
+        if let Some(st) = leptos::prelude::use_context::<crate::server_ctx::AppState>() {
+            let s = &st.deps.settings;
+            return Self {
+                code_minutes: s.code_ttl_secs / 60,
+                reauth_minutes: gatehouse_core::security::REAUTH_WINDOW_SECS / 60,
+                verify_hours: s.verify_ttl_secs / 3600,
+            };
+        }
+        Self {
+            code_minutes: 10,
+            reauth_minutes: 10,
+            verify_hours: 24,
+        }
+    }
+
+    /// The hint under a field for a code that was sent.
+    pub fn code_hint(self) -> String {
+        format!("The code expires in {} minutes.", self.code_minutes)
+    }
+}

@@ -76,7 +76,7 @@ pub async fn forgot_password(
         recovery::request_reset(&st.deps, &email, &client).await
     };
     match result {
-        Ok(()) if by_sms => f.notice = Some(SMS_ANSWER.into()),
+        Ok(()) if by_sms => f.notice = Some(sms_answer()),
         Ok(()) => f.notice = Some(FORGOT_ANSWER.into()),
         Err(RecoveryError::Email(e)) => f = f.with_error("email", e.to_string()),
         Err(e) => recovery_failed(&mut f, e),
@@ -88,7 +88,13 @@ pub async fn forgot_password(
 }
 
 /// F1 for the SMS way: the same words whether or not a phone exists.
-pub const SMS_ANSWER: &str = "If an account with a verified phone exists for that email, we have sent a six-digit code by text message. It expires in 10 minutes.";
+#[cfg(feature = "ssr")]
+fn sms_answer() -> String {
+    format!(
+        "If an account with a verified phone exists for that email, we have sent a six-digit code by text message. It expires in {} minutes.",
+        crate::wire::Lifetimes::current().code_minutes
+    )
+}
 
 /// Form-level messages for errors that are not about one field.
 #[cfg(feature = "ssr")]

@@ -294,7 +294,10 @@ pub async fn reauth_code(code: String) -> Result<(), ServerFnError> {
         &st,
         r,
         "reauth_code",
-        "Thank you. You can change your security settings for the next 10 minutes.",
+        &format!(
+            "Thank you. You can change your security settings for the next {} minutes.",
+            crate::wire::Lifetimes::current().reauth_minutes
+        ),
         &[("reauth_code", &code)],
     );
     Ok(())

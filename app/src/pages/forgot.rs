@@ -10,7 +10,7 @@ use crate::components::{
     server_view, AuthCard, Field, FormMessage, PasswordField, PostForm, ServerFn, SubmitButton,
 };
 use crate::pages::reset::reset_done;
-use crate::wire::{ForgotStep, ForgotView};
+use crate::wire::{ForgotStep, ForgotView, Lifetimes};
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
 
@@ -78,7 +78,7 @@ fn code(v: ForgotView) -> impl IntoView {
             <p>{format!("We sent a six-digit code by text message to the verified phone of {}, if it has one.", v.email)}</p>
             <PostForm to=RecoverCode::url()>
                 <Field id="recover-code" label="Code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
-                    value=f.value("code") error=f.error("code") hint=Some("The code expires in 10 minutes.".to_string()) autofocus=true />
+                    value=f.value("code") error=f.error("code") hint=Some(Lifetimes::current().code_hint()) autofocus=true />
                 <SubmitButton label="Continue" />
             </PostForm>
             {restart()}

@@ -10,7 +10,7 @@ use crate::components::{
     server_view, AuthCard, Field, FormMessage, PasswordField, PostForm, RecoveryCodesList,
     ServerFn, SubmitButton,
 };
-use crate::wire::{LoginStep, LoginView};
+use crate::wire::{Lifetimes, LoginStep, LoginView};
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
@@ -135,7 +135,7 @@ fn code_step(v: LoginView, notice: Option<String>, error: Option<String>) -> imp
         <AuthCard title=title>
             <FormMessage error=error notice=notice />
             <p>{sent_to}</p>
-            {code_form(&v, "The code expires in 10 minutes.")}
+            {code_form(&v, &Lifetimes::current().code_hint())}
             <div class="card__actions">
                 <PostForm to=ResendCode::url()>
                     <SubmitButton label="Resend code" secondary=true />

@@ -7,7 +7,7 @@ use crate::components::{
     server_view, AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField, PostForm, ServerFn,
     SubmitButton,
 };
-use crate::wire::RegisterView;
+use crate::wire::{Lifetimes, RegisterView};
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
 
@@ -29,7 +29,7 @@ fn sent(v: RegisterView) -> impl IntoView {
     view! {
         <AuthCard title="Check your email">
             <FormMessage notice=v.flash.notice />
-            <p>"Open the message and choose " <strong>"Verify my email"</strong> ". The link works for 24 hours."</p>
+            <p>"Open the message and choose " <strong>"Verify my email"</strong> {format!(". The link works for {} hours.", Lifetimes::current().verify_hours)}</p>
             <p class="card__aside"><a href="/login">"Go to sign-in"</a></p>
         </AuthCard>
     }

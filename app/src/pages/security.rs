@@ -17,7 +17,7 @@ use crate::components::{
     server_view, Field, FormMessage, MfaMethodChoice, PasswordField, PostForm, ProfileFrame,
     RecoveryCodesList, ServerFn, SubmitButton,
 };
-use crate::wire::{ReauthView, SecurityView};
+use crate::wire::{Lifetimes, ReauthView, SecurityView};
 use gatehouse_core::factors::MfaMethod;
 use gatehouse_core::password::PasswordPolicy;
 use leptos::prelude::*;
@@ -83,12 +83,12 @@ fn reauth_section(v: &SecurityView) -> impl IntoView + use<> {
             let (text, hint) = if *by_app {
                 (
                     "Enter the six-digit code your authenticator app shows for Gatehouse.".to_string(),
-                    "A new code appears every 30 seconds.",
+                    "A new code appears every 30 seconds.".to_string(),
                 )
             } else {
                 (
                     format!("We sent a six-digit code to {destination}."),
-                    "The code expires in 10 minutes.",
+                    Lifetimes::current().code_hint(),
                 )
             };
             let wait = *resend_in;
@@ -110,7 +110,7 @@ fn reauth_section(v: &SecurityView) -> impl IntoView + use<> {
             .into_any()
         }
         _ => view! {
-            <p>"To change how you sign in, enter your password and then a code. After that you have 10 minutes to make changes."</p>
+            <p>{format!("To change how you sign in, enter your password and then a code. After that you have {} minutes to make changes.", Lifetimes::current().reauth_minutes)}</p>
             <PostForm to=ReauthPassword::url()>
                 <PasswordField id="reauth-password" label="Password" name="password" autocomplete="current-password" error=f.error("reauth_password") />
                 <SubmitButton label="Continue" />
@@ -135,7 +135,7 @@ fn phone_section(v: &SecurityView, to: String) -> impl IntoView + use<> {
             <p>{format!("We sent a six-digit code to {to} by text message.")}</p>
             <PostForm to=VerifyPhone::url()>
                 <Field id="phone-code" label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
-                    value=f.value("phone_code") error=f.error("phone_code") hint=Some("The code expires in 10 minutes.".to_string()) />
+                    value=f.value("phone_code") error=f.error("phone_code") hint=Some(Lifetimes::current().code_hint()) />
                 <SubmitButton label="Verify" />
             </PostForm>
             <PostForm to=SecurityResend::url()>
