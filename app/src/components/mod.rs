@@ -14,7 +14,7 @@ pub use field::{Field, FormMessage, PasswordField};
 pub use layout::{AuthCard, SiteFooter, SiteHeader};
 pub use leptos::server_fn::ServerFn;
 pub use mfa_choice::MfaMethodChoice;
-pub use page::{server_view, PostForm};
+pub use page::{failed_card, server_view, PostForm};
 pub use profile_frame::ProfileFrame;
 pub use recovery_codes::RecoveryCodesList;
 pub use top_bar::TopBar;

@@ -3,6 +3,7 @@
 //! [`PostForm`] to its server function, whose redirect brings the page back with the outcome
 //! (field errors, notice) in the signed flash.
 
+use crate::components::{AuthCard, FormMessage};
 use leptos::prelude::*;
 use std::future::Future;
 
@@ -16,6 +17,16 @@ where
     V: IntoView + 'static,
 {
     view! { <Suspense fallback=|| ()>{Suspend::new(async move { render(load.await) })}</Suspense> }
+}
+
+/// A signed-out page whose view could not be loaded: its card with the reason.
+pub fn failed_card(title: &'static str, e: ServerFnError) -> AnyView {
+    view! {
+        <AuthCard title=title>
+            <FormMessage error=Some(e.to_string()) />
+        </AuthCard>
+    }
+    .into_any()
 }
 
 /// A form posting to a server function: `to` is its `ServerFn::url()` (`/api/<name>`). No

@@ -7,7 +7,8 @@ use crate::api::recovery::{
     get_forgot_view, ForgotPassword, RecoverCode, RecoverReset, RecoverRestart,
 };
 use crate::components::{
-    server_view, AuthCard, Field, FormMessage, PasswordField, PostForm, ServerFn, SubmitButton,
+    failed_card, server_view, AuthCard, Field, FormMessage, PasswordField, PostForm, ServerFn,
+    SubmitButton,
 };
 use crate::pages::reset::reset_done;
 use crate::wire::{ForgotStep, ForgotView, Lifetimes};
@@ -23,12 +24,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
             ForgotStep::NewPassword => new_password(v).into_any(),
             ForgotStep::Done => reset_done(v.flash.notice).into_any(),
         },
-        Err(e) => view! {
-            <AuthCard title="Reset your password">
-                <FormMessage error=Some(e.to_string()) />
-            </AuthCard>
-        }
-        .into_any(),
+        Err(e) => failed_card("Reset your password", e),
     })
 }
 

@@ -7,8 +7,8 @@ use crate::api::{
     LoginRestart, ResendCode,
 };
 use crate::components::{
-    server_view, AuthCard, Field, FormMessage, PasswordField, PostForm, RecoveryCodesList,
-    ServerFn, SubmitButton,
+    failed_card, server_view, AuthCard, Field, FormMessage, PasswordField, PostForm,
+    RecoveryCodesList, ServerFn, SubmitButton,
 };
 use crate::wire::{Lifetimes, LoginStep, LoginView};
 use leptos::prelude::*;
@@ -54,12 +54,7 @@ pub fn LoginPage() -> impl IntoView {
                 LoginStep::SignedIn => view! { <Redirect path="/profile" /> }.into_any(),
             }
         }
-        Err(e) => view! {
-            <AuthCard title="Sign in">
-                <FormMessage error=Some(e.to_string()) />
-            </AuthCard>
-        }
-        .into_any(),
+        Err(e) => failed_card("Sign in", e),
     })
 }
 

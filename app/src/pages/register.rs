@@ -4,8 +4,8 @@
 
 use crate::api::{get_register_view, Register};
 use crate::components::{
-    server_view, AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField, PostForm, ServerFn,
-    SubmitButton,
+    failed_card, server_view, AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField,
+    PostForm, ServerFn, SubmitButton,
 };
 use crate::wire::{Lifetimes, RegisterView};
 use gatehouse_core::password::PasswordPolicy;
@@ -16,12 +16,7 @@ pub fn RegisterPage() -> impl IntoView {
     server_view(get_register_view(), |r| match r {
         Ok(v) if v.flash.notice.is_some() => sent(v).into_any(),
         Ok(v) => form(v).into_any(),
-        Err(e) => view! {
-            <AuthCard title="Create your account">
-                <FormMessage error=Some(e.to_string()) />
-            </AuthCard>
-        }
-        .into_any(),
+        Err(e) => failed_card("Create your account", e),
     })
 }
 

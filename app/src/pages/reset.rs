@@ -4,7 +4,8 @@
 
 use crate::api::recovery::{get_reset_view, ResetPassword};
 use crate::components::{
-    server_view, AuthCard, FormMessage, PasswordField, PostForm, ServerFn, SubmitButton,
+    failed_card, server_view, AuthCard, FormMessage, PasswordField, PostForm, ServerFn,
+    SubmitButton,
 };
 use crate::wire::ResetView;
 use gatehouse_core::password::PasswordPolicy;
@@ -16,12 +17,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
         Ok(v) if v.flash.notice.is_some() => reset_done(v.flash.notice).into_any(),
         Ok(v) if !v.link_live => expired(v).into_any(),
         Ok(v) => form(v).into_any(),
-        Err(e) => view! {
-            <AuthCard title="Choose a new password">
-                <FormMessage error=Some(e.to_string()) />
-            </AuthCard>
-        }
-        .into_any(),
+        Err(e) => failed_card("Choose a new password", e),
     })
 }
 

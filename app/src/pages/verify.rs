@@ -3,7 +3,9 @@
 //! **Verify my email** (a POST) verifies. Someone who did not register is told to leave it.
 
 use crate::api::verify::{get_verify_view, VerifyEmail};
-use crate::components::{server_view, AuthCard, FormMessage, PostForm, ServerFn, SubmitButton};
+use crate::components::{
+    failed_card, server_view, AuthCard, FormMessage, PostForm, ServerFn, SubmitButton,
+};
 use crate::wire::VerifyView;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -17,12 +19,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
     server_view(get_verify_view(token.clone()), move |r| match r {
         Ok(v) if v.live => confirm(v, token).into_any(),
         Ok(v) => dead(v).into_any(),
-        Err(e) => view! {
-            <AuthCard title="Verify your email">
-                <FormMessage error=Some(e.to_string()) />
-            </AuthCard>
-        }
-        .into_any(),
+        Err(e) => failed_card("Verify your email", e),
     })
 }
 
