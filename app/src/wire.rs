@@ -113,8 +113,8 @@ pub enum ReauthView {
 /// The Security tab (`/profile/security`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityView {
+    /// `me.mfa_method` is the active method.
     pub me: Me,
-    pub method: MfaMethod,
     /// Where codes go now, masked (email address or phone).
     pub destination: String,
     /// M13: a factor waiting to be set up at the next sign-in, in words, with its expiry.

@@ -143,7 +143,7 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         StatusCode::PAYLOAD_TOO_LARGE if wants_html => {
             message_page(res, "That was too much to send", TOO_LARGE)
         }
-        // After hydration the form reads this as its server function's error and says it.
+        // A caller of the API (not a browser page) gets the refusal as a server function error.
         StatusCode::PAYLOAD_TOO_LARGE if path.starts_with("/api/") => (
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("ServerError|{TOO_LARGE}"),
@@ -205,7 +205,7 @@ const TOO_LARGE: &str =
 
 /// A malformed call of a server function (a missing field, a wrong content type, an
 /// undecodable or oversized body) is the caller's mistake: 400 (413 for size), not 500. Real
-/// faults keep their 500. The error text stays the server function's own, so a hydrated page
+/// faults keep their 500. The error text stays the server function's own, so an API caller
 /// can still read it.
 async fn bad_call(res: Response) -> Response {
     let (mut parts, body) = res.into_parts();

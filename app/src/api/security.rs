@@ -92,7 +92,6 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
             email: u.email.to_string(),
             mfa_method: ov.method,
         },
-        method: ov.method,
         destination,
         pending: ov.pending.as_ref().map(pending_words),
         recovery_codes_left: ov.recovery_codes_left,

@@ -33,12 +33,17 @@ pub fn ProfileFrame(
                     active=active.to_string()
                 />
             </nav>
-            <div class="panel" role="tabpanel" aria-labelledby=format!("tab-{}", panel_label.to_lowercase())>
+            <div class="panel" role="tabpanel" aria-labelledby=tab_id(panel_label)>
                 {children()}
             </div>
         </main>
         <SiteFooter />
     }
+}
+
+/// The id of a tab, which its panel names in `aria-labelledby`.
+fn tab_id(label: &str) -> String {
+    format!("tab-{}", label.to_lowercase())
 }
 
 /// Where an arrow key moves the focus among `n` tabs from tab `i` (wrapping, as ARIA says).
@@ -62,9 +67,9 @@ fn TabList(tabs: Vec<(String, String)>, active: String) -> impl IntoView {
         .map(|(i, (label, path))| {
             let on = path == active;
             let refs = refs.clone();
-            let tab_id = format!("tab-{}", label.to_lowercase());
+            let id = tab_id(&label);
             view! {
-                <a role="tab" href=path id=tab_id
+                <a role="tab" href=path id=id
                     node_ref=refs[i]
                     aria-selected=if on { "true" } else { "false" }
                     aria-current=on.then_some("page")

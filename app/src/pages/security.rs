@@ -32,7 +32,7 @@ pub fn SecurityPage() -> impl IntoView {
 }
 
 fn method_words(v: &SecurityView) -> String {
-    match v.method {
+    match v.me.mfa_method {
         MfaMethod::Authenticator => "Codes from your authenticator app.".to_string(),
         MfaMethod::Sms => format!("Codes by text message to {}.", v.destination),
         MfaMethod::Email => format!("Codes by email to {}.", v.destination),
@@ -56,14 +56,14 @@ fn page(v: SecurityView) -> impl IntoView {
                 {v.pending.clone().map(|p| view! {
                     <p class="status status--pending">{p}</p>
                 })}
-                {(v.method != MfaMethod::Authenticator).then(|| view! {
+                {(v.me.mfa_method != MfaMethod::Authenticator).then(|| view! {
                     <p class="field__hint">"An authenticator app is the strongest choice: codes by email or text message can be intercepted."</p>
                 })}
                 {(!fresh).then(|| reauth_section(&v))}
                 {v.verifying_phone.clone().filter(|_| fresh).map(|to| phone_section(&v, to))}
                 {method_form(&v)}
             </section>
-            {(v.method == MfaMethod::Authenticator || !v.new_codes.is_empty()).then(|| codes_section(&v))}
+            {(v.me.mfa_method == MfaMethod::Authenticator || !v.new_codes.is_empty()).then(|| codes_section(&v))}
             {password_section(&v)}
             {sessions_section(&v)}
             {activity_section(&v)}
@@ -150,7 +150,7 @@ fn method_form(v: &SecurityView) -> impl IntoView + use<> {
     let f = v.flash.clone();
     let typed = f.value("mfa_method");
     let selected = if typed.is_empty() {
-        v.method.as_str().to_string()
+        v.me.mfa_method.as_str().to_string()
     } else {
         typed
     };
@@ -183,7 +183,7 @@ fn password_section(v: &SecurityView) -> impl IntoView + use<> {
         min_length: v.min_length,
     };
     let email = v.me.email.clone();
-    let reset_note = match v.method {
+    let reset_note = match v.me.mfa_method {
         MfaMethod::Sms => "We can text you a link to choose a new one.",
         MfaMethod::Authenticator => "We can email you a link to choose a new one (an authenticator app cannot receive links).",
         MfaMethod::Email => "We can email you a link to choose a new one.",
