@@ -1,11 +1,9 @@
 //! Server functions: thin adapters from forms to `gatehouse_core` services.
 //!
 //! Each one reads the session from the cookie (never a user id from arguments), calls core, and
-//! turns domain errors into a [`Flash`] the page renders next to the right field. Endpoint names are
+//! reports a refusal with `ctx::fail` (core says where its message goes). Endpoint names are
 //! stable (`/api/<name>`): the no-JS forms post to them directly.
 
-#[cfg(feature = "ssr")]
-use crate::wire::Flash;
 use crate::wire::{LoginView, Me, RegisterView};
 use leptos::prelude::*;
 
@@ -19,7 +17,7 @@ pub mod verify;
 #[server(endpoint = "login_view")]
 pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
     use crate::wire::LoginStep;
-    use gatehouse_core::sessions::SessionState;
+    use gatehouse_core::mechanisms::sessions::SessionState;
     let st = ctx::state()?;
     let flash = ctx::take_flash(&st, "login");
     let session = ctx::session(&st).await?;
@@ -39,10 +37,10 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
             v.email = email.clone();
         }
         Some(SessionState::Partial { .. }) => {
-            use gatehouse_core::login::StepKind;
+            use gatehouse_core::flows::login::StepKind;
             v.step = LoginStep::Code;
             if let Some(s) = &session {
-                if let Some(cs) = gatehouse_core::login::code_step(&st.deps, s)
+                if let Some(cs) = gatehouse_core::flows::login::code_step(&st.deps, s)
                     .await
                     .map_err(internal)?
                 {
@@ -56,8 +54,8 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
                     v.resend_in = cs.resend_in;
                     v.setup_key = cs.setup_key;
                     if !cs.otpauth_url.is_empty() {
-                        let svg =
-                            gatehouse_core::totp::qr_svg(&cs.otpauth_url).map_err(internal)?;
+                        let svg = gatehouse_core::mechanisms::totp::qr_svg(&cs.otpauth_url)
+                            .map_err(internal)?;
                         v.qr_image = svg_data_url(&svg);
                     }
                 }
@@ -66,7 +64,7 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
         Some(SessionState::ShowingCodes { .. }) => {
             v.step = LoginStep::RecoveryCodes;
             if let Some(s) = &session {
-                v.codes = gatehouse_core::login::recovery_codes_to_show(&st.deps, s)
+                v.codes = gatehouse_core::flows::login::recovery_codes_to_show(&st.deps, s)
                     .await
                     .map_err(internal)?;
             }
@@ -102,7 +100,7 @@ fn flow_expired(st: &ctx::AppState, field: &str) {
     login_failed(
         st,
         field,
-        gatehouse_core::login::LoginError::WrongStep,
+        gatehouse_core::flows::login::LoginError::WrongStep,
         None,
     );
     ctx::back_to("/login");
@@ -110,7 +108,7 @@ fn flow_expired(st: &ctx::AppState, field: &str) {
 
 /// The flow ended signed in: the new session cookie, then the profile.
 #[cfg(feature = "ssr")]
-fn signed_in(st: &ctx::AppState, token: &gatehouse_core::secret::Secret) {
+fn signed_in(st: &ctx::AppState, token: &gatehouse_core::mechanisms::secret::Secret) {
     ctx::set_session_cookie(st, token);
     leptos_axum::redirect("/profile");
 }
@@ -119,37 +117,10 @@ fn signed_in(st: &ctx::AppState, token: &gatehouse_core::secret::Secret) {
 fn login_failed(
     st: &ctx::AppState,
     field: &str,
-    e: gatehouse_core::login::LoginError,
+    e: gatehouse_core::flows::login::LoginError,
     keep: Option<(&str, &str)>,
 ) {
-    form_failed(st, "login", field, e, keep.as_slice());
-}
-
-/// Turns a domain error into the form's flash: field messages next to `field`, flow-level ones
-/// for the whole form, internals logged but never shown. `keep` is what the person typed.
-#[cfg(feature = "ssr")]
-fn form_failed(
-    st: &ctx::AppState,
-    form: &str,
-    field: &str,
-    e: gatehouse_core::login::LoginError,
-    keep: &[(&str, &str)],
-) {
-    use gatehouse_core::login::LoginError;
-    let mut f = Flash::for_form(form);
-    match &e {
-        LoginError::Store(_) | LoginError::Internal => ctx::fail_internal(&mut f, &e),
-        LoginError::Busy => ctx::fail_busy(&mut f),
-        LoginError::WrongStep
-        | LoginError::ChallengeDead
-        | LoginError::ReauthRequired
-        | LoginError::NoAuthenticator => f.form_error = Some(e.to_string()),
-        _ => f = f.with_error(field, e.to_string()),
-    }
-    for (k, v) in keep {
-        f = f.with_value(k, v);
-    }
-    ctx::write_flash(st, &f);
+    ctx::fail(st, "login", field, &e, keep.as_slice());
 }
 
 /// Step 1 (E2): always moves on to the password step when the address is well-formed.
@@ -157,8 +128,13 @@ fn form_failed(
 pub async fn login_email(email: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let session = ctx::session(&st).await?;
-    match gatehouse_core::login::submit_email(&st.deps, session.as_ref(), &email, &ctx::client())
-        .await
+    match gatehouse_core::flows::login::submit_email(
+        &st.deps,
+        session.as_ref(),
+        &email,
+        &ctx::client(),
+    )
+    .await
     {
         Ok(token) => ctx::set_session_cookie(&st, &token),
         Err(e) => login_failed(&st, "email", e, Some(("email", &email))),
@@ -167,28 +143,24 @@ pub async fn login_email(email: String) -> Result<(), ServerFnError> {
     Ok(())
 }
 
-/// E1: what a wrong password (or a not yet verified address) answers on the sign-in form.
-#[cfg(feature = "ssr")]
-const INCORRECT_WITH_HINT: &str = "Email or password is incorrect. Registered recently? Confirm your email first: the link is in our message.";
-
 #[server(endpoint = "login_password")]
 pub async fn login_password(password: String) -> Result<(), ServerFnError> {
-    use gatehouse_core::login::PasswordOutcome;
+    use gatehouse_core::flows::login::PasswordOutcome;
     let st = ctx::state()?;
     let Some(session) = ctx::session(&st).await? else {
         flow_expired(&st, "password");
         return Ok(());
     };
-    match gatehouse_core::login::submit_password(&st.deps, &session, &password, &ctx::client())
-        .await
+    match gatehouse_core::flows::login::submit_password(
+        &st.deps,
+        &session,
+        &password,
+        &ctx::client(),
+    )
+    .await
     {
         Ok(PasswordOutcome::CodeSent(token)) => ctx::set_session_cookie(&st, &token),
-        // E1: an unverified account gets this same answer (and a fresh link by email), so the
-        // hint is part of every "incorrect" on the sign-in form.
-        Err(gatehouse_core::login::LoginError::Incorrect) => {
-            let f = Flash::for_form("login").with_error("password", INCORRECT_WITH_HINT);
-            ctx::write_flash(&st, &f);
-        }
+        // E1: an unverified account gets the same "incorrect" (core's words carry the hint).
         Err(e) => login_failed(&st, "password", e, None),
     }
     ctx::back_to("/login");
@@ -202,7 +174,8 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
         flow_expired(&st, "code");
         return Ok(());
     };
-    match gatehouse_core::login::verify_code(&st.deps, &session, &code, &ctx::client()).await {
+    match gatehouse_core::flows::login::verify_code(&st.deps, &session, &code, &ctx::client()).await
+    {
         Ok(outcome) => code_passed(&st, outcome),
         Err(e) => {
             // The code is never echoed back (the flash is a cookie; a code is a secret).
@@ -216,8 +189,8 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
 /// A second factor answered: signed in, or on to the recovery codes or to setting up a pending
 /// factor (M13), each under its new session id.
 #[cfg(feature = "ssr")]
-fn code_passed(st: &ctx::AppState, outcome: gatehouse_core::login::CodeOutcome) {
-    use gatehouse_core::login::CodeOutcome;
+fn code_passed(st: &ctx::AppState, outcome: gatehouse_core::flows::login::CodeOutcome) {
+    use gatehouse_core::flows::login::CodeOutcome;
     match outcome {
         CodeOutcome::SignedIn(token) => signed_in(st, &token),
         CodeOutcome::ShowRecoveryCodes(token) | CodeOutcome::SetUpNext(token) => {
@@ -234,12 +207,8 @@ pub async fn resend_code() -> Result<(), ServerFnError> {
         flow_expired(&st, "code");
         return Ok(());
     };
-    match gatehouse_core::login::resend_code(&st.deps, &session).await {
-        Ok(()) => {
-            let mut f = Flash::for_form("login");
-            f.notice = Some("We sent you a new code.".into());
-            ctx::write_flash(&st, &f);
-        }
+    match gatehouse_core::flows::login::resend_code(&st.deps, &session).await {
+        Ok(()) => ctx::notice(&st, "login", "We sent you a new code."),
         Err(e) => login_failed(&st, "code", e, None),
     }
     ctx::back_to("/login");
@@ -254,7 +223,7 @@ pub async fn login_recovery(recovery_code: String) -> Result<(), ServerFnError> 
         flow_expired(&st, "recovery_code");
         return Ok(());
     };
-    match gatehouse_core::login::use_recovery_code(
+    match gatehouse_core::flows::login::use_recovery_code(
         &st.deps,
         &session,
         &recovery_code,
@@ -279,8 +248,12 @@ pub async fn ack_recovery_codes() -> Result<(), ServerFnError> {
         flow_expired(&st, "codes");
         return Ok(());
     };
-    match gatehouse_core::login::acknowledge_recovery_codes(&st.deps, &session, &ctx::client())
-        .await
+    match gatehouse_core::flows::login::acknowledge_recovery_codes(
+        &st.deps,
+        &session,
+        &ctx::client(),
+    )
+    .await
     {
         Ok(token) => signed_in(&st, &token),
         Err(e) => {
@@ -305,7 +278,7 @@ pub async fn login_restart() -> Result<(), ServerFnError> {
 pub async fn sign_out() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     if let Some(s) = ctx::session(&st).await? {
-        gatehouse_core::login::sign_out(&st.deps, &s, &ctx::client())
+        gatehouse_core::flows::login::sign_out(&st.deps, &s, &ctx::client())
             .await
             .map_err(internal)?;
     }
@@ -335,7 +308,7 @@ pub async fn register(
     mfa_method: Option<String>,
     #[server(default)] phone: String,
 ) -> Result<(), ServerFnError> {
-    use gatehouse_core::accounts::{self, RegisterError, Registration};
+    use gatehouse_core::flows::accounts::{self, Registration};
     let st = ctx::state()?;
     let r = Registration {
         email,
@@ -346,47 +319,26 @@ pub async fn register(
         mfa_method: mfa_method.unwrap_or_default(),
         phone,
     };
-    let mut f = Flash::for_form("register")
-        .with_value("email", &r.email)
-        .with_value("first_name", &r.first_name)
-        .with_value("last_name", &r.last_name)
-        .with_value("mfa_method", &r.mfa_method)
-        .with_value("phone", &r.phone);
     match accounts::register(&st.deps, &r, &ctx::client()).await {
-        Ok(()) => {
-            f = Flash::for_form("register");
-            f.notice = Some(format!(
+        Ok(()) => ctx::notice(
+            &st,
+            "register",
+            format!(
                 "Check your email. If {} can receive mail, a link to confirm it is on its way.",
                 r.email.trim()
-            ));
+            ),
+        ),
+        Err(e) => {
+            let keep = [
+                ("email", r.email.as_str()),
+                ("first_name", &r.first_name),
+                ("last_name", &r.last_name),
+                ("mfa_method", &r.mfa_method),
+                ("phone", &r.phone),
+            ];
+            ctx::fail(&st, "register", "email", &e, &keep);
         }
-        Err(RegisterError::Invalid(errs)) => {
-            for (k, v) in [
-                ("email", errs.email),
-                ("first_name", errs.first_name),
-                ("last_name", errs.last_name),
-                ("password", errs.password),
-                ("confirm", errs.confirm),
-                ("mfa_method", errs.mfa_method),
-                ("phone", errs.phone),
-            ] {
-                if let Some(v) = v {
-                    f = f.with_error(k, v);
-                }
-            }
-        }
-        Err(RegisterError::Limited(l)) => {
-            f.form_error = Some(format!(
-                "Too many attempts. Try again in {} seconds.",
-                l.retry_after
-            ))
-        }
-        Err(RegisterError::Hash(gatehouse_core::hashing::HashError::Busy)) => {
-            ctx::fail_busy(&mut f)
-        }
-        Err(e) => ctx::fail_internal(&mut f, &e),
     }
-    ctx::write_flash(&st, &f);
     ctx::back_to("/register");
     Ok(())
 }
@@ -399,7 +351,7 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
         return Ok(None);
     };
     let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let u = gatehouse_core::users::by_id(&mut c, &user_id)
+    let u = gatehouse_core::mechanisms::users::by_id(&mut c, &user_id)
         .await
         .map_err(internal)?;
     Ok(u.map(|u| Me {

@@ -7,9 +7,9 @@
 //! - The flash (a form's messages and typed values across a no-JS redirect) is signed with the
 //!   instance key, `__Host-` like the session cookie, and never holds a secret (`Flash`).
 
-use crate::wire::Flash;
-use gatehouse_core::service::Deps;
-use gatehouse_core::sessions::{self, ClientInfo, Session};
+use crate::wire::{AppError, Flash};
+use gatehouse_core::mechanisms::service::Deps;
+use gatehouse_core::mechanisms::sessions::{self, ClientInfo, Session};
 use http::header::{HeaderValue, COOKIE, SET_COOKIE, USER_AGENT};
 use http::request::Parts;
 use leptos::prelude::*;
@@ -21,7 +21,7 @@ pub struct AppState {
     pub deps: Deps,
     pub secure_cookies: bool,
     /// Dev mode only: the clock `/dev/clock` moves (the same one `deps.clock` reads).
-    pub dev_clock: Option<gatehouse_core::clock::OffsetClock>,
+    pub dev_clock: Option<gatehouse_core::values::clock::OffsetClock>,
 }
 
 impl AppState {
@@ -144,7 +144,7 @@ pub async fn signed_in(st: &AppState) -> Result<Option<(Session, String)>, Serve
         .and_then(|s| s.authenticated_user().map(str::to_string).map(|u| (s, u))))
 }
 
-pub fn set_session_cookie(st: &AppState, token: &gatehouse_core::secret::Secret) {
+pub fn set_session_cookie(st: &AppState, token: &gatehouse_core::mechanisms::secret::Secret) {
     set_cookie(format!(
         "{}={}{}",
         st.session_cookie(),
@@ -229,19 +229,37 @@ pub fn busy() {
     }
 }
 
-pub const BUSY: &str = "The server is busy. Try again in a moment.";
-pub const OOPS: &str = "Something went wrong on our side. Please try again.";
-
-/// P6 on a form: 503 + Retry-After and a message for the whole form.
-pub fn fail_busy(f: &mut Flash) {
-    busy();
-    f.form_error = Some(BUSY.into());
+/// The one way a server function reports a refused action: the message goes into `form`'s
+/// flash where core says it belongs (`field` is the input the action was about), with what the
+/// person typed (`keep`; secrets are dropped by [`Flash::with_value`]). A fault is logged and
+/// shown generically; busy answers 503 + Retry-After (P6).
+pub fn fail(
+    st: &AppState,
+    form: &str,
+    field: &str,
+    e: &dyn gatehouse_core::values::failure::Refusal,
+    keep: &[(&str, &str)],
+) {
+    let a = AppError::from_refusal(e, field);
+    match a {
+        AppError::Busy => busy(),
+        AppError::Internal => {
+            let _ = internal(e);
+        }
+        _ => {}
+    }
+    let mut f = Flash::for_form(form).with_failure(a);
+    for (k, v) in keep {
+        f = f.with_value(k, v);
+    }
+    write_flash(st, &f);
 }
 
-/// An unexpected failure on a form: logged, and a generic message for the whole form.
-pub fn fail_internal(f: &mut Flash, e: impl std::fmt::Display) {
-    let _ = internal(e);
-    f.form_error = Some(OOPS.into());
+/// A success: `text` for the whole form.
+pub fn notice(st: &AppState, form: &str, text: impl Into<String>) {
+    let mut f = Flash::for_form(form);
+    f.notice = Some(text.into());
+    write_flash(st, &f);
 }
 
 /// Abandons a flow that has not signed anyone in ("Start again"): its session row goes.

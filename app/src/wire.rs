@@ -1,6 +1,7 @@
 //! Types that cross the wire between server functions and components (compiled on both sides).
 
-use gatehouse_core::factors::MfaMethod;
+use gatehouse_core::values::factors::MfaMethod;
+use gatehouse_core::values::failure::{Refusal, Shown};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -52,6 +53,58 @@ impl Flash {
                 .insert(field.into(), v.chars().take(256).collect());
         }
         self
+    }
+    /// The refusal's message where it belongs: next to its field(s) or for the whole form.
+    pub fn with_failure(mut self, e: AppError) -> Self {
+        match e {
+            AppError::Field { field, message } => self = self.with_error(&field, message),
+            AppError::Fields(all) => {
+                for (field, message) in all {
+                    self = self.with_error(&field, message);
+                }
+            }
+            AppError::Form(message) => self.form_error = Some(message),
+            AppError::Busy => self.form_error = Some(BUSY.into()),
+            AppError::Internal => self.form_error = Some(OOPS.into()),
+        }
+        self
+    }
+}
+
+pub const BUSY: &str = "The server is busy. Try again in a moment.";
+pub const OOPS: &str = "Something went wrong on our side. Please try again.";
+
+/// The app's one error on the wire: where a refused action's message is shown. Built from any
+/// core error through its [`Refusal`] (core decides per variant; the app never re-decides).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppError {
+    Field {
+        field: String,
+        message: String,
+    },
+    Fields(Vec<(String, String)>),
+    Form(String),
+    /// P6: the server is busy (503 with Retry-After).
+    Busy,
+    /// A fault, logged on the server; the person reads [`OOPS`].
+    Internal,
+}
+
+impl AppError {
+    /// `field` is the input the action was about, for refusals shown next to it.
+    pub fn from_refusal(e: &dyn Refusal, field: &str) -> Self {
+        match e.shown() {
+            Shown::Field => Self::Field {
+                field: field.into(),
+                message: e.to_string(),
+            },
+            Shown::Fields(all) => {
+                Self::Fields(all.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            }
+            Shown::Form => Self::Form(e.to_string()),
+            Shown::Busy => Self::Busy,
+            Shown::Internal => Self::Internal,
+        }
     }
 }
 
@@ -243,7 +296,7 @@ impl Lifetimes {
             let s = &st.deps.settings;
             return Self {
                 code_minutes: s.code_ttl_secs / 60,
-                reauth_minutes: gatehouse_core::security::REAUTH_WINDOW_SECS / 60,
+                reauth_minutes: gatehouse_core::flows::security::REAUTH_WINDOW_SECS / 60,
                 verify_hours: s.verify_ttl_secs / 3600,
             };
         }

@@ -1,56 +1,22 @@
-//! Gatehouse domain crate.
+//! Gatehouse domain crate, in four layers; arrows point only down (flows → mechanisms →
+//! store/values), so a reader finds a rule in one guess and no module depends on one above it.
 //!
-//! Pure rules (email syntax, password policy P1–P3) compile everywhere, including the WASM
-//! front end, so the browser shows the same messages the server enforces. Everything that needs
-//! the operating system — storage, hashing, randomness — sits behind the `server` feature.
+//! - [`values`]: parsed-at-the-edge types and pure rules (email syntax, password policy P1–P3,
+//!   MFA methods, challenge kinds). They compile everywhere, including the WASM front end, so the
+//!   browser shows the same messages the server enforces.
+//! - [`store`]: connections, migrations, transactions (SQLite embedded, PostgreSQL shared).
+//! - [`mechanisms`]: reusable machinery with no feature knowledge — randomness, crypto, hashing,
+//!   rate limits, challenges, sessions, factors, outbox, events.
+//! - [`flows`]: one module per thing a person does (register, sign in, recover, the Security tab).
+//!   A flow never calls another flow; what two flows share lives in a mechanism.
+//!
+//! Everything that needs the operating system sits behind the `server` feature.
 
-pub mod clock;
-pub mod email;
-pub mod factors;
-pub mod password;
-pub mod phone;
+pub mod values;
 
 #[cfg(feature = "server")]
-pub mod accounts;
+pub mod flows;
 #[cfg(feature = "server")]
-pub mod challenges;
-#[cfg(feature = "server")]
-pub mod crypto;
-#[cfg(feature = "server")]
-pub mod events;
-#[cfg(feature = "server")]
-pub mod hashing;
-#[cfg(feature = "server")]
-pub mod login;
-#[cfg(feature = "server")]
-pub mod messages;
-#[cfg(feature = "server")]
-pub mod mfa;
-#[cfg(feature = "server")]
-pub mod netaddr;
-#[cfg(feature = "server")]
-pub mod outbox;
-#[cfg(feature = "server")]
-pub mod ratelimit;
-#[cfg(feature = "server")]
-pub mod recovery;
-#[cfg(feature = "server")]
-pub mod recovery_codes;
-#[cfg(feature = "server")]
-pub mod recovery_sms;
-#[cfg(feature = "server")]
-pub mod secret;
-#[cfg(feature = "server")]
-pub mod security;
-#[cfg(feature = "server")]
-pub mod service;
-#[cfg(feature = "server")]
-pub mod sessions;
+pub mod mechanisms;
 #[cfg(feature = "server")]
 pub mod store;
-#[cfg(feature = "server")]
-pub mod sweep;
-#[cfg(feature = "server")]
-pub mod totp;
-#[cfg(feature = "server")]
-pub mod users;

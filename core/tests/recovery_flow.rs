@@ -7,13 +7,13 @@
 mod common;
 
 use common::*;
-use gatehouse_core::clock::FixedClock;
-use gatehouse_core::login::{self, PasswordOutcome};
-use gatehouse_core::outbox;
-use gatehouse_core::recovery::{self, RecoveryError, RESET_TTL_SECS};
-use gatehouse_core::service::Deps;
-use gatehouse_core::sessions;
+use gatehouse_core::flows::login::{self, PasswordOutcome};
+use gatehouse_core::flows::recovery::{self, RecoveryError, RESET_TTL_SECS};
+use gatehouse_core::mechanisms::outbox;
+use gatehouse_core::mechanisms::service::Deps;
+use gatehouse_core::mechanisms::sessions;
 use gatehouse_core::store::testing;
+use gatehouse_core::values::clock::FixedClock;
 
 const NEW_PW: &str = "harbour-lamp-58";
 
@@ -75,7 +75,7 @@ async fn f1_known_and_unknown_addresses_get_the_same_answer_and_only_the_owner_g
 
 #[tokio::test]
 async fn f7_an_unverified_address_gets_no_reset_link() {
-    use gatehouse_core::accounts::{self, Registration};
+    use gatehouse_core::flows::accounts::{self, Registration};
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
@@ -332,13 +332,13 @@ async fn sms_code(d: &Deps) -> String {
 
 #[tokio::test]
 async fn f6_a_code_to_the_verified_phone_leads_to_a_new_password_and_ends_every_session() {
-    use gatehouse_core::recovery_sms;
-    use gatehouse_core::sessions::SessionState;
+    use gatehouse_core::flows::recovery::sms;
+    use gatehouse_core::mechanisms::sessions::SessionState;
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
         let before = sms_user(&d, "grace@example.com", "+1 555 010 0200").await;
-        let t = recovery_sms::start(&d, None, "grace@example.com", &client())
+        let t = sms::start(&d, None, "grace@example.com", &client())
             .await
             .expect("started");
         let flow = session(&d, t.expose()).await;
@@ -346,10 +346,10 @@ async fn f6_a_code_to_the_verified_phone_leads_to_a_new_password_and_ends_every_
         let right = sms_code(&d).await;
         let wrong = wrong_code(&right);
         assert!(matches!(
-            recovery_sms::verify(&d, &flow, wrong, &client()).await,
-            Err(RecoveryError::Login(login::LoginError::Incorrect))
+            sms::verify(&d, &flow, wrong, &client()).await,
+            Err(RecoveryError::CodeRefused)
         ));
-        let t2 = recovery_sms::verify(&d, &flow, &right, &client())
+        let t2 = sms::verify(&d, &flow, &right, &client())
             .await
             .expect("right code");
         let allowed = session(&d, t2.expose()).await;
@@ -358,7 +358,7 @@ async fn f6_a_code_to_the_verified_phone_leads_to_a_new_password_and_ends_every_
             allowed.authenticated_user().is_none(),
             "F5: never signed in"
         );
-        recovery_sms::reset(&d, &allowed, NEW_PW, NEW_PW, &client())
+        sms::reset(&d, &allowed, NEW_PW, NEW_PW, &client())
             .await
             .expect("reset");
         assert!(!live(&d, &before).await, "F5: every session ended");
@@ -369,40 +369,40 @@ async fn f6_a_code_to_the_verified_phone_leads_to_a_new_password_and_ends_every_
 
 #[tokio::test]
 async fn f6_the_code_expires_after_ten_minutes() {
-    use gatehouse_core::recovery_sms;
+    use gatehouse_core::flows::recovery::sms;
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
         sms_user(&d, "grace@example.com", "+1 555 010 0200").await;
-        let t = recovery_sms::start(&d, None, "grace@example.com", &client())
+        let t = sms::start(&d, None, "grace@example.com", &client())
             .await
             .expect("started");
         let code = sms_code(&d).await;
         clock.advance(10 * 60 + 1);
         let flow = session(&d, t.expose()).await;
         assert!(matches!(
-            recovery_sms::verify(&d, &flow, &code, &client()).await,
-            Err(RecoveryError::Login(login::LoginError::Incorrect))
+            sms::verify(&d, &flow, &code, &client()).await,
+            Err(RecoveryError::CodeRefused)
         ));
     }
 }
 
 #[tokio::test]
 async fn f1_an_sms_flow_for_an_unknown_address_or_one_without_a_phone_looks_the_same() {
-    use gatehouse_core::recovery_sms;
+    use gatehouse_core::flows::recovery::sms;
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
         verified_user(&d, "ada@example.com").await; // email codes, no phone
         let before = outbox_len(&d).await;
         for email in ["nobody@example.com", "ada@example.com"] {
-            let t = recovery_sms::start(&d, None, email, &client())
+            let t = sms::start(&d, None, email, &client())
                 .await
                 .expect("the same answer");
             let flow = session(&d, t.expose()).await;
             assert!(matches!(
-                recovery_sms::verify(&d, &flow, "123456", &client()).await,
-                Err(RecoveryError::Login(login::LoginError::Incorrect))
+                sms::verify(&d, &flow, "123456", &client()).await,
+                Err(RecoveryError::CodeRefused)
             ));
         }
         assert_eq!(outbox_len(&d).await, before, "no text message to send");
@@ -437,7 +437,7 @@ async fn a_reset_asked_from_a_new_place_is_told_to_the_owner() {
             0,
             "the address the account was used from"
         );
-        let elsewhere = gatehouse_core::sessions::ClientInfo {
+        let elsewhere = gatehouse_core::mechanisms::sessions::ClientInfo {
             ip: "198.51.100.7".into(),
             user_agent: "elsewhere".into(),
         };

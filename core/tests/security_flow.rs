@@ -6,14 +6,18 @@
 mod common;
 
 use common::*;
-use gatehouse_core::clock::FixedClock;
-use gatehouse_core::login::{self, LoginError, StepKind};
-use gatehouse_core::outbox::Channel;
-use gatehouse_core::phone::PhoneError;
-use gatehouse_core::security::{self, Changed, Choice, Reauth, REAUTH_WINDOW_SECS};
-use gatehouse_core::service::Deps;
+use gatehouse_core::flows::login::{self, StepKind};
+use gatehouse_core::flows::security::{
+    self, Changed, Choice, Reauth, SecurityError, REAUTH_WINDOW_SECS,
+};
+use gatehouse_core::mechanisms::challenges::ChallengeError;
+use gatehouse_core::mechanisms::credentials::CredentialError;
+use gatehouse_core::mechanisms::outbox::Channel;
+use gatehouse_core::mechanisms::service::Deps;
+use gatehouse_core::mechanisms::users::{self, MfaMethod};
 use gatehouse_core::store::testing;
-use gatehouse_core::users::{self, MfaMethod};
+use gatehouse_core::values::clock::FixedClock;
+use gatehouse_core::values::phone::PhoneError;
 
 const PHONE: &str = "+1 555 010 0200";
 
@@ -30,7 +34,7 @@ async fn signed_in(d: &Deps, email: &str) -> String {
 
 async fn method(d: &Deps, email: &str) -> MfaMethod {
     let mut c = d.store.conn().await.expect("conn");
-    let e = gatehouse_core::email::Email::parse(email).expect("email");
+    let e = gatehouse_core::values::email::Email::parse(email).expect("email");
     users::by_email(&mut c, &e)
         .await
         .expect("load")
@@ -57,11 +61,11 @@ async fn s5_regression_8_a_stale_session_cannot_change_the_method_without_reauth
         let s = session(&d, &tok).await;
         assert!(matches!(
             security::change_method(&d, &s, &Choice::Authenticator, &client()).await,
-            Err(LoginError::ReauthRequired)
+            Err(SecurityError::ReauthRequired)
         ));
         assert!(matches!(
             security::reauth_password(&d, &s, "wrong-password-1", &client()).await,
-            Err(LoginError::Incorrect)
+            Err(SecurityError::Password(CredentialError::Incorrect))
         ));
         security::reauth_password(&d, &s, PW, &client())
             .await
@@ -107,11 +111,11 @@ async fn m9_m7_text_messages_need_a_verified_number_and_the_old_channel_is_told(
         let before = last_message(&d).await;
         assert!(matches!(
             security::change_method(&d, &s, &sms("555 0100"), &client()).await,
-            Err(LoginError::Phone(PhoneError::Format))
+            Err(SecurityError::Phone(PhoneError::Format))
         ));
         assert!(matches!(
             security::change_method(&d, &s, &sms("+882 1234 5678"), &client()).await,
-            Err(LoginError::Phone(PhoneError::NotAllowed))
+            Err(SecurityError::Phone(PhoneError::NotAllowed))
         ));
         assert_eq!(last_message(&d).await, before, "nothing sent");
         let changed = security::change_method(&d, &s, &sms(PHONE), &client())
@@ -132,7 +136,9 @@ async fn m9_m7_text_messages_need_a_verified_number_and_the_old_channel_is_told(
         let wrong = wrong_code(&right);
         assert!(matches!(
             security::verify_phone(&d, &s, wrong, &client()).await,
-            Err(LoginError::WrongCode { remaining: 4 })
+            Err(SecurityError::Code(ChallengeError::WrongCode {
+                remaining: 4
+            }))
         ));
         security::verify_phone(&d, &s, &right, &client())
             .await
@@ -221,11 +227,11 @@ async fn m4_an_authenticator_chosen_on_the_security_tab_is_set_up_at_the_next_si
         let pending = ov.pending.expect("M13: the pending choice is shown");
         assert_eq!(
             pending.enrolment,
-            gatehouse_core::mfa::Enrolment::Authenticator
+            gatehouse_core::mechanisms::mfa::Enrolment::Authenticator
         );
         assert_eq!(
             pending.expires_at,
-            d.now() + gatehouse_core::mfa::ENROLMENT_TTL_SECS
+            d.now() + gatehouse_core::mechanisms::mfa::ENROLMENT_TTL_SECS
         );
         let told = last_message(&d).await;
         assert_eq!(told.recipient, "ada@example.com", "M7");
@@ -264,17 +270,17 @@ async fn r3_a_reauthentication_challenge_dies_after_five_wrong_codes() {
         for _ in 0..4 {
             assert!(matches!(
                 security::reauth_code(&d, &s, wrong, &client()).await,
-                Err(LoginError::WrongCode { .. })
+                Err(SecurityError::Code(ChallengeError::WrongCode { .. }))
             ));
         }
         assert!(matches!(
             security::reauth_code(&d, &s, wrong, &client()).await,
-            Err(LoginError::ChallengeDead)
+            Err(SecurityError::Code(ChallengeError::Dead))
         ));
         assert!(
             matches!(
                 security::reauth_code(&d, &s, &right, &client()).await,
-                Err(LoginError::ChallengeDead)
+                Err(SecurityError::Code(ChallengeError::Dead))
             ),
             "the right code is too late"
         );
@@ -333,8 +339,8 @@ async fn m6_regenerated_recovery_codes_replace_the_old_ones_and_are_shown_once()
 
 #[tokio::test]
 async fn s4_g1_a_person_sees_their_sessions_and_activity_and_ends_another_session() {
-    use gatehouse_core::events;
-    use gatehouse_core::sessions;
+    use gatehouse_core::mechanisms::events;
+    use gatehouse_core::mechanisms::sessions;
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);

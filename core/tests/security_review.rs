@@ -4,13 +4,13 @@
 mod common;
 
 use common::*;
-use gatehouse_core::accounts::{self, Registration};
-use gatehouse_core::clock::FixedClock;
-use gatehouse_core::login::{self, CodeOutcome, LoginError, StepKind};
-use gatehouse_core::mfa::{self, Enrolment, ENROLMENT_TTL_SECS};
-use gatehouse_core::outbox::Channel;
+use gatehouse_core::flows::accounts::{self, Registration};
+use gatehouse_core::flows::login::{self, CodeOutcome, LoginError, StepKind};
+use gatehouse_core::mechanisms::mfa::{self, Enrolment, ENROLMENT_TTL_SECS};
+use gatehouse_core::mechanisms::outbox::Channel;
+use gatehouse_core::mechanisms::users::{self, MfaMethod};
 use gatehouse_core::store::testing;
-use gatehouse_core::users::{self, MfaMethod};
+use gatehouse_core::values::clock::FixedClock;
 
 const ATTACKER_PHONE: &str = "+1 555 010 0666";
 
@@ -27,7 +27,7 @@ fn registration(email: &str, password: &str, method: &str, phone: &str) -> Regis
 }
 
 /// The token of the newest verification mail to `email`.
-async fn verification_token(d: &gatehouse_core::service::Deps, email: &str) -> String {
+async fn verification_token(d: &gatehouse_core::mechanisms::service::Deps, email: &str) -> String {
     let m = last_message(d).await;
     assert_eq!(
         (m.recipient.as_str(), m.subject.as_str()),
@@ -41,9 +41,9 @@ async fn verification_token(d: &gatehouse_core::service::Deps, email: &str) -> S
         .to_string()
 }
 
-async fn user(d: &gatehouse_core::service::Deps, email: &str) -> users::User {
+async fn user(d: &gatehouse_core::mechanisms::service::Deps, email: &str) -> users::User {
     let mut c = d.store.conn().await.expect("conn");
-    let e = gatehouse_core::email::Email::parse(email).expect("email");
+    let e = gatehouse_core::values::email::Email::parse(email).expect("email");
     users::by_email(&mut c, &e)
         .await
         .expect("load")
@@ -150,7 +150,7 @@ async fn m13_pending_enrolments_expire() {
             panic!("an expired enrolment is not offered: {out:?}")
         };
         let signed = session(&d, t.expose()).await;
-        let ov = gatehouse_core::security::overview(&d, &signed)
+        let ov = gatehouse_core::flows::security::overview(&d, &signed)
             .await
             .expect("overview");
         assert_eq!(ov.pending, None);
@@ -286,7 +286,7 @@ async fn e4_factors_chosen_at_registration_wait_for_the_owners_emailed_code() {
             "the attacker's number is not verified"
         );
         drop(c);
-        gatehouse_core::recovery_sms::start(&d, None, "victim@example.com", &client())
+        gatehouse_core::flows::recovery::sms::start(&d, None, "victim@example.com", &client())
             .await
             .expect("recovery flow");
         let last = last_message(&d).await;
@@ -299,7 +299,7 @@ async fn e4_factors_chosen_at_registration_wait_for_the_owners_emailed_code() {
 }
 
 /// The failure counter and lock of `email`.
-async fn counter(d: &gatehouse_core::service::Deps, email: &str) -> (i64, Option<i64>) {
+async fn counter(d: &gatehouse_core::mechanisms::service::Deps, email: &str) -> (i64, Option<i64>) {
     let mut c = d.store.conn().await.expect("conn");
     sqlx::query_as("SELECT failed_count, locked_until FROM users WHERE email = $1")
         .bind(email)
@@ -322,12 +322,13 @@ where
 }
 
 fn with_hasher(
-    d: gatehouse_core::service::Deps,
+    d: gatehouse_core::mechanisms::service::Deps,
     workers: usize,
     queue: usize,
-) -> gatehouse_core::service::Deps {
-    gatehouse_core::service::Deps {
-        hasher: gatehouse_core::hashing::Hasher::start(FAST, workers, queue).expect("hasher"),
+) -> gatehouse_core::mechanisms::service::Deps {
+    gatehouse_core::mechanisms::service::Deps {
+        hasher: gatehouse_core::mechanisms::hashing::Hasher::start(FAST, workers, queue)
+            .expect("hasher"),
         ..d
     }
 }
@@ -390,7 +391,7 @@ async fn r6_a_cancelled_sign_in_gives_the_attempt_back() {
         drop(hold);
         let uid = user(&d, "ada@example.com").await.id;
         let mut c = d.store.conn().await.expect("conn");
-        let kinds: Vec<String> = gatehouse_core::events::recent(&mut c, &uid, 100)
+        let kinds: Vec<String> = gatehouse_core::mechanisms::events::recent(&mut c, &uid, 100)
             .await
             .expect("events")
             .into_iter()
@@ -459,7 +460,7 @@ async fn r1_r6_the_attempt_that_reaches_the_limit_locks_in_the_same_update() {
 /// go out and still count.
 #[tokio::test]
 async fn r6_notices_and_recovery_never_starve_sign_in_codes() {
-    use gatehouse_core::recovery_sms;
+    use gatehouse_core::flows::recovery::sms;
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
@@ -480,7 +481,7 @@ async fn r6_notices_and_recovery_never_starve_sign_in_codes() {
         }
         let notices = {
             let mut c = d.store.conn().await.expect("conn");
-            gatehouse_core::outbox::recent(&mut c, 50)
+            gatehouse_core::mechanisms::outbox::recent(&mut c, 50)
                 .await
                 .expect("recent")
                 .iter()
@@ -489,12 +490,12 @@ async fn r6_notices_and_recovery_never_starve_sign_in_codes() {
         };
         assert_eq!(notices, 1, "R6: capped and coalesced");
         for _ in 0..8 {
-            let t = recovery_sms::start(&d, None, "ada@example.com", &client())
+            let t = sms::start(&d, None, "ada@example.com", &client())
                 .await
                 .expect("recovery flow");
             let flow = session(&d, t.expose()).await;
             for _ in 0..5 {
-                let _ = recovery_sms::verify(&d, &flow, "000000", &client()).await;
+                let _ = sms::verify(&d, &flow, "000000", &client()).await;
             }
             clock.advance(61);
         }
@@ -518,8 +519,8 @@ async fn r6_notices_and_recovery_never_starve_sign_in_codes() {
 /// message on both.
 #[tokio::test]
 async fn f1_sms_recovery_answers_the_same_at_the_cap_and_for_a_bad_format() {
-    use gatehouse_core::recovery::RecoveryError;
-    use gatehouse_core::recovery_sms;
+    use gatehouse_core::flows::recovery::sms;
+    use gatehouse_core::flows::recovery::RecoveryError;
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
@@ -531,14 +532,9 @@ async fn f1_sms_recovery_answers_the_same_at_the_cap_and_for_a_bad_format() {
         let answer = |email: &'static str, code: &'static str| {
             let d = d.clone();
             async move {
-                let t = recovery_sms::start(&d, None, email, &client())
-                    .await
-                    .expect("flow");
+                let t = sms::start(&d, None, email, &client()).await.expect("flow");
                 let flow = session(&d, t.expose()).await;
-                format!(
-                    "{:?}",
-                    recovery_sms::verify(&d, &flow, code, &client()).await
-                )
+                format!("{:?}", sms::verify(&d, &flow, code, &client()).await)
             }
         };
         // Burn the real account's hourly code window (20) across flows.
@@ -552,10 +548,7 @@ async fn f1_sms_recovery_answers_the_same_at_the_cap_and_for_a_bad_format() {
         let capped = answer("ada@example.com", "000000").await;
         assert_eq!(
             unknown,
-            format!(
-                "{:?}",
-                Err::<(), _>(RecoveryError::Login(LoginError::Incorrect))
-            )
+            format!("{:?}", Err::<(), _>(RecoveryError::CodeRefused))
         );
         assert_eq!(capped, unknown, "F1: the cap reads like a wrong code");
         assert_eq!(
@@ -568,7 +561,7 @@ async fn f1_sms_recovery_answers_the_same_at_the_cap_and_for_a_bad_format() {
     }
 }
 
-async fn rows(d: &gatehouse_core::service::Deps, table: &str) -> i64 {
+async fn rows(d: &gatehouse_core::mechanisms::service::Deps, table: &str) -> i64 {
     let mut c = d.store.conn().await.expect("conn");
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
         .fetch_one(&mut *c)
@@ -581,7 +574,7 @@ async fn rows(d: &gatehouse_core::service::Deps, table: &str) -> i64 {
 /// factors, old delivered messages — on both databases, leaving live rows alone.
 #[tokio::test]
 async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
-    use gatehouse_core::outbox;
+    use gatehouse_core::mechanisms::outbox;
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
@@ -613,7 +606,7 @@ async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
         }
         let live = (rows(&d, "sessions").await, rows(&d, "challenges").await);
         let mut c = d.store.conn().await.expect("conn");
-        let now = gatehouse_core::sweep::run(&mut c, &d.settings, d.now())
+        let now = gatehouse_core::mechanisms::sweep::run(&mut c, &d.settings, d.now())
             .await
             .expect("sweep");
         drop(c);
@@ -626,13 +619,13 @@ async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
         // the pending authenticator and (after 30 days) the delivered messages are gone.
         clock.advance(8 * 86_400);
         let mut c = d.store.conn().await.expect("conn");
-        let swept = gatehouse_core::sweep::run(&mut c, &d.settings, d.now())
+        let swept = gatehouse_core::mechanisms::sweep::run(&mut c, &d.settings, d.now())
             .await
             .expect("sweep");
         drop(c);
         assert_eq!(
             swept,
-            gatehouse_core::sweep::Swept {
+            gatehouse_core::mechanisms::sweep::Swept {
                 sessions: 1,     // the sign-in flow
                 challenges: 1,   // its emailed code
                 email_tokens: 1, // the used verification link
@@ -656,7 +649,7 @@ async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
         ));
         clock.advance(30 * 86_400);
         let mut c = d.store.conn().await.expect("conn");
-        let swept = gatehouse_core::sweep::run(&mut c, &d.settings, d.now())
+        let swept = gatehouse_core::mechanisms::sweep::run(&mut c, &d.settings, d.now())
             .await
             .expect("sweep");
         assert_eq!(swept.outbox, 2);
@@ -668,9 +661,9 @@ async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
 /// screen, a recovery flow, a reset allowed — and nothing changes.
 #[tokio::test]
 async fn m5_regression_3_no_signed_in_service_accepts_an_unfinished_session() {
-    use gatehouse_core::recovery::{self, RecoveryError};
-    use gatehouse_core::security::{self, Choice};
-    use gatehouse_core::sessions::{self, SessionState};
+    use gatehouse_core::flows::recovery::{self, RecoveryError};
+    use gatehouse_core::flows::security::{self, Choice, SecurityError};
+    use gatehouse_core::mechanisms::sessions::{self, SessionState};
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
@@ -702,9 +695,9 @@ async fn m5_regression_3_no_signed_in_service_accepts_an_unfinished_session() {
                     .expect("session")
             };
             let s = session(&d, token.expose()).await;
-            let wrong_step = |r: Result<(), LoginError>, what: &str| {
+            let wrong_step = |r: Result<(), SecurityError>, what: &str| {
                 assert!(
-                    matches!(r, Err(LoginError::WrongStep)),
+                    matches!(r, Err(SecurityError::SignedOut)),
                     "{state:?} {what}: {r:?}"
                 );
             };
@@ -718,7 +711,7 @@ async fn m5_regression_3_no_signed_in_service_accepts_an_unfinished_session() {
                 "reauth code",
             );
             wrong_step(
-                security::resend(&d, &s, gatehouse_core::factors::Purpose::Reauth).await,
+                security::resend(&d, &s, gatehouse_core::values::factors::Purpose::Reauth).await,
                 "resend",
             );
             for choice in [
@@ -746,7 +739,7 @@ async fn m5_regression_3_no_signed_in_service_accepts_an_unfinished_session() {
             wrong_step(security::recovery_codes_saved(&d, &s).await, "codes saved");
             let recovery_refused = |r: Result<(), RecoveryError>, what: &str| {
                 assert!(
-                    matches!(r, Err(RecoveryError::Login(LoginError::WrongStep))),
+                    matches!(r, Err(RecoveryError::SignedOut)),
                     "{state:?} {what}: {r:?}"
                 );
             };
@@ -786,8 +779,8 @@ async fn m5_regression_3_no_signed_in_service_accepts_an_unfinished_session() {
 /// and the next sign-in still asks for the owner's active factor first.
 #[tokio::test]
 async fn s5_regression_8_the_reset_flow_cannot_bind_a_factor() {
-    use gatehouse_core::recovery_sms;
-    use gatehouse_core::security::{self, Choice};
+    use gatehouse_core::flows::recovery::sms;
+    use gatehouse_core::flows::security::{self, Choice, SecurityError};
     for store in testing::all().await {
         let clock = FixedClock::at(1_700_000_000);
         let d = deps(store, &clock);
@@ -796,11 +789,11 @@ async fn s5_regression_8_the_reset_flow_cannot_bind_a_factor() {
         login::verify_code(&d, &s, &last_code(&d).await, &client())
             .await
             .expect("phone verified");
-        let t = recovery_sms::start(&d, None, "ada@example.com", &client())
+        let t = sms::start(&d, None, "ada@example.com", &client())
             .await
             .expect("recovery flow");
         let recovering = session(&d, t.expose()).await;
-        let t = recovery_sms::verify(&d, &recovering, &last_code(&d).await, &client())
+        let t = sms::verify(&d, &recovering, &last_code(&d).await, &client())
             .await
             .expect("code right");
         let allowed = session(&d, t.expose()).await;
@@ -812,14 +805,14 @@ async fn s5_regression_8_the_reset_flow_cannot_bind_a_factor() {
         ] {
             assert!(matches!(
                 security::change_method(&d, &allowed, &choice, &client()).await,
-                Err(LoginError::WrongStep)
+                Err(SecurityError::SignedOut)
             ));
         }
         assert!(matches!(
             security::reauth_password(&d, &allowed, PW, &client()).await,
-            Err(LoginError::WrongStep)
+            Err(SecurityError::SignedOut)
         ));
-        recovery_sms::reset(
+        sms::reset(
             &d,
             &allowed,
             "a-new-password-9",

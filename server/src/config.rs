@@ -5,10 +5,10 @@
 //! instance runs in dev mode (dev mailbox on, cookies without `Secure` over plain http); production
 //! mode refuses to start without SMTP and an explicit `public_url` (F3: the only base of links).
 
-use gatehouse_core::hashing::HashParams;
-use gatehouse_core::password::PasswordPolicy;
-use gatehouse_core::service::Settings;
-use gatehouse_core::sessions::SessionPolicy;
+use gatehouse_core::mechanisms::hashing::HashParams;
+use gatehouse_core::mechanisms::service::Settings;
+use gatehouse_core::mechanisms::sessions::SessionPolicy;
+use gatehouse_core::values::password::PasswordPolicy;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -423,7 +423,7 @@ pub struct Loaded {
     pub public_url: String,
     pub listen: SocketAddr,
     /// R2: the proxies allowed to name the client, parsed from `trusted_proxies`.
-    pub trusted_proxies: Vec<gatehouse_core::netaddr::Cidr>,
+    pub trusted_proxies: Vec<gatehouse_core::values::netaddr::Cidr>,
 }
 
 /// Default key file in dev mode, next to the default SQLite database.
@@ -432,8 +432,8 @@ pub const DEV_KEY_FILE: &str = "data/secret.key";
 impl Loaded {
     /// M4: the sealing key from config, or from its file; in dev mode a missing file is created
     /// (mode 0600) so the first start needs no configuration.
-    pub fn secret_key(&self) -> Result<gatehouse_core::crypto::SecretKey, String> {
-        use gatehouse_core::crypto::SecretKey;
+    pub fn secret_key(&self) -> Result<gatehouse_core::mechanisms::crypto::SecretKey, String> {
+        use gatehouse_core::mechanisms::crypto::SecretKey;
         if let Some(k) = &self.config.mfa.secret_key {
             return SecretKey::from_hex(k).map_err(|e| format!("mfa.secret_key: {e}"));
         }
@@ -727,10 +727,11 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     {
         return bad("public_url: production over plain http:// sends passwords and session cookies unencrypted; use https:// (behind a TLS proxy) or set allow_insecure_http = true to accept that (H3)".into());
     }
-    let trusted_proxies = match gatehouse_core::netaddr::parse_cidrs(&config.trusted_proxies) {
-        Ok(t) => t,
-        Err(m) => return bad(format!("trusted_proxies: {m}")),
-    };
+    let trusted_proxies =
+        match gatehouse_core::values::netaddr::parse_cidrs(&config.trusted_proxies) {
+            Ok(t) => t,
+            Err(m) => return bad(format!("trusted_proxies: {m}")),
+        };
     let public_url = config
         .public_url
         .clone()

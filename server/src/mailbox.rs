@@ -7,7 +7,7 @@
 
 use crate::middleware::NO_SCRIPT_CSP;
 use axum::response::{Html, IntoResponse, Json, Response};
-use gatehouse_core::outbox::Queued;
+use gatehouse_core::mechanisms::outbox::Queued;
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

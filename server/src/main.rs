@@ -12,10 +12,10 @@ mod worker;
 
 use app::server_ctx::AppState;
 use clap::{Parser, Subcommand};
-use gatehouse_core::clock::SystemClock;
-use gatehouse_core::hashing::Hasher;
-use gatehouse_core::service::Deps;
+use gatehouse_core::mechanisms::hashing::Hasher;
+use gatehouse_core::mechanisms::service::Deps;
 use gatehouse_core::store::Store;
+use gatehouse_core::values::clock::SystemClock;
 use leptos::config::LeptosOptions;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -161,7 +161,7 @@ async fn open_store(l: &config::Loaded) -> Result<Store, String> {
 fn deps(
     l: &config::Loaded,
     store: Store,
-    dev_clock: Option<&gatehouse_core::clock::OffsetClock>,
+    dev_clock: Option<&gatehouse_core::values::clock::OffsetClock>,
 ) -> Result<Deps, String> {
     let workers = match l.config.password.hash_workers {
         0 => std::thread::available_parallelism()
@@ -187,7 +187,9 @@ fn deps(
 async fn serve(l: config::Loaded) -> Result<(), String> {
     let store = open_store(&l).await?;
     // Dev mode: a clock that `/dev/clock` can move forward (S5, expiries) — never in production.
-    let dev_clock = l.dev().then(gatehouse_core::clock::OffsetClock::default);
+    let dev_clock = l
+        .dev()
+        .then(gatehouse_core::values::clock::OffsetClock::default);
     let deps = deps(&l, store.clone(), dev_clock.as_ref())?;
     if l.config.password.min_length < 8 {
         tracing::warn!(
@@ -300,7 +302,8 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
             first_name,
             last_name,
         } => {
-            let email = gatehouse_core::email::Email::parse(&email).map_err(|e| e.to_string())?;
+            let email =
+                gatehouse_core::values::email::Email::parse(&email).map_err(|e| e.to_string())?;
             let password = match std::env::var("GATEHOUSE_NEW_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => {
@@ -311,7 +314,7 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
                     line.trim_end_matches(['\n', '\r']).to_string()
                 }
             };
-            match gatehouse_core::accounts::create_verified(
+            match gatehouse_core::flows::accounts::create_verified(
                 &deps,
                 &email,
                 &first_name,
@@ -321,7 +324,7 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
             .await
             {
                 Ok(_) => println!("created {email}"),
-                Err(gatehouse_core::accounts::RegisterError::Invalid(errs)) => {
+                Err(gatehouse_core::flows::accounts::RegisterError::Invalid(errs)) => {
                     let msgs: Vec<String> = [
                         errs.email,
                         errs.first_name,
@@ -338,34 +341,39 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
             }
         }
         UserCommand::Unlock { email } => {
-            let email = gatehouse_core::email::Email::parse(&email).map_err(|e| e.to_string())?;
+            let email =
+                gatehouse_core::values::email::Email::parse(&email).map_err(|e| e.to_string())?;
             let mut c = deps.store.conn().await.map_err(|e| e.to_string())?;
-            let u = gatehouse_core::users::by_email(&mut c, &email)
+            let u = gatehouse_core::mechanisms::users::by_email(&mut c, &email)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or("no such user")?;
-            gatehouse_core::users::unlock(&mut c, &u.id)
+            gatehouse_core::mechanisms::users::unlock(&mut c, &u.id)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("unlocked {email}");
         }
         UserCommand::ResetMfa { email } => {
-            let email = gatehouse_core::email::Email::parse(&email).map_err(|e| e.to_string())?;
+            let email =
+                gatehouse_core::values::email::Email::parse(&email).map_err(|e| e.to_string())?;
             let now = deps.now();
             let mut tx = deps.store.begin().await.map_err(|e| e.to_string())?;
-            let u = gatehouse_core::users::by_email(&mut tx, &email)
+            let u = gatehouse_core::mechanisms::users::by_email(&mut tx, &email)
                 .await
                 .map_err(|e| e.to_string())?
                 .ok_or("no such user")?;
-            let support = gatehouse_core::sessions::ClientInfo {
+            let support = gatehouse_core::mechanisms::sessions::ClientInfo {
                 ip: "cli".into(),
                 user_agent: "gatehouse user reset-mfa".into(),
             };
-            gatehouse_core::mfa::reset_to_email(&mut tx, &u.id, &support, now)
+            gatehouse_core::mechanisms::mfa::reset_to_email(&mut tx, &u.id, &support, now)
                 .await
                 .map_err(|e| e.to_string())?;
-            let m = gatehouse_core::messages::mfa_reset(email.as_str(), &deps.link("/login"));
-            gatehouse_core::outbox::enqueue(&mut tx, &m, now)
+            let m = gatehouse_core::mechanisms::messages::mfa_reset(
+                email.as_str(),
+                &deps.link("/login"),
+            );
+            gatehouse_core::mechanisms::outbox::enqueue(&mut tx, &m, now)
                 .await
                 .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
@@ -380,7 +388,7 @@ async fn outbox_command(l: &config::Loaded, cmd: OutboxCommand) -> Result<(), St
     let mut c = store.conn().await.map_err(|e| e.to_string())?;
     match cmd {
         OutboxCommand::List => {
-            for q in gatehouse_core::outbox::recent(&mut c, 50)
+            for q in gatehouse_core::mechanisms::outbox::recent(&mut c, 50)
                 .await
                 .map_err(|e| e.to_string())?
             {
@@ -400,9 +408,9 @@ async fn outbox_command(l: &config::Loaded, cmd: OutboxCommand) -> Result<(), St
             }
         }
         OutboxCommand::Retry => {
-            let n = gatehouse_core::outbox::retry_all(
+            let n = gatehouse_core::mechanisms::outbox::retry_all(
                 &mut c,
-                gatehouse_core::clock::Clock::now(&SystemClock),
+                gatehouse_core::values::clock::Clock::now(&SystemClock),
             )
             .await
             .map_err(|e| e.to_string())?;

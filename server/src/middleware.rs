@@ -30,7 +30,7 @@ pub struct HttpPolicy {
     /// H3: the `Host` values this instance answers (lowercase `host[:port]`).
     pub hosts: std::sync::Arc<Vec<String>>,
     /// R2: proxies whose forwarded-for header names the client.
-    pub trusted_proxies: std::sync::Arc<Vec<gatehouse_core::netaddr::Cidr>>,
+    pub trusted_proxies: std::sync::Arc<Vec<gatehouse_core::values::netaddr::Cidr>>,
 }
 
 impl HttpPolicy {
@@ -102,7 +102,7 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         .map(|c| {
             let h = req.headers();
             let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
-            gatehouse_core::netaddr::client_ip(
+            gatehouse_core::values::netaddr::client_ip(
                 c.0.ip(),
                 text("forwarded"),
                 text("x-forwarded-for"),

@@ -6,13 +6,13 @@
 //! to the in-memory [`DevMailbox`].
 //!
 //! Y5: a delivered message loses its body in the outbox (`outbox::mark_sent`), and every
-//! [`SWEEP_EVERY`] the worker sweeps what has expired (`gatehouse_core::sweep`).
+//! [`SWEEP_EVERY`] the worker sweeps what has expired (`gatehouse_core::mechanisms::sweep`).
 
 use crate::config::SmtpConfig;
 use crate::mailbox::DevMailbox;
 use crate::sms::{HttpSms, HttpSmsConfig, SmsSender};
-use gatehouse_core::outbox::{self, Channel, Queued};
-use gatehouse_core::service::Deps;
+use gatehouse_core::mechanisms::outbox::{self, Channel, Queued};
+use gatehouse_core::mechanisms::service::Deps;
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -148,9 +148,9 @@ pub async fn drain(
 /// Y5: one sweep of expired sessions, challenges, tokens, rate windows and old messages.
 pub async fn sweep(
     deps: &Deps,
-) -> Result<gatehouse_core::sweep::Swept, gatehouse_core::store::DbError> {
+) -> Result<gatehouse_core::mechanisms::sweep::Swept, gatehouse_core::store::DbError> {
     let mut c = deps.store.conn().await?;
-    gatehouse_core::sweep::run(&mut c, &deps.settings, deps.now()).await
+    gatehouse_core::mechanisms::sweep::run(&mut c, &deps.settings, deps.now()).await
 }
 
 /// Runs until `stop` flips, polling every `every`.

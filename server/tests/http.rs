@@ -422,7 +422,8 @@ fn g1_authenticator_secrets_and_recovery_codes_never_reach_the_logs() {
         .and_then(|v| v.split('"').next())
         .expect("setup key on the page")
         .to_string();
-    let secret = gatehouse_core::totp::TotpSecret::from_setup_key(&key).expect("base32");
+    let secret =
+        gatehouse_core::mechanisms::totp::TotpSecret::from_setup_key(&key).expect("base32");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -562,7 +563,7 @@ fn flash_is_signed_and_never_echoes_a_code() {
     let (json, mac) = flash_of(&r);
     assert!(json.contains("\"values\":{}"), "no code kept: {json}");
     assert!(json.contains("That code is not correct."), "{json}");
-    let key = gatehouse_core::crypto::SecretKey::from_hex(TEST_KEY).expect("key");
+    let key = gatehouse_core::mechanisms::crypto::SecretKey::from_hex(TEST_KEY).expect("key");
     let body = hex::encode(&json);
     assert_eq!(
         mac,

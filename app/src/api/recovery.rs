@@ -1,5 +1,5 @@
 //! Server functions of "Forgot password?" and the reset page: thin adapters to
-//! `gatehouse_core::recovery`.
+//! `gatehouse_core::flows::recovery`.
 //!
 //! - F1: every request to `forgot_password` is answered with the same text and status, after the
 //!   same fixed deadline (`FORGOT_DEADLINE`), whether or not the address has an account.
@@ -23,7 +23,7 @@ const FORGOT_DEADLINE: std::time::Duration = std::time::Duration::from_millis(50
 #[server(endpoint = "forgot_view")]
 pub async fn get_forgot_view() -> Result<ForgotView, ServerFnError> {
     use crate::wire::ForgotStep;
-    use gatehouse_core::sessions::SessionState;
+    use gatehouse_core::mechanisms::sessions::SessionState;
     let st = ctx::state()?;
     let flash = ctx::take_flash(&st, "forgot");
     let settings = &st.deps.settings;
@@ -58,30 +58,28 @@ pub async fn forgot_password(
     email: String,
     #[server(default)] method: String,
 ) -> Result<(), ServerFnError> {
-    use gatehouse_core::recovery::{self, RecoveryError};
+    use gatehouse_core::flows::recovery;
     let started = tokio::time::Instant::now();
     let st = ctx::state()?;
     let settings = &st.deps.settings;
     let by_sms = settings.sms_recovery() && (method == "sms_code" || !settings.recovery_email_link);
-    let mut f = Flash::for_form("forgot")
-        .with_value("email", &email)
-        .with_value("method", &method);
     let client = ctx::client();
     let result = if by_sms {
         let current = ctx::session(&st).await?;
-        gatehouse_core::recovery_sms::start(&st.deps, current.as_ref(), &email, &client)
+        gatehouse_core::flows::recovery::sms::start(&st.deps, current.as_ref(), &email, &client)
             .await
             .map(|token| ctx::set_session_cookie(&st, &token))
     } else {
         recovery::request_reset(&st.deps, &email, &client).await
     };
     match result {
-        Ok(()) if by_sms => f.notice = Some(sms_answer()),
-        Ok(()) => f.notice = Some(FORGOT_ANSWER.into()),
-        Err(RecoveryError::Email(e)) => f = f.with_error("email", e.to_string()),
-        Err(e) => recovery_failed(&mut f, e),
+        Ok(()) if by_sms => ctx::notice(&st, "forgot", sms_answer()),
+        Ok(()) => ctx::notice(&st, "forgot", FORGOT_ANSWER),
+        Err(e) => {
+            let keep = [("email", email.as_str()), ("method", &method)];
+            ctx::fail(&st, "forgot", "email", &e, &keep);
+        }
     }
-    ctx::write_flash(&st, &f);
     tokio::time::sleep_until(started + FORGOT_DEADLINE).await;
     ctx::back_to("/forgot-password");
     Ok(())
@@ -96,66 +94,24 @@ fn sms_answer() -> String {
     )
 }
 
-/// Form-level messages for errors that are not about one field.
-#[cfg(feature = "ssr")]
-pub(crate) fn recovery_failed(f: &mut Flash, e: gatehouse_core::recovery::RecoveryError) {
-    use gatehouse_core::recovery::RecoveryError;
-    match e {
-        e @ (RecoveryError::LinkInvalid | RecoveryError::Limited { .. }) => {
-            f.form_error = Some(e.to_string())
-        }
-        RecoveryError::Busy => ctx::fail_busy(f),
-        e => ctx::fail_internal(f, &e),
-    }
-}
-
-/// Field messages of a new-password form.
-#[cfg(feature = "ssr")]
-fn password_fields(mut f: Flash, e: gatehouse_core::recovery::PasswordFields) -> Flash {
-    for (k, v) in [("password", e.password), ("confirm", e.confirm)] {
-        if let Some(v) = v {
-            f = f.with_error(k, v);
-        }
-    }
-    f
-}
-
 /// F6: the code from the text message.
 #[server(endpoint = "recover_code")]
 pub async fn recover_code(code: String) -> Result<(), ServerFnError> {
-    use gatehouse_core::login::LoginError;
-    use gatehouse_core::recovery::RecoveryError;
+    use gatehouse_core::flows::recovery::{sms, RecoveryError};
     let started = tokio::time::Instant::now();
     let st = ctx::state()?;
     // The code is never echoed back (it is a secret, and the flash travels in a cookie).
-    let mut f = Flash::for_form("forgot");
     let session = ctx::session(&st).await?;
     let r = match &session {
-        Some(s) => gatehouse_core::recovery_sms::verify(&st.deps, s, &code, &ctx::client()).await,
-        None => Err(RecoveryError::Login(LoginError::WrongStep)),
+        Some(s) => sms::verify(&st.deps, s, &code, &ctx::client()).await,
+        None => Err(RecoveryError::Expired),
     };
+    // F1: a wrong, used-up or never-sent code, or a full window, all read the same (core
+    // answers `CodeRefused` for each).
     match r {
-        Ok(token) => {
-            ctx::set_session_cookie(&st, &token);
-            f = Flash::for_form("forgot");
-        }
-        Err(RecoveryError::Login(LoginError::CodeFormat)) => {
-            f = f.with_error("code", LoginError::CodeFormat.to_string())
-        }
-        Err(RecoveryError::Login(LoginError::WrongStep)) => {
-            f.form_error = Some("Your reset has expired. Start again.".into())
-        }
-        // F1: a wrong, used-up or never-sent code, or a full window, all read the same (core
-        // answers `Incorrect` for each).
-        Err(RecoveryError::Login(LoginError::Incorrect)) => {
-            f = f.with_error(
-                "code",
-                "That code is not correct or can no longer be used. After five tries, start again.",
-            )
-        }
-        Err(e) => recovery_failed(&mut f, e),
+        Ok(token) => ctx::set_session_cookie(&st, &token),
+        Err(e) => ctx::fail(&st, "forgot", "code", &e, &[]),
     }
-    ctx::write_flash(&st, &f);
     // F1: this step too answers after the same deadline for every flow.
     tokio::time::sleep_until(started + FORGOT_DEADLINE).await;
     ctx::back_to("/forgot-password");
@@ -165,31 +121,22 @@ pub async fn recover_code(code: String) -> Result<(), ServerFnError> {
 /// F5/F6: the new password after a right code ("Proceed").
 #[server(endpoint = "recover_reset")]
 pub async fn recover_reset(password: String, confirm: String) -> Result<(), ServerFnError> {
-    use gatehouse_core::login::LoginError;
-    use gatehouse_core::recovery::RecoveryError;
+    use gatehouse_core::flows::recovery::{sms, RecoveryError};
     let st = ctx::state()?;
-    let mut f = Flash::for_form("forgot");
     let session = ctx::session(&st).await?;
     let r = match &session {
-        Some(s) => {
-            gatehouse_core::recovery_sms::reset(&st.deps, s, &password, &confirm, &ctx::client())
-                .await
-        }
-        None => Err(RecoveryError::Login(LoginError::WrongStep)),
+        Some(s) => sms::reset(&st.deps, s, &password, &confirm, &ctx::client()).await,
+        None => Err(RecoveryError::Expired),
     };
     match r {
         Ok(()) => {
             ctx::clear_session_cookie(&st);
-            f = f.with_value("done", "1");
+            let mut f = Flash::for_form("forgot").with_value("done", "1");
             f.notice = Some("Your password has been reset.".into());
+            ctx::write_flash(&st, &f);
         }
-        Err(RecoveryError::Invalid(e)) => f = password_fields(f, *e),
-        Err(RecoveryError::Login(_)) => {
-            f.form_error = Some("Your reset has expired. Start again.".into())
-        }
-        Err(e) => recovery_failed(&mut f, e),
+        Err(e) => ctx::fail(&st, "forgot", "password", &e, &[]),
     }
-    ctx::write_flash(&st, &f);
     ctx::back_to("/forgot-password");
     Ok(())
 }
@@ -207,7 +154,7 @@ pub async fn recover_restart() -> Result<(), ServerFnError> {
 pub async fn get_reset_view() -> Result<ResetView, ServerFnError> {
     let st = ctx::state()?;
     let link_live = match ctx::reset_token(&st) {
-        Some(t) => gatehouse_core::recovery::link_is_live(&st.deps, &t)
+        Some(t) => gatehouse_core::flows::recovery::link_is_live(&st.deps, &t)
             .await
             .map_err(internal)?,
         None => false,
@@ -222,19 +169,16 @@ pub async fn get_reset_view() -> Result<ResetView, ServerFnError> {
 /// F2/F5: the new password through the link; the link is used up and every session ends.
 #[server(endpoint = "reset_password")]
 pub async fn reset_password(password: String, confirm: String) -> Result<(), ServerFnError> {
-    use gatehouse_core::recovery::{self, RecoveryError};
+    use gatehouse_core::flows::recovery;
     let st = ctx::state()?;
     let token = ctx::reset_token(&st).unwrap_or_default();
-    let mut f = Flash::for_form("reset");
     match recovery::reset_password(&st.deps, &token, &password, &confirm, &ctx::client()).await {
         Ok(()) => {
             ctx::clear_reset_cookie(&st);
-            f.notice = Some("Your password has been reset.".into());
+            ctx::notice(&st, "reset", "Your password has been reset.");
         }
-        Err(RecoveryError::Invalid(e)) => f = password_fields(f, *e),
-        Err(e) => recovery_failed(&mut f, e),
+        Err(e) => ctx::fail(&st, "reset", "password", &e, &[]),
     }
-    ctx::write_flash(&st, &f);
     ctx::back_to("/reset-password");
     Ok(())
 }

@@ -1,13 +1,11 @@
 //! Server functions of the Security tab (`/profile/security`): thin adapters to
-//! `gatehouse_core::security`.
+//! `gatehouse_core::flows::security`.
 //!
 //! - M5: every one needs a fully signed-in session; anything else goes back to `/login`.
 //! - S5: the core refuses sensitive changes without a fresh re-authentication; the page shows
 //!   the re-auth form and keeps the person's choice (method, phone) for the next try.
 //! - No-JS: every form ends in `back_to("/profile/security")` (POST → redirect → GET).
 
-#[cfg(feature = "ssr")]
-use super::form_failed;
 #[cfg(feature = "ssr")]
 use crate::server_ctx::{self as ctx, internal};
 #[cfg(feature = "ssr")]
@@ -24,7 +22,7 @@ const FORM: &str = "security";
 #[cfg(feature = "ssr")]
 async fn signed_in(
     st: &ctx::AppState,
-) -> Result<Option<gatehouse_core::sessions::Session>, ServerFnError> {
+) -> Result<Option<gatehouse_core::mechanisms::sessions::Session>, ServerFnError> {
     match ctx::signed_in(st).await? {
         Some((s, _)) => Ok(Some(s)),
         None => {
@@ -34,24 +32,18 @@ async fn signed_in(
     }
 }
 
+/// Every Security-tab form ends the same way: its notice or its refusal, then back to the tab.
 #[cfg(feature = "ssr")]
-fn notice(st: &ctx::AppState, text: impl Into<String>) {
-    let mut f = Flash::for_form(FORM);
-    f.notice = Some(text.into());
-    ctx::write_flash(st, &f);
-}
-
-#[cfg(feature = "ssr")]
-fn done<T>(
+fn done<T, E: gatehouse_core::values::failure::Refusal>(
     st: &ctx::AppState,
-    r: Result<T, gatehouse_core::login::LoginError>,
+    r: Result<T, E>,
     field: &str,
     ok: &str,
     keep: &[(&str, &str)],
 ) {
     match r {
-        Ok(_) => notice(st, ok),
-        Err(e) => form_failed(st, FORM, field, e, keep),
+        Ok(_) => ctx::notice(st, FORM, ok),
+        Err(e) => ctx::fail(st, FORM, field, &e, keep),
     }
     ctx::back_to(PAGE);
 }
@@ -59,9 +51,9 @@ fn done<T>(
 #[server(endpoint = "security_view")]
 pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> {
     use crate::wire::{Me, ReauthView};
-    use gatehouse_core::login::StepKind;
-    use gatehouse_core::security::{self, Reauth};
-    use gatehouse_core::users::MfaMethod;
+    use gatehouse_core::flows::login::StepKind;
+    use gatehouse_core::flows::security::{self, Reauth};
+    use gatehouse_core::mechanisms::users::MfaMethod;
     let st = ctx::state()?;
     let Some((session, uid)) = ctx::signed_in(&st).await? else {
         return Ok(None);
@@ -70,7 +62,7 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
         .await
         .map_err(internal)?;
     let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let Some(u) = gatehouse_core::users::by_id(&mut c, &uid)
+    let Some(u) = gatehouse_core::mechanisms::users::by_id(&mut c, &uid)
         .await
         .map_err(internal)?
     else {
@@ -114,11 +106,11 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
         new_codes: ov.new_recovery_codes,
         sms_country_codes: ov.sms_country_codes,
         min_length: st.deps.settings.password.min_length,
-        reset_link: gatehouse_core::recovery::open_link(&st.deps, &uid)
+        reset_link: gatehouse_core::flows::recovery::open_link(&st.deps, &uid)
             .await
             .map_err(internal)?
             .map(|(sent, expires)| {
-                use gatehouse_core::clock::format_utc;
+                use gatehouse_core::values::clock::format_utc;
                 (format_utc(sent), format_utc(expires))
             }),
         sessions,
@@ -142,24 +134,28 @@ async fn lists(
     ServerFnError,
 > {
     use crate::wire::{ActivityItem, SessionItem};
-    use gatehouse_core::clock::format_utc;
+    use gatehouse_core::values::clock::format_utc;
     let now = st.deps.now();
-    let mut sessions: Vec<SessionItem> =
-        gatehouse_core::sessions::list_for_user(c, uid, &st.deps.settings.sessions, now)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(|s| SessionItem {
-                handle: s.id_hash.chars().take(HANDLE_LEN).collect(),
-                current: s.id_hash == current,
-                device: device(&s.user_agent),
-                ip: s.ip,
-                since: format_utc(s.created_at),
-                last_seen: format_utc(s.last_seen_at),
-            })
-            .collect();
+    let mut sessions: Vec<SessionItem> = gatehouse_core::mechanisms::sessions::list_for_user(
+        c,
+        uid,
+        &st.deps.settings.sessions,
+        now,
+    )
+    .await
+    .map_err(internal)?
+    .into_iter()
+    .map(|s| SessionItem {
+        handle: s.id_hash.chars().take(HANDLE_LEN).collect(),
+        current: s.id_hash == current,
+        device: device(&s.user_agent),
+        ip: s.ip,
+        since: format_utc(s.created_at),
+        last_seen: format_utc(s.last_seen_at),
+    })
+    .collect();
     sessions.sort_by_key(|s| !s.current);
-    let activity = gatehouse_core::events::recent(c, uid, 15)
+    let activity = gatehouse_core::mechanisms::events::recent(c, uid, 15)
         .await
         .map_err(internal)?
         .into_iter()
@@ -215,7 +211,7 @@ pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
         return Ok(());
     };
     let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let target = gatehouse_core::sessions::list_for_user(
+    let target = gatehouse_core::mechanisms::sessions::list_for_user(
         &mut c,
         &uid,
         &st.deps.settings.sessions,
@@ -228,14 +224,15 @@ pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
         handle.len() == HANDLE_LEN && l.id_hash.starts_with(&handle) && l.id_hash != s.id_hash
     });
     let ended = match target {
-        Some(l) => gatehouse_core::sessions::revoke_own(&mut c, &uid, &l.id_hash)
+        Some(l) => gatehouse_core::mechanisms::sessions::revoke_own(&mut c, &uid, &l.id_hash)
             .await
             .map_err(internal)?,
         None => false,
     };
     drop(c);
-    notice(
+    ctx::notice(
         &st,
+        FORM,
         if ended {
             "That session is signed out."
         } else {
@@ -255,11 +252,12 @@ pub async fn sign_out_others() -> Result<(), ServerFnError> {
         return Ok(());
     };
     let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let n = gatehouse_core::sessions::revoke_all_for_user(&mut c, &uid, Some(&s.id_hash))
-        .await
-        .map_err(internal)?;
+    let n =
+        gatehouse_core::mechanisms::sessions::revoke_all_for_user(&mut c, &uid, Some(&s.id_hash))
+            .await
+            .map_err(internal)?;
     drop(c);
-    notice(&st, format!("Signed out {n} other session(s)."));
+    ctx::notice(&st, FORM, format!("Signed out {n} other session(s)."));
     ctx::back_to(PAGE);
     Ok(())
 }
@@ -272,10 +270,10 @@ pub async fn reauth_password(password: String) -> Result<(), ServerFnError> {
         return Ok(());
     };
     let r =
-        gatehouse_core::security::reauth_password(&st.deps, &s, &password, &ctx::client()).await;
-    match r {
-        Ok(()) => {}
-        Err(e) => form_failed(&st, FORM, "reauth_password", e, &[]),
+        gatehouse_core::flows::security::reauth_password(&st.deps, &s, &password, &ctx::client())
+            .await;
+    if let Err(e) = r {
+        ctx::fail(&st, FORM, "reauth_password", &e, &[]);
     }
     ctx::back_to(PAGE);
     Ok(())
@@ -288,7 +286,7 @@ pub async fn reauth_code(code: String) -> Result<(), ServerFnError> {
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let r = gatehouse_core::security::reauth_code(&st.deps, &s, &code, &ctx::client()).await;
+    let r = gatehouse_core::flows::security::reauth_code(&st.deps, &s, &code, &ctx::client()).await;
     done(
         &st,
         r,
@@ -309,13 +307,13 @@ pub async fn security_resend(purpose: String) -> Result<(), ServerFnError> {
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    use gatehouse_core::factors::Purpose;
+    use gatehouse_core::values::factors::Purpose;
     let (purpose, field) = if purpose == "phone" {
         (Purpose::PhoneVerification, "phone_code")
     } else {
         (Purpose::Reauth, "reauth_code")
     };
-    let r = gatehouse_core::security::resend(&st.deps, &s, purpose).await;
+    let r = gatehouse_core::flows::security::resend(&st.deps, &s, purpose).await;
     done(&st, r, field, "We sent you a new code.", &[]);
     Ok(())
 }
@@ -326,8 +324,7 @@ pub async fn save_mfa_method(
     #[server(default)] mfa_method: String,
     #[server(default)] phone: String,
 ) -> Result<(), ServerFnError> {
-    use gatehouse_core::login::LoginError;
-    use gatehouse_core::security::{self, Changed, Choice};
+    use gatehouse_core::flows::security::{self, Changed, Choice, SecurityError};
     let st = ctx::state()?;
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
@@ -363,10 +360,10 @@ pub async fn save_mfa_method(
                 Changed::AuthenticatorAtNextSignIn => "Saved. At your next sign-in you will scan a QR code with your authenticator app, right after a code from your current method; it is used from then on.".to_string(),
                 Changed::VerifyPhone(to) => format!("We sent a code to {to}. Enter it to start using text messages."),
             };
-            notice(&st, text);
+            ctx::notice(&st, FORM, text);
         }
-        Err(e @ LoginError::Phone(_)) => form_failed(&st, FORM, "phone", e, &keep),
-        Err(e) => form_failed(&st, FORM, "mfa_method", e, &keep),
+        Err(e @ SecurityError::Phone(_)) => ctx::fail(&st, FORM, "phone", &e, &keep),
+        Err(e) => ctx::fail(&st, FORM, "mfa_method", &e, &keep),
     }
     ctx::back_to(PAGE);
     Ok(())
@@ -379,7 +376,8 @@ pub async fn verify_phone(code: String) -> Result<(), ServerFnError> {
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let r = gatehouse_core::security::verify_phone(&st.deps, &s, &code, &ctx::client()).await;
+    let r =
+        gatehouse_core::flows::security::verify_phone(&st.deps, &s, &code, &ctx::client()).await;
     done(
         &st,
         r,
@@ -397,66 +395,53 @@ pub async fn change_password(
     password: String,
     confirm: String,
 ) -> Result<(), ServerFnError> {
-    use gatehouse_core::recovery::{self, RecoveryError};
     let st = ctx::state()?;
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let mut f = Flash::for_form(FORM);
-    match recovery::change_password(&st.deps, &s, &current, &password, &confirm, &ctx::client())
-        .await
-    {
-        Ok(()) => {
-            f.notice = Some("Your password was changed. Every other session was signed out.".into())
-        }
-        Err(RecoveryError::Invalid(e)) => {
-            for (k, v) in [
-                ("current", e.current),
-                ("new_password", e.password),
-                ("confirm", e.confirm),
-            ] {
-                if let Some(v) = v {
-                    f = f.with_error(k, v);
-                }
-            }
-        }
-        Err(e @ RecoveryError::Limited { .. }) => f = f.with_error("current", e.to_string()),
-        Err(e) => super::recovery::recovery_failed(&mut f, e),
-    }
-    ctx::write_flash(&st, &f);
-    ctx::back_to(PAGE);
+    let r = gatehouse_core::flows::recovery::change_password(
+        &st.deps,
+        &s,
+        &current,
+        &password,
+        &confirm,
+        &ctx::client(),
+    )
+    .await;
+    let ok = "Your password was changed. Every other session was signed out.";
+    done(&st, r, "current", ok, &[]);
     Ok(())
 }
 
 /// F8: a reset link through the second-factor channel; the answer names the channel.
 #[server(endpoint = "send_reset_link")]
 pub async fn send_reset_link() -> Result<(), ServerFnError> {
-    use gatehouse_core::recovery;
+    use gatehouse_core::flows::recovery;
     let st = ctx::state()?;
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let mut f = Flash::for_form(FORM);
     match recovery::send_link_to_factor(&st.deps, &s, &ctx::client()).await {
-        Ok(sent) => {
-            let minutes = gatehouse_core::recovery::RESET_TTL_SECS / 60;
-            let how = match (sent.via_sms, sent.authenticator) {
-                (true, _) => format!("by text message to {}", sent.masked),
-                (false, true) => format!(
-                    "by email to {} (an authenticator app cannot receive links)",
-                    sent.masked
-                ),
-                (false, false) => format!("by email to {}", sent.masked),
-            };
-            f.notice = Some(format!(
-                "We sent a reset link {how}. It expires in {minutes} minutes."
-            ));
-        }
-        Err(e) => super::recovery::recovery_failed(&mut f, e),
+        Ok(sent) => ctx::notice(&st, FORM, link_sent_words(&sent)),
+        Err(e) => ctx::fail(&st, FORM, "reset_link", &e, &[]),
     }
-    ctx::write_flash(&st, &f);
     ctx::back_to(PAGE);
     Ok(())
+}
+
+/// F8: where the link went, in words.
+#[cfg(feature = "ssr")]
+fn link_sent_words(sent: &gatehouse_core::flows::recovery::LinkSent) -> String {
+    let how = match (sent.via_sms, sent.authenticator) {
+        (true, _) => format!("by text message to {}", sent.masked),
+        (false, true) => format!(
+            "by email to {} (an authenticator app cannot receive links)",
+            sent.masked
+        ),
+        (false, false) => format!("by email to {}", sent.masked),
+    };
+    let minutes = gatehouse_core::flows::recovery::RESET_TTL_SECS / 60;
+    format!("We sent a reset link {how}. It expires in {minutes} minutes.")
 }
 
 /// M6: ten new recovery codes replace the old ones.
@@ -466,7 +451,9 @@ pub async fn regenerate_codes() -> Result<(), ServerFnError> {
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let r = gatehouse_core::security::regenerate_recovery_codes(&st.deps, &s, &ctx::client()).await;
+    let r =
+        gatehouse_core::flows::security::regenerate_recovery_codes(&st.deps, &s, &ctx::client())
+            .await;
     done(
         &st,
         r,
@@ -484,15 +471,15 @@ pub async fn codes_saved() -> Result<(), ServerFnError> {
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let r = gatehouse_core::security::recovery_codes_saved(&st.deps, &s).await;
+    let r = gatehouse_core::flows::security::recovery_codes_saved(&st.deps, &s).await;
     done(&st, r, "codes", "Your recovery codes are saved.", &[]);
     Ok(())
 }
 
 /// M13: the pending choice as the Security tab says it.
 #[cfg(feature = "ssr")]
-fn pending_words(p: &gatehouse_core::mfa::Pending) -> String {
-    use gatehouse_core::mfa::Enrolment;
+fn pending_words(p: &gatehouse_core::mechanisms::mfa::Pending) -> String {
+    use gatehouse_core::mechanisms::mfa::Enrolment;
     let what = match &p.enrolment {
         Enrolment::Authenticator => {
             "Authenticator app chosen: you will scan its QR code at your next sign-in".to_string()
@@ -504,6 +491,6 @@ fn pending_words(p: &gatehouse_core::mfa::Pending) -> String {
     };
     format!(
         "{what}, after a code from your current method. This choice expires on {} if it is not set up.",
-        gatehouse_core::clock::format_utc(p.expires_at)
+        gatehouse_core::values::clock::format_utc(p.expires_at)
     )
 }

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 pub async fn get_verify_view(token: String) -> Result<VerifyView, ServerFnError> {
     let st = ctx::state()?;
     let flash = ctx::take_flash(&st, "verify");
-    let pending = gatehouse_core::accounts::pending_verification(&st.deps, &token)
+    let pending = gatehouse_core::flows::accounts::pending_verification(&st.deps, &token)
         .await
         .map_err(internal)?;
     Ok(match pending {
@@ -22,7 +22,7 @@ pub async fn get_verify_view(token: String) -> Result<VerifyView, ServerFnError>
             live: true,
             email: p.user.email.to_string(),
             name: p.user.display_name(),
-            registered_at: gatehouse_core::clock::format_utc(p.registered_at),
+            registered_at: gatehouse_core::values::clock::format_utc(p.registered_at),
             flash,
         },
         None => VerifyView {
@@ -35,9 +35,9 @@ pub async fn get_verify_view(token: String) -> Result<VerifyView, ServerFnError>
 /// E4: the button on the verification page; then the sign-in page says the address is verified.
 #[server(endpoint = "verify_email")]
 pub async fn verify_email(token: String) -> Result<(), ServerFnError> {
-    use gatehouse_core::accounts::VerifyError;
+    use gatehouse_core::flows::accounts::VerifyError;
     let st = ctx::state()?;
-    match gatehouse_core::accounts::verify_email(&st.deps, &token, &ctx::client()).await {
+    match gatehouse_core::flows::accounts::verify_email(&st.deps, &token, &ctx::client()).await {
         Ok(()) => {
             // A sign-in begun before the address was verified starts again from the email
             // step, where the page says the address is verified.

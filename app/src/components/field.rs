@@ -4,7 +4,7 @@
 //! show/hide toggle and, for new passwords, the live strength meter and policy hint (P3) computed
 //! by the same Rust code the server runs — the one island here, everything else is server-only.
 
-use gatehouse_core::password::{strength, PasswordPolicy, MAX_LENGTH};
+use gatehouse_core::values::password::{strength, PasswordPolicy, MAX_LENGTH};
 use leptos::prelude::*;
 
 fn opt(s: &'static str) -> Option<&'static str> {

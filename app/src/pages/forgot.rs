@@ -12,7 +12,7 @@ use crate::components::{
 };
 use crate::pages::reset::reset_done;
 use crate::wire::{ForgotStep, ForgotView, Lifetimes};
-use gatehouse_core::password::PasswordPolicy;
+use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
 
 #[component]

@@ -7,7 +7,7 @@ use crate::components::{
     SubmitButton, TopBar,
 };
 use crate::wire::Me;
-use gatehouse_core::password::PasswordPolicy;
+use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -34,7 +34,7 @@ pub fn GalleryPage() -> impl IntoView {
         first_name: "Ada".into(),
         last_name: "Lovelace".into(),
         email: "ada@example.com".into(),
-        mfa_method: gatehouse_core::factors::MfaMethod::Email,
+        mfa_method: gatehouse_core::values::factors::MfaMethod::Email,
     };
     view! {
         <Title text="Component gallery" />

@@ -4,7 +4,7 @@
 use crate::api::current_user;
 use crate::components::{server_view, ProfileFrame};
 use crate::wire::Me;
-use gatehouse_core::factors::MfaMethod;
+use gatehouse_core::values::factors::MfaMethod;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 

@@ -8,7 +8,7 @@ use crate::components::{
     PostForm, ServerFn, SubmitButton,
 };
 use crate::wire::{Lifetimes, RegisterView};
-use gatehouse_core::password::PasswordPolicy;
+use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
 
 #[component]

@@ -8,7 +8,7 @@ use crate::components::{
     SubmitButton,
 };
 use crate::wire::ResetView;
-use gatehouse_core::password::PasswordPolicy;
+use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
 
 #[component]

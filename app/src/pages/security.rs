@@ -18,8 +18,8 @@ use crate::components::{
     RecoveryCodesList, ServerFn, SubmitButton,
 };
 use crate::wire::{Lifetimes, ReauthView, SecurityView};
-use gatehouse_core::factors::MfaMethod;
-use gatehouse_core::password::PasswordPolicy;
+use gatehouse_core::values::factors::MfaMethod;
+use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
@@ -199,7 +199,7 @@ fn password_section(v: &SecurityView) -> impl IntoView + use<> {
                 // Lets password managers pair the new password with the account.
                 <input type="email" name="username" autocomplete="username" value=email hidden=true readonly=true tabindex="-1" aria-hidden="true" />
                 <PasswordField id="pw-current" label="Current password" name="current" autocomplete="current-password" error=f.error("current") />
-                <PasswordField id="pw-new" label="New password" name="password" autocomplete="new-password" policy=Some(policy) error=f.error("new_password") />
+                <PasswordField id="pw-new" label="New password" name="password" autocomplete="new-password" policy=Some(policy) error=f.error("password") />
                 <PasswordField id="pw-confirm" label="Confirm new password" name="confirm" autocomplete="new-password" error=f.error("confirm") />
                 <SubmitButton label="Change password" />
             </PostForm>

@@ -2,14 +2,14 @@
 //! steps a person takes (register, verify, sign in up to the code step).
 #![allow(dead_code)]
 
-use gatehouse_core::accounts::{self, Registration};
-use gatehouse_core::clock::FixedClock;
-use gatehouse_core::hashing::{HashParams, Hasher};
-use gatehouse_core::login::{self, PasswordOutcome};
-use gatehouse_core::outbox;
-use gatehouse_core::service::{Deps, Settings};
-use gatehouse_core::sessions::{self, ClientInfo, Session};
+use gatehouse_core::flows::accounts::{self, Registration};
+use gatehouse_core::flows::login::{self, PasswordOutcome};
+use gatehouse_core::mechanisms::hashing::{HashParams, Hasher};
+use gatehouse_core::mechanisms::outbox;
+use gatehouse_core::mechanisms::service::{Deps, Settings};
+use gatehouse_core::mechanisms::sessions::{self, ClientInfo, Session};
 use gatehouse_core::store::Store;
+use gatehouse_core::values::clock::FixedClock;
 use std::sync::Arc;
 
 pub const FAST: HashParams = HashParams {
@@ -28,7 +28,7 @@ pub fn deps(store: Store, clock: &FixedClock) -> Deps {
             public_url: "https://id.example.com".into(),
             ..Settings::default()
         }),
-        secret_key: Arc::new(gatehouse_core::crypto::SecretKey::generate()),
+        secret_key: Arc::new(gatehouse_core::mechanisms::crypto::SecretKey::generate()),
     }
 }
 
@@ -40,7 +40,7 @@ pub fn client() -> ClientInfo {
 }
 
 pub async fn verified_user(d: &Deps, email: &str) {
-    let e = gatehouse_core::email::Email::parse(email).expect("email");
+    let e = gatehouse_core::values::email::Email::parse(email).expect("email");
     accounts::create_verified(d, &e, "Ada", "Lovelace", PW)
         .await
         .expect("create");
@@ -126,8 +126,9 @@ pub async fn register_verified_with_phone(d: &Deps, email: &str, method: &str, p
         .expect("verify");
 }
 
-pub fn totp_from_key(setup_key: &str) -> gatehouse_core::totp::TotpSecret {
-    gatehouse_core::totp::TotpSecret::from_setup_key(setup_key).expect("base32 setup key")
+pub fn totp_from_key(setup_key: &str) -> gatehouse_core::mechanisms::totp::TotpSecret {
+    gatehouse_core::mechanisms::totp::TotpSecret::from_setup_key(setup_key)
+        .expect("base32 setup key")
 }
 
 /// The newest message in the outbox.
@@ -151,7 +152,10 @@ pub fn wrong_code(right: &str) -> &'static str {
 
 /// An account whose authenticator is set up and confirmed (M4, M13: after the emailed code),
 /// recovery codes acknowledged; returns the app's secret.
-pub async fn authenticator_user(d: &Deps, email: &str) -> gatehouse_core::totp::TotpSecret {
+pub async fn authenticator_user(
+    d: &Deps,
+    email: &str,
+) -> gatehouse_core::mechanisms::totp::TotpSecret {
     register_verified(d, email, "totp").await;
     let s = to_setup_step(d, email).await;
     let step = login::code_step(d, &s).await.expect("step").expect("live");

@@ -6,7 +6,7 @@
 //! 32 and their ratios to the raw figure; p50/p99 latency; 503 answers (P6: fast refusals instead
 //! of queueing; the clients honour Retry-After); SSR requests/s for `/login`; idle and peak RSS of the server process.
 
-use gatehouse_core::hashing::{hash_blocking, HashParams};
+use gatehouse_core::mechanisms::hashing::{hash_blocking, HashParams};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

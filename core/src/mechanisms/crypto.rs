@@ -62,7 +62,7 @@ impl SecretKey {
 
     /// Constant-time check of a [`SecretKey::mac`] value (M10).
     pub fn verify_mac(&self, context: &str, data: &[u8], mac: &str) -> bool {
-        crate::secret::ct_eq(&self.mac(context, data), mac)
+        crate::mechanisms::secret::ct_eq(&self.mac(context, data), mac)
     }
 
     fn cipher(&self) -> Aes256Gcm {

@@ -13,17 +13,18 @@
 //! A kind is a [`Purpose`] × [`Factor`] ([`ChallengeKind`]) and every caller looks only at
 //! challenges of its own purpose, so a code asked for one purpose can never finish another.
 
-use crate::clock::Timestamp;
-use crate::events::{self, EventKind};
-use crate::factors::{ChallengeKind, Factor, Purpose};
-use crate::login::LoginError;
-use crate::messages;
-use crate::outbox;
-use crate::ratelimit::{self, Limit};
-use crate::secret::{ct_eq, digest, new_code, new_id};
-use crate::service::Deps;
-use crate::sessions::{ClientInfo, Session};
+use crate::mechanisms::events::{self, EventKind};
+use crate::mechanisms::messages;
+use crate::mechanisms::mfa::ActiveFactor;
+use crate::mechanisms::outbox;
+use crate::mechanisms::ratelimit::{self, Limit, RateError};
+use crate::mechanisms::secret::{ct_eq, digest, new_code, new_id};
+use crate::mechanisms::service::Deps;
+use crate::mechanisms::sessions::{ClientInfo, Session};
 use crate::store::{Conn, Tx};
+use crate::values::clock::Timestamp;
+use crate::values::factors::{ChallengeKind, Factor, Purpose};
+use crate::values::failure::{Refusal, Shown};
 use sqlx::Row;
 
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
@@ -31,6 +32,61 @@ const OTP_PER_ACCOUNT: Limit = Limit {
     max: 20,
     window_secs: 3600,
 };
+
+/// Why a code was not accepted, or no code could be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ChallengeError {
+    #[error("That code is not correct. {remaining} attempt(s) left.")]
+    WrongCode { remaining: i64 },
+    /// M2/R3: expired, used, replaced, or out of attempts.
+    #[error("This code can no longer be used. Start again to get a new one.")]
+    Dead,
+    #[error("Too many attempts. Try again in {retry_after} seconds.")]
+    Limited { retry_after: i64 },
+    #[error("Enter the six-digit code.")]
+    Format,
+    /// M3: this authenticator code (or a later one) was already used.
+    #[error("That code was already used. Wait for the next one.")]
+    Replayed,
+    #[error("internal error")]
+    Internal,
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+impl Refusal for ChallengeError {
+    fn shown(&self) -> Shown {
+        match self {
+            Self::WrongCode { .. } | Self::Limited { .. } | Self::Format | Self::Replayed => {
+                Shown::Field
+            }
+            Self::Dead => Shown::Form,
+            Self::Internal | Self::Store(_) => Shown::Internal,
+        }
+    }
+}
+
+impl From<RateError> for ChallengeError {
+    fn from(e: RateError) -> Self {
+        match e {
+            RateError::Limited(l) => Self::Limited {
+                retry_after: l.retry_after,
+            },
+            RateError::Store(s) => Self::Store(s),
+        }
+    }
+}
+
+impl From<crate::mechanisms::mfa::MfaError> for ChallengeError {
+    fn from(e: crate::mechanisms::mfa::MfaError) -> Self {
+        use crate::mechanisms::mfa::MfaError;
+        match e {
+            MfaError::Code(crate::mechanisms::totp::TotpError::Replayed) => Self::Replayed,
+            MfaError::Store(s) => Self::Store(s),
+            MfaError::Code(_) | MfaError::NotEnrolling | MfaError::Crypto(_) => Self::Internal,
+        }
+    }
+}
 
 /// Where the code of a new challenge goes.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +111,21 @@ fn stored_kind(text: &str) -> Result<ChallengeKind, sqlx::Error> {
         .ok_or_else(|| sqlx::Error::Decode(format!("unknown challenge kind {text:?}").into()))
 }
 
+/// The challenge kind and delivery for the factor active now; shared by the sign-in and
+/// re-authentication (S5), so both ask for the same thing.
+pub fn first_for<'a>(
+    purpose: Purpose,
+    factor: &'a ActiveFactor,
+    email: &'a str,
+) -> (ChallengeKind, Delivery<'a>) {
+    let (source, delivery) = match factor {
+        ActiveFactor::Authenticator => (Factor::Authenticator, Delivery::None),
+        ActiveFactor::Sms(p) => (Factor::Sms, Delivery::Sms(p.as_str())),
+        ActiveFactor::Email => (Factor::Email, Delivery::Email(email)),
+    };
+    (ChallengeKind::new(purpose, source), delivery)
+}
+
 /// R4/R6: one more send of `purpose` to `destination` this hour. Every purpose has its own
 /// budget, so a stranger who triggers recovery texts or verification mails can never use up the
 /// budget of the owner's sign-in codes.
@@ -65,7 +136,7 @@ pub(crate) async fn send_limit(
     channel: &str,
     destination: &str,
     now: Timestamp,
-) -> Result<(), LoginError> {
+) -> Result<(), ChallengeError> {
     let l = Limit {
         max: deps.settings.sends_per_hour,
         window_secs: 3600,
@@ -116,7 +187,7 @@ async fn send_code(
     delivery: Delivery<'_>,
     code: &str,
     now: Timestamp,
-) -> Result<(), LoginError> {
+) -> Result<(), ChallengeError> {
     let ttl = deps.settings.code_ttl_secs / 60;
     let purpose = kind.purpose.budget();
     let message = match delivery {
@@ -144,7 +215,7 @@ pub async fn open(
     kind: ChallengeKind,
     delivery: Delivery<'_>,
     now: Timestamp,
-) -> Result<(), LoginError> {
+) -> Result<(), ChallengeError> {
     sqlx::query(
         "UPDATE challenges SET consumed_at = $2 WHERE session_hash = $1 AND consumed_at IS NULL",
     )
@@ -210,16 +281,20 @@ pub async fn live(
 
 /// R4: a new code for the live challenge of `purpose`, at most once per cooldown and within
 /// the hourly cap. Attempts already spent stay spent (R3).
-pub async fn resend(deps: &Deps, session: &Session, purpose: Purpose) -> Result<(), LoginError> {
+pub async fn resend(
+    deps: &Deps,
+    session: &Session,
+    purpose: Purpose,
+) -> Result<(), ChallengeError> {
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
     let ch = live(&mut tx, session, purpose, now - deps.settings.code_ttl_secs)
         .await?
         .filter(|ch| !ch.destination.is_empty())
-        .ok_or(LoginError::ChallengeDead)?;
+        .ok_or(ChallengeError::Dead)?;
     let wait = ch.last_sent_at + deps.settings.resend_cooldown_secs - now;
     if wait > 0 {
-        return Err(LoginError::Limited { retry_after: wait });
+        return Err(ChallengeError::Limited { retry_after: wait });
     }
     let code = new_code();
     let delivery = if ch.kind.factor.by_sms() {
@@ -259,7 +334,7 @@ pub async fn begin_attempt(
     user_id: &str,
     purpose: Purpose,
     now: Timestamp,
-) -> Result<(Tx, Reserved), LoginError> {
+) -> Result<(Tx, Reserved), ChallengeError> {
     let prefix = purpose.prefix();
     let mut tx = deps.store.begin().await?;
     ratelimit::hit(
@@ -295,7 +370,7 @@ pub async fn begin_attempt(
         }
         None => {
             tx.commit().await?;
-            Err(LoginError::ChallengeDead)
+            Err(ChallengeError::Dead)
         }
     }
 }
@@ -315,23 +390,13 @@ pub async fn consume(
     Ok(r.rows_affected() == 1)
 }
 
-pub(crate) fn mfa_error(e: crate::mfa::MfaError) -> LoginError {
-    use crate::mfa::MfaError;
-    match e {
-        MfaError::Code(crate::totp::TotpError::Replayed) => LoginError::CodeReplayed,
-        MfaError::Code(_) => LoginError::Incorrect,
-        MfaError::Store(s) => LoginError::Store(s),
-        MfaError::NotEnrolling | MfaError::Crypto(_) => LoginError::Internal,
-    }
-}
-
 /// What a person typed as a six-digit code, without spaces; `CodeFormat` otherwise.
-pub fn six_digits(code: &str) -> Result<String, LoginError> {
+pub fn six_digits(code: &str) -> Result<String, ChallengeError> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
         Ok(code)
     } else {
-        Err(LoginError::CodeFormat)
+        Err(ChallengeError::Format)
     }
 }
 
@@ -355,28 +420,31 @@ pub async fn attempt(
     purpose: Purpose,
     code: &str,
     client: &ClientInfo,
-) -> Result<Passed, LoginError> {
+) -> Result<Passed, ChallengeError> {
     let code = six_digits(code)?;
     let now = deps.now();
     let (mut tx, r) = begin_attempt(deps, session, user_id, purpose, now).await?;
     let key = deps.secret_key.as_ref();
-    let checked: Result<Option<Vec<String>>, LoginError> = match r.kind.factor {
-        Factor::Authenticator => crate::mfa::verify_totp(&mut tx, key, user_id, &code, now)
-            .await
-            .map(|()| None)
-            .map_err(mfa_error),
+    // A wrong or replayed code is counted (R3); a fault is not the person's mistake.
+    let checked: Result<Option<Vec<String>>, Refused> = match r.kind.factor {
+        Factor::Authenticator => {
+            crate::mechanisms::mfa::verify_totp(&mut tx, key, user_id, &code, now)
+                .await
+                .map(|()| None)
+                .map_err(Refused::from)
+        }
         Factor::AuthenticatorEnrolment => {
-            crate::mfa::confirm_totp(&mut tx, key, user_id, &code, client, now)
+            crate::mechanisms::mfa::confirm_totp(&mut tx, key, user_id, &code, client, now)
                 .await
                 .map(Some)
-                .map_err(mfa_error)
+                .map_err(Refused::from)
         }
         Factor::Email | Factor::Sms | Factor::SmsEnrolment
             if !r.code_hash.is_empty() && ct_eq(&digest(&code), &r.code_hash) =>
         {
             Ok(None)
         }
-        Factor::Email | Factor::Sms | Factor::SmsEnrolment => Err(LoginError::Incorrect),
+        Factor::Email | Factor::Sms | Factor::SmsEnrolment => Err(Refused::Wrong),
     };
     let recovery_codes = match checked {
         Ok(codes) => codes,
@@ -385,16 +453,15 @@ pub async fn attempt(
             tx.commit().await?;
             let remaining = MAX_CODE_ATTEMPTS - r.attempts;
             return Err(match e {
-                _ if remaining <= 0 => LoginError::ChallengeDead,
-                LoginError::CodeReplayed => LoginError::CodeReplayed,
-                LoginError::Store(s) => LoginError::Store(s),
-                LoginError::Internal => LoginError::Internal,
-                _ => LoginError::WrongCode { remaining },
+                Refused::Fault(f) => f,
+                _ if remaining <= 0 => ChallengeError::Dead,
+                Refused::Replayed => ChallengeError::Replayed,
+                Refused::Wrong => ChallengeError::WrongCode { remaining },
             });
         }
     };
     if !consume(&mut tx, &r.id, now).await? {
-        return Err(LoginError::ChallengeDead);
+        return Err(ChallengeError::Dead);
     }
     Ok(Passed {
         tx,
@@ -402,4 +469,22 @@ pub async fn attempt(
         destination: r.destination,
         recovery_codes,
     })
+}
+
+/// How one code attempt failed, before the attempts left decide what the person is told.
+enum Refused {
+    Wrong,
+    Replayed,
+    Fault(ChallengeError),
+}
+
+impl From<crate::mechanisms::mfa::MfaError> for Refused {
+    fn from(e: crate::mechanisms::mfa::MfaError) -> Self {
+        use crate::mechanisms::mfa::MfaError;
+        match e {
+            MfaError::Code(crate::mechanisms::totp::TotpError::Replayed) => Refused::Replayed,
+            MfaError::Code(_) => Refused::Wrong,
+            e => Refused::Fault(e.into()),
+        }
+    }
 }

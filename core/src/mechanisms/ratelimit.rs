@@ -3,8 +3,8 @@
 //! The counter is one atomic upsert, so every server instance sharing the database sees the same
 //! count. Keys name the action and the subject, e.g. `login:ip:127.0.0.1` or `send:email:a@b.c`.
 
-use crate::clock::Timestamp;
 use crate::store::Conn;
+use crate::values::clock::Timestamp;
 use sqlx::Row;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +14,7 @@ pub struct Limit {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("too many requests; try again in {retry_after} s")]
+#[error("Too many attempts. Try again in {retry_after} seconds.")]
 pub struct Limited {
     pub retry_after: i64,
 }

@@ -7,18 +7,19 @@
 //! - Y1: the user row, the verification token and its email commit in one transaction.
 //! - Verification tokens: 256 bits, stored as SHA-256, single use, 24 h.
 
-use crate::email::{Email, EmailError};
-use crate::events::{self, EventKind};
-use crate::hashing::HashError;
-use crate::messages;
-use crate::outbox;
-use crate::password::{Context, PasswordError};
-use crate::phone::Phone;
-use crate::ratelimit::{self, Limit, RateError};
-use crate::secret::{digest, new_token};
-use crate::service::Deps;
-use crate::sessions::ClientInfo;
-use crate::users::{self, MfaMethod, NewUser};
+use crate::mechanisms::events::{self, EventKind};
+use crate::mechanisms::hashing::HashError;
+use crate::mechanisms::messages;
+use crate::mechanisms::outbox;
+use crate::mechanisms::ratelimit::{self, Limit, RateError};
+use crate::mechanisms::secret::digest;
+use crate::mechanisms::service::Deps;
+use crate::mechanisms::sessions::ClientInfo;
+use crate::mechanisms::users::{self, MfaMethod, NewUser};
+use crate::values::email::{Email, EmailError};
+use crate::values::failure::{self, Refusal, Shown};
+use crate::values::password::{Context, PasswordError};
+use crate::values::phone::Phone;
 use sqlx::Row;
 
 pub const NAME_MAX: usize = 100;
@@ -78,6 +79,34 @@ pub enum RegisterError {
     Hash(#[from] HashError),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+}
+
+impl Refusal for RegisterError {
+    fn shown(&self) -> Shown {
+        match self {
+            Self::Invalid(e) => failure::fields([
+                ("email", &e.email),
+                ("first_name", &e.first_name),
+                ("last_name", &e.last_name),
+                ("password", &e.password),
+                ("confirm", &e.confirm),
+                ("mfa_method", &e.mfa_method),
+                ("phone", &e.phone),
+            ]),
+            Self::Limited(_) => Shown::Form,
+            Self::Hash(HashError::Busy) => Shown::Busy,
+            Self::Hash(HashError::Internal) | Self::Store(_) => Shown::Internal,
+        }
+    }
+}
+
+impl Refusal for VerifyError {
+    fn shown(&self) -> Shown {
+        match self {
+            Self::Invalid => Shown::Form,
+            Self::Store(_) => Shown::Internal,
+        }
+    }
 }
 
 impl From<RateError> for RegisterError {
@@ -144,7 +173,7 @@ pub fn validate(deps: &Deps, r: &Registration) -> Result<Valid, Box<FieldErrors>
         }
     };
     if password.is_some()
-        && crate::password::PasswordPolicy::normalize(&r.confirm)
+        && crate::values::password::PasswordPolicy::normalize(&r.confirm)
             != password.clone().unwrap_or_default()
     {
         errs.confirm = Some(PasswordError::Mismatch.to_string());
@@ -226,19 +255,22 @@ pub async fn register(
     };
     match fresh {
         Some(user_id) => {
-            queue_verification(&mut tx, deps, &user_id, &email, &first, now).await?;
+            crate::mechanisms::email_links::queue_verification(
+                &mut tx, deps, &user_id, &email, &first, now,
+            )
+            .await?;
             // E4/M13: what was chosen here waits; it is set up only after the owner's first
             // sign-in answered an emailed code, and expires unused.
             if method == MfaMethod::Authenticator {
-                crate::mfa::begin_totp(&mut tx, &deps.secret_key, &user_id, now)
+                crate::mechanisms::mfa::begin_totp(&mut tx, &deps.secret_key, &user_id, now)
                     .await
                     .map_err(|e| match e {
-                        crate::mfa::MfaError::Store(s) => RegisterError::Store(s),
+                        crate::mechanisms::mfa::MfaError::Store(s) => RegisterError::Store(s),
                         _ => RegisterError::Hash(HashError::Internal),
                     })?;
             }
             if let Some(p) = &phone {
-                crate::mfa::add_unverified_phone(&mut tx, &user_id, p, now).await?;
+                crate::mechanisms::mfa::add_unverified_phone(&mut tx, &user_id, p, now).await?;
             }
             events::record(&mut tx, Some(&user_id), EventKind::Registered, client, now).await?;
         }
@@ -246,7 +278,7 @@ pub async fn register(
             let existing = users::by_email(&mut tx, &email).await?;
             // R4/R6: its own capped budget, so these notices never starve sign-in codes; within
             // the window further attempts are coalesced into the one mail already sent.
-            if crate::challenges::notice_allowed(
+            if crate::mechanisms::challenges::notice_allowed(
                 &mut tx,
                 "registration_attempt",
                 email.as_str(),
@@ -275,32 +307,6 @@ pub async fn register(
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// Y1: stores a new verification token (hashed) and queues its email in the caller's transaction.
-pub(crate) async fn queue_verification(
-    conn: &mut crate::store::Conn,
-    deps: &Deps,
-    user_id: &str,
-    email: &Email,
-    first_name: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let token = new_token();
-    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES ($1, $2, 'verify_email', $3, $4)")
-        .bind(token.digest())
-        .bind(user_id)
-        .bind(now + deps.settings.verify_ttl_secs)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    let link = deps.link(&format!("/verify-email?token={}", token.expose()));
-    outbox::enqueue(
-        conn,
-        &messages::verify_email(email.as_str(), first_name, &link),
-        now,
-    )
-    .await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -413,4 +419,27 @@ pub async fn create_verified(
             ..Default::default()
         }))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Secrets never reach logs: a registration prints its passwords masked.
+    #[test]
+    fn g1_debug_of_a_registration_redacts_passwords() {
+        let r = super::Registration {
+            email: "ada@example.com".into(),
+            first_name: "Ada".into(),
+            last_name: "L".into(),
+            password: "tulip-rain-77".into(),
+            confirm: "tulip-rain-77".into(),
+            mfa_method: "email".into(),
+            phone: String::new(),
+        };
+        let shown = format!("{r:?}");
+        assert!(
+            shown.contains("password: \"***\", confirm: \"***\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("tulip"), "{shown}");
+    }
 }

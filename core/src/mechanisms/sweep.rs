@@ -3,9 +3,9 @@
 //! their end, rate-limit windows a day old, pending factors past their enrolment time (M13),
 //! and delivered messages (already without their bodies) after 30 days.
 
-use crate::clock::Timestamp;
-use crate::service::Settings;
+use crate::mechanisms::service::Settings;
 use crate::store::Conn;
+use crate::values::clock::Timestamp;
 
 /// Grace after expiry before a challenge or token row goes (resend and "link expired" pages
 /// still find it for a while).
@@ -78,7 +78,7 @@ pub async fn run(
         mfa_factors: delete(
             conn,
             "DELETE FROM mfa_factors WHERE confirmed_at IS NULL AND created_at <= $1",
-            now - crate::mfa::ENROLMENT_TTL_SECS,
+            now - crate::mechanisms::mfa::ENROLMENT_TTL_SECS,
         )
         .await?,
         outbox: delete(

@@ -12,16 +12,16 @@
 //!
 //! The sign-in flow (`login`) and the Security tab (`security`) call these.
 
-use crate::clock::Timestamp;
-use crate::crypto::{CryptoError, SecretKey};
-use crate::events::{self, EventKind};
-use crate::phone::Phone;
-use crate::recovery_codes;
-use crate::secret::new_id;
-use crate::sessions::ClientInfo;
+use crate::mechanisms::crypto::{CryptoError, SecretKey};
+use crate::mechanisms::events::{self, EventKind};
+use crate::mechanisms::recovery_codes;
+use crate::mechanisms::secret::new_id;
+use crate::mechanisms::sessions::ClientInfo;
+use crate::mechanisms::totp::{self, TotpError, TotpSecret};
+use crate::mechanisms::users::{self, MfaMethod};
 use crate::store::Conn;
-use crate::totp::{self, TotpError, TotpSecret};
-use crate::users::{self, MfaMethod};
+use crate::values::clock::Timestamp;
+use crate::values::phone::Phone;
 use sqlx::Row;
 
 #[derive(Debug, thiserror::Error)]
@@ -216,13 +216,42 @@ pub async fn activate_phone(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp'")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
+    switch_method(
+        conn,
+        user_id,
+        MfaMethod::Sms,
+        EventKind::MfaEnrolled,
+        client,
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// M1: the one routine that makes `to` the account's only active method. What belonged to the
+/// old method goes: an authenticator (unless it is the new method), factors never verified,
+/// and the recovery codes (which come with an authenticator: new ones when it becomes the
+/// method, M6). A verified phone stays for account recovery. Run inside the caller's
+/// transaction; `why` is the G1 event recorded.
+async fn switch_method(
+    conn: &mut Conn,
+    user_id: &str,
+    to: MfaMethod,
+    why: EventKind,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let keep_totp = to == MfaMethod::Authenticator;
+    sqlx::query(
+        "DELETE FROM mfa_factors WHERE user_id = $1 AND (confirmed_at IS NULL OR (kind = 'totp' AND NOT $2))",
+    )
+    .bind(user_id)
+    .bind(keep_totp)
+    .execute(&mut *conn)
+    .await?;
     recovery_codes::clear(conn, user_id).await?;
-    users::set_mfa_method(conn, user_id, MfaMethod::Sms, now).await?;
-    events::record(conn, Some(user_id), EventKind::MfaEnrolled, client, now).await?;
+    users::set_mfa_method(conn, user_id, to, now).await?;
+    events::record(conn, Some(user_id), why, client, now).await?;
     Ok(())
 }
 
@@ -234,16 +263,15 @@ pub async fn use_email(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "DELETE FROM mfa_factors WHERE user_id = $1 AND (kind = 'totp' OR confirmed_at IS NULL)",
+    switch_method(
+        conn,
+        user_id,
+        MfaMethod::Email,
+        EventKind::MfaChanged,
+        client,
+        now,
     )
-    .bind(user_id)
-    .execute(&mut *conn)
-    .await?;
-    recovery_codes::clear(conn, user_id).await?;
-    users::set_mfa_method(conn, user_id, MfaMethod::Email, now).await?;
-    events::record(conn, Some(user_id), EventKind::MfaChanged, client, now).await?;
-    Ok(())
+    .await
 }
 
 /// M4: the secret of an authenticator being set up, shown only on the enrolment step.
@@ -318,8 +346,8 @@ pub async fn confirm_totp(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    users::set_mfa_method(conn, user_id, MfaMethod::Authenticator, now).await?;
-    events::record(conn, Some(user_id), EventKind::MfaEnrolled, client, now).await?;
+    let why = EventKind::MfaEnrolled;
+    switch_method(conn, user_id, MfaMethod::Authenticator, why, client, now).await?;
     Ok(recovery_codes::regenerate(conn, key, user_id, now).await?)
 }
 
@@ -351,14 +379,8 @@ pub async fn reset_to_email(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<(), MfaError> {
-    sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'totp'")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    recovery_codes::clear(conn, user_id).await?;
-    users::set_mfa_method(conn, user_id, MfaMethod::Email, now).await?;
-    events::record(conn, Some(user_id), EventKind::MfaReset, client, now).await?;
-    Ok(())
+    let why = EventKind::MfaReset;
+    Ok(switch_method(conn, user_id, MfaMethod::Email, why, client, now).await?)
 }
 
 #[cfg(test)]
@@ -367,7 +389,7 @@ mod tests {
     use crate::store::testing;
 
     async fn user(c: &mut Conn) -> String {
-        let e = crate::email::Email::parse("totp@example.com").expect("email");
+        let e = crate::values::email::Email::parse("totp@example.com").expect("email");
         let nu = users::NewUser {
             email: &e,
             first_name: "T",

@@ -161,6 +161,16 @@ pub enum StepKind {
     SetUpAuthenticator,
 }
 
+/// An email or phone destination as shown on screen.
+pub fn mask(destination: &str) -> String {
+    if let Ok(p) = crate::values::phone::Phone::parse(destination) {
+        return p.masked();
+    }
+    crate::values::email::Email::parse(destination)
+        .map(|e| e.masked())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,21 +12,24 @@
 //! - R2: requests are limited per client IP (answered) and per address (silently: the answer
 //!   stays the same, F1).
 
-use crate::clock::Timestamp;
-use crate::email::Email;
-use crate::events::{self, EventKind};
-use crate::hashing::HashError;
-use crate::login::{self, LoginError};
-use crate::messages;
-use crate::outbox;
-use crate::password::{Context, PasswordError};
-use crate::phone::Phone;
-use crate::ratelimit::{self, Limit, RateError};
-use crate::secret::{digest, new_short_token, new_token};
-use crate::service::Deps;
-use crate::sessions::{self, ClientInfo, Session};
+pub mod sms;
+
+use crate::mechanisms::credentials::CredentialError;
+use crate::mechanisms::events::{self, EventKind};
+use crate::mechanisms::hashing::HashError;
+use crate::mechanisms::messages;
+use crate::mechanisms::outbox;
+use crate::mechanisms::ratelimit::{self, Limit, RateError};
+use crate::mechanisms::secret::{digest, new_short_token, new_token};
+use crate::mechanisms::service::Deps;
+use crate::mechanisms::sessions::{self, ClientInfo, Session};
+use crate::mechanisms::users::{self, MfaMethod, User};
 use crate::store::Conn;
-use crate::users::{self, MfaMethod, User};
+use crate::values::clock::Timestamp;
+use crate::values::email::Email;
+use crate::values::failure::{self, Refusal, Shown};
+use crate::values::password::{Context, PasswordError};
+use crate::values::phone::Phone;
 use sqlx::Row;
 
 /// F2: how long a reset link works.
@@ -54,19 +57,46 @@ pub enum RecoveryError {
     #[error("please correct the highlighted fields")]
     Invalid(Box<PasswordFields>),
     #[error(transparent)]
-    Email(#[from] crate::email::EmailError),
+    Email(#[from] crate::values::email::EmailError),
     #[error("This reset link is invalid, was already used or has expired. Ask for a new one.")]
     LinkInvalid,
     #[error("Too many attempts. Try again in {retry_after} seconds.")]
     Limited { retry_after: i64 },
     #[error("The server is busy. Try again in a moment.")]
     Busy,
-    #[error(transparent)]
-    Login(LoginError),
+    /// The SMS flow this form belonged to ended (expired, finished, or never started).
+    #[error("Your reset has expired. Start again.")]
+    Expired,
+    /// The Security tab's actions need a signed-in session.
+    #[error("Your sign-in has expired. Sign in again.")]
+    SignedOut,
+    #[error("Enter the six-digit code.")]
+    CodeFormat,
+    /// F1: a wrong, used-up or never-sent code, or a full window, all read the same.
+    #[error("That code is not correct or can no longer be used. After five tries, start again.")]
+    CodeRefused,
     #[error("internal error")]
     Internal,
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+}
+
+impl Refusal for RecoveryError {
+    fn shown(&self) -> Shown {
+        match self {
+            Self::Invalid(f) => failure::fields([
+                ("current", &f.current),
+                ("password", &f.password),
+                ("confirm", &f.confirm),
+            ]),
+            Self::Email(_) | Self::CodeFormat | Self::CodeRefused => Shown::Field,
+            Self::LinkInvalid | Self::Limited { .. } | Self::Expired | Self::SignedOut => {
+                Shown::Form
+            }
+            Self::Busy => Shown::Busy,
+            Self::Internal | Self::Store(_) => Shown::Internal,
+        }
+    }
 }
 
 impl From<HashError> for RecoveryError {
@@ -191,7 +221,7 @@ pub(crate) async fn notice_if_new_place(
     let m = messages::reset_from_new_place(
         user.email.as_str(),
         &client.ip,
-        &crate::clock::format_utc(now),
+        &crate::values::clock::format_utc(now),
         &deps.link("/forgot-password"),
     );
     outbox::enqueue(conn, &m, now).await?;
@@ -282,12 +312,12 @@ pub async fn send_link_to_factor(
 ) -> Result<LinkSent, RecoveryError> {
     let uid = session
         .authenticated_user()
-        .ok_or(RecoveryError::Login(LoginError::WrongStep))?;
+        .ok_or(RecoveryError::SignedOut)?;
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
     let user = users::by_id(&mut tx, uid)
         .await?
-        .ok_or(RecoveryError::Login(LoginError::WrongStep))?;
+        .ok_or(RecoveryError::SignedOut)?;
     ratelimit::hit(
         &mut tx,
         &format!("forgot:addr:{}", user.email.as_str()),
@@ -295,7 +325,7 @@ pub async fn send_link_to_factor(
         now,
     )
     .await?;
-    let phone = crate::mfa::phone_factor(&mut tx, uid).await?;
+    let phone = crate::mechanisms::mfa::phone_factor(&mut tx, uid).await?;
     let via = match (user.mfa_method, phone) {
         (MfaMethod::Sms, Some((p, true))) => Via::Sms(p),
         _ => Via::Email,
@@ -429,20 +459,22 @@ pub async fn change_password(
 ) -> Result<(), RecoveryError> {
     let uid = session
         .authenticated_user()
-        .ok_or(RecoveryError::Login(LoginError::WrongStep))?;
+        .ok_or(RecoveryError::SignedOut)?;
     let user = {
         let mut c = deps.store.conn().await?;
         users::by_id(&mut c, uid)
             .await?
-            .ok_or(RecoveryError::Login(LoginError::WrongStep))?
+            .ok_or(RecoveryError::SignedOut)?
     };
     // Field problems with the new password come first, so one submission shows them all.
     let password = check_new(deps, &user, new, confirm);
     let now = deps.now();
-    let current = crate::password::PasswordPolicy::normalize(current);
-    match login::check_password(deps, &user.email, &current, client, now).await {
+    let current = crate::values::password::PasswordPolicy::normalize(current);
+    match crate::mechanisms::credentials::check_password(deps, &user.email, &current, client, now)
+        .await
+    {
         Ok(_) => {}
-        Err(LoginError::Incorrect) => {
+        Err(CredentialError::Incorrect) => {
             let mut f = match password {
                 Err(RecoveryError::Invalid(f)) => *f,
                 _ => PasswordFields::default(),
@@ -450,11 +482,12 @@ pub async fn change_password(
             f.current = Some("Your current password is not correct.".into());
             return Err(RecoveryError::Invalid(Box::new(f)));
         }
-        Err(LoginError::Limited { retry_after }) => {
+        Err(CredentialError::Limited { retry_after }) => {
             return Err(RecoveryError::Limited { retry_after })
         }
-        Err(LoginError::Busy) => return Err(RecoveryError::Busy),
-        Err(e) => return Err(RecoveryError::Login(e)),
+        Err(CredentialError::Busy) => return Err(RecoveryError::Busy),
+        Err(CredentialError::Internal) => return Err(RecoveryError::Internal),
+        Err(CredentialError::Store(e)) => return Err(e.into()),
     }
     let password = password?;
     let phc = deps.hasher.hash(&password).await?;

@@ -164,8 +164,10 @@ pub mod testing {
 
     /// A migrated store in a new temporary SQLite file.
     pub async fn sqlite() -> Store {
-        let dir =
-            std::env::temp_dir().join(format!("gatehouse-test-{}", crate::secret::random_hex(8)));
+        let dir = std::env::temp_dir().join(format!(
+            "gatehouse-test-{}",
+            crate::mechanisms::secret::random_hex(8)
+        ));
         let url = format!("sqlite://{}/db.sqlite", dir.display());
         let store = Store::connect(&url).await.expect("sqlite test store");
         store.migrate().await.expect("sqlite migrations");
@@ -189,7 +191,7 @@ pub mod testing {
                  (bash .ci/test does), or set GATEHOUSE_TEST_SQLITE_ONLY=1 to test SQLite alone"
             ),
         };
-        let schema = format!("t_{}", crate::secret::random_hex(8));
+        let schema = format!("t_{}", crate::mechanisms::secret::random_hex(8));
         sqlx::any::install_default_drivers();
         let admin = sqlx::AnyPool::connect(&base)
             .await

@@ -3,7 +3,7 @@
 //! F3: links are built only from the configured public base URL passed in by the caller, never from
 //! a request's Host header. User-supplied text (names) is HTML-escaped.
 
-use crate::outbox::{Channel, Message};
+use crate::mechanisms::outbox::{Channel, Message};
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -7,7 +7,7 @@
 //!   QR code) and are stored encrypted (see `crypto`). [`TotpSecret`] never prints itself.
 //! - M10: the comparison inside totp-rs is over fixed-length tokens; we add nothing time-variant.
 
-use crate::clock::Timestamp;
+use crate::values::clock::Timestamp;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use totp_rs::{Algorithm, Builder, Secret, Totp};

@@ -12,19 +12,76 @@
 //!   the person says they saved them).
 //! - R3: every code here goes through `challenges`, with its per-challenge and per-account limits.
 
-use crate::challenges::{self, Delivery};
-use crate::clock::Timestamp;
-use crate::events::{self, EventKind};
-use crate::factors::{ChallengeKind, Factor, Purpose};
-use crate::login::{self, LoginError, StepKind};
-use crate::messages::{self, MethodChange};
-use crate::mfa;
-use crate::outbox;
-use crate::phone::Phone;
-use crate::service::Deps;
-use crate::sessions::{self, ClientInfo, Session};
+use crate::mechanisms::challenges::{self, ChallengeError, Delivery};
+use crate::mechanisms::credentials::CredentialError;
+use crate::mechanisms::events::{self, EventKind};
+use crate::mechanisms::messages::{self, MethodChange};
+use crate::mechanisms::mfa;
+use crate::mechanisms::outbox;
+use crate::mechanisms::recovery_codes::CodesError;
+use crate::mechanisms::service::Deps;
+use crate::mechanisms::sessions::{self, ClientInfo, Session};
+use crate::mechanisms::users::{self, MfaMethod, User};
 use crate::store::Conn;
-use crate::users::{self, MfaMethod, User};
+use crate::values::clock::Timestamp;
+use crate::values::factors::StepKind;
+use crate::values::factors::{ChallengeKind, Factor, Purpose};
+use crate::values::failure::{Refusal, Shown};
+use crate::values::phone::Phone;
+use crate::values::phone::PhoneError;
+
+/// Why a Security-tab action did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    /// M5: only a signed-in session reaches the tab.
+    #[error("Your sign-in has expired. Sign in again.")]
+    SignedOut,
+    /// S5: the change needs a re-authentication within the window.
+    #[error("For your safety, confirm it is you first.")]
+    ReauthRequired,
+    #[error("Recovery codes come with an authenticator app. Choose it as your method first.")]
+    NoAuthenticator,
+    #[error(transparent)]
+    Password(#[from] CredentialError),
+    #[error(transparent)]
+    Code(#[from] ChallengeError),
+    #[error(transparent)]
+    Phone(#[from] PhoneError),
+    #[error("internal error")]
+    Internal,
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+impl Refusal for SecurityError {
+    fn shown(&self) -> Shown {
+        match self {
+            Self::SignedOut | Self::ReauthRequired | Self::NoAuthenticator => Shown::Form,
+            Self::Password(e) => e.shown(),
+            Self::Code(e) => e.shown(),
+            Self::Phone(e) => e.shown(),
+            Self::Internal | Self::Store(_) => Shown::Internal,
+        }
+    }
+}
+
+impl From<CodesError> for SecurityError {
+    fn from(e: CodesError) -> Self {
+        match e {
+            CodesError::Sealed => Self::Internal,
+            CodesError::Store(s) => Self::Store(s),
+        }
+    }
+}
+
+impl From<mfa::MfaError> for SecurityError {
+    fn from(e: mfa::MfaError) -> Self {
+        match e {
+            mfa::MfaError::Store(s) => Self::Store(s),
+            _ => Self::Internal,
+        }
+    }
+}
 
 /// S5: how long a re-authentication (or the sign-in itself) allows sensitive changes.
 pub const REAUTH_WINDOW_SECS: i64 = 600;
@@ -63,14 +120,14 @@ pub struct Overview {
     pub sms_country_codes: Vec<String>,
 }
 
-fn user_of(session: &Session) -> Result<&str, LoginError> {
-    session.authenticated_user().ok_or(LoginError::WrongStep)
+fn user_of(session: &Session) -> Result<&str, SecurityError> {
+    session.authenticated_user().ok_or(SecurityError::SignedOut)
 }
 
-async fn load_user(conn: &mut Conn, user_id: &str) -> Result<User, LoginError> {
+async fn load_user(conn: &mut Conn, user_id: &str) -> Result<User, SecurityError> {
     users::by_id(conn, user_id)
         .await?
-        .ok_or(LoginError::WrongStep)
+        .ok_or(SecurityError::SignedOut)
 }
 
 /// S5: the time until which sensitive changes are allowed, if that is still ahead.
@@ -83,13 +140,13 @@ pub fn fresh_until(session: &Session, now: Timestamp) -> Option<Timestamp> {
     }
 }
 
-fn require_fresh(session: &Session, now: Timestamp) -> Result<(), LoginError> {
+fn require_fresh(session: &Session, now: Timestamp) -> Result<(), SecurityError> {
     fresh_until(session, now)
         .map(|_| ())
-        .ok_or(LoginError::ReauthRequired)
+        .ok_or(SecurityError::ReauthRequired)
 }
 
-pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, LoginError> {
+pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, SecurityError> {
     let uid = user_of(session)?;
     let now = deps.now();
     let mut c = deps.store.conn().await?;
@@ -103,7 +160,7 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, LoginE
         None => match challenges::live(&mut c, session, Purpose::Reauth, now).await? {
             Some(ch) => Reauth::Code {
                 kind: ch.kind.factor.step(),
-                masked: login::mask(&ch.destination),
+                masked: crate::values::factors::mask(&ch.destination),
                 resend_in: (ch.last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
             },
             None => Reauth::Password,
@@ -111,14 +168,15 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, LoginE
     };
     let verifying_phone = challenges::live(&mut c, session, Purpose::PhoneVerification, now)
         .await?
-        .map(|ch| login::mask(&ch.destination));
+        .map(|ch| crate::values::factors::mask(&ch.destination));
     let new_recovery_codes =
-        login::parked_codes(&mut c, &deps.secret_key, &session.id_hash, uid).await?;
+        crate::mechanisms::recovery_codes::parked(&mut c, &deps.secret_key, &session.id_hash, uid)
+            .await?;
     Ok(Overview {
         method: user.mfa_method,
         pending: mfa::pending(&mut c, uid, now).await?,
         phone,
-        recovery_codes_left: crate::recovery_codes::remaining(&mut c, uid).await?,
+        recovery_codes_left: crate::mechanisms::recovery_codes::remaining(&mut c, uid).await?,
         reauth,
         verifying_phone,
         new_recovery_codes,
@@ -133,18 +191,19 @@ pub async fn reauth_password(
     session: &Session,
     password: &str,
     client: &ClientInfo,
-) -> Result<(), LoginError> {
+) -> Result<(), SecurityError> {
     let uid = user_of(session)?;
     let now = deps.now();
     let user = {
         let mut c = deps.store.conn().await?;
         load_user(&mut c, uid).await?
     };
-    let password = crate::password::PasswordPolicy::normalize(password);
-    login::check_password(deps, &user.email, &password, client, now).await?;
+    let password = crate::values::password::PasswordPolicy::normalize(password);
+    crate::mechanisms::credentials::check_password(deps, &user.email, &password, client, now)
+        .await?;
     let mut tx = deps.store.begin().await?;
     let factor = mfa::active_factor(&mut tx, uid, user.mfa_method).await?;
-    let (kind, delivery) = login::first_challenge(Purpose::Reauth, &factor, user.email.as_str());
+    let (kind, delivery) = challenges::first_for(Purpose::Reauth, &factor, user.email.as_str());
     challenges::open(&mut tx, deps, uid, &session.id_hash, kind, delivery, now).await?;
     tx.commit().await?;
     Ok(())
@@ -156,7 +215,7 @@ pub async fn reauth_code(
     session: &Session,
     code: &str,
     client: &ClientInfo,
-) -> Result<(), LoginError> {
+) -> Result<(), SecurityError> {
     let uid = user_of(session)?;
     let mut passed = challenges::attempt(deps, session, uid, Purpose::Reauth, code, client).await?;
     let now = deps.now();
@@ -174,9 +233,9 @@ pub async fn reauth_code(
 }
 
 /// R4: a new re-auth or phone-verification code.
-pub async fn resend(deps: &Deps, session: &Session, purpose: Purpose) -> Result<(), LoginError> {
+pub async fn resend(deps: &Deps, session: &Session, purpose: Purpose) -> Result<(), SecurityError> {
     user_of(session)?;
-    challenges::resend(deps, session, purpose).await
+    Ok(challenges::resend(deps, session, purpose).await?)
 }
 
 /// The method a person picked on the Security tab.
@@ -206,7 +265,7 @@ async fn notify_old_channel(
     user: &User,
     change: &MethodChange<'_>,
     now: Timestamp,
-) -> Result<(), LoginError> {
+) -> Result<(), SecurityError> {
     let phone = mfa::phone_factor(conn, &user.id).await?;
     let m = match (user.mfa_method, phone) {
         (MfaMethod::Sms, Some((p, true))) => messages::mfa_changed_sms(p.as_str()),
@@ -222,7 +281,7 @@ pub async fn change_method(
     session: &Session,
     choice: &Choice,
     client: &ClientInfo,
-) -> Result<Changed, LoginError> {
+) -> Result<Changed, SecurityError> {
     let uid = user_of(session)?;
     let now = deps.now();
     // M9/R4: a bad number is reported before anything else, so what was typed can be fixed.
@@ -267,9 +326,7 @@ pub async fn change_method(
                 security_link: &security_link,
             };
             notify_old_channel(&mut tx, &user, &change, now).await?;
-            mfa::begin_totp(&mut tx, &deps.secret_key, uid, now)
-                .await
-                .map_err(challenges::mfa_error)?;
+            mfa::begin_totp(&mut tx, &deps.secret_key, uid, now).await?;
             events::record(
                 &mut tx,
                 Some(uid),
@@ -298,7 +355,7 @@ pub async fn change_method(
                 Changed::VerifyPhone(p.masked())
             }
         }
-        (Choice::Sms { .. }, None) => return Err(LoginError::Internal),
+        (Choice::Sms { .. }, None) => return Err(SecurityError::Internal),
     };
     tx.commit().await?;
     Ok(outcome)
@@ -311,13 +368,13 @@ pub async fn verify_phone(
     session: &Session,
     code: &str,
     client: &ClientInfo,
-) -> Result<(), LoginError> {
+) -> Result<(), SecurityError> {
     let uid = user_of(session)?;
     let now = deps.now();
     require_fresh(session, now)?;
     let mut passed =
         challenges::attempt(deps, session, uid, Purpose::PhoneVerification, code, client).await?;
-    let phone = Phone::parse(&passed.destination).map_err(|_| LoginError::Internal)?;
+    let phone = Phone::parse(&passed.destination).map_err(|_| SecurityError::Internal)?;
     let user = load_user(&mut passed.tx, uid).await?;
     let words = format!("text messages to {}", phone.masked());
     let change = MethodChange {
@@ -337,17 +394,25 @@ pub async fn regenerate_recovery_codes(
     deps: &Deps,
     session: &Session,
     client: &ClientInfo,
-) -> Result<(), LoginError> {
+) -> Result<(), SecurityError> {
     let uid = user_of(session)?;
     let now = deps.now();
     require_fresh(session, now)?;
     let mut tx = deps.store.begin().await?;
     let user = load_user(&mut tx, uid).await?;
     if user.mfa_method != MfaMethod::Authenticator {
-        return Err(LoginError::NoAuthenticator);
+        return Err(SecurityError::NoAuthenticator);
     }
-    let codes = crate::recovery_codes::regenerate(&mut tx, &deps.secret_key, uid, now).await?;
-    login::park_codes(&mut tx, &deps.secret_key, &session.id_hash, uid, &codes).await?;
+    let codes =
+        crate::mechanisms::recovery_codes::regenerate(&mut tx, &deps.secret_key, uid, now).await?;
+    crate::mechanisms::recovery_codes::park(
+        &mut tx,
+        &deps.secret_key,
+        &session.id_hash,
+        uid,
+        &codes,
+    )
+    .await?;
     events::record(
         &mut tx,
         Some(uid),
@@ -361,7 +426,7 @@ pub async fn regenerate_recovery_codes(
 }
 
 /// "I have saved these codes": they leave the session.
-pub async fn recovery_codes_saved(deps: &Deps, session: &Session) -> Result<(), LoginError> {
+pub async fn recovery_codes_saved(deps: &Deps, session: &Session) -> Result<(), SecurityError> {
     user_of(session)?;
     let mut c = deps.store.conn().await?;
     sessions::set_pending(&mut c, &session.id_hash, None).await?;

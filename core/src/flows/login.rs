@@ -13,27 +13,30 @@
 //!   it authenticated, again under a new id.
 //! - M10: codes are compared as digests in constant time.
 
-use crate::challenges::{self, Delivery};
-use crate::clock::Timestamp;
-use crate::email::Email;
-use crate::events::{self, EventKind};
-use crate::factors::{ChallengeKind, Factor, Purpose};
-use crate::hashing::HashError;
-use crate::messages;
-use crate::mfa::{ActiveFactor, Enrolment};
-use crate::outbox;
-use crate::ratelimit::{self, Limit, RateError};
-use crate::secret::Secret;
-use crate::service::Deps;
-use crate::sessions::{self, ClientInfo, Session, SessionState};
+use crate::mechanisms::challenges::{self, ChallengeError, Delivery};
+use crate::mechanisms::credentials::CredentialError;
+use crate::mechanisms::events::{self, EventKind};
+use crate::mechanisms::hashing::HashError;
+use crate::mechanisms::mfa::Enrolment;
+use crate::mechanisms::ratelimit::RateError;
+use crate::mechanisms::recovery_codes::CodesError;
+use crate::mechanisms::secret::Secret;
+use crate::mechanisms::service::Deps;
+use crate::mechanisms::sessions::{self, ClientInfo, Session, SessionState};
+use crate::mechanisms::users::{self, User};
 use crate::store::Conn;
-use crate::users::{self, User};
+use crate::values::clock::Timestamp;
+use crate::values::email::Email;
+use crate::values::factors::{ChallengeKind, Factor, Purpose};
+use crate::values::failure::{Refusal, Shown};
 
-pub use crate::challenges::MAX_CODE_ATTEMPTS;
+pub use crate::mechanisms::challenges::MAX_CODE_ATTEMPTS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("Email or password is incorrect.")]
+    /// E1/E2: a wrong password, an unknown or locked account and an unverified address all
+    /// read the same, so the hint about confirming the email is part of every "incorrect".
+    #[error("Email or password is incorrect. Registered recently? Confirm your email first: the link is in our message.")]
     Incorrect,
     #[error("That code is not correct. {remaining} attempt(s) left.")]
     WrongCode { remaining: i64 },
@@ -52,13 +55,7 @@ pub enum LoginError {
     #[error("That recovery code is not correct or was already used. {remaining} attempt(s) left.")]
     WrongRecoveryCode { remaining: i64 },
     #[error(transparent)]
-    Email(#[from] crate::email::EmailError),
-    #[error("For your safety, confirm it is you first.")]
-    ReauthRequired,
-    #[error(transparent)]
-    Phone(#[from] crate::phone::PhoneError),
-    #[error("Recovery codes come with an authenticator app. Choose it as your method first.")]
-    NoAuthenticator,
+    Email(#[from] crate::values::email::EmailError),
     #[error("internal error")]
     Internal,
     #[error(transparent)]
@@ -72,6 +69,52 @@ impl From<RateError> for LoginError {
                 retry_after: l.retry_after,
             },
             RateError::Store(s) => LoginError::Store(s),
+        }
+    }
+}
+
+impl Refusal for LoginError {
+    fn shown(&self) -> Shown {
+        match self {
+            Self::Store(_) | Self::Internal => Shown::Internal,
+            Self::Busy => Shown::Busy,
+            Self::WrongStep | Self::ChallengeDead => Shown::Form,
+            _ => Shown::Field,
+        }
+    }
+}
+
+impl From<ChallengeError> for LoginError {
+    fn from(e: ChallengeError) -> Self {
+        match e {
+            ChallengeError::WrongCode { remaining } => Self::WrongCode { remaining },
+            ChallengeError::Dead => Self::ChallengeDead,
+            ChallengeError::Limited { retry_after } => Self::Limited { retry_after },
+            ChallengeError::Format => Self::CodeFormat,
+            ChallengeError::Replayed => Self::CodeReplayed,
+            ChallengeError::Internal => Self::Internal,
+            ChallengeError::Store(s) => Self::Store(s),
+        }
+    }
+}
+
+impl From<CredentialError> for LoginError {
+    fn from(e: CredentialError) -> Self {
+        match e {
+            CredentialError::Incorrect => Self::Incorrect,
+            CredentialError::Limited { retry_after } => Self::Limited { retry_after },
+            CredentialError::Busy => Self::Busy,
+            CredentialError::Internal => Self::Internal,
+            CredentialError::Store(s) => Self::Store(s),
+        }
+    }
+}
+
+impl From<CodesError> for LoginError {
+    fn from(e: CodesError) -> Self {
+        match e {
+            CodesError::Sealed => Self::Internal,
+            CodesError::Store(s) => Self::Store(s),
         }
     }
 }
@@ -127,8 +170,9 @@ pub async fn submit_password(
     };
     let email = Email::parse(email)?;
     let now = deps.now();
-    let password = crate::password::PasswordPolicy::normalize(password);
-    let user = check_password(deps, &email, &password, client, now).await?;
+    let password = crate::values::password::PasswordPolicy::normalize(password);
+    let user = crate::mechanisms::credentials::check_password(deps, &email, &password, client, now)
+        .await?;
     let user = &user;
     if !user.email_verified {
         // E1: the same answer as a wrong password. Otherwise "register X, then sign in with the
@@ -151,8 +195,8 @@ pub async fn submit_password(
     .ok_or(LoginError::WrongStep)?;
     // M13: always the factor that is active now; a pending authenticator or phone is set up
     // only after its code came back (see `after_first_factor`).
-    let factor = crate::mfa::active_factor(&mut tx, &user.id, user.mfa_method).await?;
-    let (kind, delivery) = first_challenge(Purpose::SignIn, &factor, user.email.as_str());
+    let factor = crate::mechanisms::mfa::active_factor(&mut tx, &user.id, user.mfa_method).await?;
+    let (kind, delivery) = challenges::first_for(Purpose::SignIn, &factor, user.email.as_str());
     challenges::open(
         &mut tx,
         deps,
@@ -167,194 +211,6 @@ pub async fn submit_password(
     Ok(PasswordOutcome::CodeSent(token))
 }
 
-/// The challenge kind and delivery for the factor active now; shared by the sign-in and
-/// re-authentication (S5), so both ask for the same thing.
-pub(crate) fn first_challenge<'a>(
-    purpose: Purpose,
-    factor: &'a ActiveFactor,
-    email: &'a str,
-) -> (ChallengeKind, Delivery<'a>) {
-    let (source, delivery) = match factor {
-        ActiveFactor::Authenticator => (Factor::Authenticator, Delivery::None),
-        ActiveFactor::Sms(p) => (Factor::Sms, Delivery::Sms(p.as_str())),
-        ActiveFactor::Email => (Factor::Email, Delivery::Email(email)),
-    };
-    (ChallengeKind::new(purpose, source), delivery)
-}
-
-/// R1, R2, E3, P5: checks a password for `email` — rate windows, the atomic failure counter,
-/// the same cost for unknown or locked accounts, a rehash when parameters changed. Used by the
-/// sign-in password step and by re-authentication (S5).
-pub(crate) async fn check_password(
-    deps: &Deps,
-    email: &Email,
-    password: &str,
-    client: &ClientInfo,
-    now: Timestamp,
-) -> Result<User, LoginError> {
-    let (user, reserved) = {
-        let mut c = deps.store.conn().await?;
-        // R2: per client IP and per account, limits from the configuration.
-        let per_ip = Limit {
-            max: deps.settings.login_per_ip_per_minute,
-            window_secs: 60,
-        };
-        let per_account = Limit {
-            max: deps.settings.login_per_account_per_hour,
-            window_secs: 3600,
-        };
-        ratelimit::hit(
-            &mut c,
-            &format!("login:ip:{}", client.rate_key()),
-            per_ip,
-            now,
-        )
-        .await?;
-        ratelimit::hit(
-            &mut c,
-            &format!("login:acct:{}", email.as_str()),
-            per_account,
-            now,
-        )
-        .await?;
-        match users::by_email(&mut c, email).await? {
-            Some(u) => {
-                let limit = deps.settings.lockout_threshold;
-                let lock_until = now + deps.settings.lockout_secs;
-                let r = users::reserve_attempt(&mut c, &u.id, limit, lock_until, now).await?;
-                let slot = r.map(|count| Slot::new(deps, &u.id, count));
-                (Some(u), slot)
-            }
-            None => (None, None),
-        }
-    };
-    let (Some(user), Some(slot)) = (user, reserved) else {
-        // E3: unknown account, or locked (R1): same cost, same answer.
-        deps.hasher.verify_dummy(password).await?;
-        return Err(LoginError::Incorrect);
-    };
-    let verified = match deps.hasher.verify(password, &user.password_hash).await {
-        Ok(v) => v,
-        Err(e) => {
-            // R6: no verdict (the pool is busy, or failed): the attempt is given back.
-            slot.give_back().await?;
-            return Err(e.into());
-        }
-    };
-    if !verified.ok {
-        failed_password(deps, &user, slot.count, client, now).await?;
-        slot.counted();
-        return Err(LoginError::Incorrect);
-    }
-    let mut tx = deps.store.begin().await?;
-    users::reset_failures(&mut tx, &user.id).await?;
-    tx.commit().await?;
-    slot.counted();
-    if verified.needs_rehash {
-        // P5: upgrade the stored hash to the configured parameters.
-        if let Ok(phc) = deps.hasher.hash(password).await {
-            let mut c = deps.store.conn().await?;
-            users::set_password_hash(&mut c, &user.id, &phc, now).await?;
-        }
-    }
-    Ok(user)
-}
-
-/// R6: one reserved password check. A verdict keeps it ([`Slot::counted`]); every other end —
-/// an error, the pool busy, or the request dropped halfway (the future cancelled) — gives it
-/// back, the last one from a task spawned when the slot is dropped.
-struct Slot {
-    store: crate::store::Store,
-    user_id: String,
-    count: i64,
-    limit: i64,
-    armed: bool,
-}
-
-impl Slot {
-    fn new(deps: &Deps, user_id: &str, count: i64) -> Self {
-        Self {
-            store: deps.store.clone(),
-            user_id: user_id.to_string(),
-            count,
-            limit: deps.settings.lockout_threshold,
-            armed: true,
-        }
-    }
-
-    /// A verdict was recorded: the reservation stands (a failure) or was reset (a success).
-    fn counted(mut self) {
-        self.armed = false;
-    }
-
-    async fn give_back(mut self) -> Result<(), sqlx::Error> {
-        self.armed = false;
-        release(&self.store, &self.user_id, self.count, self.limit).await
-    }
-}
-
-async fn release(
-    store: &crate::store::Store,
-    user_id: &str,
-    count: i64,
-    limit: i64,
-) -> Result<(), sqlx::Error> {
-    let mut c = store.conn().await?;
-    users::release_attempt(&mut c, user_id, count, limit).await
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let (store, id, count, limit) = (
-            self.store.clone(),
-            std::mem::take(&mut self.user_id),
-            self.count,
-            self.limit,
-        );
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if let Err(e) = release(&store, &id, count, limit).await {
-                    tracing::error!(error = %e, "could not give back a password attempt (R6)");
-                }
-            });
-        }
-    }
-}
-
-async fn failed_password(
-    deps: &Deps,
-    user: &User,
-    count: i64,
-    client: &ClientInfo,
-    now: Timestamp,
-) -> Result<(), LoginError> {
-    let mut tx = deps.store.begin().await?;
-    events::record(&mut tx, Some(&user.id), EventKind::LoginFailed, client, now).await?;
-    // R5: the reservation that reached the limit set the lock (R6); its failure tells the
-    // owner, once.
-    if count == deps.settings.lockout_threshold {
-        events::record(
-            &mut tx,
-            Some(&user.id),
-            EventKind::AccountLocked,
-            client,
-            now,
-        )
-        .await?;
-        let m = messages::account_locked(
-            user.email.as_str(),
-            deps.settings.lockout_secs / 60,
-            &deps.link("/login"),
-        );
-        outbox::enqueue(&mut tx, &m, now).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
 async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result<(), LoginError> {
     let mut tx = deps.store.begin().await?;
     if challenges::send_limit(&mut tx, deps, "verify", "email", user.email.as_str(), now)
@@ -363,7 +219,7 @@ async fn resend_verification(deps: &Deps, user: &User, now: Timestamp) -> Result
     {
         return Ok(());
     }
-    crate::accounts::queue_verification(
+    crate::mechanisms::email_links::queue_verification(
         &mut tx,
         deps,
         &user.id,
@@ -410,7 +266,7 @@ async fn after_first_factor(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<CodeOutcome, LoginError> {
-    let Some(p) = crate::mfa::pending(conn, user_id, now).await? else {
+    let Some(p) = crate::mechanisms::mfa::pending(conn, user_id, now).await? else {
         return Ok(CodeOutcome::SignedIn(
             sign_in(conn, deps, session, user_id, client, now).await?,
         ));
@@ -462,7 +318,7 @@ pub async fn verify_code(
     let SessionState::Partial { user_id } = &session.state else {
         return Err(LoginError::WrongStep);
     };
-    let crate::challenges::Passed {
+    let crate::mechanisms::challenges::Passed {
         mut tx,
         kind,
         recovery_codes: recovery,
@@ -473,8 +329,10 @@ pub async fn verify_code(
     let outcome = match (kind.factor, recovery) {
         (Factor::SmsEnrolment, _) => {
             // M9: the number answered: text messages become the method.
-            if let Some((phone, _)) = crate::mfa::phone_factor(&mut tx, user_id).await? {
-                crate::mfa::activate_phone(&mut tx, user_id, &phone, client, now).await?;
+            if let Some((phone, _)) = crate::mechanisms::mfa::phone_factor(&mut tx, user_id).await?
+            {
+                crate::mechanisms::mfa::activate_phone(&mut tx, user_id, &phone, client, now)
+                    .await?;
             }
             CodeOutcome::SignedIn(sign_in(&mut tx, deps, session, user_id, client, now).await?)
         }
@@ -491,7 +349,8 @@ pub async fn verify_code(
             )
             .await?
             .ok_or(LoginError::WrongStep)?;
-            park_codes(&mut tx, key, &token.digest(), user_id, &codes).await?;
+            crate::mechanisms::recovery_codes::park(&mut tx, key, &token.digest(), user_id, &codes)
+                .await?;
             CodeOutcome::ShowRecoveryCodes(token)
         }
         // M13: the active factor answered; a pending factor comes next, never instead.
@@ -517,7 +376,14 @@ pub async fn use_recovery_code(
         challenges::begin_attempt(deps, session, user_id, Purpose::SignIn, now).await?;
     let (id, attempts) = (r.id, r.attempts);
     if r.kind.factor != Factor::Authenticator
-        || !crate::recovery_codes::consume(&mut tx, &deps.secret_key, user_id, code, now).await?
+        || !crate::mechanisms::recovery_codes::consume(
+            &mut tx,
+            &deps.secret_key,
+            user_id,
+            code,
+            now,
+        )
+        .await?
     {
         events::record(&mut tx, Some(user_id), EventKind::MfaFailed, client, now).await?;
         tx.commit().await?;
@@ -553,42 +419,13 @@ pub async fn recovery_codes_to_show(
         return Ok(Vec::new());
     };
     let mut c = deps.store.conn().await?;
-    parked_codes(&mut c, &deps.secret_key, &session.id_hash, user_id).await
-}
-
-/// M6: new recovery codes wait on the session, sealed with the instance key (bound to the
-/// user), until the person says they saved them.
-pub(crate) async fn park_codes(
-    conn: &mut Conn,
-    key: &crate::crypto::SecretKey,
-    session_hash: &str,
-    user_id: &str,
-    codes: &[String],
-) -> Result<(), LoginError> {
-    let sealed = key
-        .seal(codes.join("\n").as_bytes(), user_id)
-        .map_err(|_| LoginError::Internal)?;
-    sessions::set_pending(conn, session_hash, Some(&sealed)).await?;
-    Ok(())
-}
-
-/// The recovery codes parked on a session by [`park_codes`], if any.
-pub(crate) async fn parked_codes(
-    conn: &mut Conn,
-    key: &crate::crypto::SecretKey,
-    session_hash: &str,
-    user_id: &str,
-) -> Result<Vec<String>, LoginError> {
-    let Some(sealed) = sessions::pending(conn, session_hash).await? else {
-        return Ok(Vec::new());
-    };
-    let plain = key
-        .open(&sealed, user_id)
-        .map_err(|_| LoginError::Internal)?;
-    Ok(String::from_utf8_lossy(&plain)
-        .lines()
-        .map(str::to_string)
-        .collect())
+    Ok(crate::mechanisms::recovery_codes::parked(
+        &mut c,
+        &deps.secret_key,
+        &session.id_hash,
+        user_id,
+    )
+    .await?)
 }
 
 /// "I have saved these codes": the codes leave the session and the person is signed in.
@@ -613,10 +450,10 @@ pub async fn resend_code(deps: &Deps, session: &Session) -> Result<(), LoginErro
     if !matches!(session.state, SessionState::Partial { .. }) {
         return Err(LoginError::WrongStep);
     }
-    challenges::resend(deps, session, Purpose::SignIn).await
+    Ok(challenges::resend(deps, session, Purpose::SignIn).await?)
 }
 
-pub use crate::factors::StepKind;
+pub use crate::values::factors::StepKind;
 
 /// What the MFA step shows: the kind of code, where an emailed code went, when a resend is
 /// possible, and during enrolment the authenticator's setup key and otpauth URI (M4).
@@ -635,7 +472,7 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
     };
     let now = deps.now();
     let mut c = deps.store.conn().await?;
-    let Some(crate::challenges::Challenge {
+    let Some(crate::mechanisms::challenges::Challenge {
         kind,
         destination,
         last_sent_at,
@@ -646,15 +483,15 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
     };
     let mut step = CodeStep {
         kind: kind.factor.step(),
-        masked_destination: mask(&destination),
+        masked_destination: crate::values::factors::mask(&destination),
         resend_in: (last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
         setup_key: String::new(),
         otpauth_url: String::new(),
     };
     if step.kind == StepKind::SetUpAuthenticator {
-        let secret = crate::mfa::enrolment_secret(&mut c, &deps.secret_key, user_id)
+        let secret = crate::mechanisms::mfa::enrolment_secret(&mut c, &deps.secret_key, user_id)
             .await
-            .map_err(crate::challenges::mfa_error)?;
+            .map_err(challenges::ChallengeError::from)?;
         let account = users::by_id(&mut c, user_id)
             .await?
             .map(|u| u.email.to_string())
@@ -667,16 +504,6 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
         }
     }
     Ok(Some(step))
-}
-
-/// An email or phone destination as shown on screen.
-pub fn mask(destination: &str) -> String {
-    if let Ok(p) = crate::phone::Phone::parse(destination) {
-        return p.masked();
-    }
-    Email::parse(destination)
-        .map(|e| e.masked())
-        .unwrap_or_default()
 }
 
 /// S4: sign-out deletes the server-side session.

@@ -8,15 +8,14 @@
 //!   the same either way. Only a real account with a verified phone gets a text message.
 //! - R2: the same per-IP and per-address windows as the email link.
 
-use crate::challenges::{self, Delivery};
-use crate::email::Email;
-use crate::factors::{ChallengeKind, Factor, Purpose};
-use crate::login::LoginError;
-use crate::recovery::{check_new, set_password, RecoveryError};
-use crate::secret::Secret;
-use crate::service::Deps;
-use crate::sessions::{self, ClientInfo, Session, SessionState};
-use crate::users;
+use crate::flows::recovery::{check_new, set_password, RecoveryError};
+use crate::mechanisms::challenges::{self, ChallengeError, Delivery};
+use crate::mechanisms::secret::Secret;
+use crate::mechanisms::service::Deps;
+use crate::mechanisms::sessions::{self, ClientInfo, Session, SessionState};
+use crate::mechanisms::users;
+use crate::values::email::Email;
+use crate::values::factors::{ChallengeKind, Factor, Purpose};
 
 const KIND: ChallengeKind = ChallengeKind::new(Purpose::Recovery, Factor::Sms);
 
@@ -31,10 +30,10 @@ pub async fn start(
     let email = Email::parse(email)?;
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    let may_send = crate::recovery::request_windows(&mut tx, &email, client, now).await?;
+    let may_send = crate::flows::recovery::request_windows(&mut tx, &email, client, now).await?;
     let mut target = None;
     if let (Some(u), true) = (users::by_email(&mut tx, &email).await?, may_send) {
-        if let Some((phone, true)) = crate::mfa::phone_factor(&mut tx, &u.id).await? {
+        if let Some((phone, true)) = crate::mechanisms::mfa::phone_factor(&mut tx, &u.id).await? {
             target = Some((u.id, phone));
         }
     }
@@ -53,11 +52,11 @@ pub async fn start(
     };
     if let Some((uid, phone)) = &target {
         if let Some(u) = users::by_id(&mut tx, uid).await? {
-            crate::recovery::notice_if_new_place(&mut tx, deps, &u, client, now).await?;
-            crate::events::record(
+            crate::flows::recovery::notice_if_new_place(&mut tx, deps, &u, client, now).await?;
+            crate::mechanisms::events::record(
                 &mut tx,
                 Some(uid),
-                crate::events::EventKind::PasswordResetRequested,
+                crate::mechanisms::events::EventKind::PasswordResetRequested,
                 client,
                 now,
             )
@@ -75,9 +74,9 @@ pub async fn start(
         .await;
         match sent {
             // R4: a capped number gets no text; the answer stays the same (F1).
-            Ok(()) | Err(LoginError::Limited { .. }) => {}
-            Err(LoginError::Store(e)) => return Err(e.into()),
-            Err(e) => return Err(RecoveryError::Login(e)),
+            Ok(()) | Err(ChallengeError::Limited { .. }) => {}
+            Err(ChallengeError::Store(e)) => return Err(e.into()),
+            Err(_) => return Err(RecoveryError::Internal),
         }
     }
     tx.commit().await?;
@@ -92,13 +91,13 @@ pub async fn verify(
     client: &ClientInfo,
 ) -> Result<Secret, RecoveryError> {
     let SessionState::Recovering { user_id, .. } = &session.state else {
-        return Err(RecoveryError::Login(LoginError::WrongStep));
+        return Err(RecoveryError::Expired);
     };
     // F1: the same checks in the same order for every flow: the format first, then, without
     // an account (or a phone), every code is simply wrong.
-    challenges::six_digits(code).map_err(RecoveryError::Login)?;
+    challenges::six_digits(code).map_err(|_| RecoveryError::CodeFormat)?;
     let Some(uid) = user_id else {
-        return Err(RecoveryError::Login(LoginError::Incorrect));
+        return Err(RecoveryError::CodeRefused);
     };
     let mut passed =
         match challenges::attempt(deps, session, uid, Purpose::Recovery, code, client).await {
@@ -106,12 +105,14 @@ pub async fn verify(
             // F1: a wrong code, a dead challenge or a full per-account window reads exactly like a
             // wrong code for an address without an account.
             Err(
-                LoginError::WrongCode { .. }
-                | LoginError::ChallengeDead
-                | LoginError::Limited { .. }
-                | LoginError::CodeReplayed,
-            ) => return Err(RecoveryError::Login(LoginError::Incorrect)),
-            Err(e) => return Err(RecoveryError::Login(e)),
+                ChallengeError::WrongCode { .. }
+                | ChallengeError::Dead
+                | ChallengeError::Limited { .. }
+                | ChallengeError::Replayed
+                | ChallengeError::Format,
+            ) => return Err(RecoveryError::CodeRefused),
+            Err(ChallengeError::Store(e)) => return Err(e.into()),
+            Err(ChallengeError::Internal) => return Err(RecoveryError::Internal),
         };
     let state = SessionState::ResetAllowed {
         user_id: uid.clone(),
@@ -124,7 +125,7 @@ pub async fn verify(
         deps.now(),
     )
     .await?
-    .ok_or(RecoveryError::Login(LoginError::WrongStep))?;
+    .ok_or(RecoveryError::Expired)?;
     passed.tx.commit().await?;
     Ok(token)
 }
@@ -138,13 +139,13 @@ pub async fn reset(
     client: &ClientInfo,
 ) -> Result<(), RecoveryError> {
     let SessionState::ResetAllowed { user_id } = &session.state else {
-        return Err(RecoveryError::Login(LoginError::WrongStep));
+        return Err(RecoveryError::Expired);
     };
     let user = {
         let mut c = deps.store.conn().await?;
         users::by_id(&mut c, user_id)
             .await?
-            .ok_or(RecoveryError::Login(LoginError::WrongStep))?
+            .ok_or(RecoveryError::Expired)?
     };
     let password = check_new(deps, &user, new, confirm)?;
     let phc = deps.hasher.hash(&password).await?;

@@ -7,10 +7,11 @@
 //! parallel uses of the same code exactly one succeeds (regression for the Ory Kratos
 //! concurrent recovery-code fix). Regenerating replaces the whole set.
 
-use crate::clock::Timestamp;
-use crate::crypto::SecretKey;
-use crate::secret::digest;
+use crate::mechanisms::crypto::SecretKey;
+use crate::mechanisms::secret::digest;
+use crate::mechanisms::sessions;
 use crate::store::Conn;
+use crate::values::clock::Timestamp;
 use rand::rngs::OsRng;
 use rand::Rng;
 
@@ -112,22 +113,65 @@ pub async fn clear(conn: &mut Conn, user_id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Why parked codes could not be stored or read back.
+#[derive(Debug, thiserror::Error)]
+pub enum CodesError {
+    /// The sealed codes would not seal or open with the instance key.
+    #[error("the parked recovery codes could not be sealed or opened")]
+    Sealed,
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+/// M6: new recovery codes wait on the session, sealed with the instance key (bound to the
+/// user), until the person says they saved them.
+pub async fn park(
+    conn: &mut Conn,
+    key: &crate::mechanisms::crypto::SecretKey,
+    session_hash: &str,
+    user_id: &str,
+    codes: &[String],
+) -> Result<(), CodesError> {
+    let sealed = key
+        .seal(codes.join("\n").as_bytes(), user_id)
+        .map_err(|_| CodesError::Sealed)?;
+    sessions::set_pending(conn, session_hash, Some(&sealed)).await?;
+    Ok(())
+}
+
+/// The recovery codes parked on a session by [`park`], if any.
+pub async fn parked(
+    conn: &mut Conn,
+    key: &crate::mechanisms::crypto::SecretKey,
+    session_hash: &str,
+    user_id: &str,
+) -> Result<Vec<String>, CodesError> {
+    let Some(sealed) = sessions::pending(conn, session_hash).await? else {
+        return Ok(Vec::new());
+    };
+    let plain = key.open(&sealed, user_id).map_err(|_| CodesError::Sealed)?;
+    Ok(String::from_utf8_lossy(&plain)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::testing;
 
     async fn user(c: &mut Conn, email: &str) -> String {
-        let e = crate::email::Email::parse(email).expect("email");
-        let nu = crate::users::NewUser {
+        let e = crate::values::email::Email::parse(email).expect("email");
+        let nu = crate::mechanisms::users::NewUser {
             email: &e,
             first_name: "R",
             last_name: "C",
             password_hash: "x",
-            mfa_method: crate::users::MfaMethod::Email,
+            mfa_method: crate::mechanisms::users::MfaMethod::Email,
             verified: true,
         };
-        crate::users::insert(c, nu, 0)
+        crate::mechanisms::users::insert(c, nu, 0)
             .await
             .expect("insert")
             .expect("new")

@@ -8,9 +8,9 @@
 //! - M5: only [`SessionState::Authenticated`] grants access to the account; a session that passed
 //!   the password but not MFA is [`SessionState::Partial`] and reaches only the MFA step.
 
-use crate::clock::Timestamp;
-use crate::secret::{digest, new_token, Secret};
+use crate::mechanisms::secret::{digest, new_token, Secret};
 use crate::store::Conn;
+use crate::values::clock::Timestamp;
 use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub struct ClientInfo {
 impl ClientInfo {
     /// R2: what per-IP limits count under (an IPv6 client by its /64).
     pub fn rate_key(&self) -> String {
-        crate::netaddr::rate_bucket(&self.ip)
+        crate::values::netaddr::rate_bucket(&self.ip)
     }
 }
 
@@ -359,15 +359,15 @@ mod tests {
     use crate::store::testing;
 
     async fn user(conn: &mut Conn) -> String {
-        let email = crate::email::Email::parse("s@example.com").expect("email");
-        crate::users::insert(
+        let email = crate::values::email::Email::parse("s@example.com").expect("email");
+        crate::mechanisms::users::insert(
             conn,
-            crate::users::NewUser {
+            crate::mechanisms::users::NewUser {
                 email: &email,
                 first_name: "S",
                 last_name: "T",
                 password_hash: "x",
-                mfa_method: crate::users::MfaMethod::Email,
+                mfa_method: crate::mechanisms::users::MfaMethod::Email,
                 verified: true,
             },
             0,

@@ -1,9 +1,9 @@
 //! Security events (G1): what happened to an account, when, from where. No secrets, ever: the
 //! `details` column holds only descriptive text chosen by the caller.
 
-use crate::clock::Timestamp;
-use crate::sessions::ClientInfo;
+use crate::mechanisms::sessions::ClientInfo;
 use crate::store::Conn;
+use crate::values::clock::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {

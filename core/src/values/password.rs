@@ -127,7 +127,7 @@ pub fn is_common(lower: &str) -> bool {
     use std::sync::OnceLock;
     static LIST: OnceLock<HashSet<&'static str>> = OnceLock::new();
     LIST.get_or_init(|| {
-        include_str!("../data/common-passwords.txt")
+        include_str!("../../data/common-passwords.txt")
             .lines()
             .collect()
     })
@@ -261,7 +261,7 @@ mod tests {
     #[test]
     fn p4_the_10000_most_common_passwords_are_refused_case_insensitively() {
         let p = PasswordPolicy::default();
-        let list = include_str!("../data/common-passwords.txt");
+        let list = include_str!("../../data/common-passwords.txt");
         assert!(
             list.lines().count() >= 10_000,
             "P4: at least 10 000 entries"

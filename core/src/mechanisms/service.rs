@@ -1,10 +1,10 @@
 //! The dependencies every domain service needs, bundled once by the server.
 
-use crate::clock::Clock;
-use crate::hashing::Hasher;
-use crate::password::PasswordPolicy;
-use crate::sessions::SessionPolicy;
+use crate::mechanisms::hashing::Hasher;
+use crate::mechanisms::sessions::SessionPolicy;
 use crate::store::Store;
+use crate::values::clock::Clock;
+use crate::values::password::PasswordPolicy;
 use std::sync::Arc;
 
 /// Instance-wide settings that domain rules read.
@@ -73,7 +73,7 @@ pub struct Deps {
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
     /// M4: seals TOTP secrets at rest.
-    pub secret_key: Arc<crate::crypto::SecretKey>,
+    pub secret_key: Arc<crate::mechanisms::crypto::SecretKey>,
 }
 
 impl Deps {

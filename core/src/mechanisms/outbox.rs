@@ -6,8 +6,8 @@
 //! a retry with exponential backoff. A claim is a lease: if the worker dies mid-send, the row
 //! becomes due again when the lease runs out, so a restart never loses a message.
 
-use crate::clock::Timestamp;
 use crate::store::Conn;
+use crate::values::clock::Timestamp;
 use sqlx::Row;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -1,0 +1,7 @@
+//! Flows: one module per thing a person does. A flow calls mechanisms, never another flow, and
+//! answers with its own error enum; the app maps each to its one wire error.
+
+pub mod accounts;
+pub mod login;
+pub mod recovery;
+pub mod security;

@@ -1,0 +1,36 @@
+//! One-time links sent by email (E4 verification; F2 applies the same rules to reset links): the
+//! token is random, stored only as its SHA-256 digest, expires, and its mail is queued in the
+//! caller's transaction (Y1), so a link and its message exist together or not at all.
+
+use crate::mechanisms::messages;
+use crate::mechanisms::outbox;
+use crate::mechanisms::secret::new_token;
+use crate::mechanisms::service::Deps;
+use crate::store::Conn;
+use crate::values::email::Email;
+
+/// Y1: stores a new verification token (hashed) and queues its email in the caller's transaction.
+pub async fn queue_verification(
+    conn: &mut Conn,
+    deps: &Deps,
+    user_id: &str,
+    email: &Email,
+    first_name: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let token = new_token();
+    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES ($1, $2, 'verify_email', $3, $4)")
+        .bind(token.digest())
+        .bind(user_id)
+        .bind(now + deps.settings.verify_ttl_secs)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let link = deps.link(&format!("/verify-email?token={}", token.expose()));
+    outbox::enqueue(
+        conn,
+        &messages::verify_email(email.as_str(), first_name, &link),
+        now,
+    )
+    .await
+}

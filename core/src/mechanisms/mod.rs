@@ -1,0 +1,20 @@
+//! Mechanisms: machinery shared by the flows, with no knowledge of any one flow. A mechanism
+//! may use values, the store and lower mechanisms; never a flow. Each has its own error enum.
+
+pub mod challenges;
+pub mod credentials;
+pub mod crypto;
+pub mod email_links;
+pub mod events;
+pub mod hashing;
+pub mod messages;
+pub mod mfa;
+pub mod outbox;
+pub mod ratelimit;
+pub mod recovery_codes;
+pub mod secret;
+pub mod service;
+pub mod sessions;
+pub mod sweep;
+pub mod totp;
+pub mod users;

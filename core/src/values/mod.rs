@@ -1,0 +1,12 @@
+//! Values: parsed-at-the-edge types and pure rules. No storage, no randomness, no clock reads;
+//! everything here except `netaddr` also compiles to WASM, so the browser and the server apply
+//! the same rules (P3).
+
+pub mod clock;
+pub mod email;
+pub mod factors;
+pub mod failure;
+#[cfg(feature = "server")]
+pub mod netaddr;
+pub mod password;
+pub mod phone;
