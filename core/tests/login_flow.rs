@@ -66,7 +66,10 @@ async fn e2_unknown_email_and_wrong_password_get_the_same_answer() {
             .expect_err("wrong")
             .to_string();
         assert_eq!(unknown, wrong);
-        assert!(wrong.starts_with("Email or password is incorrect."), "{wrong}");
+        assert!(
+            wrong.starts_with("Email or password is incorrect."),
+            "{wrong}"
+        );
     }
 }
 

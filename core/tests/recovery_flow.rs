@@ -8,7 +8,9 @@ mod common;
 
 use common::*;
 use gatehouse_core::flows::login::{self, PasswordOutcome};
-use gatehouse_core::flows::recovery::{self, RecoveryError, RESET_TTL_SECS};
+use gatehouse_core::flows::recovery::{self, RecoveryError};
+use gatehouse_core::flows::security;
+use gatehouse_core::mechanisms::email_links::RESET_TTL_SECS;
 use gatehouse_core::mechanisms::outbox;
 use gatehouse_core::mechanisms::service::Deps;
 use gatehouse_core::mechanisms::sessions;
@@ -278,13 +280,11 @@ async fn f8_the_security_tab_sends_the_link_through_the_second_factor_channel() 
         assert!(!sent.via_sms && !sent.authenticator);
         assert_eq!(sent.expires_at, d.now() + RESET_TTL_SECS);
         assert_eq!(last_message(&d).await.recipient, "ada@example.com");
-        let uid = s.authenticated_user().expect("user").to_string();
-        assert_eq!(
-            recovery::open_link(&d, &uid).await.expect("status"),
-            Some((d.now(), d.now() + RESET_TTL_SECS))
-        );
+        let tab = security::overview(&d, &s).await.expect("tab");
+        assert_eq!(tab.reset_link, Some((d.now(), d.now() + RESET_TTL_SECS)));
         clock.advance(RESET_TTL_SECS);
-        assert_eq!(recovery::open_link(&d, &uid).await.expect("status"), None);
+        let tab = security::overview(&d, &s).await.expect("tab");
+        assert_eq!(tab.reset_link, None);
 
         // SMS user: a short link by text message to the verified number.
         register_verified_with_phone(&d, "grace@example.com", "sms", "+1 555 010 0200").await;

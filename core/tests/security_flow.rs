@@ -371,7 +371,7 @@ async fn s4_g1_a_person_sees_their_sessions_and_activity_and_ends_another_sessio
             .expect("list");
         assert_eq!(left.len(), 1);
         let log = events::recent(&mut c, &uid, 10).await.expect("events");
-        assert_eq!(log[0].describe(), "Signed in");
+        assert_eq!(log[0].kind.describe(), "Signed in");
         assert_eq!(log[0].ip, "192.0.2.1");
         assert!(log.len() >= 2);
     }

@@ -391,13 +391,13 @@ async fn r6_a_cancelled_sign_in_gives_the_attempt_back() {
         drop(hold);
         let uid = user(&d, "ada@example.com").await.id;
         let mut c = d.store.conn().await.expect("conn");
-        let kinds: Vec<String> = gatehouse_core::mechanisms::events::recent(&mut c, &uid, 100)
+        let kinds: Vec<_> = gatehouse_core::mechanisms::events::recent(&mut c, &uid, 100)
             .await
             .expect("events")
             .into_iter()
             .map(|e| e.kind)
             .collect();
-        assert_eq!(kinds, Vec::<String>::new(), "no failure recorded");
+        assert_eq!(kinds, Vec::new(), "no failure recorded");
     }
 }
 

@@ -112,7 +112,7 @@ async fn open_reset_link(st: AppState, Query(q): Query<HashMap<String, String>>)
         HeaderValue::from_static("no-referrer"),
     );
     if safe {
-        let max_age = gatehouse_core::flows::recovery::RESET_TTL_SECS;
+        let max_age = gatehouse_core::mechanisms::email_links::RESET_TTL_SECS;
         if let Ok(v) = HeaderValue::from_str(&st.reset_cookie_value(token, max_age)) {
             h.insert(header::SET_COOKIE, v);
         }

@@ -58,23 +58,17 @@ pub async fn forgot_password(
     email: String,
     #[server(default)] method: String,
 ) -> Result<(), ServerFnError> {
-    use gatehouse_core::flows::recovery;
+    use gatehouse_core::flows::recovery::{self, Forgot};
     let started = tokio::time::Instant::now();
     let st = ctx::state()?;
-    let settings = &st.deps.settings;
-    let by_sms = settings.sms_recovery() && (method == "sms_code" || !settings.recovery_email_link);
-    let client = ctx::client();
-    let result = if by_sms {
-        let current = ctx::session(&st).await?;
-        gatehouse_core::flows::recovery::sms::start(&st.deps, current.as_ref(), &email, &client)
-            .await
-            .map(|token| ctx::set_session_cookie(&st, &token))
-    } else {
-        recovery::request_reset(&st.deps, &email, &client).await
-    };
-    match result {
-        Ok(()) if by_sms => ctx::notice(&st, "forgot", sms_answer()),
-        Ok(()) => ctx::notice(&st, "forgot", FORGOT_ANSWER),
+    let current = ctx::session(&st).await?;
+    let sms = method == "sms_code";
+    match recovery::forgot(&st.deps, current.as_ref(), &email, sms, &ctx::client()).await {
+        Ok(Forgot::SmsCode(token)) => {
+            ctx::set_session_cookie(&st, &token);
+            ctx::notice(&st, "forgot", sms_answer());
+        }
+        Ok(Forgot::Link) => ctx::notice(&st, "forgot", FORGOT_ANSWER),
         Err(e) => {
             let keep = [("email", email.as_str()), ("method", &method)];
             ctx::fail(&st, "forgot", "email", &e, &keep);

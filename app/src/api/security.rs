@@ -50,41 +50,43 @@ fn done<T, E: gatehouse_core::values::failure::Refusal>(
 
 #[server(endpoint = "security_view")]
 pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> {
-    use crate::wire::{Me, ReauthView};
-    use gatehouse_core::flows::login::StepKind;
-    use gatehouse_core::flows::security::{self, Reauth};
-    use gatehouse_core::mechanisms::users::MfaMethod;
     let st = ctx::state()?;
-    let Some((session, uid)) = ctx::signed_in(&st).await? else {
+    let Some((session, _)) = ctx::signed_in(&st).await? else {
         return Ok(None);
     };
-    let ov = security::overview(&st.deps, &session)
+    let ov = gatehouse_core::flows::security::overview(&st.deps, &session)
         .await
         .map_err(internal)?;
-    let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let Some(u) = gatehouse_core::mechanisms::users::by_id(&mut c, &uid)
-        .await
-        .map_err(internal)?
-    else {
-        return Ok(None);
-    };
-    let (sessions, activity) = lists(&st, &mut c, &session.id_hash, &uid).await?;
-    // SQLite runs with one connection: give it back before the next query takes one.
-    drop(c);
+    let flash = ctx::take_flash(&st, FORM);
+    Ok(Some(view_of(ov, &session.id_hash, &st, flash)))
+}
+
+/// The tab as the page shows it: words and times for people, no digests.
+#[cfg(feature = "ssr")]
+fn view_of(
+    ov: gatehouse_core::flows::security::Overview,
+    current: &str,
+    st: &ctx::AppState,
+    flash: Flash,
+) -> SecurityView {
+    use crate::wire::{ActivityItem, Me, ReauthView, SessionItem};
+    use gatehouse_core::flows::security::Reauth;
+    use gatehouse_core::values::clock::format_utc;
+    use gatehouse_core::values::factors::{MfaMethod, StepKind};
     let now = st.deps.now();
-    let destination = match ov.method {
-        MfaMethod::Sms => ov.phone.clone().unwrap_or_default(),
-        MfaMethod::Email => u.email.masked(),
-        MfaMethod::Authenticator => String::new(),
-    };
-    Ok(Some(SecurityView {
+    let u = ov.user;
+    SecurityView {
+        destination: match ov.method {
+            MfaMethod::Sms => ov.phone.clone().unwrap_or_default(),
+            MfaMethod::Email => u.email.masked(),
+            MfaMethod::Authenticator => String::new(),
+        },
         me: Me {
             first_name: u.first_name,
             last_name: u.last_name,
             email: u.email.to_string(),
             mfa_method: ov.method,
         },
-        destination,
         pending: ov.pending.as_ref().map(pending_words),
         recovery_codes_left: ov.recovery_codes_left,
         reauth: match ov.reauth {
@@ -106,71 +108,33 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
         new_codes: ov.new_recovery_codes,
         sms_country_codes: ov.sms_country_codes,
         min_length: st.deps.settings.password.min_length,
-        reset_link: gatehouse_core::flows::recovery::open_link(&st.deps, &uid)
-            .await
-            .map_err(internal)?
-            .map(|(sent, expires)| {
-                use gatehouse_core::values::clock::format_utc;
-                (format_utc(sent), format_utc(expires))
-            }),
-        sessions,
-        activity,
-        flash: ctx::take_flash(&st, FORM),
-    }))
+        reset_link: ov
+            .reset_link
+            .map(|(sent, expires)| (format_utc(sent), format_utc(expires))),
+        sessions: ov
+            .sessions
+            .into_iter()
+            .map(|s| SessionItem {
+                handle: gatehouse_core::flows::security::handle(&s.id_hash),
+                current: s.id_hash == current,
+                device: device(&s.user_agent),
+                ip: s.ip,
+                since: format_utc(s.created_at),
+                last_seen: format_utc(s.last_seen_at),
+            })
+            .collect(),
+        activity: ov
+            .activity
+            .into_iter()
+            .map(|e| ActivityItem {
+                what: e.kind.describe().to_string(),
+                when: format_utc(e.at),
+                ip: e.ip,
+            })
+            .collect(),
+        flash,
+    }
 }
-
-/// S4/G1: the signed-in sessions (this one first) and the newest security events.
-#[cfg(feature = "ssr")]
-async fn lists(
-    st: &ctx::AppState,
-    c: &mut gatehouse_core::store::Conn,
-    current: &str,
-    uid: &str,
-) -> Result<
-    (
-        Vec<crate::wire::SessionItem>,
-        Vec<crate::wire::ActivityItem>,
-    ),
-    ServerFnError,
-> {
-    use crate::wire::{ActivityItem, SessionItem};
-    use gatehouse_core::values::clock::format_utc;
-    let now = st.deps.now();
-    let mut sessions: Vec<SessionItem> = gatehouse_core::mechanisms::sessions::list_for_user(
-        c,
-        uid,
-        &st.deps.settings.sessions,
-        now,
-    )
-    .await
-    .map_err(internal)?
-    .into_iter()
-    .map(|s| SessionItem {
-        handle: s.id_hash.chars().take(HANDLE_LEN).collect(),
-        current: s.id_hash == current,
-        device: device(&s.user_agent),
-        ip: s.ip,
-        since: format_utc(s.created_at),
-        last_seen: format_utc(s.last_seen_at),
-    })
-    .collect();
-    sessions.sort_by_key(|s| !s.current);
-    let activity = gatehouse_core::mechanisms::events::recent(c, uid, 15)
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .map(|e| ActivityItem {
-            what: e.describe().to_string(),
-            when: format_utc(e.at),
-            ip: e.ip,
-        })
-        .collect();
-    Ok((sessions, activity))
-}
-
-/// How many hex digits of a session's digest name it to its owner.
-#[cfg(feature = "ssr")]
-const HANDLE_LEN: usize = 16;
 
 /// A short, readable name for a browser from its User-Agent.
 #[cfg(feature = "ssr")]
@@ -206,39 +170,18 @@ fn device(ua: &str) -> String {
 #[server(endpoint = "sign_out_session")]
 pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some((s, uid)) = ctx::signed_in(&st).await? else {
-        leptos_axum::redirect("/login");
+    let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let target = gatehouse_core::mechanisms::sessions::list_for_user(
-        &mut c,
-        &uid,
-        &st.deps.settings.sessions,
-        st.deps.now(),
-    )
-    .await
-    .map_err(internal)?
-    .into_iter()
-    .find(|l| {
-        handle.len() == HANDLE_LEN && l.id_hash.starts_with(&handle) && l.id_hash != s.id_hash
+    let r = gatehouse_core::flows::security::sign_out_session(&st.deps, &s, &handle).await;
+    let r = r.map(|ended| match ended {
+        true => "That session is signed out.",
+        false => "That session had already ended.",
     });
-    let ended = match target {
-        Some(l) => gatehouse_core::mechanisms::sessions::revoke_own(&mut c, &uid, &l.id_hash)
-            .await
-            .map_err(internal)?,
-        None => false,
-    };
-    drop(c);
-    ctx::notice(
-        &st,
-        FORM,
-        if ended {
-            "That session is signed out."
-        } else {
-            "That session had already ended."
-        },
-    );
+    match r {
+        Ok(text) => ctx::notice(&st, FORM, text),
+        Err(e) => ctx::fail(&st, FORM, "sessions", &e, &[]),
+    }
     ctx::back_to(PAGE);
     Ok(())
 }
@@ -247,17 +190,13 @@ pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
 #[server(endpoint = "sign_out_others")]
 pub async fn sign_out_others() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some((s, uid)) = ctx::signed_in(&st).await? else {
-        leptos_axum::redirect("/login");
+    let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let n =
-        gatehouse_core::mechanisms::sessions::revoke_all_for_user(&mut c, &uid, Some(&s.id_hash))
-            .await
-            .map_err(internal)?;
-    drop(c);
-    ctx::notice(&st, FORM, format!("Signed out {n} other session(s)."));
+    match gatehouse_core::flows::security::sign_out_others(&st.deps, &s).await {
+        Ok(n) => ctx::notice(&st, FORM, format!("Signed out {n} other session(s).")),
+        Err(e) => ctx::fail(&st, FORM, "sessions", &e, &[]),
+    }
     ctx::back_to(PAGE);
     Ok(())
 }
@@ -324,49 +263,35 @@ pub async fn save_mfa_method(
     #[server(default)] mfa_method: String,
     #[server(default)] phone: String,
 ) -> Result<(), ServerFnError> {
-    use gatehouse_core::flows::security::{self, Changed, Choice, SecurityError};
+    use gatehouse_core::flows::security::{self, Choice, SecurityError};
     let st = ctx::state()?;
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
     };
-    let keep = [
-        ("mfa_method", mfa_method.as_str()),
-        ("phone", phone.as_str()),
-    ];
-    let choice = match mfa_method.as_str() {
-        "email" => Choice::Email,
-        "totp" => Choice::Authenticator,
-        "sms" => Choice::Sms {
-            phone: phone.clone(),
-        },
-        _ => {
-            let f = keep.iter().fold(
-                Flash::for_form(FORM).with_error(
-                    "mfa_method",
-                    "Choose how you want to receive sign-in codes.",
-                ),
-                |f, (k, v)| f.with_value(k, v),
-            );
-            ctx::write_flash(&st, &f);
-            ctx::back_to(PAGE);
-            return Ok(());
-        }
+    let keep = [("mfa_method", mfa_method.as_str()), ("phone", &phone)];
+    let r = match Choice::from_form(&mfa_method, &phone) {
+        Ok(choice) => security::change_method(&st.deps, &s, &choice, &ctx::client()).await,
+        Err(e) => Err(e),
     };
-    match security::change_method(&st.deps, &s, &choice, &ctx::client()).await {
-        Ok(changed) => {
-            let text = match changed {
-                Changed::Unchanged => "That is already your sign-in method.".to_string(),
-                Changed::ToEmail => "Saved. Sign-in codes now come by email.".to_string(),
-                Changed::AuthenticatorAtNextSignIn => "Saved. At your next sign-in you will scan a QR code with your authenticator app, right after a code from your current method; it is used from then on.".to_string(),
-                Changed::VerifyPhone(to) => format!("We sent a code to {to}. Enter it to start using text messages."),
-            };
-            ctx::notice(&st, FORM, text);
-        }
+    match r {
+        Ok(changed) => ctx::notice(&st, FORM, changed_words(changed)),
         Err(e @ SecurityError::Phone(_)) => ctx::fail(&st, FORM, "phone", &e, &keep),
         Err(e) => ctx::fail(&st, FORM, "mfa_method", &e, &keep),
     }
     ctx::back_to(PAGE);
     Ok(())
+}
+
+/// S5/M7/M9/M4: what saving the method did, in words.
+#[cfg(feature = "ssr")]
+fn changed_words(changed: gatehouse_core::flows::security::Changed) -> String {
+    use gatehouse_core::flows::security::Changed;
+    match changed {
+        Changed::Unchanged => "That is already your sign-in method.".to_string(),
+        Changed::ToEmail => "Saved. Sign-in codes now come by email.".to_string(),
+        Changed::AuthenticatorAtNextSignIn => "Saved. At your next sign-in you will scan a QR code with your authenticator app, right after a code from your current method; it is used from then on.".to_string(),
+        Changed::VerifyPhone(to) => format!("We sent a code to {to}. Enter it to start using text messages."),
+    }
 }
 
 /// M9: the code sent to the new number.
@@ -440,7 +365,7 @@ fn link_sent_words(sent: &gatehouse_core::flows::recovery::LinkSent) -> String {
         ),
         (false, false) => format!("by email to {}", sent.masked),
     };
-    let minutes = gatehouse_core::flows::recovery::RESET_TTL_SECS / 60;
+    let minutes = gatehouse_core::mechanisms::email_links::RESET_TTL_SECS / 60;
     format!("We sent a reset link {how}. It expires in {minutes} minutes.")
 }
 

@@ -2,7 +2,7 @@
 //! Without JavaScript the menu opens on focus (CSS `:focus-within`) and Sign out is a plain form;
 //! the [`UserMenu`] island adds the button's open/closed state (`aria-expanded`) and Escape.
 
-use crate::api::SignOut;
+use crate::api::login::SignOut;
 use crate::components::SiteHeader;
 use crate::wire::Me;
 use leptos::prelude::*;

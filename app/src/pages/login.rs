@@ -2,7 +2,7 @@
 //! works the same with and without JavaScript: each step is a form posting to its server function,
 //! whose redirect brings the page back at the next step.
 
-use crate::api::{
+use crate::api::login::{
     get_login_view, AckRecoveryCodes, LoginCode, LoginEmail, LoginPassword, LoginRecovery,
     LoginRestart, ResendCode,
 };

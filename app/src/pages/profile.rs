@@ -1,7 +1,7 @@
 //! `/profile`: the signed-in home (Dashboard). Only an authenticated session gets here (M5); any
 //! other visitor is sent to `/login`.
 
-use crate::api::current_user;
+use crate::api::accounts::current_user;
 use crate::components::{server_view, ProfileFrame};
 use crate::wire::Me;
 use gatehouse_core::values::factors::MfaMethod;

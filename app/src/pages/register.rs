@@ -2,7 +2,7 @@
 //! Every field is checked on the server; the browser shows live password hints from the same
 //! policy code (P1–P3).
 
-use crate::api::{get_register_view, Register};
+use crate::api::accounts::{get_register_view, Register};
 use crate::components::{
     failed_card, server_view, AuthCard, Field, FormMessage, MfaMethodChoice, PasswordField,
     PostForm, ServerFn, SubmitButton,

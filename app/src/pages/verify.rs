@@ -2,7 +2,7 @@
 //! it changes nothing; it says who registered the address and when, and only its button
 //! **Verify my email** (a POST) verifies. Someone who did not register is told to leave it.
 
-use crate::api::verify::{get_verify_view, VerifyEmail};
+use crate::api::accounts::{get_verify_view, VerifyEmail};
 use crate::components::{
     failed_card, server_view, AuthCard, FormMessage, PostForm, ServerFn, SubmitButton,
 };

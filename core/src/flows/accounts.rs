@@ -36,6 +36,19 @@ pub struct Registration {
     pub phone: String,
 }
 
+impl Registration {
+    /// What the form keeps after a refusal, by field name: everything but the passwords.
+    pub fn typed(&self) -> [(&'static str, &str); 5] {
+        [
+            ("email", &self.email),
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+            ("mfa_method", &self.mfa_method),
+            ("phone", &self.phone),
+        ]
+    }
+}
+
 /// G1: the passwords never print.
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -464,6 +464,8 @@ pub struct CodeStep {
     pub resend_in: i64,
     pub setup_key: String,
     pub otpauth_url: String,
+    /// The otpauth URI as an SVG QR code (M4), during enrolment only.
+    pub qr_svg: String,
 }
 
 pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep>, LoginError> {
@@ -487,6 +489,7 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
         resend_in: (last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
         setup_key: String::new(),
         otpauth_url: String::new(),
+        qr_svg: String::new(),
     };
     if step.kind == StepKind::SetUpAuthenticator {
         let secret = crate::mechanisms::mfa::enrolment_secret(&mut c, &deps.secret_key, user_id)
@@ -501,9 +504,44 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
             step.otpauth_url = secret
                 .otpauth_url(&account)
                 .map_err(|_| LoginError::Internal)?;
+            step.qr_svg = crate::mechanisms::totp::qr_svg(&step.otpauth_url)
+                .map_err(|_| LoginError::Internal)?;
         }
     }
     Ok(Some(step))
+}
+
+/// Where a sign-in flow stands: what the sign-in page shows next.
+#[derive(Debug, Clone)]
+pub enum Stage {
+    Email,
+    Password {
+        email: String,
+    },
+    /// A second factor is asked; `None` when the challenge is gone (the page offers a restart).
+    Code(Option<CodeStep>),
+    /// M6: the new recovery codes, shown once.
+    RecoveryCodes(Vec<String>),
+    SignedIn,
+}
+
+/// The stage of the caller's session; a password-recovery flow is not a sign-in and starts
+/// from the email step.
+pub async fn stage(deps: &Deps, session: Option<&Session>) -> Result<Stage, LoginError> {
+    let Some(s) = session else {
+        return Ok(Stage::Email);
+    };
+    Ok(match &s.state {
+        SessionState::Identified { email } => Stage::Password {
+            email: email.clone(),
+        },
+        SessionState::Partial { .. } => Stage::Code(code_step(deps, s).await?),
+        SessionState::ShowingCodes { .. } => {
+            Stage::RecoveryCodes(recovery_codes_to_show(deps, s).await?)
+        }
+        SessionState::Authenticated { .. } => Stage::SignedIn,
+        SessionState::Recovering { .. } | SessionState::ResetAllowed { .. } => Stage::Email,
+    })
 }
 
 /// S4: sign-out deletes the server-side session.

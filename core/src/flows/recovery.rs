@@ -20,7 +20,7 @@ use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
 use crate::mechanisms::ratelimit::{self, Limit, RateError};
-use crate::mechanisms::secret::{digest, new_short_token, new_token};
+use crate::mechanisms::secret::{digest, new_short_token, new_token, Secret};
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{self, ClientInfo, Session};
 use crate::mechanisms::users::{self, MfaMethod, User};
@@ -32,9 +32,7 @@ use crate::values::password::{Context, PasswordError};
 use crate::values::phone::Phone;
 use sqlx::Row;
 
-/// F2: how long a reset link works.
-pub const RESET_TTL_SECS: i64 = 30 * 60;
-const PURPOSE: &str = "reset_password";
+use crate::mechanisms::email_links::{RESET_PURPOSE as PURPOSE, RESET_TTL_SECS};
 const PER_IP: Limit = Limit {
     max: 10,
     window_secs: 60,
@@ -181,6 +179,36 @@ pub(crate) async fn request_windows(
         Ok(()) => Ok(true),
         Err(RateError::Limited(_)) => Ok(false),
         Err(RateError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// The way "Forgot password?" went.
+#[derive(Debug)]
+pub enum Forgot {
+    /// F2: a link by email (if the account exists).
+    Link,
+    /// F6: a code by text message (if the account has a verified phone); the flow's session id.
+    SmsCode(Secret),
+}
+
+/// F1/F7: "Forgot password?" — by text message when the person asked for it (`sms`) and the
+/// instance allows it, or when it is the only way on; by email link otherwise. Every
+/// well-formed address gets the same answer of its way.
+pub async fn forgot(
+    deps: &Deps,
+    current: Option<&Session>,
+    email: &str,
+    sms: bool,
+    client: &ClientInfo,
+) -> Result<Forgot, RecoveryError> {
+    let settings = &deps.settings;
+    if settings.sms_recovery() && (sms || !settings.recovery_email_link) {
+        Ok(Forgot::SmsCode(
+            self::sms::start(deps, current, email, client).await?,
+        ))
+    } else {
+        request_reset(deps, email, client).await?;
+        Ok(Forgot::Link)
     }
 }
 
@@ -341,23 +369,6 @@ pub async fn send_link_to_factor(
         },
         expires_at,
     })
-}
-
-/// F8: when the newest unused link of the user was sent and when it expires, while it works.
-pub async fn open_link(
-    deps: &Deps,
-    user_id: &str,
-) -> Result<Option<(Timestamp, Timestamp)>, RecoveryError> {
-    let mut c = deps.store.conn().await?;
-    let expires: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(expires_at) FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
-    )
-    .bind(user_id)
-    .bind(PURPOSE)
-    .bind(deps.now())
-    .fetch_one(&mut *c)
-    .await?;
-    Ok(expires.map(|e| (e - RESET_TTL_SECS, e)))
 }
 
 /// The user a live (unused, unexpired) reset token belongs to.

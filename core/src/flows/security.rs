@@ -41,6 +41,8 @@ pub enum SecurityError {
     ReauthRequired,
     #[error("Recovery codes come with an authenticator app. Choose it as your method first.")]
     NoAuthenticator,
+    #[error("Choose how you want to receive sign-in codes.")]
+    NoChoice,
     #[error(transparent)]
     Password(#[from] CredentialError),
     #[error(transparent)]
@@ -57,6 +59,7 @@ impl Refusal for SecurityError {
     fn shown(&self) -> Shown {
         match self {
             Self::SignedOut | Self::ReauthRequired | Self::NoAuthenticator => Shown::Form,
+            Self::NoChoice => Shown::Field,
             Self::Password(e) => e.shown(),
             Self::Code(e) => e.shown(),
             Self::Phone(e) => e.shown(),
@@ -101,9 +104,10 @@ pub enum Reauth {
     },
 }
 
-/// Everything the Security tab shows about the second factor.
+/// Everything the Security tab shows, read in one call on one connection.
 #[derive(Debug, Clone)]
 pub struct Overview {
+    pub user: User,
     pub method: MfaMethod,
     /// M13: a factor chosen and set up at the next sign-in (after a code from the active one),
     /// until it expires.
@@ -118,7 +122,16 @@ pub struct Overview {
     pub new_recovery_codes: Vec<String>,
     /// Calling codes text messages may go to; empty when SMS is off (R4).
     pub sms_country_codes: Vec<String>,
+    /// F8: when the newest working reset link was sent and when it expires.
+    pub reset_link: Option<(Timestamp, Timestamp)>,
+    /// S4: the person's signed-in sessions, this one first.
+    pub sessions: Vec<sessions::Listed>,
+    /// G1: the newest security events.
+    pub activity: Vec<events::Recorded>,
 }
+
+/// How many events the activity log shows.
+const ACTIVITY_SHOWN: i64 = 15;
 
 fn user_of(session: &Session) -> Result<&str, SecurityError> {
     session.authenticated_user().ok_or(SecurityError::SignedOut)
@@ -172,6 +185,8 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
     let new_recovery_codes =
         crate::mechanisms::recovery_codes::parked(&mut c, &deps.secret_key, &session.id_hash, uid)
             .await?;
+    let mut listed = sessions::list_for_user(&mut c, uid, &deps.settings.sessions, now).await?;
+    listed.sort_by_key(|l| l.id_hash != session.id_hash);
     Ok(Overview {
         method: user.mfa_method,
         pending: mfa::pending(&mut c, uid, now).await?,
@@ -181,6 +196,10 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
         verifying_phone,
         new_recovery_codes,
         sms_country_codes: deps.settings.sms_country_codes.clone(),
+        reset_link: crate::mechanisms::email_links::open_reset_link(&mut c, uid, now).await?,
+        sessions: listed,
+        activity: events::recent(&mut c, uid, ACTIVITY_SHOWN).await?,
+        user,
     })
 }
 
@@ -244,6 +263,20 @@ pub enum Choice {
     Email,
     Authenticator,
     Sms { phone: String },
+}
+
+impl Choice {
+    /// The form's answer: `mfa_method` is "email", "totp" or "sms" (with `phone`).
+    pub fn from_form(mfa_method: &str, phone: &str) -> Result<Self, SecurityError> {
+        match MfaMethod::parse(mfa_method) {
+            Some(MfaMethod::Email) => Ok(Choice::Email),
+            Some(MfaMethod::Authenticator) => Ok(Choice::Authenticator),
+            Some(MfaMethod::Sms) => Ok(Choice::Sms {
+                phone: phone.to_string(),
+            }),
+            None => Err(SecurityError::NoChoice),
+        }
+    }
 }
 
 /// What saving the method did.
@@ -431,4 +464,38 @@ pub async fn recovery_codes_saved(deps: &Deps, session: &Session) -> Result<(), 
     let mut c = deps.store.conn().await?;
     sessions::set_pending(&mut c, &session.id_hash, None).await?;
     Ok(())
+}
+
+/// How many hex digits of a session's digest name it to its owner on the tab.
+const HANDLE_LEN: usize = 16;
+
+/// S4: the name of a session on the tab — a prefix of its stored digest, never the id (S1).
+pub fn handle(id_hash: &str) -> String {
+    id_hash.chars().take(HANDLE_LEN).collect()
+}
+
+/// S4: ends one of the person's *other* sessions, named by its [`handle`]; `false` when it had
+/// already ended (or is this one, or is not theirs).
+pub async fn sign_out_session(
+    deps: &Deps,
+    session: &Session,
+    handle: &str,
+) -> Result<bool, SecurityError> {
+    let uid = user_of(session)?;
+    let mut c = deps.store.conn().await?;
+    let listed = sessions::list_for_user(&mut c, uid, &deps.settings.sessions, deps.now()).await?;
+    let target = listed.into_iter().find(|l| {
+        handle.len() == HANDLE_LEN && l.id_hash.starts_with(handle) && l.id_hash != session.id_hash
+    });
+    Ok(match target {
+        Some(l) => sessions::revoke_own(&mut c, uid, &l.id_hash).await?,
+        None => false,
+    })
+}
+
+/// S4/S6: ends every session of the person except this one; how many ended.
+pub async fn sign_out_others(deps: &Deps, session: &Session) -> Result<u64, SecurityError> {
+    let uid = user_of(session)?;
+    let mut c = deps.store.conn().await?;
+    Ok(sessions::revoke_all_for_user(&mut c, uid, Some(&session.id_hash)).await?)
 }

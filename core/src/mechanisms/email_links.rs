@@ -7,7 +7,13 @@ use crate::mechanisms::outbox;
 use crate::mechanisms::secret::new_token;
 use crate::mechanisms::service::Deps;
 use crate::store::Conn;
+use crate::values::clock::Timestamp;
 use crate::values::email::Email;
+
+/// F2: how long a reset link works.
+pub const RESET_TTL_SECS: i64 = 30 * 60;
+/// The stored purpose of reset links.
+pub const RESET_PURPOSE: &str = "reset_password";
 
 /// Y1: stores a new verification token (hashed) and queues its email in the caller's transaction.
 pub async fn queue_verification(
@@ -33,4 +39,22 @@ pub async fn queue_verification(
         now,
     )
     .await
+}
+
+/// F8: when the newest unused reset link of the user was sent and when it expires, while it
+/// works.
+pub async fn open_reset_link(
+    conn: &mut Conn,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<Option<(Timestamp, Timestamp)>, sqlx::Error> {
+    let expires: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(expires_at) FROM email_tokens WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(user_id)
+    .bind(RESET_PURPOSE)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(expires.map(|e| (e - RESET_TTL_SECS, e)))
 }

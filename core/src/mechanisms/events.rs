@@ -26,27 +26,98 @@ pub enum EventKind {
     PasswordChanged,
 }
 
+/// Every kind once: its stored name (unchanged since the first migration) and the words the
+/// activity log shows. `as_str`, `parse` and `describe` all read this one table.
+const KINDS: &[(EventKind, &str, &str)] = &[
+    (EventKind::Registered, "registered", "Account created"),
+    (
+        EventKind::RegistrationAttemptExisting,
+        "registration_attempt_existing",
+        "Someone tried to register this address again",
+    ),
+    (
+        EventKind::EmailVerified,
+        "email_verified",
+        "Email address confirmed",
+    ),
+    (EventKind::LoginFailed, "login_failed", "Wrong password"),
+    (EventKind::LoginSucceeded, "login_succeeded", "Signed in"),
+    (EventKind::MfaFailed, "mfa_failed", "Wrong code"),
+    (
+        EventKind::AccountLocked,
+        "account_locked",
+        "Sign-in paused after failed attempts",
+    ),
+    (EventKind::SignedOut, "signed_out", "Signed out"),
+    (
+        EventKind::MfaEnrolled,
+        "mfa_enrolled",
+        "Sign-in method activated",
+    ),
+    (
+        EventKind::MfaReset,
+        "mfa_reset",
+        "Sign-in method reset by support",
+    ),
+    (
+        EventKind::RecoveryCodeUsed,
+        "recovery_code_used",
+        "Recovery code used",
+    ),
+    (
+        EventKind::MfaChanged,
+        "mfa_changed",
+        "Sign-in method changed",
+    ),
+    (
+        EventKind::MfaChangeRequested,
+        "mfa_change_requested",
+        "Chose an authenticator app for the next sign-in",
+    ),
+    (
+        EventKind::Reauthenticated,
+        "reauthenticated",
+        "Identity confirmed",
+    ),
+    (
+        EventKind::RecoveryCodesRegenerated,
+        "recovery_codes_regenerated",
+        "New recovery codes",
+    ),
+    (
+        EventKind::PasswordResetRequested,
+        "password_reset_requested",
+        "Password reset requested",
+    ),
+    (
+        EventKind::PasswordChanged,
+        "password_changed",
+        "Password changed",
+    ),
+];
+
 impl EventKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Registered => "registered",
-            EventKind::RegistrationAttemptExisting => "registration_attempt_existing",
-            EventKind::EmailVerified => "email_verified",
-            EventKind::LoginFailed => "login_failed",
-            EventKind::LoginSucceeded => "login_succeeded",
-            EventKind::MfaFailed => "mfa_failed",
-            EventKind::AccountLocked => "account_locked",
-            EventKind::SignedOut => "signed_out",
-            EventKind::MfaEnrolled => "mfa_enrolled",
-            EventKind::MfaReset => "mfa_reset",
-            EventKind::RecoveryCodeUsed => "recovery_code_used",
-            EventKind::MfaChanged => "mfa_changed",
-            EventKind::MfaChangeRequested => "mfa_change_requested",
-            EventKind::Reauthenticated => "reauthenticated",
-            EventKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
-            EventKind::PasswordResetRequested => "password_reset_requested",
-            EventKind::PasswordChanged => "password_changed",
-        }
+        KINDS
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map_or("", |(_, s, _)| s)
+    }
+
+    /// A stored name read back; `None` for text this code never wrote.
+    pub fn parse(text: &str) -> Option<Self> {
+        KINDS
+            .iter()
+            .find(|(_, s, _)| *s == text)
+            .map(|(k, _, _)| *k)
+    }
+
+    /// The event in words, for the Security tab.
+    pub fn describe(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map_or("Security event", |(_, _, w)| w)
     }
 }
 
@@ -83,35 +154,10 @@ pub async fn seen_ip(conn: &mut Conn, user_id: &str, ip: &str) -> Result<bool, s
 /// One line of the activity log (G1): what, when, from where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
-    pub kind: String,
+    pub kind: EventKind,
     pub ip: String,
     pub user_agent: String,
     pub at: Timestamp,
-}
-
-impl Recorded {
-    /// The event in words, for the Security tab.
-    pub fn describe(&self) -> &'static str {
-        match self.kind.as_str() {
-            "registered" => "Account created",
-            "email_verified" => "Email address confirmed",
-            "login_succeeded" => "Signed in",
-            "login_failed" => "Wrong password",
-            "mfa_failed" => "Wrong code",
-            "account_locked" => "Sign-in paused after failed attempts",
-            "signed_out" => "Signed out",
-            "mfa_enrolled" => "Sign-in method activated",
-            "mfa_reset" => "Sign-in method reset by support",
-            "mfa_changed" => "Sign-in method changed",
-            "mfa_change_requested" => "Chose an authenticator app for the next sign-in",
-            "recovery_code_used" => "Recovery code used",
-            "recovery_codes_regenerated" => "New recovery codes",
-            "reauthenticated" => "Identity confirmed",
-            "password_reset_requested" => "Password reset requested",
-            "password_changed" => "Password changed",
-            _ => "Security event",
-        }
-    }
 }
 
 /// G1: the newest `limit` events of a user, for the Security tab's activity log.
@@ -130,12 +176,35 @@ pub async fn recent(
     .await?;
     rows.iter()
         .map(|r| {
+            let kind: String = r.try_get("kind")?;
             Ok(Recorded {
-                kind: r.try_get("kind")?,
+                kind: EventKind::parse(&kind).ok_or_else(|| {
+                    sqlx::Error::Decode(format!("unknown event kind {kind:?}").into())
+                })?,
                 ip: r.try_get("ip")?,
                 user_agent: r.try_get("user_agent")?,
                 at: r.try_get("at")?,
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// G1: every kind has one stored name and words of its own, and reads back as itself.
+    #[test]
+    fn g1_every_event_kind_round_trips_through_its_stored_name() {
+        for (kind, stored, words) in KINDS {
+            assert_eq!(kind.as_str(), *stored);
+            assert_eq!(EventKind::parse(stored), Some(*kind));
+            assert_ne!(kind.describe(), "Security event", "{stored}: {words}");
+        }
+        let mut names: Vec<_> = KINDS.iter().map(|(_, s, _)| *s).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
+        assert_eq!(EventKind::parse("no_such_kind"), None);
+    }
 }

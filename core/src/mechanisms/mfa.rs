@@ -525,17 +525,13 @@ mod tests {
                 .await
                 .expect("count");
             assert_eq!(factors, 0);
-            let kinds: Vec<String> = events::recent(&mut c, &uid, 100)
+            let kinds: Vec<_> = events::recent(&mut c, &uid, 100)
                 .await
                 .expect("events")
                 .into_iter()
                 .map(|e| e.kind)
                 .collect();
-            assert_eq!(
-                kinds.first().map(String::as_str),
-                Some("mfa_reset"),
-                "M8: audited"
-            );
+            assert_eq!(kinds.first(), Some(&EventKind::MfaReset), "M8: audited");
         }
     }
 }

@@ -1,26 +1,30 @@
-//! Server functions: thin adapters from forms to `gatehouse_core` services.
-//!
-//! Each one reads the session from the cookie (never a user id from arguments), calls core, and
-//! reports a refusal with `ctx::fail` (core says where its message goes). Endpoint names are
-//! stable (`/api/<name>`): the no-JS forms post to them directly.
-
-use crate::wire::{LoginView, Me, RegisterView};
-use leptos::prelude::*;
+//! Server functions of the sign-in page (`/login`): thin adapters to
+//! `gatehouse_core::flows::login` (E2, M5, M6, M13, S2, S4).
 
 #[cfg(feature = "ssr")]
 use crate::server_ctx::{self as ctx, internal};
-
-pub mod recovery;
-pub mod security;
-pub mod verify;
+use crate::wire::LoginView;
+use leptos::prelude::*;
 
 #[server(endpoint = "login_view")]
 pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
-    use crate::wire::LoginStep;
-    use gatehouse_core::mechanisms::sessions::SessionState;
     let st = ctx::state()?;
     let flash = ctx::take_flash(&st, "login");
     let session = ctx::session(&st).await?;
+    let stage = gatehouse_core::flows::login::stage(&st.deps, session.as_ref())
+        .await
+        .map_err(internal)?;
+    Ok(login_view_of(stage, flash))
+}
+
+/// The sign-in page for a stage of the flow.
+#[cfg(feature = "ssr")]
+fn login_view_of(
+    stage: gatehouse_core::flows::login::Stage,
+    flash: crate::wire::Flash,
+) -> LoginView {
+    use crate::wire::LoginStep;
+    use gatehouse_core::flows::login::{Stage, StepKind};
     let mut v = LoginView {
         setup_key: String::new(),
         qr_image: String::new(),
@@ -31,49 +35,34 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
         resend_in: 0,
         flash,
     };
-    match session.as_ref().map(|s| &s.state) {
-        Some(SessionState::Identified { email }) => {
+    match stage {
+        Stage::Email => {}
+        Stage::Password { email } => {
             v.step = LoginStep::Password;
-            v.email = email.clone();
+            v.email = email;
         }
-        Some(SessionState::Partial { .. }) => {
-            use gatehouse_core::flows::login::StepKind;
-            v.step = LoginStep::Code;
-            if let Some(s) = &session {
-                if let Some(cs) = gatehouse_core::flows::login::code_step(&st.deps, s)
-                    .await
-                    .map_err(internal)?
-                {
-                    v.step = match cs.kind {
-                        StepKind::EmailCode => LoginStep::Code,
-                        StepKind::SmsCode => LoginStep::SmsCode,
-                        StepKind::Authenticator => LoginStep::Authenticator,
-                        StepKind::SetUpAuthenticator => LoginStep::SetUpAuthenticator,
-                    };
-                    v.destination = cs.masked_destination;
-                    v.resend_in = cs.resend_in;
-                    v.setup_key = cs.setup_key;
-                    if !cs.otpauth_url.is_empty() {
-                        let svg = gatehouse_core::mechanisms::totp::qr_svg(&cs.otpauth_url)
-                            .map_err(internal)?;
-                        v.qr_image = svg_data_url(&svg);
-                    }
-                }
+        Stage::Code(None) => v.step = LoginStep::Code,
+        Stage::Code(Some(cs)) => {
+            v.step = match cs.kind {
+                StepKind::EmailCode => LoginStep::Code,
+                StepKind::SmsCode => LoginStep::SmsCode,
+                StepKind::Authenticator => LoginStep::Authenticator,
+                StepKind::SetUpAuthenticator => LoginStep::SetUpAuthenticator,
+            };
+            v.destination = cs.masked_destination;
+            v.resend_in = cs.resend_in;
+            v.setup_key = cs.setup_key;
+            if !cs.qr_svg.is_empty() {
+                v.qr_image = svg_data_url(&cs.qr_svg);
             }
         }
-        Some(SessionState::ShowingCodes { .. }) => {
+        Stage::RecoveryCodes(codes) => {
             v.step = LoginStep::RecoveryCodes;
-            if let Some(s) = &session {
-                v.codes = gatehouse_core::flows::login::recovery_codes_to_show(&st.deps, s)
-                    .await
-                    .map_err(internal)?;
-            }
+            v.codes = codes;
         }
-        Some(SessionState::Authenticated { .. }) => v.step = LoginStep::SignedIn,
-        // A password-recovery flow is not a sign-in: start from the email step.
-        Some(SessionState::Recovering { .. } | SessionState::ResetAllowed { .. }) | None => {}
+        Stage::SignedIn => v.step = LoginStep::SignedIn,
     }
-    Ok(v)
+    v
 }
 
 /// An SVG as a `data:` URL for an `<img>` (CSP allows `img-src data:`).
@@ -285,79 +274,4 @@ pub async fn sign_out() -> Result<(), ServerFnError> {
     ctx::clear_session_cookie(&st);
     leptos_axum::redirect("/login");
     Ok(())
-}
-
-#[server(endpoint = "register_view")]
-pub async fn get_register_view() -> Result<RegisterView, ServerFnError> {
-    let st = ctx::state()?;
-    Ok(RegisterView {
-        min_length: st.deps.settings.password.min_length,
-        sms_country_codes: st.deps.settings.sms_country_codes.clone(),
-        flash: ctx::take_flash(&st, "register"),
-    })
-}
-
-/// E1: "check your email" whether or not the address already has an account.
-#[server(endpoint = "register")]
-pub async fn register(
-    email: String,
-    first_name: String,
-    last_name: String,
-    password: String,
-    confirm: String,
-    mfa_method: Option<String>,
-    #[server(default)] phone: String,
-) -> Result<(), ServerFnError> {
-    use gatehouse_core::flows::accounts::{self, Registration};
-    let st = ctx::state()?;
-    let r = Registration {
-        email,
-        first_name,
-        last_name,
-        password,
-        confirm,
-        mfa_method: mfa_method.unwrap_or_default(),
-        phone,
-    };
-    match accounts::register(&st.deps, &r, &ctx::client()).await {
-        Ok(()) => ctx::notice(
-            &st,
-            "register",
-            format!(
-                "Check your email. If {} can receive mail, a link to confirm it is on its way.",
-                r.email.trim()
-            ),
-        ),
-        Err(e) => {
-            let keep = [
-                ("email", r.email.as_str()),
-                ("first_name", &r.first_name),
-                ("last_name", &r.last_name),
-                ("mfa_method", &r.mfa_method),
-                ("phone", &r.phone),
-            ];
-            ctx::fail(&st, "register", "email", &e, &keep);
-        }
-    }
-    ctx::back_to("/register");
-    Ok(())
-}
-
-/// M5: the signed-in person, or `None` for anonymous and partial sessions.
-#[server(endpoint = "me")]
-pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
-    let st = ctx::state()?;
-    let Some((_, user_id)) = ctx::signed_in(&st).await? else {
-        return Ok(None);
-    };
-    let mut c = st.deps.store.conn().await.map_err(internal)?;
-    let u = gatehouse_core::mechanisms::users::by_id(&mut c, &user_id)
-        .await
-        .map_err(internal)?;
-    Ok(u.map(|u| Me {
-        first_name: u.first_name,
-        last_name: u.last_name,
-        email: u.email.to_string(),
-        mfa_method: u.mfa_method,
-    }))
 }

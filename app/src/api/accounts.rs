@@ -1,0 +1,119 @@
+//! Server functions of registration, email verification and the signed-in person:
+//! thin adapters to `gatehouse_core::flows::accounts`.
+//!
+//! - E1: registering answers "check your email" whether or not the address has an account.
+//! - E4: opening the emailed link only reads it (`verify_view`); the address is verified by the
+//!   POST of the page's button (`verify_email`), so a mail scanner that follows links verifies
+//!   nothing, and the page says who registered, so a person who did not create the account
+//!   knows not to confirm it.
+
+#[cfg(feature = "ssr")]
+use crate::server_ctx::{self as ctx, internal};
+use crate::wire::{Me, RegisterView, VerifyView};
+use leptos::prelude::*;
+
+#[server(endpoint = "register_view")]
+pub async fn get_register_view() -> Result<RegisterView, ServerFnError> {
+    let st = ctx::state()?;
+    Ok(RegisterView {
+        min_length: st.deps.settings.password.min_length,
+        sms_country_codes: st.deps.settings.sms_country_codes.clone(),
+        flash: ctx::take_flash(&st, "register"),
+    })
+}
+
+/// E1: "check your email" whether or not the address already has an account.
+#[server(endpoint = "register")]
+pub async fn register(
+    email: String,
+    first_name: String,
+    last_name: String,
+    password: String,
+    confirm: String,
+    mfa_method: Option<String>,
+    #[server(default)] phone: String,
+) -> Result<(), ServerFnError> {
+    use gatehouse_core::flows::accounts::{self, Registration};
+    let st = ctx::state()?;
+    let r = Registration {
+        email,
+        first_name,
+        last_name,
+        password,
+        confirm,
+        mfa_method: mfa_method.unwrap_or_default(),
+        phone,
+    };
+    match accounts::register(&st.deps, &r, &ctx::client()).await {
+        Ok(()) => ctx::notice(
+            &st,
+            "register",
+            format!(
+                "Check your email. If {} can receive mail, a link to confirm it is on its way.",
+                r.email.trim()
+            ),
+        ),
+        Err(e) => ctx::fail(&st, "register", "email", &e, &r.typed()),
+    }
+    ctx::back_to("/register");
+    Ok(())
+}
+
+/// M5: the signed-in person, or `None` for anonymous and partial sessions.
+#[server(endpoint = "me")]
+pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
+    let st = ctx::state()?;
+    let Some((_, user_id)) = ctx::signed_in(&st).await? else {
+        return Ok(None);
+    };
+    let mut c = st.deps.store.conn().await.map_err(internal)?;
+    let u = gatehouse_core::mechanisms::users::by_id(&mut c, &user_id)
+        .await
+        .map_err(internal)?;
+    Ok(u.map(|u| Me {
+        first_name: u.first_name,
+        last_name: u.last_name,
+        email: u.email.to_string(),
+        mfa_method: u.mfa_method,
+    }))
+}
+
+#[server(endpoint = "verify_view")]
+pub async fn get_verify_view(token: String) -> Result<VerifyView, ServerFnError> {
+    let st = ctx::state()?;
+    let flash = ctx::take_flash(&st, "verify");
+    let pending = gatehouse_core::flows::accounts::pending_verification(&st.deps, &token)
+        .await
+        .map_err(internal)?;
+    Ok(match pending {
+        Some(p) => VerifyView {
+            live: true,
+            email: p.user.email.to_string(),
+            name: p.user.display_name(),
+            registered_at: gatehouse_core::values::clock::format_utc(p.registered_at),
+            flash,
+        },
+        None => VerifyView {
+            flash,
+            ..VerifyView::default()
+        },
+    })
+}
+
+/// E4: the button on the verification page; then the sign-in page says the address is verified.
+#[server(endpoint = "verify_email")]
+pub async fn verify_email(token: String) -> Result<(), ServerFnError> {
+    use gatehouse_core::flows::accounts::VerifyError;
+    let st = ctx::state()?;
+    match gatehouse_core::flows::accounts::verify_email(&st.deps, &token, &ctx::client()).await {
+        Ok(()) => {
+            // A sign-in begun before the address was verified starts again from the email
+            // step, where the page says the address is verified.
+            ctx::abandon_flow(&st).await?;
+            leptos_axum::redirect("/login?verify=ok")
+        }
+        Err(VerifyError::Invalid) => leptos_axum::redirect("/login?verify=invalid"),
+        Err(e) => return Err(internal(e)),
+    }
+    Ok(())
+}
