@@ -66,7 +66,7 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
     let Some((_, user_id)) = ctx::signed_in(&st).await? else {
         return Ok(None);
     };
-    let mut c = st.deps.store.conn().await.map_err(internal)?;
+    let mut c = st.deps.store.read().await.map_err(internal)?;
     let u = gatehouse_core::mechanisms::users::by_id(&mut c, &user_id)
         .await
         .map_err(internal)?;

@@ -343,7 +343,7 @@ pub async fn pending_verification(
     deps: &Deps,
     token: &str,
 ) -> Result<Option<PendingVerification>, VerifyError> {
-    let mut c = deps.store.conn().await?;
+    let mut c = deps.store.read().await?;
     let row = sqlx::query(
         "SELECT user_id, created_at FROM email_tokens WHERE token_hash = $1 \
          AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > $2",

@@ -418,7 +418,7 @@ pub async fn recovery_codes_to_show(
     let SessionState::ShowingCodes { user_id } = &session.state else {
         return Ok(Vec::new());
     };
-    let mut c = deps.store.conn().await?;
+    let mut c = deps.store.read().await?;
     Ok(crate::mechanisms::recovery_codes::parked(
         &mut c,
         &deps.secret_key,
@@ -473,7 +473,7 @@ pub async fn code_step(deps: &Deps, session: &Session) -> Result<Option<CodeStep
         return Ok(None);
     };
     let now = deps.now();
-    let mut c = deps.store.conn().await?;
+    let mut c = deps.store.read().await?;
     let Some(crate::mechanisms::challenges::Challenge {
         kind,
         destination,

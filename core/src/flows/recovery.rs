@@ -389,7 +389,7 @@ async fn token_user(
 
 /// Whether the reset page should offer the form (F2).
 pub async fn link_is_live(deps: &Deps, token: &str) -> Result<bool, RecoveryError> {
-    let mut c = deps.store.conn().await?;
+    let mut c = deps.store.read().await?;
     Ok(token_user(&mut c, token, deps.now()).await?.is_some())
 }
 

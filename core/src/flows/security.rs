@@ -162,7 +162,7 @@ fn require_fresh(session: &Session, now: Timestamp) -> Result<(), SecurityError>
 pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, SecurityError> {
     let uid = user_of(session)?;
     let now = deps.now();
-    let mut c = deps.store.conn().await?;
+    let mut c = deps.store.read().await?;
     let user = load_user(&mut c, uid).await?;
     let phone = mfa::phone_factor(&mut c, uid)
         .await?

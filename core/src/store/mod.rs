@@ -2,9 +2,13 @@
 //!
 //! Queries use `$1` placeholders, integer Unix-second timestamps and text ids, so the same statement
 //! runs on both backends through sqlx's `Any` driver. Migrations live in two folders kept in step by
-//! a test (Y3) and run at start-up. SQLite gets a single connection: it has one writer anyway, and a
-//! single connection rules out lock-upgrade deadlocks between concurrent transactions. PostgreSQL
-//! gets a bounded pool (Y4).
+//! a test (Y3) and run at start-up.
+//!
+//! - SQLite (WAL): one writer connection — SQLite has one writer anyway, and a single writer rules
+//!   out lock-upgrade deadlocks between concurrent transactions — plus a small pool of readers
+//!   (`PRAGMA query_only`), so pages that only read never queue behind a slow write. A reader
+//!   that tries to write fails loudly instead of taking the writer behind the caller's back.
+//! - PostgreSQL: one bounded pool (Y4) serves both.
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -39,9 +43,15 @@ pub enum StoreError {
 
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Writes (and reads inside a write's transaction).
     pool: AnyPool,
+    /// Reads that are not part of a write; the same pool on PostgreSQL.
+    readers: AnyPool,
     backend: Backend,
 }
+
+/// SQLite connections that only read.
+const SQLITE_READERS: u32 = 4;
 
 impl Store {
     /// Connects (creating a SQLite file and its folder when missing). Does not migrate.
@@ -59,30 +69,27 @@ impl Store {
             Backend::Postgres => url.to_string(),
         };
         let opts = AnyConnectOptions::from_str(&url)?;
-        let pool = match backend {
+        let (pool, readers) = match backend {
             Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(opts)
-                    .await?
+                let writer = sqlite_pool(opts.clone(), 1, "").await?;
+                // The writer made the file and switched it to WAL before any reader opens it.
+                let readers = sqlite_pool(opts, SQLITE_READERS, " PRAGMA query_only = ON;").await?;
+                (writer, readers)
             }
             Backend::Postgres => {
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(opts)
-                    .await?
+                    .await?;
+                (pool.clone(), pool)
             }
         };
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            readers,
+            backend,
+        })
     }
 
     /// Y3: applies the migrations of this backend.
@@ -109,8 +116,16 @@ impl Store {
         self.pool.begin().await
     }
 
+    /// A connection for writes outside a transaction. On SQLite this is *the* writer: give it
+    /// back before anything else needs to write.
     pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, sqlx::Error> {
         self.pool.acquire().await
+    }
+
+    /// A connection for reads only (a page's view). On SQLite it never waits for the writer and
+    /// refuses to write (`query_only`).
+    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, sqlx::Error> {
+        self.readers.acquire().await
     }
 
     /// Table and column names of the live schema, sorted, for the Y3 schema test.
@@ -131,8 +146,31 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.readers.close().await;
         self.pool.close().await;
     }
+}
+
+/// A SQLite pool of `max` connections with the shared pragmas and `extra` ones.
+async fn sqlite_pool(
+    opts: AnyConnectOptions,
+    max: u32,
+    extra: &'static str,
+) -> Result<AnyPool, sqlx::Error> {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let pragmas = format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;{extra}"
+                );
+                conn.execute(pragmas.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect_with(opts)
+        .await
 }
 
 fn sqlite_url_with_create(url: &str) -> Result<String, StoreError> {
@@ -162,12 +200,14 @@ fn sqlite_url_with_create(url: &str) -> Result<String, StoreError> {
 pub mod testing {
     use super::*;
 
+    /// A fresh name for a throw-away database or schema.
+    fn unique() -> String {
+        format!("{:016x}", rand::random::<u64>())
+    }
+
     /// A migrated store in a new temporary SQLite file.
     pub async fn sqlite() -> Store {
-        let dir = std::env::temp_dir().join(format!(
-            "gatehouse-test-{}",
-            crate::mechanisms::secret::random_hex(8)
-        ));
+        let dir = std::env::temp_dir().join(format!("gatehouse-test-{}", unique()));
         let url = format!("sqlite://{}/db.sqlite", dir.display());
         let store = Store::connect(&url).await.expect("sqlite test store");
         store.migrate().await.expect("sqlite migrations");
@@ -191,7 +231,7 @@ pub mod testing {
                  (bash .ci/test does), or set GATEHOUSE_TEST_SQLITE_ONLY=1 to test SQLite alone"
             ),
         };
-        let schema = format!("t_{}", crate::mechanisms::secret::random_hex(8));
+        let schema = format!("t_{}", unique());
         sqlx::any::install_default_drivers();
         let admin = sqlx::AnyPool::connect(&base)
             .await
@@ -213,5 +253,61 @@ pub mod testing {
         let mut v = vec![sqlite().await];
         v.extend(postgres().await);
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn count(c: &mut Conn) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM rate_limits WHERE key = 'store-test'")
+            .fetch_one(&mut *c)
+            .await
+            .expect("count")
+    }
+
+    /// A page that only reads is served while a write transaction is still open (it sees the
+    /// last committed state), and once the write commits the next read sees it.
+    #[tokio::test]
+    async fn reads_do_not_wait_for_an_open_write() {
+        for store in testing::all().await {
+            let mut tx = store.begin().await.expect("begin");
+            sqlx::query(
+                "INSERT INTO rate_limits (key, window_start, count) VALUES ('store-test', 0, 1)",
+            )
+            .execute(&mut *tx)
+            .await
+            .expect("insert");
+            let read = tokio::time::timeout(Duration::from_secs(5), async {
+                let mut c = store.read().await.expect("reader");
+                count(&mut c).await
+            })
+            .await
+            .expect("a read during an open write does not wait for it");
+            assert_eq!(
+                read,
+                0,
+                "{}: uncommitted rows are not seen",
+                store.backend_name()
+            );
+            tx.commit().await.expect("commit");
+            let mut c = store.read().await.expect("reader");
+            assert_eq!(count(&mut c).await, 1, "{}", store.backend_name());
+        }
+    }
+
+    /// SQLite's readers are `query_only`: a write sent to one fails instead of queuing as a
+    /// second writer.
+    #[tokio::test]
+    async fn a_sqlite_reader_refuses_to_write() {
+        let store = testing::sqlite().await;
+        let mut c = store.read().await.expect("reader");
+        let err =
+            sqlx::query("INSERT INTO rate_limits (key, window_start, count) VALUES ('x', 0, 1)")
+                .execute(&mut *c)
+                .await
+                .expect_err("read-only");
+        assert!(err.to_string().contains("readonly"), "{err}");
     }
 }
