@@ -181,6 +181,7 @@ fn deps(
         },
         settings: Arc::new(l.settings()),
         secret_key,
+        random: Arc::new(gatehouse_core::mechanisms::secret::OsRandom),
     })
 }
 

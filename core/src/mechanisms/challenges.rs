@@ -18,7 +18,7 @@ use crate::mechanisms::messages;
 use crate::mechanisms::mfa::ActiveFactor;
 use crate::mechanisms::outbox;
 use crate::mechanisms::ratelimit::{self, Limit, RateError};
-use crate::mechanisms::secret::{ct_eq, digest, new_code, new_id};
+use crate::mechanisms::secret::{ct_eq, digest, new_id};
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{ClientInfo, Session};
 use crate::store::{Conn, Tx};
@@ -226,7 +226,7 @@ pub async fn open(
     let (code_hash, destination) = match delivery {
         Delivery::None => (String::new(), ""),
         Delivery::Email(to) | Delivery::Sms(to) => {
-            let code = new_code();
+            let code = deps.random.code();
             send_code(conn, deps, kind, delivery, code.expose(), now).await?;
             (code.digest(), to)
         }
@@ -296,7 +296,7 @@ pub async fn resend(
     if wait > 0 {
         return Err(ChallengeError::Limited { retry_after: wait });
     }
-    let code = new_code();
+    let code = deps.random.code();
     let delivery = if ch.kind.factor.by_sms() {
         Delivery::Sms(&ch.destination)
     } else {

@@ -4,7 +4,6 @@
 
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
-use crate::mechanisms::secret::new_token;
 use crate::mechanisms::service::Deps;
 use crate::store::Conn;
 use crate::values::clock::Timestamp;
@@ -24,7 +23,7 @@ pub async fn queue_verification(
     first_name: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let token = new_token();
+    let token = deps.random.token(32);
     sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES ($1, $2, 'verify_email', $3, $4)")
         .bind(token.digest())
         .bind(user_id)

@@ -49,11 +49,6 @@ pub fn new_token() -> Secret {
     Secret(random_hex(32))
 }
 
-/// F2: a 128-bit token, short enough for a link in a text message.
-pub fn new_short_token() -> Secret {
-    Secret(random_hex(16))
-}
-
 /// M1: six digits, uniformly distributed, leading zeros kept.
 pub fn new_code() -> Secret {
     Secret(format!("{:06}", OsRng.gen_range(0..1_000_000u32)))
@@ -67,6 +62,58 @@ pub fn digest(s: &str) -> String {
 /// M10: constant-time equality of two strings (length may leak, content may not).
 pub fn ct_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Where one-time codes and emailed link tokens come from, injected through `Deps` like the
+/// clock, so tests can name the code a person will receive instead of reading it out of a
+/// message. Production uses [`OsRandom`] (M1, F2: the OS CSPRNG).
+pub trait Random: Send + Sync {
+    /// M1: six uniformly random digits.
+    fn code(&self) -> Secret;
+    /// F2: a token of `bytes` random bytes, hex-encoded.
+    fn token(&self, bytes: usize) -> Secret;
+}
+
+/// The OS CSPRNG.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn code(&self) -> Secret {
+        new_code()
+    }
+    fn token(&self, bytes: usize) -> Secret {
+        Secret(random_hex(bytes))
+    }
+}
+
+/// Test double: codes a test scripted come out first, in order, then random ones; tokens are
+/// always random. Tests only.
+#[cfg(any(test, feature = "testing"))]
+#[derive(Debug, Default)]
+pub struct ScriptedRandom {
+    codes: std::sync::Mutex<std::collections::VecDeque<String>>,
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl ScriptedRandom {
+    /// The next code sent will be `code`.
+    pub fn next_code(&self, code: &str) {
+        if let Ok(mut q) = self.codes.lock() {
+            q.push_back(code.to_string());
+        }
+    }
+}
+
+#[cfg(any(test, feature = "testing"))]
+impl Random for ScriptedRandom {
+    fn code(&self) -> Secret {
+        let scripted = self.codes.lock().ok().and_then(|mut q| q.pop_front());
+        scripted.map(Secret).unwrap_or_else(new_code)
+    }
+    fn token(&self, bytes: usize) -> Secret {
+        OsRandom.token(bytes)
+    }
 }
 
 /// A new random id for rows (not a secret, but unguessable anyway).

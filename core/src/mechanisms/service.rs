@@ -74,6 +74,8 @@ pub struct Deps {
     pub settings: Arc<Settings>,
     /// M4: seals TOTP secrets at rest.
     pub secret_key: Arc<crate::mechanisms::crypto::SecretKey>,
+    /// M1/F2: one-time codes and emailed link tokens.
+    pub random: Arc<dyn crate::mechanisms::secret::Random>,
 }
 
 impl Deps {

@@ -6,6 +6,7 @@ use gatehouse_core::flows::accounts::{self, Registration};
 use gatehouse_core::flows::login::{self, PasswordOutcome};
 use gatehouse_core::mechanisms::hashing::{HashParams, Hasher};
 use gatehouse_core::mechanisms::outbox;
+use gatehouse_core::mechanisms::secret::ScriptedRandom;
 use gatehouse_core::mechanisms::service::{Deps, Settings};
 use gatehouse_core::mechanisms::sessions::{self, ClientInfo, Session};
 use gatehouse_core::store::Store;
@@ -20,7 +21,13 @@ pub const FAST: HashParams = HashParams {
 pub const PW: &str = "tulip-rain-77";
 
 pub fn deps(store: Store, clock: &FixedClock) -> Deps {
+    deps_with(store, clock, Arc::new(ScriptedRandom::default()))
+}
+
+/// Deps whose codes come from `random` (script a code with `ScriptedRandom::next_code`).
+pub fn deps_with(store: Store, clock: &FixedClock, random: Arc<ScriptedRandom>) -> Deps {
     Deps {
+        random,
         store,
         hasher: Hasher::start(FAST, 2, 256).expect("hasher"),
         clock: Arc::new(clock.clone()),
