@@ -1,5 +1,5 @@
-//! Security events (G1): what happened to an account, when, from where. No secrets, ever: the
-//! `details` column holds only descriptive text chosen by the caller.
+//! Security events (G1): what happened to an account, when, from where. No secrets, ever: a
+//! row holds only its kind, the client's IP and User-Agent, and the time.
 
 use crate::mechanisms::sessions::ClientInfo;
 use crate::store::Conn;
