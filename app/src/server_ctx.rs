@@ -257,8 +257,17 @@ pub fn fail(
 
 /// A success: `text` for the whole form.
 pub fn notice(st: &AppState, form: &str, text: impl Into<String>) {
+    notice_keeping(st, form, text, &[]);
+}
+
+/// A success that leaves what was typed in the form (F1: the same address stays in the field,
+/// whichever way the answer went).
+pub fn notice_keeping(st: &AppState, form: &str, text: impl Into<String>, keep: &[(&str, &str)]) {
     let mut f = Flash::for_form(form);
     f.notice = Some(text.into());
+    for (k, v) in keep {
+        f = f.with_value(k, v);
+    }
     write_flash(st, &f);
 }
 

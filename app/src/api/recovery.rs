@@ -63,16 +63,14 @@ pub async fn forgot_password(
     let st = ctx::state()?;
     let current = ctx::session(&st).await?;
     let sms = method == "sms_code";
+    let keep = [("email", email.as_str()), ("method", &method)];
     match recovery::forgot(&st.deps, current.as_ref(), &email, sms, &ctx::client()).await {
         Ok(Forgot::SmsCode(token)) => {
             ctx::set_session_cookie(&st, &token);
-            ctx::notice(&st, "forgot", sms_answer());
+            ctx::notice_keeping(&st, "forgot", sms_answer(), &keep);
         }
-        Ok(Forgot::Link) => ctx::notice(&st, "forgot", FORGOT_ANSWER),
-        Err(e) => {
-            let keep = [("email", email.as_str()), ("method", &method)];
-            ctx::fail(&st, "forgot", "email", &e, &keep);
-        }
+        Ok(Forgot::Link) => ctx::notice_keeping(&st, "forgot", FORGOT_ANSWER, &keep),
+        Err(e) => ctx::fail(&st, "forgot", "email", &e, &keep),
     }
     tokio::time::sleep_until(started + FORGOT_DEADLINE).await;
     ctx::back_to("/forgot-password");
