@@ -22,8 +22,6 @@ use crate::values::password::{Context, PasswordError};
 use crate::values::phone::Phone;
 use sqlx::Row;
 
-pub const NAME_MAX: usize = 100;
-
 #[derive(Clone)]
 pub struct Registration {
     pub email: String,
@@ -131,19 +129,6 @@ impl From<RateError> for RegisterError {
     }
 }
 
-fn check_name(s: &str, what: &str) -> Result<String, String> {
-    let t = s.trim();
-    if t.is_empty() {
-        Err(format!("Enter your {what}."))
-    } else if t.chars().count() > NAME_MAX {
-        Err(format!("Use at most {NAME_MAX} characters."))
-    } else if t.chars().any(|c| c.is_control()) {
-        Err("Use letters, spaces and punctuation only.".into())
-    } else {
-        Ok(t.to_string())
-    }
-}
-
 /// A registration that passed every check.
 pub struct Valid {
     pub email: Email,
@@ -161,10 +146,10 @@ pub fn validate(deps: &Deps, r: &Registration) -> Result<Valid, Box<FieldErrors>
     let email = Email::parse(&r.email)
         .map_err(|e: EmailError| errs.email = Some(e.to_string()))
         .ok();
-    let first = check_name(&r.first_name, "first name")
+    let first = crate::values::name::person_name(&r.first_name, "first name")
         .map_err(|e| errs.first_name = Some(e))
         .ok();
-    let last = check_name(&r.last_name, "last name")
+    let last = crate::values::name::person_name(&r.last_name, "last name")
         .map_err(|e| errs.last_name = Some(e))
         .ok();
     let local = email

@@ -3,9 +3,11 @@
 //! the same rules (P3).
 
 pub mod clock;
+pub mod crop;
 pub mod email;
 pub mod factors;
 pub mod failure;
+pub mod name;
 #[cfg(feature = "server")]
 pub mod netaddr;
 pub mod password;
