@@ -147,6 +147,15 @@ pub struct RegisterView {
     pub flash: Flash,
 }
 
+/// The Profile tab (`/profile/details`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileView {
+    pub me: Me,
+    /// The verified phone, masked; empty when there is none.
+    pub phone: String,
+    pub flash: Flash,
+}
+
 /// Where re-authentication stands on the Security tab (S5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReauthView {
@@ -217,6 +226,18 @@ pub struct Me {
     pub last_name: String,
     pub email: String,
     pub mfa_method: MfaMethod,
+}
+
+#[cfg(feature = "ssr")]
+impl From<gatehouse_core::mechanisms::users::User> for Me {
+    fn from(u: gatehouse_core::mechanisms::users::User) -> Self {
+        Self {
+            first_name: u.first_name,
+            last_name: u.last_name,
+            email: u.email.to_string(),
+            mfa_method: u.mfa_method,
+        }
+    }
 }
 
 impl Me {

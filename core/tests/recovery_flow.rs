@@ -39,17 +39,6 @@ async fn reset_token(d: &Deps, email: &str) -> String {
         .to_string()
 }
 
-async fn signed_in(d: &Deps, email: &str) -> String {
-    let s = to_code_step(d, email).await;
-    let code = last_code(d).await;
-    login::verify_code(d, &s, &code, &client())
-        .await
-        .expect("signed in")
-        .token()
-        .expose()
-        .to_string()
-}
-
 async fn live(d: &Deps, token: &str) -> bool {
     let mut c = d.store.conn().await.expect("conn");
     sessions::lookup(&mut c, token, &d.settings.sessions, d.now())

@@ -23,15 +23,6 @@ const PHONE: &str = "+1 555 010 0200";
 
 /// Signs in with emailed codes; returns the session cookie (re-read it with `session` to see
 /// changes such as a re-authentication).
-async fn signed_in(d: &Deps, email: &str) -> String {
-    let s = to_code_step(d, email).await;
-    let code = last_code(d).await;
-    let t = login::verify_code(d, &s, &code, &client())
-        .await
-        .expect("signed in");
-    t.token().expose().to_string()
-}
-
 async fn method(d: &Deps, email: &str) -> MfaMethod {
     let mut c = d.store.conn().await.expect("conn");
     let e = gatehouse_core::values::email::Email::parse(email).expect("email");

@@ -70,12 +70,7 @@ pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
     let u = gatehouse_core::mechanisms::users::by_id(&mut c, &user_id)
         .await
         .map_err(internal)?;
-    Ok(u.map(|u| Me {
-        first_name: u.first_name,
-        last_name: u.last_name,
-        email: u.email.to_string(),
-        mfa_method: u.mfa_method,
-    }))
+    Ok(u.map(Me::from))
 }
 
 #[server(endpoint = "verify_view")]

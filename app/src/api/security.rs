@@ -81,12 +81,7 @@ fn view_of(
             MfaMethod::Email => u.email.masked(),
             MfaMethod::Authenticator => String::new(),
         },
-        me: Me {
-            first_name: u.first_name,
-            last_name: u.last_name,
-            email: u.email.to_string(),
-            mfa_method: ov.method,
-        },
+        me: Me::from(u),
         pending: ov.pending.as_ref().map(pending_words),
         recovery_codes_left: ov.recovery_codes_left,
         reauth: match ov.reauth {

@@ -8,7 +8,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// The profile tabs that exist so far: (label, path).
-const TABS: [(&str, &str); 2] = [("Dashboard", "/profile"), ("Security", "/profile/security")];
+const TABS: [(&str, &str); 3] = [
+    ("Dashboard", "/profile"),
+    ("Profile", "/profile/details"),
+    ("Security", "/profile/security"),
+];
 
 #[component]
 pub fn ProfileFrame(

@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod details;
 pub mod forgot;
 pub mod gallery;
 pub mod login;

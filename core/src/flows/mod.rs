@@ -3,5 +3,6 @@
 
 pub mod accounts;
 pub mod login;
+pub mod profile;
 pub mod recovery;
 pub mod security;

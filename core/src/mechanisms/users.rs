@@ -172,6 +172,24 @@ pub async fn mark_email_verified(
     Ok(())
 }
 
+/// The person's names, already checked (`values::name`).
+pub async fn set_names(
+    conn: &mut Conn,
+    id: &str,
+    first_name: &str,
+    last_name: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET first_name = $2, last_name = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(first_name)
+        .bind(last_name)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_password_hash(
     conn: &mut Conn,
     id: &str,
