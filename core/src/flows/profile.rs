@@ -106,9 +106,8 @@ pub async fn tab(deps: &Deps, session: &Session) -> Result<Tab, ProfileError> {
     let user = users::by_id(&mut c, uid)
         .await?
         .ok_or(ProfileError::SignedOut)?;
-    let phone = crate::mechanisms::mfa::phone_factor(&mut c, uid)
+    let phone = crate::mechanisms::mfa::verified_phone(&mut c, uid)
         .await?
-        .filter(|(_, verified)| *verified)
-        .map(|(p, _)| p.masked());
+        .map(|p| p.masked());
     Ok(Tab { user, phone })
 }

@@ -354,9 +354,9 @@ pub async fn send_link_to_factor(
         now,
     )
     .await?;
-    let phone = crate::mechanisms::mfa::phone_factor(&mut tx, uid).await?;
+    let phone = crate::mechanisms::mfa::verified_phone(&mut tx, uid).await?;
     let via = match (user.mfa_method, phone) {
-        (MfaMethod::Sms, Some((p, true))) => Via::Sms(p),
+        (MfaMethod::Sms, Some(p)) => Via::Sms(p),
         _ => Via::Email,
     };
     let expires_at = send_link_via(&mut tx, deps, &user, &via, client, now).await?;

@@ -164,10 +164,7 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
     let now = deps.now();
     let mut c = deps.store.read().await?;
     let user = load_user(&mut c, uid).await?;
-    let phone = mfa::phone_factor(&mut c, uid)
-        .await?
-        .filter(|(_, verified)| *verified)
-        .map(|(p, _)| p.masked());
+    let phone = mfa::verified_phone(&mut c, uid).await?.map(|p| p.masked());
     let reauth = match fresh_until(session, now) {
         Some(until) => Reauth::Fresh { until },
         None => match challenges::live(&mut c, session, Purpose::Reauth, now).await? {
@@ -299,9 +296,9 @@ async fn notify_old_channel(
     change: &MethodChange<'_>,
     now: Timestamp,
 ) -> Result<(), SecurityError> {
-    let phone = mfa::phone_factor(conn, &user.id).await?;
+    let phone = mfa::verified_phone(conn, &user.id).await?;
     let m = match (user.mfa_method, phone) {
-        (MfaMethod::Sms, Some((p, true))) => messages::mfa_changed_sms(p.as_str()),
+        (MfaMethod::Sms, Some(p)) => messages::mfa_changed_sms(p.as_str()),
         _ => messages::mfa_changed_email(user.email.as_str(), change),
     };
     outbox::enqueue(conn, &m, now).await?;
@@ -371,8 +368,8 @@ pub async fn change_method(
             Changed::AuthenticatorAtNextSignIn
         }
         (Choice::Sms { .. }, Some(p)) => {
-            let current = mfa::phone_factor(&mut tx, uid).await?;
-            if user.mfa_method == MfaMethod::Sms && current == Some((p.clone(), true)) {
+            let current = mfa::verified_phone(&mut tx, uid).await?;
+            if user.mfa_method == MfaMethod::Sms && current.as_ref() == Some(&p) {
                 Changed::Unchanged
             } else {
                 challenges::open(

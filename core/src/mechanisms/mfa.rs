@@ -114,6 +114,13 @@ pub async fn phone_factor(
         .map(|p| (p, confirmed)))
 }
 
+/// M9: the account's phone, only once a code sent to it came back.
+pub async fn verified_phone(conn: &mut Conn, user_id: &str) -> Result<Option<Phone>, sqlx::Error> {
+    Ok(phone_factor(conn, user_id)
+        .await?
+        .and_then(|(p, verified)| verified.then_some(p)))
+}
+
 /// M13: the factor waiting to be set up, if one was chosen less than [`ENROLMENT_TTL_SECS`] ago.
 /// An authenticator wins over a number (the Security tab allows only one pending choice).
 pub async fn pending(
@@ -159,9 +166,9 @@ pub async fn active_factor(
     method: MfaMethod,
 ) -> Result<ActiveFactor, sqlx::Error> {
     Ok(match method {
-        MfaMethod::Sms => match phone_factor(conn, user_id).await? {
-            Some((p, true)) => ActiveFactor::Sms(p),
-            _ => ActiveFactor::Email,
+        MfaMethod::Sms => match verified_phone(conn, user_id).await? {
+            Some(p) => ActiveFactor::Sms(p),
+            None => ActiveFactor::Email,
         },
         MfaMethod::Authenticator => {
             let confirmed: i64 = sqlx::query_scalar(

@@ -33,7 +33,7 @@ pub async fn start(
     let may_send = crate::flows::recovery::request_windows(&mut tx, &email, client, now).await?;
     let mut target = None;
     if let (Some(u), true) = (users::by_email(&mut tx, &email).await?, may_send) {
-        if let Some((phone, true)) = crate::mechanisms::mfa::phone_factor(&mut tx, &u.id).await? {
+        if let Some(phone) = crate::mechanisms::mfa::verified_phone(&mut tx, &u.id).await? {
             target = Some((u.id, phone));
         }
     }
