@@ -154,7 +154,7 @@ async fn m13_pending_enrolments_expire() {
             .await
             .expect("overview");
         assert_eq!(ov.pending, None);
-        assert_eq!(ov.method, MfaMethod::Email);
+        assert_eq!(ov.user.mfa_method, MfaMethod::Email);
     }
 }
 

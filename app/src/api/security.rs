@@ -76,7 +76,7 @@ fn view_of(
     let now = st.deps.now();
     let u = ov.user;
     SecurityView {
-        destination: match ov.method {
+        destination: match u.mfa_method {
             MfaMethod::Sms => ov.phone.clone().unwrap_or_default(),
             MfaMethod::Email => u.email.masked(),
             MfaMethod::Authenticator => String::new(),

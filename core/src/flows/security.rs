@@ -107,8 +107,8 @@ pub enum Reauth {
 /// Everything the Security tab shows, read in one call on one connection.
 #[derive(Debug, Clone)]
 pub struct Overview {
+    /// `user.mfa_method` is the active method.
     pub user: User,
-    pub method: MfaMethod,
     /// M13: a factor chosen and set up at the next sign-in (after a code from the active one),
     /// until it expires.
     pub pending: Option<mfa::Pending>,
@@ -185,7 +185,6 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
     let mut listed = sessions::list_for_user(&mut c, uid, &deps.settings.sessions, now).await?;
     listed.sort_by_key(|l| l.id_hash != session.id_hash);
     Ok(Overview {
-        method: user.mfa_method,
         pending: mfa::pending(&mut c, uid, now).await?,
         phone,
         recovery_codes_left: crate::mechanisms::recovery_codes::remaining(&mut c, uid).await?,
