@@ -248,11 +248,7 @@ pub fn fail(
         }
         _ => {}
     }
-    let mut f = Flash::for_form(form).with_failure(a);
-    for (k, v) in keep {
-        f = f.with_value(k, v);
-    }
-    write_flash(st, &f);
+    write_flash(st, &Flash::for_form(form).with_failure(a).with_values(keep));
 }
 
 /// A success: `text` for the whole form.
@@ -263,11 +259,8 @@ pub fn notice(st: &AppState, form: &str, text: impl Into<String>) {
 /// A success that leaves what was typed in the form (F1: the same address stays in the field,
 /// whichever way the answer went).
 pub fn notice_keeping(st: &AppState, form: &str, text: impl Into<String>, keep: &[(&str, &str)]) {
-    let mut f = Flash::for_form(form);
+    let mut f = Flash::for_form(form).with_values(keep);
     f.notice = Some(text.into());
-    for (k, v) in keep {
-        f = f.with_value(k, v);
-    }
     write_flash(st, &f);
 }
 

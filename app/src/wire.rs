@@ -54,6 +54,10 @@ impl Flash {
         }
         self
     }
+    /// Keeps what was typed in each of `fields` ([`Flash::with_value`] drops the secrets).
+    pub fn with_values(self, fields: &[(&str, &str)]) -> Self {
+        fields.iter().fold(self, |f, (k, v)| f.with_value(k, v))
+    }
     /// The refusal's message where it belongs: next to its field(s) or for the whole form.
     pub fn with_failure(mut self, e: AppError) -> Self {
         match e {

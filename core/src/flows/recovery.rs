@@ -32,7 +32,7 @@ use crate::values::password::{Context, PasswordError};
 use crate::values::phone::Phone;
 use sqlx::Row;
 
-use crate::mechanisms::email_links::{RESET_PURPOSE as PURPOSE, RESET_TTL_SECS};
+use crate::mechanisms::email_links::{RESET_PURPOSE, RESET_TTL_SECS};
 const PER_IP: Limit = Limit {
     max: 10,
     window_secs: 60,
@@ -153,7 +153,7 @@ async fn kill_tokens(conn: &mut Conn, user_id: &str, now: Timestamp) -> Result<(
     )
     .bind(user_id)
     .bind(now)
-    .bind(PURPOSE)
+    .bind(RESET_PURPOSE)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -296,7 +296,7 @@ async fn send_link_via(
     )
     .bind(token.digest())
     .bind(&user.id)
-    .bind(PURPOSE)
+    .bind(RESET_PURPOSE)
     .bind(expires)
     .execute(&mut *conn)
     .await?;
@@ -382,7 +382,7 @@ async fn token_user(
         "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(digest(token.trim()))
-    .bind(PURPOSE)
+    .bind(RESET_PURPOSE)
     .bind(now)
     .fetch_optional(&mut *conn)
     .await
@@ -421,7 +421,7 @@ pub async fn reset_password(
     )
     .bind(digest(token.trim()))
     .bind(now)
-    .bind(PURPOSE)
+    .bind(RESET_PURPOSE)
     .fetch_optional(&mut *tx)
     .await?;
     match used {
