@@ -157,8 +157,12 @@ pub fn clear_session_cookie(st: &AppState) {
     set_cookie(format!("{}={}; Max-Age=0", st.session_cookie(), st.attrs()));
 }
 
-/// Stores the outcome of a form for the next render (no-JS POST → redirect → GET).
+/// Stores the outcome of a form for the next render (no-JS POST → redirect → GET). A script
+/// caller (an island) gets the outcome in the answer instead, so nothing is stored for it.
 pub fn write_flash(st: &AppState, flash: &Flash) {
+    if !plain_form() {
+        return;
+    }
     let body = hex::encode(serde_json_string(flash));
     let mac = st.deps.secret_key.mac("flash", body.as_bytes());
     set_cookie(format!(
@@ -194,19 +198,23 @@ fn serde_json_string(f: &Flash) -> String {
     serde_json::to_string(f).unwrap_or_default()
 }
 
-/// Without JavaScript a form post must end in a redirect back to its page (POST → redirect →
-/// GET); with JavaScript the page re-reads its state itself, so nothing is done. This does not
-/// rely on the Referer header.
-pub fn back_to(path: &'static str) {
-    let plain_form = parts()
+/// The caller is a browser's own form post (it accepts HTML), not a script.
+fn plain_form() -> bool {
+    parts()
         .and_then(|p| {
             p.headers
                 .get(http::header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.contains("text/html"))
         })
-        .unwrap_or(false);
-    if let (true, Some(res)) = (plain_form, use_context::<ResponseOptions>()) {
+        .unwrap_or(false)
+}
+
+/// Without JavaScript a form post must end in a redirect back to its page (POST → redirect →
+/// GET); with JavaScript the page re-reads its state itself, so nothing is done. This does not
+/// rely on the Referer header.
+pub fn back_to(path: &'static str) {
+    if let (true, Some(res)) = (plain_form(), use_context::<ResponseOptions>()) {
         // P6: a 503 from the hashing pool is the answer; the no-JS page shows its own message.
         if res
             .0
@@ -230,7 +238,7 @@ pub fn busy() {
 }
 
 /// The one way a server function reports a refused action: the message goes into `form`'s
-/// flash where core says it belongs (`field` is the input the action was about), with what the
+/// flash (returned too, for a script caller) where core says it belongs (`field` is the input the action was about), with what the
 /// person typed (`keep`; secrets are dropped by [`Flash::with_value`]). A fault is logged and
 /// shown generically; busy answers 503 + Retry-After (P6).
 pub fn fail(
@@ -239,7 +247,7 @@ pub fn fail(
     field: &str,
     e: &dyn gatehouse_core::values::failure::Refusal,
     keep: &[(&str, &str)],
-) {
+) -> Flash {
     let a = AppError::from_refusal(e, field);
     match a {
         AppError::Busy => busy(),
@@ -248,20 +256,28 @@ pub fn fail(
         }
         _ => {}
     }
-    write_flash(st, &Flash::for_form(form).with_failure(a).with_values(keep));
+    let f = Flash::for_form(form).with_failure(a).with_values(keep);
+    write_flash(st, &f);
+    f
 }
 
 /// A success: `text` for the whole form.
-pub fn notice(st: &AppState, form: &str, text: impl Into<String>) {
-    notice_keeping(st, form, text, &[]);
+pub fn notice(st: &AppState, form: &str, text: impl Into<String>) -> Flash {
+    notice_keeping(st, form, text, &[])
 }
 
 /// A success that leaves what was typed in the form (F1: the same address stays in the field,
 /// whichever way the answer went).
-pub fn notice_keeping(st: &AppState, form: &str, text: impl Into<String>, keep: &[(&str, &str)]) {
+pub fn notice_keeping(
+    st: &AppState,
+    form: &str,
+    text: impl Into<String>,
+    keep: &[(&str, &str)],
+) -> Flash {
     let mut f = Flash::for_form(form).with_values(keep);
     f.notice = Some(text.into());
     write_flash(st, &f);
+    f
 }
 
 /// Abandons a flow that has not signed anyone in ("Start again"): its session row goes.

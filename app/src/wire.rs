@@ -160,6 +160,15 @@ pub struct ProfileView {
     pub flash: Flash,
 }
 
+/// `/profile`: the Dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardView {
+    pub me: Me,
+    /// The sign-in before this one: (when, from which address, which browser).
+    pub previous_sign_in: Option<(String, String, String)>,
+    pub flash: Flash,
+}
+
 /// Where re-authentication stands on the Security tab (S5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReauthView {
@@ -230,6 +239,8 @@ pub struct Me {
     pub last_name: String,
     pub email: String,
     pub mfa_method: MfaMethod,
+    /// The avatar's public id (U2: its URLs are `/avatars/{id}/256` and `/avatars/{id}/64`).
+    pub avatar: Option<String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -240,6 +251,7 @@ impl From<gatehouse_core::mechanisms::users::User> for Me {
             last_name: u.last_name,
             email: u.email.to_string(),
             mfa_method: u.mfa_method,
+            avatar: u.avatar_id,
         }
     }
 }
@@ -249,6 +261,12 @@ impl Me {
         format!("{} {}", self.first_name, self.last_name)
             .trim()
             .to_string()
+    }
+    /// The avatar's URL at `size` pixels (256 or 64), if the person has one.
+    pub fn avatar_url(&self, size: u32) -> Option<String> {
+        self.avatar
+            .as_ref()
+            .map(|id| format!("/avatars/{id}/{size}"))
     }
     pub fn initials(&self) -> String {
         self.first_name

@@ -182,6 +182,8 @@ fn deps(
         settings: Arc::new(l.settings()),
         secret_key,
         random: Arc::new(gatehouse_core::mechanisms::secret::OsRandom),
+        // U1/P6: one decode per core at most, a few waiting, then 503.
+        pictures: gatehouse_core::mechanisms::picture::Pictures::new(workers, 4),
     })
 }
 

@@ -113,14 +113,21 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
         .unwrap_or_default();
     req.extensions_mut().insert(PeerIp(ip));
     // Y4: a body over the limit is refused before anything reads it.
-    let too_large = req
+    let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > BODY_LIMIT);
-    let mut res = if too_large {
-        (StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE).into_response()
+        .and_then(|v| v.parse::<usize>().ok());
+    let upload = path == UPLOAD_PATH;
+    let mut res = if declared.is_some_and(|n| n > body_limit(&path)) {
+        let text = if upload { PHOTO_TOO_LARGE } else { TOO_LARGE };
+        (StatusCode::PAYLOAD_TOO_LARGE, text).into_response()
+    } else if upload && method == Method::POST && !upload_well_formed(&req, declared) {
+        (
+            StatusCode::BAD_REQUEST,
+            "Request|a photo upload is multipart/form-data with a declared length",
+        )
+            .into_response()
     } else {
         next.run(req).await
     };
@@ -141,12 +148,16 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
             "Nothing was lost. Go back and try again in a moment.",
         ),
         StatusCode::PAYLOAD_TOO_LARGE if wants_html => {
-            message_page(res, "That was too much to send", TOO_LARGE)
+            let text = if upload { PHOTO_TOO_LARGE } else { TOO_LARGE };
+            message_page(res, "That was too much to send", text)
         }
         // A caller of the API (not a browser page) gets the refusal as a server function error.
         StatusCode::PAYLOAD_TOO_LARGE if path.starts_with("/api/") => (
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("ServerError|{TOO_LARGE}"),
+            format!(
+                "ServerError|{}",
+                if upload { PHOTO_TOO_LARGE } else { TOO_LARGE }
+            ),
         )
             .into_response(),
         StatusCode::BAD_REQUEST if wants_html && path.starts_with("/api/") => message_page(
@@ -202,6 +213,33 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 const TOO_LARGE: &str =
     "What you sent is larger than any form here accepts (64 KiB). Nothing was saved.";
+
+/// U1: the one route that takes more: a photo of up to 5 MiB, plus the form around it.
+pub const UPLOAD_PATH: &str = "/api/upload_avatar";
+pub const UPLOAD_LIMIT: usize = gatehouse_core::mechanisms::picture::MAX_BYTES + BODY_LIMIT;
+const PHOTO_TOO_LARGE: &str = "That photo is larger than 5 MiB. Nothing was saved.";
+
+/// Y4/U1: the most a request to `path` may send.
+pub fn body_limit(path: &str) -> usize {
+    if path == UPLOAD_PATH {
+        UPLOAD_LIMIT
+    } else {
+        BODY_LIMIT
+    }
+}
+
+/// U1: an upload declares its length (so the limit above bounds it; a chunked body would be
+/// read without one) and is `multipart/form-data` with a boundary.
+fn upload_well_formed(req: &Request<Body>, declared: Option<usize>) -> bool {
+    let boundary = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.to_ascii_lowercase().starts_with("multipart/form-data") && ct.contains("boundary=")
+        });
+    declared.is_some() && boundary
+}
 
 /// A malformed call of a server function (a missing field, a wrong content type, an
 /// undecodable or oversized body) is the caller's mistake: 400 (413 for size), not 500. Real

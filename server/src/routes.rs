@@ -5,8 +5,8 @@ use crate::middleware::{self, HttpPolicy, BODY_LIMIT};
 use app::server_ctx::AppState;
 use app::{shell, App};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Query, Request};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -55,6 +55,10 @@ pub fn build(
         .route("/reset-password/open", {
             let st = state.clone();
             get(move |q: Query<HashMap<String, String>>| open_reset_link(st.clone(), q))
+        })
+        .route("/avatars/{id}/{size}", {
+            let st = state.clone();
+            get(move |p: Path<(String, String)>, h: HeaderMap| serve_avatar(st.clone(), p, h))
         })
         .route(
             "/api/{*fn_name}",
@@ -116,6 +120,57 @@ async fn open_reset_link(st: AppState, Query(q): Query<HashMap<String, String>>)
         if let Ok(v) = HeaderValue::from_str(&st.reset_cookie_value(token, max_age)) {
             h.insert(header::SET_COOKIE, v);
         }
+    }
+    res
+}
+
+/// U2: an avatar by its unguessable public id. Only pixels the server encoded itself are ever
+/// stored, and they go out as `image/webp` with `nosniff` and a CSP that forbids everything, so
+/// nothing served here can run as a page. The URL changes with every new picture, so it can be
+/// cached for good (`ETag` for revalidation); a removed picture answers 404.
+async fn serve_avatar(
+    st: AppState,
+    Path((id, size)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    use gatehouse_core::mechanisms::{avatars::Size, picture::CONTENT_TYPE};
+    let Some(size) = Size::parse(&size) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let pixels = match gatehouse_core::flows::profile::avatar_image(&st.deps, &id, size).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "avatar read failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let etag = format!("\"{id}-{}\"", size.as_str());
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        pixels.into_response()
+    };
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=31536000, immutable"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
     }
     res
 }

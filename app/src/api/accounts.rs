@@ -45,15 +45,19 @@ pub async fn register(
         phone,
     };
     match accounts::register(&st.deps, &r, &ctx::client()).await {
-        Ok(()) => ctx::notice(
-            &st,
-            "register",
-            format!(
-                "Check your email. If {} can receive mail, a link to confirm it is on its way.",
-                r.email.trim()
-            ),
-        ),
-        Err(e) => ctx::fail(&st, "register", "email", &e, &r.typed()),
+        Ok(()) => {
+            ctx::notice(
+                &st,
+                "register",
+                format!(
+                    "Check your email. If {} can receive mail, a link to confirm it is on its way.",
+                    r.email.trim()
+                ),
+            );
+        }
+        Err(e) => {
+            ctx::fail(&st, "register", "email", &e, &r.typed());
+        }
     }
     ctx::back_to("/register");
     Ok(())

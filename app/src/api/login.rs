@@ -197,7 +197,9 @@ pub async fn resend_code() -> Result<(), ServerFnError> {
         return Ok(());
     };
     match gatehouse_core::flows::login::resend_code(&st.deps, &session).await {
-        Ok(()) => ctx::notice(&st, "login", "We sent you a new code."),
+        Ok(()) => {
+            ctx::notice(&st, "login", "We sent you a new code.");
+        }
         Err(e) => login_failed(&st, "code", e, None),
     }
     ctx::back_to("/login");

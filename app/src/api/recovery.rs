@@ -69,8 +69,12 @@ pub async fn forgot_password(
             ctx::set_session_cookie(&st, &token);
             ctx::notice_keeping(&st, "forgot", sms_answer(), &keep);
         }
-        Ok(Forgot::Link) => ctx::notice_keeping(&st, "forgot", FORGOT_ANSWER, &keep),
-        Err(e) => ctx::fail(&st, "forgot", "email", &e, &keep),
+        Ok(Forgot::Link) => {
+            ctx::notice_keeping(&st, "forgot", FORGOT_ANSWER, &keep);
+        }
+        Err(e) => {
+            ctx::fail(&st, "forgot", "email", &e, &keep);
+        }
     }
     tokio::time::sleep_until(started + FORGOT_DEADLINE).await;
     ctx::back_to("/forgot-password");
@@ -102,7 +106,9 @@ pub async fn recover_code(code: String) -> Result<(), ServerFnError> {
     // answers `CodeRefused` for each).
     match r {
         Ok(token) => ctx::set_session_cookie(&st, &token),
-        Err(e) => ctx::fail(&st, "forgot", "code", &e, &[]),
+        Err(e) => {
+            ctx::fail(&st, "forgot", "code", &e, &[]);
+        }
     }
     // F1: this step too answers after the same deadline for every flow.
     tokio::time::sleep_until(started + FORGOT_DEADLINE).await;
@@ -127,7 +133,9 @@ pub async fn recover_reset(password: String, confirm: String) -> Result<(), Serv
             f.notice = Some("Your password has been reset.".into());
             ctx::write_flash(&st, &f);
         }
-        Err(e) => ctx::fail(&st, "forgot", "password", &e, &[]),
+        Err(e) => {
+            ctx::fail(&st, "forgot", "password", &e, &[]);
+        }
     }
     ctx::back_to("/forgot-password");
     Ok(())
@@ -169,7 +177,9 @@ pub async fn reset_password(password: String, confirm: String) -> Result<(), Ser
             ctx::clear_reset_cookie(&st);
             ctx::notice(&st, "reset", "Your password has been reset.");
         }
-        Err(e) => ctx::fail(&st, "reset", "password", &e, &[]),
+        Err(e) => {
+            ctx::fail(&st, "reset", "password", &e, &[]);
+        }
     }
     ctx::back_to("/reset-password");
     Ok(())

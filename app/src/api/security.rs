@@ -42,8 +42,12 @@ fn done<T, E: gatehouse_core::values::failure::Refusal>(
     keep: &[(&str, &str)],
 ) {
     match r {
-        Ok(_) => ctx::notice(st, FORM, ok),
-        Err(e) => ctx::fail(st, FORM, field, &e, keep),
+        Ok(_) => {
+            ctx::notice(st, FORM, ok);
+        }
+        Err(e) => {
+            ctx::fail(st, FORM, field, &e, keep);
+        }
     }
     ctx::back_to(PAGE);
 }
@@ -112,7 +116,7 @@ fn view_of(
             .map(|s| SessionItem {
                 handle: gatehouse_core::flows::security::handle(&s.id_hash),
                 current: s.id_hash == current,
-                device: device(&s.user_agent),
+                device: super::device(&s.user_agent),
                 ip: s.ip,
                 since: format_utc(s.created_at),
                 last_seen: format_utc(s.last_seen_at),
@@ -131,36 +135,6 @@ fn view_of(
     }
 }
 
-/// A short, readable name for a browser from its User-Agent.
-#[cfg(feature = "ssr")]
-fn device(ua: &str) -> String {
-    let browser = [
-        ("Edg/", "Edge"),
-        ("Firefox/", "Firefox"),
-        ("Chrome/", "Chrome"),
-        ("Safari/", "Safari"),
-    ]
-    .iter()
-    .find(|(k, _)| ua.contains(k))
-    .map(|(_, v)| *v);
-    let os = [
-        ("Android", "Android"),
-        ("iPhone", "iPhone"),
-        ("Windows", "Windows"),
-        ("Mac OS", "macOS"),
-        ("Linux", "Linux"),
-    ]
-    .iter()
-    .find(|(k, _)| ua.contains(k))
-    .map(|(_, v)| *v);
-    match (browser, os) {
-        (Some(b), Some(o)) => format!("{b} on {o}"),
-        (Some(b), None) => b.to_string(),
-        (None, Some(o)) => o.to_string(),
-        (None, None) => "Unknown browser".to_string(),
-    }
-}
-
 /// S4: ends one of the person's other sessions ("Sign out" on its row).
 #[server(endpoint = "sign_out_session")]
 pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
@@ -174,8 +148,12 @@ pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
         false => "That session had already ended.",
     });
     match r {
-        Ok(text) => ctx::notice(&st, FORM, text),
-        Err(e) => ctx::fail(&st, FORM, "sessions", &e, &[]),
+        Ok(text) => {
+            ctx::notice(&st, FORM, text);
+        }
+        Err(e) => {
+            ctx::fail(&st, FORM, "sessions", &e, &[]);
+        }
     }
     ctx::back_to(PAGE);
     Ok(())
@@ -189,8 +167,12 @@ pub async fn sign_out_others() -> Result<(), ServerFnError> {
         return Ok(());
     };
     match gatehouse_core::flows::security::sign_out_others(&st.deps, &s).await {
-        Ok(n) => ctx::notice(&st, FORM, format!("Signed out {n} other session(s).")),
-        Err(e) => ctx::fail(&st, FORM, "sessions", &e, &[]),
+        Ok(n) => {
+            ctx::notice(&st, FORM, format!("Signed out {n} other session(s)."));
+        }
+        Err(e) => {
+            ctx::fail(&st, FORM, "sessions", &e, &[]);
+        }
     }
     ctx::back_to(PAGE);
     Ok(())
@@ -269,9 +251,15 @@ pub async fn save_mfa_method(
         Err(e) => Err(e),
     };
     match r {
-        Ok(changed) => ctx::notice(&st, FORM, changed_words(changed)),
-        Err(e @ SecurityError::Phone(_)) => ctx::fail(&st, FORM, "phone", &e, &keep),
-        Err(e) => ctx::fail(&st, FORM, "mfa_method", &e, &keep),
+        Ok(changed) => {
+            ctx::notice(&st, FORM, changed_words(changed));
+        }
+        Err(e @ SecurityError::Phone(_)) => {
+            ctx::fail(&st, FORM, "phone", &e, &keep);
+        }
+        Err(e) => {
+            ctx::fail(&st, FORM, "mfa_method", &e, &keep);
+        }
     }
     ctx::back_to(PAGE);
     Ok(())
@@ -342,8 +330,12 @@ pub async fn send_reset_link() -> Result<(), ServerFnError> {
         return Ok(());
     };
     match recovery::send_link_to_factor(&st.deps, &s, &ctx::client()).await {
-        Ok(sent) => ctx::notice(&st, FORM, link_sent_words(&sent)),
-        Err(e) => ctx::fail(&st, FORM, "reset_link", &e, &[]),
+        Ok(sent) => {
+            ctx::notice(&st, FORM, link_sent_words(&sent));
+        }
+        Err(e) => {
+            ctx::fail(&st, FORM, "reset_link", &e, &[]);
+        }
     }
     ctx::back_to(PAGE);
     Ok(())

@@ -26,6 +26,9 @@ pub fn Field(
     #[prop(optional)] disabled: bool,
     #[prop(optional)] autofocus: bool,
     #[prop(default = None)] maxlength: Option<usize>,
+    /// File inputs: the types offered in the picker (the server decides what it takes).
+    #[prop(optional)]
+    accept: &'static str,
 ) -> impl IntoView {
     let err_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
@@ -51,6 +54,7 @@ pub fn Field(
                 autocomplete=opt(autocomplete)
                 inputmode=opt(inputmode)
                 maxlength=maxlength
+                accept=opt(accept)
                 aria-invalid=invalid
                 aria-describedby=described
             />

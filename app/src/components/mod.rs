@@ -1,5 +1,7 @@
 //! Reusable building blocks. Every one of them appears in `/dev/gallery` in each of its states.
 
+pub mod avatar;
+pub mod avatar_editor;
 pub mod button;
 pub mod field;
 pub mod layout;
@@ -9,6 +11,8 @@ pub mod profile_frame;
 pub mod recovery_codes;
 pub mod top_bar;
 
+pub use avatar::AvatarImage;
+pub use avatar_editor::AvatarEditor;
 pub use button::SubmitButton;
 pub use field::{Field, FormMessage, PasswordField};
 pub use layout::{AuthCard, SiteFooter, SiteHeader};

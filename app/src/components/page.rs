@@ -35,10 +35,14 @@ pub fn failed_card(title: &'static str, e: ServerFnError) -> AnyView {
 pub fn PostForm(
     to: &'static str,
     #[prop(optional)] class: Option<&'static str>,
+    /// A form with a file input posts `multipart/form-data`.
+    #[prop(optional)]
+    multipart: bool,
     children: Children,
 ) -> impl IntoView {
+    let enctype = multipart.then_some("multipart/form-data");
     view! {
-        <form method="post" action=to class=class>
+        <form method="post" action=to class=class enctype=enctype>
             {children()}
         </form>
     }

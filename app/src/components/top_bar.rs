@@ -1,8 +1,9 @@
-//! The signed-in top bar: initials and name as a menu button with **My Profile** and **Sign out**.
+//! The signed-in top bar: the avatar (or initials) and name as a menu button with **My Profile** and **Sign out**.
 //! Without JavaScript the menu opens on focus (CSS `:focus-within`) and Sign out is a plain form;
 //! the [`UserMenu`] island adds the button's open/closed state (`aria-expanded`) and Escape.
 
 use crate::api::login::SignOut;
+use crate::components::avatar::avatar_view;
 use crate::components::SiteHeader;
 use crate::wire::Me;
 use leptos::prelude::*;
@@ -12,13 +13,13 @@ use leptos::server_fn::ServerFn;
 pub fn TopBar(me: Me) -> impl IntoView {
     view! {
         <SiteHeader>
-            <UserMenu initials=me.initials() name=me.display_name() />
+            <UserMenu initials=me.initials() name=me.display_name() avatar=me.avatar_url(64) />
         </SiteHeader>
     }
 }
 
 #[island]
-fn UserMenu(initials: String, name: String) -> impl IntoView {
+fn UserMenu(initials: String, name: String, avatar: Option<String>) -> impl IntoView {
     let (open, set_open) = signal(false);
     view! {
         <nav
@@ -38,7 +39,7 @@ fn UserMenu(initials: String, name: String) -> impl IntoView {
                 aria-controls="user-menu-items"
                 on:click=move |_| set_open.update(|o| *o = !*o)
             >
-                <span class="avatar avatar--small" aria-hidden="true">{initials}</span>
+                {avatar_view(avatar, initials, 64, "")}
                 <span class="user-menu__name">{name}</span>
             </button>
             <ul class="user-menu__items" class:open=open id="user-menu-items" role="menu">

@@ -35,6 +35,7 @@ pub fn GalleryPage() -> impl IntoView {
         last_name: "Lovelace".into(),
         email: "ada@example.com".into(),
         mfa_method: gatehouse_core::values::factors::MfaMethod::Email,
+        avatar: None,
     };
     view! {
         <Title text="Component gallery" />

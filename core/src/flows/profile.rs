@@ -5,8 +5,13 @@
 //!   value is reported next to its field and nothing is saved.
 //! - G1: a change is a security event, shown in the activity log.
 //! - The email is not edited here: support changes it (both addresses confirm).
+//! - The avatar (U1, U2): an upload becomes pixels the server made itself
+//!   (`mechanisms::picture`, off the runtime, bounded) before anything is stored; a refused file
+//!   changes nothing. Setting and removing it are G1 events.
 
+use crate::mechanisms::avatars;
 use crate::mechanisms::events::{self, EventKind};
+use crate::mechanisms::picture::PictureError;
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{ClientInfo, Session};
 use crate::mechanisms::users;
@@ -27,6 +32,9 @@ pub enum ProfileError {
     /// M5: only a signed-in session reaches the tab.
     #[error("Your sign-in has expired. Sign in again.")]
     SignedOut,
+    /// U1: the upload was refused (its message says why) or the pool was busy (P6).
+    #[error(transparent)]
+    Picture(#[from] PictureError),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
@@ -38,7 +46,9 @@ impl Refusal for ProfileError {
                 failure::fields([("first_name", &f.first_name), ("last_name", &f.last_name)])
             }
             Self::SignedOut => Shown::Form,
-            Self::Store(_) => Shown::Internal,
+            Self::Picture(PictureError::Busy) => Shown::Busy,
+            Self::Picture(PictureError::Internal) | Self::Store(_) => Shown::Internal,
+            Self::Picture(_) => Shown::Field,
         }
     }
 }
@@ -97,6 +107,34 @@ pub struct Tab {
     pub phone: Option<String>,
 }
 
+/// What the Dashboard shows.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub user: users::User,
+    /// The sign-in before this session's (time and place), if there was one.
+    pub previous_sign_in: Option<events::Recorded>,
+}
+
+/// The Dashboard of the signed-in person, in one read.
+pub async fn dashboard(deps: &Deps, session: &Session) -> Result<Dashboard, ProfileError> {
+    let uid = session
+        .authenticated_user()
+        .ok_or(ProfileError::SignedOut)?;
+    let mut c = deps.store.read().await?;
+    let user = users::by_id(&mut c, uid)
+        .await?
+        .ok_or(ProfileError::SignedOut)?;
+    // The newest sign-in is this session's own; the one before it is worth showing.
+    let previous_sign_in = events::recent_of(&mut c, uid, EventKind::LoginSucceeded, 2)
+        .await?
+        .into_iter()
+        .nth(1);
+    Ok(Dashboard {
+        user,
+        previous_sign_in,
+    })
+}
+
 /// The tab of the signed-in person, in one read.
 pub async fn tab(deps: &Deps, session: &Session) -> Result<Tab, ProfileError> {
     let uid = session
@@ -110,4 +148,64 @@ pub async fn tab(deps: &Deps, session: &Session) -> Result<Tab, ProfileError> {
         .await?
         .map(|p| p.masked());
     Ok(Tab { user, phone })
+}
+
+/// U1: makes the signed-in person's avatar from an upload (any size of PNG, JPEG or WebP up to
+/// 5 MiB; the browser's cropper sends its 512-pixel square, a form without JavaScript the whole
+/// photo, which is centre-cropped) and stores it. Returns the avatar's new public id.
+pub async fn set_avatar(
+    deps: &Deps,
+    session: &Session,
+    upload: Vec<u8>,
+    client: &ClientInfo,
+) -> Result<String, ProfileError> {
+    let uid = session
+        .authenticated_user()
+        .ok_or(ProfileError::SignedOut)?;
+    // No connection is held while the picture is made: decoding may wait for the pool.
+    let avatar = deps.pictures.make(upload).await?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let id = avatars::put(&mut tx, uid, &avatar, now).await?;
+    events::record(&mut tx, Some(uid), EventKind::AvatarChanged, client, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Removes the signed-in person's avatar (the initials show again); whether there was one.
+pub async fn remove_avatar(
+    deps: &Deps,
+    session: &Session,
+    client: &ClientInfo,
+) -> Result<bool, ProfileError> {
+    let uid = session
+        .authenticated_user()
+        .ok_or(ProfileError::SignedOut)?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let removed = avatars::remove(&mut tx, uid).await?;
+    if removed {
+        events::record(&mut tx, Some(uid), EventKind::AvatarRemoved, client, now).await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// U2: an avatar's pixels by public id and size, for the avatar route (no session needed: the
+/// id is the capability).
+pub async fn avatar_image(
+    deps: &Deps,
+    id: &str,
+    size: avatars::Size,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    // Ids are 32 lowercase hex digits; anything else is not looked up.
+    if id.len() != 32
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Ok(None);
+    }
+    let mut c = deps.store.read().await?;
+    avatars::image(&mut c, id, size).await
 }

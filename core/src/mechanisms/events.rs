@@ -25,11 +25,13 @@ pub enum EventKind {
     PasswordResetRequested,
     PasswordChanged,
     NameChanged,
+    AvatarChanged,
+    AvatarRemoved,
 }
 
 impl EventKind {
     /// Every kind, for reading a stored name back.
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::Registered,
         EventKind::RegistrationAttemptExisting,
         EventKind::EmailVerified,
@@ -48,6 +50,8 @@ impl EventKind {
         EventKind::PasswordResetRequested,
         EventKind::PasswordChanged,
         EventKind::NameChanged,
+        EventKind::AvatarChanged,
+        EventKind::AvatarRemoved,
     ];
 
     /// The stored name (unchanged since the first migration) and the words the activity log
@@ -82,6 +86,8 @@ impl EventKind {
             }
             EventKind::PasswordChanged => ("password_changed", "Password changed"),
             EventKind::NameChanged => ("name_changed", "Name changed"),
+            EventKind::AvatarChanged => ("avatar_changed", "Profile picture changed"),
+            EventKind::AvatarRemoved => ("avatar_removed", "Profile picture removed"),
         }
     }
 
@@ -145,11 +151,32 @@ pub async fn recent(
     user_id: &str,
     limit: i64,
 ) -> Result<Vec<Recorded>, sqlx::Error> {
+    newest(conn, user_id, None, limit).await
+}
+
+/// The newest `limit` events of one kind (the Dashboard's sign-ins).
+pub async fn recent_of(
+    conn: &mut Conn,
+    user_id: &str,
+    kind: EventKind,
+    limit: i64,
+) -> Result<Vec<Recorded>, sqlx::Error> {
+    newest(conn, user_id, Some(kind), limit).await
+}
+
+async fn newest(
+    conn: &mut Conn,
+    user_id: &str,
+    kind: Option<EventKind>,
+    limit: i64,
+) -> Result<Vec<Recorded>, sqlx::Error> {
     use sqlx::Row;
     let rows = sqlx::query(
-        "SELECT kind, ip, user_agent, at FROM security_events WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+        "SELECT kind, ip, user_agent, at FROM security_events \
+         WHERE user_id = $1 AND ($2 = '' OR kind = $2) ORDER BY id DESC LIMIT $3",
     )
     .bind(user_id)
+    .bind(kind.map(EventKind::as_str).unwrap_or_default())
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;

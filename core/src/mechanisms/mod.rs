@@ -1,6 +1,7 @@
 //! Mechanisms: machinery shared by the flows, with no knowledge of any one flow. A mechanism
 //! may use values, the store and lower mechanisms; never a flow. Each has its own error enum.
 
+pub mod avatars;
 pub mod challenges;
 pub mod credentials;
 pub mod crypto;
@@ -10,6 +11,7 @@ pub mod hashing;
 pub mod messages;
 pub mod mfa;
 pub mod outbox;
+pub mod picture;
 pub mod ratelimit;
 pub mod recovery_codes;
 pub mod secret;

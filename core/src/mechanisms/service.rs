@@ -76,6 +76,8 @@ pub struct Deps {
     pub secret_key: Arc<crate::mechanisms::crypto::SecretKey>,
     /// M1/F2: one-time codes and emailed link tokens.
     pub random: Arc<dyn crate::mechanisms::secret::Random>,
+    /// U1/P6: the bounded pool avatars are decoded and re-encoded on.
+    pub pictures: crate::mechanisms::picture::Pictures,
 }
 
 impl Deps {

@@ -23,6 +23,8 @@ pub struct User {
     pub mfa_method: MfaMethod,
     pub email_verified: bool,
     pub locked_until: Option<Timestamp>,
+    /// The public id of the person's avatar (`mechanisms::avatars`), if they have one.
+    pub avatar_id: Option<String>,
 }
 
 /// G1: the password hash never prints.
@@ -37,6 +39,7 @@ impl std::fmt::Debug for User {
             .field("mfa_method", &self.mfa_method)
             .field("email_verified", &self.email_verified)
             .field("locked_until", &self.locked_until)
+            .field("avatar_id", &self.avatar_id)
             .finish()
     }
 }
@@ -59,7 +62,8 @@ pub struct NewUser<'a> {
 }
 
 const COLUMNS: &str =
-    "id, email, first_name, last_name, password_hash, mfa_method, email_verified_at, locked_until";
+    "id, email, first_name, last_name, password_hash, mfa_method, email_verified_at, locked_until, \
+     (SELECT a.id FROM avatars a WHERE a.user_id = users.id) AS avatar_id";
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
     let email: String = row.try_get("email")?;
@@ -75,6 +79,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
             .try_get::<Option<i64>, _>("email_verified_at")?
             .is_some(),
         locked_until: row.try_get("locked_until")?,
+        avatar_id: row.try_get("avatar_id")?,
     })
 }
 
@@ -298,6 +303,7 @@ mod debug_tests {
             mfa_method: super::MfaMethod::Email,
             email_verified: true,
             locked_until: None,
+            avatar_id: None,
         };
         let shown = format!("{u:?}");
         assert!(shown.contains("password_hash: \"***\""), "{shown}");

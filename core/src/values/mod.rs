@@ -12,3 +12,4 @@ pub mod name;
 pub mod netaddr;
 pub mod password;
 pub mod phone;
+pub mod photo;

@@ -36,6 +36,7 @@ pub fn deps_with(store: Store, clock: &FixedClock, random: Arc<ScriptedRandom>) 
             ..Settings::default()
         }),
         secret_key: Arc::new(gatehouse_core::mechanisms::crypto::SecretKey::generate()),
+        pictures: gatehouse_core::mechanisms::picture::Pictures::new(2, 4),
     }
 }
 

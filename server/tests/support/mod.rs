@@ -144,6 +144,8 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as sent (images).
+    pub raw: Vec<u8>,
 }
 
 impl Response {
@@ -183,6 +185,17 @@ impl Client {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Response {
+        self.send(method, path, headers, body.as_bytes())
+    }
+
+    /// Like [`Client::request`], with a body of any bytes.
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let mut stream = TcpStream::connect(&self.addr).expect("connect");
         stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
         let cookie: Vec<String> = self
@@ -210,7 +223,8 @@ impl Client {
             req.push_str(&format!("{k}: {v}\r\n"));
         }
         req.push_str("\r\n");
-        req.push_str(body);
+        let mut req = req.into_bytes();
+        req.extend_from_slice(body);
         // A server may answer (413) and close before reading a large body; the answer is
         // still in our receive buffer, so a reset on either side is not a failure by itself.
         let reset = |e: &std::io::Error| {
@@ -219,15 +233,20 @@ impl Client {
                 std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
             )
         };
-        if let Err(e) = stream.write_all(req.as_bytes()) {
+        if let Err(e) = stream.write_all(&req) {
             assert!(reset(&e), "write: {e}");
         }
         let mut raw = Vec::new();
         if let Err(e) = stream.read_to_end(&mut raw) {
             assert!(reset(&e) && !raw.is_empty(), "read: {e}");
         }
-        let text = String::from_utf8_lossy(&raw).to_string();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(raw.len());
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let body_raw = raw.get(split + 4..).unwrap_or_default().to_vec();
+        let body = String::from_utf8_lossy(&body_raw).to_string();
         let mut lines = head.lines();
         let status = lines
             .next()
@@ -241,7 +260,8 @@ impl Client {
         let r = Response {
             status,
             headers,
-            body: body.to_string(),
+            body,
+            raw: body_raw,
         };
         for c in r.headers_named("set-cookie") {
             if let Some((kv, _)) = c.split_once(';') {
@@ -278,6 +298,31 @@ impl Client {
                 ("Referer", &referer),
             ],
             &body.join("&"),
+        )
+    }
+}
+
+impl Client {
+    /// A no-JS file form post (`multipart/form-data`) of one file field.
+    pub fn upload(&mut self, path: &str, field: &str, filename: &str, bytes: &[u8]) -> Response {
+        let boundary = "----gatehouse-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let ct = format!("multipart/form-data; boundary={boundary}");
+        self.send(
+            "POST",
+            path,
+            &[
+                ("Accept", "text/html"),
+                ("Content-Type", &ct),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+            &body,
         )
     }
 }

@@ -1,0 +1,81 @@
+//! What a photo upload may be (U1), as pure rules the server and the browser's cropper share:
+//! the type from the first bytes (PNG, JPEG, WebP; SVG and HTML get their own refusal), the
+//! limits, and the words each refusal is shown with.
+
+/// U1: the largest upload, in bytes.
+pub const MAX_BYTES: usize = 5 * 1024 * 1024;
+/// U1: the largest width or height accepted.
+pub const MAX_SIDE: u32 = 8000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PictureError {
+    #[error("That file is empty. Choose a photo.")]
+    Empty,
+    #[error("That photo is larger than 5 MiB. Choose a smaller one.")]
+    TooLarge,
+    #[error("SVG and HTML files can't be used. Choose a PNG, JPEG or WebP image.")]
+    Markup,
+    #[error("That file is not a PNG, JPEG or WebP image.")]
+    NotAnImage,
+    #[error("That image is larger than 8000 × 8000 pixels. Choose a smaller one.")]
+    TooManyPixels,
+    #[error("That image is damaged or incomplete, so it can't be read.")]
+    Damaged,
+    #[error("The server is busy. Try again in a moment.")]
+    Busy,
+    #[error("The photo could not be processed.")]
+    Internal,
+}
+
+/// The three formats accepted, told apart by their first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Png,
+    Jpeg,
+    Webp,
+}
+
+/// U1: the type of an upload from its bytes (the first 16 are enough).
+pub fn sniff(bytes: &[u8]) -> Result<Kind, PictureError> {
+    if bytes.is_empty() {
+        return Err(PictureError::Empty);
+    }
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Ok(Kind::Png);
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(Kind::Jpeg);
+    }
+    if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        return Ok(Kind::Webp);
+    }
+    // Markup (SVG, HTML, XML) starts with `<` after an optional BOM and white space.
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if text
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'<')
+    {
+        return Err(PictureError::Markup);
+    }
+    Err(PictureError::NotAnImage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn u1_the_type_comes_from_the_bytes() {
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0"), Ok(Kind::Png));
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Ok(Kind::Jpeg));
+        assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Ok(Kind::Webp));
+        assert_eq!(
+            sniff(b"RIFF\0\0\0\0WAVEfmt "),
+            Err(PictureError::NotAnImage)
+        );
+        assert_eq!(sniff(b"  <svg>"), Err(PictureError::Markup));
+        assert_eq!(sniff(b"GIF89a"), Err(PictureError::NotAnImage));
+        assert_eq!(sniff(b""), Err(PictureError::Empty));
+    }
+}
