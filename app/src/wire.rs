@@ -169,6 +169,14 @@ pub struct DashboardView {
     pub flash: Flash,
 }
 
+/// What the avatar actions answer a script caller (the cropper): the outcome, and the avatar's
+/// public id afterwards (`None`: the initials show).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AvatarAnswer {
+    pub flash: Flash,
+    pub avatar: Option<String>,
+}
+
 /// Where re-authentication stands on the Security tab (S5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReauthView {

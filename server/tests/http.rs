@@ -625,6 +625,11 @@ const ENDPOINTS: &[&str] = &[
     "register_view",
     "register",
     "me",
+    "profile_view",
+    "save_profile",
+    "dashboard_view",
+    "upload_avatar",
+    "remove_avatar",
 ];
 
 /// Y4, item 8 of the review: a body over the limit answers 413 — a readable page for a form
@@ -765,6 +770,8 @@ fn m5_regression_3_every_signed_in_server_function_refuses_a_partial_session() {
         ("send_reset_link", &[]),
         ("regenerate_codes", &[]),
         ("codes_saved", &[]),
+        ("save_profile", &[("first_name", "Eve"), ("last_name", "X")]),
+        ("remove_avatar", &[]),
     ];
     for (name, fields) in calls {
         let r = c.form(&format!("/api/{name}"), "/profile/security", fields);
@@ -774,7 +781,7 @@ fn m5_regression_3_every_signed_in_server_function_refuses_a_partial_session() {
             "{name} must send a partial session to sign-in: {r:?}"
         );
     }
-    for name in ["me", "security_view"] {
+    for name in ["me", "security_view", "dashboard_view", "profile_view"] {
         let r = c.request(
             "POST",
             &format!("/api/{name}"),

@@ -8,7 +8,9 @@
 
 #[cfg(feature = "ssr")]
 use crate::server_ctx::{self as ctx, internal};
-use crate::wire::{DashboardView, Flash, ProfileView};
+#[cfg(feature = "ssr")]
+use crate::wire::Flash;
+use crate::wire::{AvatarAnswer, DashboardView, ProfileView};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 
@@ -44,23 +46,40 @@ pub async fn get_dashboard_view() -> Result<Option<DashboardView>, ServerFnError
 /// U1: a new avatar from the form field `photo` (the dialog sends its cropped square, the
 /// no-JS form the whole photo, which the server centre-crops).
 #[server(endpoint = "upload_avatar", input = MultipartFormData)]
-pub async fn upload_avatar(data: MultipartData) -> Result<Flash, ServerFnError> {
+pub async fn upload_avatar(data: MultipartData) -> Result<AvatarAnswer, ServerFnError> {
     use gatehouse_core::flows::profile::{self, ProfileError};
     let st = ctx::state()?;
     let Some((s, _)) = ctx::signed_in(&st).await? else {
-        leptos_axum::redirect("/login");
-        return Ok(Flash::for_form(AVATAR_FORM));
+        return Ok(signed_out());
     };
     let saved = match read_photo(data).await {
         Ok(bytes) => profile::set_avatar(&st.deps, &s, bytes, &ctx::client()).await,
         Err(e) => Err(ProfileError::Picture(e)),
     };
-    let f = match saved {
-        Ok(_) => ctx::notice(&st, AVATAR_FORM, "Your new picture is saved."),
-        Err(e) => ctx::fail(&st, AVATAR_FORM, "photo", &e, &[]),
+    let answer = match saved {
+        Ok(id) => AvatarAnswer {
+            flash: ctx::notice(&st, AVATAR_FORM, "Your new picture is saved."),
+            avatar: Some(id),
+        },
+        Err(e) => AvatarAnswer {
+            flash: ctx::fail(&st, AVATAR_FORM, "photo", &e, &[]),
+            avatar: None,
+        },
     };
     ctx::back_to(DASHBOARD);
-    Ok(f)
+    Ok(answer)
+}
+
+/// M5: no signed-in session: to the sign-in page, nothing changed.
+#[cfg(feature = "ssr")]
+fn signed_out() -> AvatarAnswer {
+    leptos_axum::redirect("/login");
+    let mut flash = Flash::for_form(AVATAR_FORM);
+    flash.form_error = Some("Your sign-in has expired. Sign in again.".into());
+    AvatarAnswer {
+        flash,
+        avatar: None,
+    }
 }
 
 /// The bytes of the `photo` part, at most 5 MiB (U1): reading stops past the limit.
@@ -92,11 +111,10 @@ async fn read_photo(
 
 /// Removes the avatar; the initials show again.
 #[server(endpoint = "remove_avatar")]
-pub async fn remove_avatar() -> Result<Flash, ServerFnError> {
+pub async fn remove_avatar() -> Result<AvatarAnswer, ServerFnError> {
     let st = ctx::state()?;
     let Some((s, _)) = ctx::signed_in(&st).await? else {
-        leptos_axum::redirect("/login");
-        return Ok(Flash::for_form(AVATAR_FORM));
+        return Ok(signed_out());
     };
     let f = match gatehouse_core::flows::profile::remove_avatar(&st.deps, &s, &ctx::client()).await
     {
@@ -109,7 +127,10 @@ pub async fn remove_avatar() -> Result<Flash, ServerFnError> {
         Err(e) => ctx::fail(&st, AVATAR_FORM, "photo", &e, &[]),
     };
     ctx::back_to(DASHBOARD);
-    Ok(f)
+    Ok(AvatarAnswer {
+        flash: f,
+        avatar: None,
+    })
 }
 
 #[server(endpoint = "profile_view")]

@@ -28,6 +28,8 @@ pub const BUILT_IN: [(&str, &str); 8] = [
 #[component]
 pub fn AvatarEditor(
     has_avatar: bool,
+    /// Shown again when the picture is removed.
+    initials: String,
     /// The upload and removal endpoints (`/api/upload_avatar`, `/api/remove_avatar`).
     upload_to: String,
     remove_to: String,
@@ -50,9 +52,10 @@ pub fn AvatarEditor(
         .collect_view();
     view! {
         <button type="button" class="button button--secondary avatar-edit" id="avatar-edit" hidden=true
-            data-upload=upload_to data-remove=remove_to aria-haspopup="dialog">
+            data-upload=upload_to data-remove=remove_to data-initials=initials aria-haspopup="dialog">
             "Edit avatar"
         </button>
+        <p class="message message--notice" id="avatar-notice" role="status" hidden=true></p>
         <dialog id="avatar-dialog" class="avatar-dialog" aria-labelledby="avatar-dialog-title" aria-describedby="avatar-dialog-help">
             <h2 id="avatar-dialog-title">"Edit avatar"</h2>
             <p id="avatar-dialog-help" class="field__hint">"Choose a photo, then drag it (or use the arrow keys) to place your face in the circle."</p>
@@ -91,5 +94,15 @@ pub fn AvatarEditor(
                 <button type="button" class="button button--ghost" id="avatar-close">"Cancel"</button>
             </div>
         </dialog>
+        <CropperLoader />
     }
+}
+
+/// Loads the cropper's own WASM once the browser is idle (never on any other page). If it is
+/// missing, the button stays hidden and the plain upload form serves.
+#[component]
+fn CropperLoader() -> impl IntoView {
+    let script = r#"const load = () => import("/pkg/cropper.js").then((m) => m.default({ module_or_path: "/pkg/cropper_bg.wasm" })).catch(() => {});
+if ("requestIdleCallback" in window) { requestIdleCallback(load); } else { load(); }"#;
+    view! { <script type="module" nonce=leptos::nonce::use_nonce()>{script}</script> }
 }

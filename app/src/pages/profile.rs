@@ -46,7 +46,8 @@ fn dashboard(v: DashboardView) -> impl IntoView {
             <section class="dashboard" aria-labelledby="dash-title">
                 <div class="dashboard__avatar">
                     <AvatarImage me=me.clone() size=256 />
-                    <AvatarEditor has_avatar=has_avatar upload_to=UploadAvatar::url().to_string() remove_to=RemoveAvatar::url().to_string() />
+                    <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
+                    <AvatarEditor has_avatar=has_avatar initials=me.initials() upload_to=UploadAvatar::url().to_string() remove_to=RemoveAvatar::url().to_string() />
                 </div>
                 <div class="dashboard__who">
                     <h2 id="dash-title">{format!("Welcome, {first}")}</h2>
@@ -58,9 +59,8 @@ fn dashboard(v: DashboardView) -> impl IntoView {
                     </dl>
                 </div>
             </section>
-            <section class="panel__section" aria-labelledby="photo-title">
+            <section class="panel__section avatar-plain" aria-labelledby="photo-title">
                 <h3 id="photo-title">"Profile picture"</h3>
-                <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
                 <PostForm to=UploadAvatar::url() class="upload-form" multipart=true>
                     <Field id="avatar-photo" label="Photo" name="photo" kind="file" accept="image/png,image/jpeg,image/webp" error=photo_error hint=Some("PNG, JPEG or WebP, up to 5 MiB. The middle of the photo is used.".to_string()) />
                     <SubmitButton label="Upload photo" secondary=true />
