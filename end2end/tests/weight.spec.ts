@@ -16,7 +16,7 @@ const BUDGET = {
   otherTotal: 150 * KiB,
 };
 
-type Weight = { html: number; css: number; js: number; wasm: number; other: number };
+type Weight = { html: number; css: number; js: number; wasm: number; other: number; files: string[] };
 
 const total = (w: Weight) => w.html + w.css + w.js + w.wasm + w.other;
 const beforeScripts = (w: Weight) => w.html + w.css;
@@ -27,12 +27,13 @@ function brotli(body: Buffer): number {
 
 /** Opens `path` as a first visit (empty cache) and adds up what it downloads, by kind. */
 async function weigh(page: Page, path: string): Promise<Weight> {
-  const w: Weight = { html: 0, css: 0, js: 0, wasm: 0, other: 0 };
+  const w: Weight = { html: 0, css: 0, js: 0, wasm: 0, other: 0, files: [] };
   const pending: Promise<void>[] = [];
   page.on('response', (res) => {
     pending.push(
       (async () => {
         const url = new URL(res.url());
+        w.files.push(url.pathname);
         const type = res.headers()['content-type'] ?? '';
         if (res.request().resourceType() === 'document') {
           w.html += brotli(await res.body());
@@ -98,6 +99,7 @@ test.describe('page weight', () => {
     }, '/login');
     report('/login (password)', w);
     expect(w.wasm, 'the islands WASM loads').toBeGreaterThan(0);
+    expect(w.files.filter((f) => f.includes('cropper')), 'the avatar cropper never loads here').toEqual([]);
     expect(beforeScripts(w)).toBeLessThanOrEqual(BUDGET.signInBeforeScripts);
     expect(total(w)).toBeLessThanOrEqual(BUDGET.signInTotal);
   });
@@ -109,6 +111,17 @@ test.describe('page weight', () => {
       expect(total(w)).toBeLessThanOrEqual(BUDGET.otherTotal);
     });
   }
+
+  test('/profile (the Dashboard, with the avatar cropper) stays within 150 KiB', async ({ browser }) => {
+    const email = uniqueEmail('weight-dash');
+    const w = await inFreshContext(browser, async (p) => {
+      await registerAndVerify(p, email, true);
+      await signIn(p, email, true);
+    }, '/profile');
+    report('/profile', w);
+    expect(w.files, 'the cropper loads on the Dashboard').toContain('/pkg/cropper_bg.wasm');
+    expect(total(w)).toBeLessThanOrEqual(BUDGET.otherTotal);
+  });
 
   test('/profile/security stays within 150 KiB', async ({ browser }) => {
     const email = uniqueEmail('weight');

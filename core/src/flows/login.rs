@@ -18,7 +18,6 @@ use crate::mechanisms::credentials::CredentialError;
 use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::mfa::Enrolment;
-use crate::mechanisms::ratelimit::RateError;
 use crate::mechanisms::recovery_codes::CodesError;
 use crate::mechanisms::secret::Secret;
 use crate::mechanisms::service::Deps;
@@ -62,16 +61,7 @@ pub enum LoginError {
     Store(#[from] sqlx::Error),
 }
 
-impl From<RateError> for LoginError {
-    fn from(e: RateError) -> Self {
-        match e {
-            RateError::Limited(l) => LoginError::Limited {
-                retry_after: l.retry_after,
-            },
-            RateError::Store(s) => LoginError::Store(s),
-        }
-    }
-}
+crate::mechanisms::ratelimit::from_rate_error!(LoginError);
 
 impl Refusal for LoginError {
     fn shown(&self) -> Shown {

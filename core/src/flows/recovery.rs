@@ -106,16 +106,7 @@ impl From<HashError> for RecoveryError {
     }
 }
 
-impl From<RateError> for RecoveryError {
-    fn from(e: RateError) -> Self {
-        match e {
-            RateError::Limited(l) => RecoveryError::Limited {
-                retry_after: l.retry_after,
-            },
-            RateError::Store(s) => RecoveryError::Store(s),
-        }
-    }
-}
+crate::mechanisms::ratelimit::from_rate_error!(RecoveryError);
 
 fn field(which: fn(&mut PasswordFields) -> &mut Option<String>, msg: String) -> RecoveryError {
     let mut f = PasswordFields::default();

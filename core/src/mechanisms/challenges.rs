@@ -17,7 +17,7 @@ use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::messages;
 use crate::mechanisms::mfa::ActiveFactor;
 use crate::mechanisms::outbox;
-use crate::mechanisms::ratelimit::{self, Limit, RateError};
+use crate::mechanisms::ratelimit::{self, Limit};
 use crate::mechanisms::secret::{ct_eq, digest, new_id};
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{ClientInfo, Session};
@@ -66,16 +66,7 @@ impl Refusal for ChallengeError {
     }
 }
 
-impl From<RateError> for ChallengeError {
-    fn from(e: RateError) -> Self {
-        match e {
-            RateError::Limited(l) => Self::Limited {
-                retry_after: l.retry_after,
-            },
-            RateError::Store(s) => Self::Store(s),
-        }
-    }
-}
+crate::mechanisms::ratelimit::from_rate_error!(ChallengeError);
 
 impl From<crate::mechanisms::mfa::MfaError> for ChallengeError {
     fn from(e: crate::mechanisms::mfa::MfaError) -> Self {

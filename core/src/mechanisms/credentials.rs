@@ -12,7 +12,7 @@ use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
-use crate::mechanisms::ratelimit::{self, Limit, RateError};
+use crate::mechanisms::ratelimit::{self, Limit};
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::ClientInfo;
 use crate::mechanisms::users::{self, User};
@@ -47,16 +47,7 @@ impl Refusal for CredentialError {
     }
 }
 
-impl From<RateError> for CredentialError {
-    fn from(e: RateError) -> Self {
-        match e {
-            RateError::Limited(l) => Self::Limited {
-                retry_after: l.retry_after,
-            },
-            RateError::Store(s) => Self::Store(s),
-        }
-    }
-}
+crate::mechanisms::ratelimit::from_rate_error!(CredentialError);
 
 impl From<HashError> for CredentialError {
     fn from(e: HashError) -> Self {

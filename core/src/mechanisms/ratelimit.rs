@@ -27,6 +27,24 @@ pub enum RateError {
     Store(#[from] sqlx::Error),
 }
 
+/// The one way a flow or mechanism error takes a rate-limit refusal: its `Limited { retry_after }`
+/// variant (R2, said with the wait) or its `Store` fault.
+macro_rules! from_rate_error {
+    ($t:ty) => {
+        impl From<$crate::mechanisms::ratelimit::RateError> for $t {
+            fn from(e: $crate::mechanisms::ratelimit::RateError) -> Self {
+                match e {
+                    $crate::mechanisms::ratelimit::RateError::Limited(l) => Self::Limited {
+                        retry_after: l.retry_after,
+                    },
+                    $crate::mechanisms::ratelimit::RateError::Store(s) => Self::Store(s),
+                }
+            }
+        }
+    };
+}
+pub(crate) use from_rate_error;
+
 /// Counts one hit against `key`; refuses once the window holds `limit.max` hits.
 pub async fn hit(
     conn: &mut Conn,
