@@ -330,6 +330,18 @@ pub struct VerifyView {
     pub flash: Flash,
 }
 
+/// `/confirm-email`: support's email change, before (and after) the new address confirms it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailChangeView {
+    /// The link can still be used.
+    pub live: bool,
+    pub name: String,
+    pub old_email: String,
+    pub new_email: String,
+    pub expires_at: String,
+    pub flash: Flash,
+}
+
 /// How long codes, links and the re-authentication window last, as pages say it: read from the
 /// running instance's settings, never written as literals in a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -64,6 +64,9 @@ enum UserCommand {
     /// Reset the sign-in method to email codes; removes the authenticator and recovery codes,
     /// records the event and emails the user (M8).
     ResetMfa { email: String },
+    /// Start changing an account's email: a confirmation link goes to NEW and a notice to OLD;
+    /// nothing changes until the link is used (support, seed 001).
+    ChangeEmail { old: String, new: String },
 }
 
 #[derive(Subcommand)]
@@ -381,6 +384,19 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
                 .map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
             println!("{email}: sign-in codes now come by email; the user was notified");
+        }
+        UserCommand::ChangeEmail { old, new } => {
+            let support = gatehouse_core::mechanisms::sessions::ClientInfo {
+                ip: "cli".into(),
+                user_agent: "gatehouse user change-email".into(),
+            };
+            let new = gatehouse_core::flows::email_change::start(&deps, &old, &new, &support)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "a confirmation link went to {new} and a notice to {}; the email changes when the link is used",
+                old.trim()
+            );
         }
     }
     Ok(())

@@ -176,6 +176,7 @@ pub async fn policy(State(p): State<HttpPolicy>, mut req: Request<Body>, next: N
     if path.starts_with("/reset-password")
         || path.starts_with("/forgot-password")
         || path.starts_with("/verify-email")
+        || path.starts_with("/confirm-email")
     {
         // F4: nothing on the reset pages ever leaves in a Referer.
         h.insert(

@@ -295,6 +295,85 @@ fn m8_cli_reset_mfa_switches_to_email_and_notifies_the_user() {
     );
 }
 
+/// Support's email change (`gatehouse user change-email OLD NEW`): the new address gets a link
+/// whose page changes nothing until its button is pressed (E4); the old address is told at the
+/// start and at the end.
+#[test]
+fn cli_change_email_waits_for_the_new_address_and_tells_the_old_one() {
+    let s = Server::start(&[]);
+    let (mut c, _) = sign_up_and_in(&s, "ada@example.com");
+    let out = s.cli(&["user", "change-email", "ada@example.com", "ada@new.example"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("a confirmation link went to ada@new.example"));
+    let notice = newest(
+        &mut c,
+        "ada@example.com",
+        "change of your email address was requested",
+        0,
+    );
+    assert!(
+        notice.contains("Nothing changes until that address confirms it."),
+        "{notice}"
+    );
+    let mail = newest(
+        &mut c,
+        "ada@new.example",
+        "Confirm your new email address",
+        0,
+    );
+    let link = after(&mail, "Confirm my new email: ");
+    let path = link
+        .split_once("127.0.0.1")
+        .and_then(|(_, p)| p.split_once('/'))
+        .map(|(_, p)| format!("/{p}"))
+        .expect("path");
+    let token = path
+        .split_once("token=")
+        .map(|(_, t)| t.to_string())
+        .expect("token");
+
+    // E4: opening the link changes nothing and leaks nothing in a Referer.
+    let page = c.get(&path);
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert!(page.body.contains("Confirm my new email"), "{}", page.body);
+    assert!(c.get("/profile").body.contains("ada@example.com"));
+
+    let r = c.form("/api/confirm_email_change", &path, &[("token", &token)]);
+    assert_eq!(r.header("location"), Some("/confirm-email"));
+    assert!(c
+        .get("/confirm-email")
+        .body
+        .contains("Your email address is now ada@new.example."));
+    let done = newest(
+        &mut c,
+        "ada@example.com",
+        "Your email address was changed",
+        0,
+    );
+    assert!(done.contains("no longer does"), "{done}");
+    assert!(c.get("/profile").body.contains("ada@new.example"));
+    // The link worked once.
+    let again = c.get(&path);
+    assert!(again
+        .body
+        .contains("This link is invalid, was already used or has expired."));
+
+    let out = s.cli(&[
+        "user",
+        "change-email",
+        "nobody@example.com",
+        "x@example.com",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no account uses that email address"));
+}
+
 #[test]
 fn no_js_posts_without_a_sign_in_flow_return_to_login_with_a_message() {
     let s = Server::start(&[]);
@@ -630,6 +709,8 @@ const ENDPOINTS: &[&str] = &[
     "dashboard_view",
     "upload_avatar",
     "remove_avatar",
+    "email_change_view",
+    "confirm_email_change",
 ];
 
 /// Y4, item 8 of the review: a body over the limit answers 413 — a readable page for a form

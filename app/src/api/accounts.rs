@@ -9,7 +9,7 @@
 
 #[cfg(feature = "ssr")]
 use crate::server_ctx::{self as ctx, internal};
-use crate::wire::{Me, RegisterView, VerifyView};
+use crate::wire::{EmailChangeView, Me, RegisterView, VerifyView};
 use leptos::prelude::*;
 
 #[server(endpoint = "register_view")]
@@ -114,5 +114,49 @@ pub async fn verify_email(token: String) -> Result<(), ServerFnError> {
         Err(VerifyError::Invalid) => leptos_axum::redirect("/login?verify=invalid"),
         Err(e) => return Err(internal(e)),
     }
+    Ok(())
+}
+
+/// Support's email change: what the emailed link would change (opening it changes nothing, E4).
+#[server(endpoint = "email_change_view")]
+pub async fn get_email_change_view(token: String) -> Result<EmailChangeView, ServerFnError> {
+    let st = ctx::state()?;
+    let flash = ctx::take_flash(&st, "email_change");
+    let pending = gatehouse_core::flows::email_change::pending(&st.deps, &token)
+        .await
+        .map_err(internal)?;
+    Ok(match pending {
+        Some(p) => EmailChangeView {
+            live: true,
+            name: p.user.display_name(),
+            old_email: p.user.email.masked(),
+            new_email: p.new_email.to_string(),
+            expires_at: gatehouse_core::values::clock::format_utc(p.expires_at),
+            flash,
+        },
+        None => EmailChangeView {
+            flash,
+            ..EmailChangeView::default()
+        },
+    })
+}
+
+/// The button on the confirmation page: the address changes now.
+#[server(endpoint = "confirm_email_change")]
+pub async fn confirm_email_change(token: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    match gatehouse_core::flows::email_change::confirm(&st.deps, &token, &ctx::client()).await {
+        Ok(new) => {
+            ctx::notice(
+                &st,
+                "email_change",
+                format!("Your email address is now {new}. Use it to sign in."),
+            );
+        }
+        Err(e) => {
+            ctx::fail(&st, "email_change", "token", &e, &[]);
+        }
+    }
+    ctx::back_to("/confirm-email");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod confirm_email;
 pub mod details;
 pub mod forgot;
 pub mod gallery;

@@ -2,6 +2,7 @@
 //! answers with its own error enum; the app maps each to its one wire error.
 
 pub mod accounts;
+pub mod email_change;
 pub mod login;
 pub mod profile;
 pub mod recovery;

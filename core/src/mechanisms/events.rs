@@ -27,11 +27,13 @@ pub enum EventKind {
     NameChanged,
     AvatarChanged,
     AvatarRemoved,
+    EmailChangeStarted,
+    EmailChanged,
 }
 
 impl EventKind {
     /// Every kind, for reading a stored name back.
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Registered,
         EventKind::RegistrationAttemptExisting,
         EventKind::EmailVerified,
@@ -52,6 +54,8 @@ impl EventKind {
         EventKind::NameChanged,
         EventKind::AvatarChanged,
         EventKind::AvatarRemoved,
+        EventKind::EmailChangeStarted,
+        EventKind::EmailChanged,
     ];
 
     /// The stored name (unchanged since the first migration) and the words the activity log
@@ -88,6 +92,11 @@ impl EventKind {
             EventKind::NameChanged => ("name_changed", "Name changed"),
             EventKind::AvatarChanged => ("avatar_changed", "Profile picture changed"),
             EventKind::AvatarRemoved => ("avatar_removed", "Profile picture removed"),
+            EventKind::EmailChangeStarted => (
+                "email_change_started",
+                "Support started a change of your email address",
+            ),
+            EventKind::EmailChanged => ("email_changed", "Email address changed"),
         }
     }
 

@@ -104,6 +104,47 @@ pub fn account_locked(to: &str, minutes: i64, login_link: &str) -> Message {
     email(to, "Sign-in to your account is paused", text, html)
 }
 
+/// Support's email change: the confirmation link, sent to the new address.
+pub fn email_change_confirm(to: &str, first_name: &str, link: &str, hours: i64) -> Message {
+    let text = format!(
+        "Hello {first_name},\n\nGatehouse support was asked to make this address the email of your account.\n\
+         Confirm it to finish:\n\nConfirm my new email: {link}\n\nThe link expires in {hours} hours. \
+         Nothing changes until it is used. If you did not ask for this, ignore this email.\n"
+    );
+    let html = format!(
+        "<p>Hello {},</p><p>Gatehouse support was asked to make this address the email of your account. Confirm it to finish.</p>{}\
+         <p>The link expires in {hours} hours. Nothing changes until it is used. If you did not ask for this, ignore this email.</p>",
+        escape(first_name),
+        button(link, "Confirm my new email")
+    );
+    email(to, "Confirm your new email address", text, html)
+}
+
+/// Support's email change: the notice to the address in use now, when the change starts
+/// (`done` false) and when it is made (`done` true).
+pub fn email_change_notice(to: &str, new_masked: &str, done: bool) -> Message {
+    let (subject, what) = if done {
+        (
+            "Your email address was changed",
+            format!("Your Gatehouse account now uses {new_masked} to sign in. This address no longer does."),
+        )
+    } else {
+        (
+            "A change of your email address was requested",
+            format!(
+                "Gatehouse support started changing the email of your account to {new_masked}. \
+                 Nothing changes until that address confirms it."
+            ),
+        )
+    };
+    let text = format!("{what}\n\nIf you did not ask for this, contact support at once.\n");
+    let html = format!(
+        "<p>{}</p><p>If you did not ask for this, contact support at once.</p>",
+        escape(&what)
+    );
+    email(to, subject, text, html)
+}
+
 /// M8: support reset the sign-in method to email codes.
 pub fn mfa_reset(to: &str, login_link: &str) -> Message {
     let text = format!(
