@@ -3,8 +3,8 @@
 //! `cargo leptos watch` sees them all at once.
 
 use crate::components::{
-    Field, FormMessage, MfaMethodChoice, PasswordField, RecoveryCodesList, SiteFooter, SiteHeader,
-    SubmitButton, TopBar,
+    AvatarImage, Field, FormMessage, MfaMethodChoice, PasswordField, RecoveryCodesList, SiteFooter,
+    SiteHeader, SubmitButton, TopBar,
 };
 use crate::wire::Me;
 use gatehouse_core::values::password::PasswordPolicy;
@@ -37,6 +37,7 @@ pub fn GalleryPage() -> impl IntoView {
         mfa_method: gatehouse_core::values::factors::MfaMethod::Email,
         avatar: None,
     };
+    let me_avatar = me.clone();
     view! {
         <Title text="Component gallery" />
         <SiteHeader />
@@ -79,6 +80,11 @@ pub fn GalleryPage() -> impl IntoView {
             </div>
             <h2>"Recovery codes"</h2>
             <div class="gallery__wide"><RecoveryCodesList codes=(1..=10).map(|i| format!("abcd-{i:04}-efgh")).collect() /></div>
+            <h2>"Avatar"</h2>
+            <div class="gallery__grid">
+                <Specimen title="Initials (no picture)"><AvatarImage me=me_avatar size=256 /></Specimen>
+                <Specimen title="Picture (a built-in one)"><img class="avatar avatar--large" src="/builtin-avatars/owl.svg" alt="A built-in avatar" width="160" height="160" /></Specimen>
+            </div>
             <h2>"Top bar"</h2>
             <div class="gallery__wide"><TopBar me=me /></div>
         </main>
