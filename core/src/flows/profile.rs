@@ -53,6 +53,11 @@ impl Refusal for ProfileError {
     }
 }
 
+/// M5: the account of a signed-in session; anything else is signed out.
+fn user_of(session: &Session) -> Result<&str, ProfileError> {
+    session.authenticated_user().ok_or(ProfileError::SignedOut)
+}
+
 /// What saving the Profile form did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Saved {
@@ -69,9 +74,7 @@ pub async fn save_names(
     last_name: &str,
     client: &ClientInfo,
 ) -> Result<Saved, ProfileError> {
-    let uid = session
-        .authenticated_user()
-        .ok_or(ProfileError::SignedOut)?;
+    let uid = user_of(session)?;
     let (first, last) = (
         person_name(first_name, "first name"),
         person_name(last_name, "last name"),
@@ -117,9 +120,7 @@ pub struct Dashboard {
 
 /// The Dashboard of the signed-in person, in one read.
 pub async fn dashboard(deps: &Deps, session: &Session) -> Result<Dashboard, ProfileError> {
-    let uid = session
-        .authenticated_user()
-        .ok_or(ProfileError::SignedOut)?;
+    let uid = user_of(session)?;
     let mut c = deps.store.read().await?;
     let user = users::by_id(&mut c, uid)
         .await?
@@ -137,9 +138,7 @@ pub async fn dashboard(deps: &Deps, session: &Session) -> Result<Dashboard, Prof
 
 /// The tab of the signed-in person, in one read.
 pub async fn tab(deps: &Deps, session: &Session) -> Result<Tab, ProfileError> {
-    let uid = session
-        .authenticated_user()
-        .ok_or(ProfileError::SignedOut)?;
+    let uid = user_of(session)?;
     let mut c = deps.store.read().await?;
     let user = users::by_id(&mut c, uid)
         .await?
@@ -159,9 +158,7 @@ pub async fn set_avatar(
     upload: Vec<u8>,
     client: &ClientInfo,
 ) -> Result<String, ProfileError> {
-    let uid = session
-        .authenticated_user()
-        .ok_or(ProfileError::SignedOut)?;
+    let uid = user_of(session)?;
     // No connection is held while the picture is made: decoding may wait for the pool.
     let avatar = deps.pictures.make(upload).await?;
     let now = deps.now();
@@ -178,9 +175,7 @@ pub async fn remove_avatar(
     session: &Session,
     client: &ClientInfo,
 ) -> Result<bool, ProfileError> {
-    let uid = session
-        .authenticated_user()
-        .ok_or(ProfileError::SignedOut)?;
+    let uid = user_of(session)?;
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
     let removed = avatars::remove(&mut tx, uid).await?;

@@ -177,30 +177,22 @@ impl Pictures {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use image::{ImageEncoder, Rgb, RgbImage};
+    use image::{Rgb, RgbImage};
 
     fn jpeg(img: &RgbImage) -> Vec<u8> {
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
-            .write_image(
-                img.as_raw(),
-                img.width(),
-                img.height(),
-                image::ExtendedColorType::Rgb8,
-            )
+        let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95);
+        DynamicImage::ImageRgb8(img.clone())
+            .write_with_encoder(encoder)
             .expect("encode");
         out
     }
 
     fn png(img: &RgbImage) -> Vec<u8> {
         let mut out = Vec::new();
-        image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(
-                img.as_raw(),
-                img.width(),
-                img.height(),
-                image::ExtendedColorType::Rgb8,
-            )
+        let encoder = image::codecs::png::PngEncoder::new(&mut out);
+        DynamicImage::ImageRgb8(img.clone())
+            .write_with_encoder(encoder)
             .expect("encode");
         out
     }
