@@ -6,7 +6,13 @@ use crate::wire::Me;
 use leptos::prelude::*;
 
 /// The picture at `src`, or the initials when there is none.
-pub fn avatar_view(src: Option<String>, initials: String, size: u32, alt: &'static str) -> AnyView {
+pub fn avatar_view(
+    src: Option<String>,
+    initials: String,
+    size: u32,
+    alt: &'static str,
+) -> impl IntoView {
+    use leptos::either::Either;
     let class = if size <= 64 {
         "avatar avatar--small"
     } else {
@@ -14,11 +20,12 @@ pub fn avatar_view(src: Option<String>, initials: String, size: u32, alt: &'stat
     };
     // The top bar shows the 64-pixel picture at 32 CSS pixels (sharp on 2× screens).
     let shown = if size <= 64 { 32 } else { 160 };
+    // Either, not AnyView: the top bar's island stays small in the WASM.
     match src {
         Some(src) => {
-            view! { <img class=class src=src alt=alt width=shown height=shown /> }.into_any()
+            Either::Left(view! { <img class=class src=src alt=alt width=shown height=shown /> })
         }
-        None => view! { <span class=class aria-hidden="true">{initials}</span> }.into_any(),
+        None => Either::Right(view! { <span class=class aria-hidden="true">{initials}</span> }),
     }
 }
 

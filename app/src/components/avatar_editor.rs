@@ -82,7 +82,7 @@ pub fn AvatarEditor(
             <div class="avatar-dialog__tools" id="avatar-tools" hidden=true>
                 <div class="field">
                     <label for="avatar-zoom">"Zoom"</label>
-                    <input type="range" id="avatar-zoom" min="1" max="8" step="0.05" value="1" />
+                    <input type="range" id="avatar-zoom" min="1" max="8" step="any" value="1" />
                 </div>
                 <button type="button" class="button button--secondary" id="avatar-rotate">"Rotate"</button>
                 <button type="button" class="button button--secondary" id="avatar-reset">"Reset"</button>

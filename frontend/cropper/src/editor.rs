@@ -131,7 +131,11 @@ impl Editor {
         self.image = Some(image);
         self.el.stage.set_hidden(false);
         self.el.tools.set_hidden(false);
+        // The choice is made: the built-in pictures fold away so the frame is in view.
+        self.el.builtins.set_hidden(true);
+        let _ = self.el.choose.set_attribute("aria-expanded", "false");
         self.el.update.set_disabled(false);
+        self.sync_zoom();
         self.redraw();
         let said = self.frame.map(|f| f.describe()).unwrap_or_default();
         self.announce(&format!("Photo ready. {said}."));
@@ -145,14 +149,20 @@ impl Editor {
         };
         change(f);
         let f = *f;
-        self.el.zoom.set_value(&format!("{:.2}", f.zoom()));
-        let percent = format!("{} percent", (f.zoom() * 100.0).round());
-        let _ = self.el.zoom.set_attribute("aria-valuetext", &percent);
+        self.sync_zoom();
         self.redraw();
         match said {
             Some(s) => self.announce(s),
             None => self.announce(&f.describe()),
         }
+    }
+
+    /// The Zoom slider shows the frame's zoom (in words too, for screen readers).
+    fn sync_zoom(&self) {
+        let Some(f) = self.frame else { return };
+        self.el.zoom.set_value(&format!("{:.2}", f.zoom()));
+        let percent = format!("{} percent", (f.zoom() * 100.0).round());
+        let _ = self.el.zoom.set_attribute("aria-valuetext", &percent);
     }
 
     /// Draws the photo where the frame says (the circle is a CSS mask over the canvas).
