@@ -47,6 +47,47 @@ async function photo(page: Page, width: number, height: number): Promise<Buffer>
   return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xe1]), len, exif, jpeg.subarray(2)]);
 }
 
+/** A 400 × 200 JPEG, left half red, right half blue, stored sideways with EXIF orientation 6
+ * ("turn 90° clockwise to view"): upright, red is on top. */
+async function sideways(page: Page): Promise<Buffer> {
+  const b64 = await page.evaluate(async () => {
+    const c = document.createElement('canvas');
+    c.width = 400;
+    c.height = 200;
+    const g = c.getContext('2d')!;
+    g.fillStyle = '#dc1414';
+    g.fillRect(0, 0, 200, 200);
+    g.fillStyle = '#1414dc';
+    g.fillRect(200, 0, 200, 200);
+    const blob: Blob = await new Promise((r) => c.toBlob((b) => r(b!), 'image/jpeg', 0.95));
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    return btoa(String.fromCharCode(...bytes));
+  });
+  const jpeg = Buffer.from(b64, 'base64');
+  // A big-endian TIFF with one IFD entry: Orientation (0x0112), SHORT, 1, value 6.
+  const tiff = Buffer.from([0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0]);
+  const exif = Buffer.concat([Buffer.from('Exif\0\0', 'binary'), tiff]);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(exif.length + 2);
+  return Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xe1]), len, exif, jpeg.subarray(2)]);
+}
+
+/** The colour at (x, y) of the picture at `src`, read in the page. */
+async function pixel(page: Page, src: string, x: number, y: number): Promise<number[]> {
+  return page.evaluate(
+    async ([url, px, py]) => {
+      const bmp = await createImageBitmap(await (await fetch(url as string)).blob());
+      const c = document.createElement('canvas');
+      c.width = bmp.width;
+      c.height = bmp.height;
+      const g = c.getContext('2d')!;
+      g.drawImage(bmp, 0, 0);
+      return Array.from(g.getImageData(px as number, py as number, 1, 1).data);
+    },
+    [src, x, y],
+  );
+}
+
 /** The width and height a WebP file declares (lossless VP8L, or the extended VP8X header). */
 function webpSize(b: Buffer): [number, number] {
   const kind = b.subarray(12, 16).toString();
@@ -184,6 +225,26 @@ test.describe('with JavaScript: the cropper', () => {
     const events = page.getByRole('list', { name: 'Security events' }).getByRole('listitem');
     await expect(events.first()).toContainText('Profile picture removed');
     await expect(events.filter({ hasText: 'Profile picture changed' })).toHaveCount(3);
+  });
+
+  test('a photo stored sideways (EXIF orientation 6) comes out upright', async ({ page }) => {
+    await signedInOnDashboard(page, 'avatar-exif', true);
+    const photo = await sideways(page);
+    await page.getByRole('button', { name: 'Edit avatar' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit avatar' });
+    const chooser = page.waitForEvent('filechooser');
+    await dialog.getByRole('button', { name: 'Upload a photo' }).click();
+    await (await chooser).setFiles({ name: 'portrait.jpg', mimeType: 'image/jpeg', buffer: photo });
+    await expect(dialog.locator('#avatar-status')).toContainText('Photo ready');
+    await dialog.getByRole('button', { name: 'Update' }).click();
+    await expect(dialog).toBeHidden();
+    const src = (await page.getByRole('img', { name: 'Your profile picture' }).getAttribute('src'))!;
+    // Upright: red above blue (stored as is, red would be on the left).
+    const [topRight, bottomLeft] = [await pixel(page, src, 236, 20), await pixel(page, src, 20, 236)];
+    expect(topRight[0]).toBeGreaterThan(150);
+    expect(topRight[2]).toBeLessThan(100);
+    expect(bottomLeft[2]).toBeGreaterThan(150);
+    expect(bottomLeft[0]).toBeLessThan(100);
   });
 
   test('no camera permission: said in words, the other ways stay', async ({ page }) => {

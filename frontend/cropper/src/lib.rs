@@ -178,15 +178,18 @@ fn wire_sources(ed: &Shared) {
                     .set_attribute("aria-expanded", if open { "true" } else { "false" });
         },
     );
+    // `click`, not `change`: picking the avatar already checked loads it again (a radio gets
+    // the click for the arrow keys and Space too).
     on(
         ed,
         |e| e.builtins.clone().into(),
-        "change",
+        "click",
         |ed, ev| {
-            if let Some(input) = ev
+            let radio = ev
                 .target()
                 .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-            {
+                .filter(|i| i.type_() == "radio");
+            if let Some(input) = radio {
                 spawn_local(sources::load_builtin(ed.clone(), input.value()));
             }
         },

@@ -77,13 +77,29 @@ pub async fn start_camera(ed: Shared) {
     ed.borrow().say_error(None);
     match open_camera(&ed).await {
         Ok(stream) => {
-            let mut e = ed.borrow_mut();
-            e.el.video.set_src_object(Some(&stream));
-            e.stream = Some(stream);
-            e.el.camera_box.set_hidden(false);
-            let _ = e.el.video.play();
-            let _ = e.el.capture.focus();
-            e.announce("Camera on. Press Capture to take the photo.");
+            let (video, capture) = {
+                let mut e = ed.borrow_mut();
+                e.el.video.set_src_object(Some(&stream));
+                e.stream = Some(stream);
+                e.el.camera_box.set_hidden(false);
+                // Capture waits for the first frame: before it there is nothing to take.
+                e.el.capture.set_disabled(true);
+                (e.el.video.clone(), e.el.capture.clone())
+            };
+            let playing = match video.play() {
+                Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.is_ok(),
+                Err(_) => false,
+            };
+            let e = ed.borrow();
+            if playing {
+                capture.set_disabled(false);
+                let _ = capture.focus();
+                e.announce("Camera on. Press Capture to take the photo.");
+            } else {
+                e.say_error(Some(
+                    "The camera could not be started. You can still upload a photo or choose an avatar.",
+                ));
+            }
         }
         Err(e) => {
             let msg = match error_name(&e).as_str() {
