@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use gatehouse_core::flows::profile::{self, ProfileError};
 use gatehouse_core::mechanisms::avatars::Size;
-use gatehouse_core::mechanisms::events::{self, EventKind};
+use gatehouse_core::mechanisms::events::EventKind;
 use gatehouse_core::mechanisms::picture::PictureError;
 use gatehouse_core::mechanisms::service::Deps;
 use gatehouse_core::mechanisms::sessions::Session;
@@ -38,13 +38,7 @@ async fn avatar_id(d: &Deps, s: &Session) -> Option<String> {
 }
 
 async fn kinds(d: &Deps, s: &Session) -> Vec<EventKind> {
-    let mut c = d.store.read().await.expect("conn");
-    events::recent(&mut c, s.authenticated_user().expect("uid"), 20)
-        .await
-        .expect("events")
-        .into_iter()
-        .map(|e| e.kind)
-        .collect()
+    event_kinds(d, s.authenticated_user().expect("uid")).await
 }
 
 async fn signed_in_ada(d: &Deps) -> Session {

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use gatehouse_core::flows::email_change::{self, EmailChangeError};
-use gatehouse_core::mechanisms::events::{self, EventKind};
+use gatehouse_core::mechanisms::events::EventKind;
 use gatehouse_core::mechanisms::outbox;
 use gatehouse_core::mechanisms::service::Deps;
 use gatehouse_core::mechanisms::users;
@@ -113,13 +113,7 @@ async fn nothing_changes_until_the_new_address_confirms_and_the_old_one_is_told_
             .await
             .expect("read")
             .is_none());
-        let mut c = d.store.read().await.expect("conn");
-        let kinds: Vec<_> = events::recent(&mut c, &id, 10)
-            .await
-            .expect("events")
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+        let kinds = event_kinds(&d, &id).await;
         assert_eq!(
             &kinds[..2],
             &[EventKind::EmailChanged, EventKind::EmailChangeStarted],

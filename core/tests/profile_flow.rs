@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use gatehouse_core::flows::profile::{self, NameFields, ProfileError, Saved};
-use gatehouse_core::mechanisms::events::{self, EventKind};
+use gatehouse_core::mechanisms::events::EventKind;
 use gatehouse_core::mechanisms::users;
 use gatehouse_core::store::testing;
 use gatehouse_core::values::clock::FixedClock;
@@ -32,14 +32,7 @@ async fn names_are_saved_trimmed_and_recorded() {
         assert_eq!(names(&d).await, ("Augusta Ada".into(), "King".into()));
         let again = profile::save_names(&d, &s, "Augusta Ada", "King", &client()).await;
         assert_eq!(again.expect("saved"), Saved::Unchanged);
-        let mut c = d.store.conn().await.expect("conn");
-        let uid = s.authenticated_user().expect("uid");
-        let kinds: Vec<_> = events::recent(&mut c, uid, 10)
-            .await
-            .expect("events")
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+        let kinds = event_kinds(&d, s.authenticated_user().expect("uid")).await;
         assert_eq!(
             kinds.first(),
             Some(&EventKind::NameChanged),

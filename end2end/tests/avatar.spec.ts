@@ -1,14 +1,10 @@
 import { test, expect, type Page } from '@playwright/test';
 import { hydrated, noAxeViolations, registerAndVerify, signIn, uniqueEmail } from './helpers';
+import config from '../playwright.config';
 
-// Chromium's fake camera (a generated test pattern), on top of the usual flags.
+// Chromium's fake camera (a generated test pattern), on top of the configuration's flags.
 const FAKE_CAMERA = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
+  ...(config.use?.launchOptions?.args ?? []),
   '--use-fake-device-for-media-stream',
   '--use-fake-ui-for-media-stream',
 ];

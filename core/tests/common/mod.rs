@@ -188,3 +188,17 @@ pub async fn authenticator_user(
         .expect("signed in");
     app
 }
+
+/// G1: the kinds of the account's newest security events, newest first.
+pub async fn event_kinds(
+    d: &Deps,
+    user_id: &str,
+) -> Vec<gatehouse_core::mechanisms::events::EventKind> {
+    let mut c = d.store.read().await.expect("conn");
+    gatehouse_core::mechanisms::events::recent(&mut c, user_id, 50)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
