@@ -238,9 +238,10 @@ pub fn busy() {
 }
 
 /// The one way a server function reports a refused action: the message goes into `form`'s
-/// flash (returned too, for a script caller) where core says it belongs (`field` is the input the action was about), with what the
-/// person typed (`keep`; secrets are dropped by [`Flash::with_value`]). A fault is logged and
-/// shown generically; busy answers 503 + Retry-After (P6).
+/// flash (returned too, for a script caller) where core says it belongs (`field` is the input
+/// the action was about), with what the person typed (`keep`; secrets are dropped by
+/// [`Flash::with_value`]). A fault is logged and shown generically; busy answers 503 +
+/// Retry-After (P6).
 pub fn fail(
     st: &AppState,
     form: &str,

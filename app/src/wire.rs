@@ -2,6 +2,7 @@
 
 use gatehouse_core::values::factors::MfaMethod;
 use gatehouse_core::values::failure::{Refusal, Shown};
+use gatehouse_core::values::photo::AvatarSize;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -247,7 +248,7 @@ pub struct Me {
     pub last_name: String,
     pub email: String,
     pub mfa_method: MfaMethod,
-    /// The avatar's public id (U2: its URLs are `/avatars/{id}/256` and `/avatars/{id}/64`).
+    /// The avatar's public id (U2: its URLs come from [`AvatarSize::path`]).
     pub avatar: Option<String>,
 }
 
@@ -270,11 +271,9 @@ impl Me {
             .trim()
             .to_string()
     }
-    /// The avatar's URL at `size` pixels (256 or 64), if the person has one.
-    pub fn avatar_url(&self, size: u32) -> Option<String> {
-        self.avatar
-            .as_ref()
-            .map(|id| format!("/avatars/{id}/{size}"))
+    /// The avatar's URL at `size`, if the person has one.
+    pub fn avatar_url(&self, size: AvatarSize) -> Option<String> {
+        self.avatar.as_deref().map(|id| size.path(id))
     }
     pub fn initials(&self) -> String {
         self.first_name

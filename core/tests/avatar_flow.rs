@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use gatehouse_core::flows::profile::{self, ProfileError};
-use gatehouse_core::mechanisms::avatars::Size;
 use gatehouse_core::mechanisms::events::EventKind;
 use gatehouse_core::mechanisms::picture::PictureError;
 use gatehouse_core::mechanisms::service::Deps;
@@ -15,6 +14,7 @@ use gatehouse_core::mechanisms::sessions::Session;
 use gatehouse_core::mechanisms::users;
 use gatehouse_core::store::testing;
 use gatehouse_core::values::clock::FixedClock;
+use gatehouse_core::values::photo::AvatarSize;
 use image::ImageEncoder;
 
 fn photo(w: u32, h: u32) -> Vec<u8> {
@@ -59,7 +59,7 @@ async fn u1_an_upload_is_stored_as_two_webp_squares_under_a_new_id() {
             .expect("stored");
         assert_eq!(first.len(), 32, "128-bit hex id");
         assert_eq!(avatar_id(&d, &s).await.as_deref(), Some(first.as_str()));
-        for (size, side) in [(Size::Large, 256), (Size::Small, 64)] {
+        for (size, side) in [(AvatarSize::Large, 256), (AvatarSize::Small, 64)] {
             let bytes = profile::avatar_image(&d, &first, size)
                 .await
                 .expect("read")
@@ -75,7 +75,7 @@ async fn u1_an_upload_is_stored_as_two_webp_squares_under_a_new_id() {
             .expect("stored");
         assert_ne!(first, second);
         assert_eq!(
-            profile::avatar_image(&d, &first, Size::Small)
+            profile::avatar_image(&d, &first, AvatarSize::Small)
                 .await
                 .expect("read"),
             None
@@ -131,7 +131,7 @@ async fn removal_brings_the_initials_back_and_is_recorded() {
             .expect("removed"));
         assert_eq!(avatar_id(&d, &s).await, None);
         assert_eq!(
-            profile::avatar_image(&d, &id, Size::Large)
+            profile::avatar_image(&d, &id, AvatarSize::Large)
                 .await
                 .expect("read"),
             None,
@@ -171,7 +171,7 @@ async fn u2_only_well_formed_ids_are_looked_up() {
         let id = profile::set_avatar(&d, &s, photo(10, 10), &client())
             .await
             .expect("stored");
-        assert!(profile::avatar_image(&d, &id, Size::Small)
+        assert!(profile::avatar_image(&d, &id, AvatarSize::Small)
             .await
             .expect("read")
             .is_some());
@@ -183,7 +183,7 @@ async fn u2_only_well_formed_ids_are_looked_up() {
             &format!("{id}0"),
         ] {
             assert_eq!(
-                profile::avatar_image(&d, bad, Size::Small)
+                profile::avatar_image(&d, bad, AvatarSize::Small)
                     .await
                     .expect("read"),
                 None,

@@ -133,8 +133,8 @@ async fn serve_avatar(
     Path((id, size)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    use gatehouse_core::mechanisms::{avatars::Size, picture::CONTENT_TYPE};
-    let Some(size) = Size::parse(&size) else {
+    use gatehouse_core::mechanisms::picture::{AvatarSize, CONTENT_TYPE};
+    let Some(size) = AvatarSize::parse(&size) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let pixels = match gatehouse_core::flows::profile::avatar_image(&st.deps, &id, size).await {
@@ -145,7 +145,7 @@ async fn serve_avatar(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let etag = format!("\"{id}-{}\"", size.as_str());
+    let etag = format!("\"{id}-{}\"", size.pixels());
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -73,11 +73,11 @@ pub async fn upload_avatar(data: MultipartData) -> Result<AvatarAnswer, ServerFn
 /// M5: no signed-in session: to the sign-in page, nothing changed.
 #[cfg(feature = "ssr")]
 fn signed_out() -> AvatarAnswer {
+    use gatehouse_core::flows::profile::ProfileError;
     leptos_axum::redirect("/login");
-    let mut flash = Flash::for_form(AVATAR_FORM);
-    flash.form_error = Some("Your sign-in has expired. Sign in again.".into());
+    let refusal = crate::wire::AppError::from_refusal(&ProfileError::SignedOut, "photo");
     AvatarAnswer {
-        flash,
+        flash: Flash::for_form(AVATAR_FORM).with_failure(refusal),
         avatar: None,
     }
 }

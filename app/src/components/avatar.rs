@@ -3,23 +3,22 @@
 //! the name, so the image itself is decorative) and the Dashboard (where it is named).
 
 use crate::wire::Me;
+use gatehouse_core::values::photo::AvatarSize;
 use leptos::prelude::*;
 
 /// The picture at `src`, or the initials when there is none.
 pub fn avatar_view(
     src: Option<String>,
     initials: String,
-    size: u32,
+    size: AvatarSize,
     alt: &'static str,
 ) -> impl IntoView {
     use leptos::either::Either;
-    let class = if size <= 64 {
-        "avatar avatar--small"
-    } else {
-        "avatar avatar--large"
+    let class = match size {
+        AvatarSize::Small => "avatar avatar--small",
+        AvatarSize::Large => "avatar avatar--large",
     };
-    // The top bar shows the 64-pixel picture at 32 CSS pixels (sharp on 2× screens).
-    let shown = if size <= 64 { 32 } else { 160 };
+    let shown = size.shown();
     // Either, not AnyView: the top bar's island stays small in the WASM.
     match src {
         Some(src) => {
@@ -31,7 +30,7 @@ pub fn avatar_view(
 
 /// The Dashboard's large avatar.
 #[component]
-pub fn AvatarImage(me: Me, size: u32) -> impl IntoView {
+pub fn AvatarImage(me: Me, size: AvatarSize) -> impl IntoView {
     avatar_view(
         me.avatar_url(size),
         me.initials(),

@@ -6,6 +6,7 @@ use crate::api::login::SignOut;
 use crate::components::avatar::avatar_view;
 use crate::components::SiteHeader;
 use crate::wire::Me;
+use gatehouse_core::values::photo::AvatarSize;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -13,7 +14,7 @@ use leptos::server_fn::ServerFn;
 pub fn TopBar(me: Me) -> impl IntoView {
     view! {
         <SiteHeader>
-            <UserMenu initials=me.initials() name=me.display_name() avatar=me.avatar_url(64) />
+            <UserMenu initials=me.initials() name=me.display_name() avatar=me.avatar_url(AvatarSize::Small) />
         </SiteHeader>
     }
 }
@@ -39,7 +40,7 @@ fn UserMenu(initials: String, name: String, avatar: Option<String>) -> impl Into
                 aria-controls="user-menu-items"
                 on:click=move |_| set_open.update(|o| *o = !*o)
             >
-                {avatar_view(avatar, initials, 64, "")}
+                {avatar_view(avatar, initials, AvatarSize::Small, "")}
                 <span class="user-menu__name">{name}</span>
             </button>
             <ul class="user-menu__items" class:open=open id="user-menu-items" role="menu">

@@ -8,6 +8,7 @@ use crate::components::{
 };
 use crate::wire::Me;
 use gatehouse_core::values::password::PasswordPolicy;
+use gatehouse_core::values::photo::AvatarSize;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -82,7 +83,7 @@ pub fn GalleryPage() -> impl IntoView {
             <div class="gallery__wide"><RecoveryCodesList codes=(1..=10).map(|i| format!("abcd-{i:04}-efgh")).collect() /></div>
             <h2>"Avatar"</h2>
             <div class="gallery__grid">
-                <Specimen title="Initials (no picture)"><AvatarImage me=me_avatar size=256 /></Specimen>
+                <Specimen title="Initials (no picture)"><AvatarImage me=me_avatar size=AvatarSize::Large /></Specimen>
                 <Specimen title="Picture (a built-in one)"><img class="avatar avatar--large" src="/builtin-avatars/owl.svg" alt="A built-in avatar" width="160" height="160" /></Specimen>
             </div>
             <h2>"Top bar"</h2>

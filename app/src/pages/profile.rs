@@ -13,6 +13,7 @@ use crate::components::{
 };
 use crate::wire::DashboardView;
 use gatehouse_core::values::factors::MfaMethod;
+use gatehouse_core::values::photo::AvatarSize;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 
@@ -45,7 +46,7 @@ fn dashboard(v: DashboardView) -> impl IntoView {
         <ProfileFrame me=me.clone() active="/profile">
             <section class="dashboard" aria-labelledby="dash-title">
                 <div class="dashboard__avatar">
-                    <AvatarImage me=me.clone() size=256 />
+                    <AvatarImage me=me.clone() size=AvatarSize::Large />
                     <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
                     <AvatarEditor has_avatar=has_avatar initials=me.initials() upload_to=UploadAvatar::url().to_string() remove_to=RemoveAvatar::url().to_string() />
                 </div>

@@ -58,6 +58,13 @@ fn user_of(session: &Session) -> Result<&str, ProfileError> {
     session.authenticated_user().ok_or(ProfileError::SignedOut)
 }
 
+/// The signed-in person's row; an account that is gone means signed out.
+async fn account(conn: &mut crate::store::Conn, uid: &str) -> Result<users::User, ProfileError> {
+    users::by_id(conn, uid)
+        .await?
+        .ok_or(ProfileError::SignedOut)
+}
+
 /// What saving the Profile form did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Saved {
@@ -90,9 +97,7 @@ pub async fn save_names(
     };
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    let user = users::by_id(&mut tx, uid)
-        .await?
-        .ok_or(ProfileError::SignedOut)?;
+    let user = account(&mut tx, uid).await?;
     if user.first_name == first && user.last_name == last {
         return Ok(Saved::Unchanged);
     }
@@ -122,9 +127,7 @@ pub struct Dashboard {
 pub async fn dashboard(deps: &Deps, session: &Session) -> Result<Dashboard, ProfileError> {
     let uid = user_of(session)?;
     let mut c = deps.store.read().await?;
-    let user = users::by_id(&mut c, uid)
-        .await?
-        .ok_or(ProfileError::SignedOut)?;
+    let user = account(&mut c, uid).await?;
     // The newest sign-in is this session's own; the one before it is worth showing.
     let previous_sign_in = events::recent_of(&mut c, uid, EventKind::LoginSucceeded, 2)
         .await?
@@ -140,9 +143,7 @@ pub async fn dashboard(deps: &Deps, session: &Session) -> Result<Dashboard, Prof
 pub async fn tab(deps: &Deps, session: &Session) -> Result<Tab, ProfileError> {
     let uid = user_of(session)?;
     let mut c = deps.store.read().await?;
-    let user = users::by_id(&mut c, uid)
-        .await?
-        .ok_or(ProfileError::SignedOut)?;
+    let user = account(&mut c, uid).await?;
     let phone = crate::mechanisms::mfa::verified_phone(&mut c, uid)
         .await?
         .map(|p| p.masked());
@@ -191,7 +192,7 @@ pub async fn remove_avatar(
 pub async fn avatar_image(
     deps: &Deps,
     id: &str,
-    size: avatars::Size,
+    size: crate::values::photo::AvatarSize,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
     // Ids are 32 lowercase hex digits; anything else is not looked up.
     if id.len() != 32

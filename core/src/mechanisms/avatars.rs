@@ -10,36 +10,8 @@
 use crate::mechanisms::picture::Avatar;
 use crate::store::Conn;
 use crate::values::clock::Timestamp;
+use crate::values::photo::AvatarSize;
 use sqlx::Row;
-
-/// The two stored sizes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Size {
-    Large,
-    Small,
-}
-
-impl Size {
-    /// From the URL's last segment (`256` or `64`).
-    pub fn parse(s: &str) -> Option<Size> {
-        match s {
-            "256" => Some(Size::Large),
-            "64" => Some(Size::Small),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Size::Large => "256",
-            Size::Small => "64",
-        }
-    }
-}
-
-/// The URL path of an avatar (`/avatars/{id}/{size}`).
-pub fn path(id: &str, size: Size) -> String {
-    format!("/avatars/{id}/{}", size.as_str())
-}
 
 /// Sets (or replaces) a person's avatar; returns its new public id.
 pub async fn put(
@@ -84,10 +56,14 @@ pub async fn id_of(conn: &mut Conn, user_id: &str) -> Result<Option<String>, sql
 }
 
 /// The picture behind a public id, at one size.
-pub async fn image(conn: &mut Conn, id: &str, size: Size) -> Result<Option<Vec<u8>>, sqlx::Error> {
+pub async fn image(
+    conn: &mut Conn,
+    id: &str,
+    size: AvatarSize,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
     let column = match size {
-        Size::Large => "large",
-        Size::Small => "small",
+        AvatarSize::Large => "large",
+        AvatarSize::Small => "small",
     };
     sqlx::query(&format!(
         "SELECT {column} AS pixels FROM avatars WHERE id = $1"

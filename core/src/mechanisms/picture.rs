@@ -23,13 +23,13 @@ use std::io::Cursor;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-pub use crate::values::photo::{sniff, Kind, PictureError, MAX_BYTES, MAX_SIDE};
+pub use crate::values::photo::{sniff, AvatarSize, Kind, PictureError, MAX_BYTES, MAX_SIDE};
 
 /// U1: the most memory one decode may allocate (an 8000 × 8000 RGBA picture fits).
 pub const MEMORY_CAP: u64 = 256 * 1024 * 1024;
 /// The sizes stored: the Dashboard's picture and the top bar's.
-pub const LARGE: u32 = 256;
-pub const SMALL: u32 = 64;
+pub const LARGE: u32 = AvatarSize::Large.pixels();
+pub const SMALL: u32 = AvatarSize::Small.pixels();
 /// What the stored pictures are.
 pub const CONTENT_TYPE: &str = "image/webp";
 

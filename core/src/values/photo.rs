@@ -27,6 +27,46 @@ pub enum PictureError {
     Internal,
 }
 
+/// The two sizes an avatar is stored and served at (U2: `/avatars/{id}/{pixels}`); one rule for
+/// the server's route, the pages and the browser's cropper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AvatarSize {
+    /// The Dashboard's picture.
+    Large,
+    /// The top bar's picture.
+    Small,
+}
+
+impl AvatarSize {
+    /// The stored square's side, in pixels.
+    pub const fn pixels(self) -> u32 {
+        match self {
+            AvatarSize::Large => 256,
+            AvatarSize::Small => 64,
+        }
+    }
+
+    /// The side it is shown at, in CSS pixels (smaller than `pixels`: sharp on dense screens).
+    pub const fn shown(self) -> u32 {
+        match self {
+            AvatarSize::Large => 160,
+            AvatarSize::Small => 32,
+        }
+    }
+
+    /// From the URL's last segment (`256` or `64`).
+    pub fn parse(segment: &str) -> Option<Self> {
+        [AvatarSize::Large, AvatarSize::Small]
+            .into_iter()
+            .find(|s| s.pixels().to_string() == segment)
+    }
+
+    /// U2: the URL path of the avatar with public id `id` at this size.
+    pub fn path(self, id: &str) -> String {
+        format!("/avatars/{id}/{}", self.pixels())
+    }
+}
+
 /// The three formats accepted, told apart by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -77,5 +117,19 @@ mod tests {
         assert_eq!(sniff(b"  <svg>"), Err(PictureError::Markup));
         assert_eq!(sniff(b"GIF89a"), Err(PictureError::NotAnImage));
         assert_eq!(sniff(b""), Err(PictureError::Empty));
+    }
+
+    #[test]
+    fn u2_avatar_sizes_round_trip_through_their_url() {
+        for size in [AvatarSize::Large, AvatarSize::Small] {
+            let path = size.path("ab12");
+            assert_eq!(
+                AvatarSize::parse(path.rsplit('/').next().unwrap_or_default()),
+                Some(size)
+            );
+        }
+        assert_eq!(AvatarSize::Small.path("ab12"), "/avatars/ab12/64");
+        assert_eq!(AvatarSize::parse("512"), None);
+        assert_eq!(AvatarSize::parse(""), None);
     }
 }

@@ -9,7 +9,7 @@
 
 use crate::dom::{document, resolve, window};
 use crate::editor::Shared;
-use gatehouse_core::values::photo::PictureError;
+use gatehouse_core::values::photo::{AvatarSize, PictureError};
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -182,25 +182,24 @@ fn finish(ed: &Shared, a: Answer, uploaded: bool) {
 /// Puts the avatar (or the initials) in the top bar and on the Dashboard.
 fn show_avatar(doc: &web_sys::Document, id: Option<&str>, initials: &str) {
     let spots = [
-        (".user-menu__button .avatar", 64, 32, ""),
+        (".user-menu__button .avatar", AvatarSize::Small, ""),
         (
             ".dashboard__avatar .avatar",
-            256,
-            160,
+            AvatarSize::Large,
             "Your profile picture",
         ),
     ];
-    for (selector, size, shown, alt) in spots {
+    for (selector, size, alt) in spots {
         let Ok(Some(old)) = doc.query_selector(selector) else {
             continue;
         };
         let class = old.get_attribute("class").unwrap_or_default();
         let new: Result<Element, JsValue> = match id {
             Some(id) => doc.create_element("img").and_then(|img| {
-                img.set_attribute("src", &format!("/avatars/{id}/{size}"))?;
+                img.set_attribute("src", &size.path(id))?;
                 img.set_attribute("alt", alt)?;
-                img.set_attribute("width", &shown.to_string())?;
-                img.set_attribute("height", &shown.to_string())?;
+                img.set_attribute("width", &size.shown().to_string())?;
+                img.set_attribute("height", &size.shown().to_string())?;
                 Ok(img)
             }),
             None => doc.create_element("span").and_then(|s| {
