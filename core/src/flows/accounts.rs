@@ -7,12 +7,12 @@
 //! - Y1: the user row, the verification token and its email commit in one transaction.
 //! - Verification tokens: 256 bits, stored as SHA-256, single use, 24 h.
 
+use crate::mechanisms::email_links::{self, VERIFY_PURPOSE};
 use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
 use crate::mechanisms::ratelimit::{self, Limit, RateError};
-use crate::mechanisms::secret::digest;
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::ClientInfo;
 use crate::mechanisms::users::{self, MfaMethod, NewUser};
@@ -20,7 +20,6 @@ use crate::values::email::{Email, EmailError};
 use crate::values::failure::{self, Refusal, Shown};
 use crate::values::password::{Context, PasswordError};
 use crate::values::phone::Phone;
-use sqlx::Row;
 
 #[derive(Clone)]
 pub struct Registration {
@@ -253,10 +252,7 @@ pub async fn register(
     };
     match fresh {
         Some(user_id) => {
-            crate::mechanisms::email_links::queue_verification(
-                &mut tx, deps, &user_id, &email, &first, now,
-            )
-            .await?;
+            email_links::queue_verification(&mut tx, deps, &user_id, &email, &first, now).await?;
             // E4/M13: what was chosen here waits; it is set up only after the owner's first
             // sign-in answered an emailed code, and expires unused.
             if method == MfaMethod::Authenticator {
@@ -329,23 +325,15 @@ pub async fn pending_verification(
     token: &str,
 ) -> Result<Option<PendingVerification>, VerifyError> {
     let mut c = deps.store.read().await?;
-    let row = sqlx::query(
-        "SELECT user_id, created_at FROM email_tokens WHERE token_hash = $1 \
-         AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > $2",
-    )
-    .bind(digest(token.trim()))
-    .bind(deps.now())
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let user_id: String = row.try_get(0)?;
-    let registered_at: i64 = row.try_get(1)?;
-    Ok(users::by_id(&mut c, &user_id)
+    let Some(link) = email_links::live(&mut c, token, VERIFY_PURPOSE, deps.now()).await? else {
+        return Ok(None);
+    };
+    Ok(users::by_id(&mut c, &link.user_id)
         .await?
         .filter(|u| !u.email_verified)
         .map(|user| PendingVerification {
             user,
-            registered_at,
+            registered_at: link.created_at,
         }))
 }
 
@@ -359,17 +347,10 @@ pub async fn verify_email(
 ) -> Result<(), VerifyError> {
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    let row = sqlx::query(
-        "UPDATE email_tokens SET used_at = $2 WHERE token_hash = $1 AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
-    )
-    .bind(digest(token.trim()))
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
+    let Some(link) = email_links::consume(&mut tx, token, VERIFY_PURPOSE, now).await? else {
         return Err(VerifyError::Invalid);
     };
-    let user_id: String = row.try_get(0)?;
+    let user_id = link.user_id;
     users::mark_email_verified(&mut tx, &user_id, now).await?;
     events::record(
         &mut tx,

@@ -2,7 +2,7 @@
 //! the Profile tab shows the email read-only and points to support).
 //!
 //! - Nothing changes until the new address proves it can receive mail: a single-use link
-//!   (256 random bits, stored as its SHA-256 digest, like every emailed token) goes to the new
+//!   (256 random bits, stored as its SHA-256 digest by `mechanisms::email_links`) goes to the new
 //!   address; the old one is told at once and again when the change is made, so a change the
 //!   owner did not ask for cannot pass unnoticed.
 //! - E4: opening the link only shows what would change (`pending`); the page's button (a POST)
@@ -11,16 +11,15 @@
 //!   again (in the same statement as the change, by the unique index) when it is made.
 //! - G1: both steps are security events of the account.
 
+use crate::mechanisms::email_links;
 use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
-use crate::mechanisms::secret::digest;
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::ClientInfo;
 use crate::mechanisms::users::{self, User};
 use crate::values::clock::Timestamp;
 use crate::values::email::{Email, EmailError};
-use sqlx::Row;
 
 const PURPOSE: &str = "change_email";
 /// How long the confirmation link works.
@@ -73,23 +72,17 @@ pub async fn start(
         return Err(EmailChangeError::Taken);
     }
     // A newer request replaces every older link of this account.
-    sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
-        .bind(&user.id)
-        .bind(PURPOSE)
-        .execute(&mut *tx)
-        .await?;
+    email_links::revoke_all(&mut tx, &user.id, PURPOSE, now).await?;
     let token = deps.random.token(32);
-    sqlx::query(
-        "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at, new_email) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+    email_links::issue(
+        &mut tx,
+        &token,
+        &user.id,
+        PURPOSE,
+        TTL_SECS,
+        Some(new.as_str()),
+        now,
     )
-    .bind(token.digest())
-    .bind(&user.id)
-    .bind(PURPOSE)
-    .bind(now + TTL_SECS)
-    .bind(now)
-    .bind(new.as_str())
-    .execute(&mut *tx)
     .await?;
     let link = deps.link(&format!("/confirm-email?token={}", token.expose()));
     let confirm =
@@ -120,27 +113,19 @@ pub struct Pending {
 /// The change behind a link, while the link works.
 pub async fn pending(deps: &Deps, token: &str) -> Result<Option<Pending>, sqlx::Error> {
     let mut c = deps.store.read().await?;
-    let row = sqlx::query(
-        "SELECT user_id, new_email, expires_at FROM email_tokens WHERE token_hash = $1 \
-         AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
-    )
-    .bind(digest(token.trim()))
-    .bind(PURPOSE)
-    .bind(deps.now())
-    .fetch_optional(&mut *c)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let user_id: String = row.try_get("user_id")?;
-    let new: Option<String> = row.try_get("new_email")?;
-    let Some(new_email) = new.and_then(|n| Email::parse(&n).ok()) else {
+    let Some(link) = email_links::live(&mut c, token, PURPOSE, deps.now()).await? else {
         return Ok(None);
     };
-    let expires_at = row.try_get("expires_at")?;
-    Ok(users::by_id(&mut c, &user_id).await?.map(|user| Pending {
-        user,
-        new_email,
-        expires_at,
-    }))
+    let Some(new_email) = link.new_email.as_deref().and_then(|n| Email::parse(n).ok()) else {
+        return Ok(None);
+    };
+    Ok(users::by_id(&mut c, &link.user_id)
+        .await?
+        .map(|user| Pending {
+            user,
+            new_email,
+            expires_at: link.expires_at,
+        }))
 }
 
 /// The confirmation page's button: uses the link (once) and changes the address; the old
@@ -152,19 +137,11 @@ pub async fn confirm(
 ) -> Result<Email, EmailChangeError> {
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    let row = sqlx::query(
-        "UPDATE email_tokens SET used_at = $3 WHERE token_hash = $1 AND purpose = $2 \
-         AND used_at IS NULL AND expires_at > $3 RETURNING user_id, new_email",
-    )
-    .bind(digest(token.trim()))
-    .bind(PURPOSE)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(EmailChangeError::LinkDead)?;
-    let user_id: String = row.try_get("user_id")?;
-    let new: Option<String> = row.try_get("new_email")?;
-    let new = Email::parse(new.as_deref().unwrap_or_default())?;
+    let link = email_links::consume(&mut tx, token, PURPOSE, now)
+        .await?
+        .ok_or(EmailChangeError::LinkDead)?;
+    let new = Email::parse(link.new_email.as_deref().unwrap_or_default())?;
+    let user_id = link.user_id;
     let user = users::by_id(&mut tx, &user_id)
         .await?
         .ok_or(EmailChangeError::LinkDead)?;

@@ -20,7 +20,7 @@ use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
 use crate::mechanisms::ratelimit::{self, Limit, RateError};
-use crate::mechanisms::secret::{digest, Secret};
+use crate::mechanisms::secret::Secret;
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{self, ClientInfo, Session};
 use crate::mechanisms::users::{self, MfaMethod, User};
@@ -30,9 +30,8 @@ use crate::values::email::Email;
 use crate::values::failure::{self, Refusal, Shown};
 use crate::values::password::{Context, PasswordError};
 use crate::values::phone::Phone;
-use sqlx::Row;
 
-use crate::mechanisms::email_links::{RESET_PURPOSE, RESET_TTL_SECS};
+use crate::mechanisms::email_links::{self, RESET_PURPOSE, RESET_TTL_SECS};
 const PER_IP: Limit = Limit {
     max: 10,
     window_secs: 60,
@@ -135,19 +134,6 @@ pub(crate) fn check_new(
             PasswordError::Mismatch => field(|f| &mut f.confirm, e.to_string()),
             e => field(|f| &mut f.password, e.to_string()),
         })
-}
-
-/// F2: every unused reset token of the user dies.
-async fn kill_tokens(conn: &mut Conn, user_id: &str, now: Timestamp) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE email_tokens SET used_at = $2 WHERE user_id = $1 AND purpose = $3 AND used_at IS NULL",
-    )
-    .bind(user_id)
-    .bind(now)
-    .bind(RESET_PURPOSE)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// R2 for every recovery request: the per-IP window answers "too many attempts"; the
@@ -275,21 +261,22 @@ async fn send_link_via(
     now: Timestamp,
 ) -> Result<Timestamp, RecoveryError> {
     notice_if_new_place(conn, deps, user, client, now).await?;
-    kill_tokens(conn, &user.id, now).await?;
+    email_links::revoke_all(conn, &user.id, RESET_PURPOSE, now).await?;
     let token = match via {
         Via::Email => deps.random.token(32),
         // F2: 128 bits, short enough for a link in a text message.
         Via::Sms(_) => deps.random.token(16),
     };
     let expires = now + RESET_TTL_SECS;
-    sqlx::query(
-        "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)",
+    email_links::issue(
+        conn,
+        &token,
+        &user.id,
+        RESET_PURPOSE,
+        RESET_TTL_SECS,
+        None,
+        now,
     )
-    .bind(token.digest())
-    .bind(&user.id)
-    .bind(RESET_PURPOSE)
-    .bind(expires)
-    .execute(&mut *conn)
     .await?;
     let link = deps.link(&format!("/reset-password/open?token={}", token.expose()));
     let m = match via {
@@ -369,14 +356,9 @@ async fn token_user(
     token: &str,
     now: Timestamp,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
-    )
-    .bind(digest(token.trim()))
-    .bind(RESET_PURPOSE)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
+    Ok(email_links::live(conn, token, RESET_PURPOSE, now)
+        .await?
+        .map(|l| l.user_id))
 }
 
 /// Whether the reset page should offer the form (F2).
@@ -407,17 +389,9 @@ pub async fn reset_password(
     let phc = deps.hasher.hash(&password).await?;
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    let used = sqlx::query(
-        "UPDATE email_tokens SET used_at = $2 WHERE token_hash = $1 AND purpose = $3 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
-    )
-    .bind(digest(token.trim()))
-    .bind(now)
-    .bind(RESET_PURPOSE)
-    .fetch_optional(&mut *tx)
-    .await?;
-    match used {
-        Some(r) if r.try_get::<String, _>(0)? == user.id => {}
-        _ => return Err(RecoveryError::LinkInvalid),
+    let used = email_links::consume(&mut tx, token, RESET_PURPOSE, now).await?;
+    if used.is_none_or(|l| l.user_id != user.id) {
+        return Err(RecoveryError::LinkInvalid);
     }
     set_password(&mut tx, deps, &user, &phc, None, client, now).await?;
     users::reset_failures(&mut tx, &user.id).await?;
@@ -437,7 +411,7 @@ pub(crate) async fn set_password(
 ) -> Result<(), RecoveryError> {
     users::set_password_hash(conn, &user.id, phc, now).await?;
     sessions::revoke_all_for_user(conn, &user.id, keep_session).await?;
-    kill_tokens(conn, &user.id, now).await?;
+    email_links::revoke_all(conn, &user.id, RESET_PURPOSE, now).await?;
     events::record(
         conn,
         Some(&user.id),

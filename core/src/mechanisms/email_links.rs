@@ -4,15 +4,126 @@
 
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
+use crate::mechanisms::secret::{digest, Secret};
 use crate::mechanisms::service::Deps;
 use crate::store::Conn;
 use crate::values::clock::Timestamp;
 use crate::values::email::Email;
+use sqlx::Row;
+
+/// A link that still works: whose it is, when it was made and dies, and (support's email
+/// change) the address it confirms.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub user_id: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub new_email: Option<String>,
+}
+
+fn live_of(row: &sqlx::any::AnyRow) -> Result<Live, sqlx::Error> {
+    Ok(Live {
+        user_id: row.try_get("user_id")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        new_email: row.try_get("new_email")?,
+    })
+}
+
+const LIVE: &str = "user_id, created_at, expires_at, new_email";
+
+/// Stores a link's token of `purpose` (only its SHA-256 digest), working for `ttl_secs`.
+pub async fn issue(
+    conn: &mut Conn,
+    token: &Secret,
+    user_id: &str,
+    purpose: &str,
+    ttl_secs: i64,
+    new_email: Option<&str>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at, new_email) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token.digest())
+    .bind(user_id)
+    .bind(purpose)
+    .bind(now + ttl_secs)
+    .bind(now)
+    .bind(new_email)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// E4: reads a link of `purpose` without using it; `None` when unknown, used or expired.
+pub async fn live(
+    conn: &mut Conn,
+    token: &str,
+    purpose: &str,
+    now: Timestamp,
+) -> Result<Option<Live>, sqlx::Error> {
+    sqlx::query(&format!(
+        "SELECT {LIVE} FROM email_tokens WHERE token_hash = $1 AND purpose = $2 \
+         AND used_at IS NULL AND expires_at > $3"
+    ))
+    .bind(digest(token.trim()))
+    .bind(purpose)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(live_of)
+    .transpose()
+}
+
+/// F2: uses a link of `purpose`, once: the check and the use are one statement, so two
+/// parallel uses cannot both pass. `None` when it no longer works.
+pub async fn consume(
+    conn: &mut Conn,
+    token: &str,
+    purpose: &str,
+    now: Timestamp,
+) -> Result<Option<Live>, sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE email_tokens SET used_at = $3 WHERE token_hash = $1 AND purpose = $2 \
+         AND used_at IS NULL AND expires_at > $3 RETURNING {LIVE}"
+    ))
+    .bind(digest(token.trim()))
+    .bind(purpose)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(live_of)
+    .transpose()
+}
+
+/// F2: every unused link of `purpose` of the user dies (a newer one replaces them).
+pub async fn revoke_all(
+    conn: &mut Conn,
+    user_id: &str,
+    purpose: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(purpose)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
 
 /// F2: how long a reset link works.
 pub const RESET_TTL_SECS: i64 = 30 * 60;
 /// The stored purpose of reset links.
 pub const RESET_PURPOSE: &str = "reset_password";
+/// The stored purpose of verification links (E4).
+pub const VERIFY_PURPOSE: &str = "verify_email";
 
 /// Y1: stores a new verification token (hashed) and queues its email in the caller's transaction.
 pub async fn queue_verification(
@@ -24,13 +135,8 @@ pub async fn queue_verification(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let token = deps.random.token(32);
-    sqlx::query("INSERT INTO email_tokens (token_hash, user_id, purpose, expires_at, created_at) VALUES ($1, $2, 'verify_email', $3, $4)")
-        .bind(token.digest())
-        .bind(user_id)
-        .bind(now + deps.settings.verify_ttl_secs)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    let ttl = deps.settings.verify_ttl_secs;
+    issue(conn, &token, user_id, VERIFY_PURPOSE, ttl, None, now).await?;
     let link = deps.link(&format!("/verify-email?token={}", token.expose()));
     outbox::enqueue(
         conn,
