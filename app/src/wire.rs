@@ -156,8 +156,14 @@ pub struct RegisterView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileView {
     pub me: Me,
-    /// The verified phone, masked; empty when there is none.
+    /// The verified phone in full (the person's own, in the field they edit); empty when none.
     pub phone: String,
+    /// M9: a code went to this (masked) new number; it is stored once the code comes back.
+    pub verifying_phone: Option<String>,
+    /// S5: a phone change needs a fresh re-authentication.
+    pub reauth: ReauthView,
+    /// R4: text messages can be sent at all (some calling codes are allowed).
+    pub sms_available: bool,
     pub flash: Flash,
 }
 
@@ -178,7 +184,7 @@ pub struct AvatarAnswer {
     pub avatar: Option<String>,
 }
 
-/// Where re-authentication stands on the Security tab (S5).
+/// Where re-authentication stands (S5), on the Security tab and for the Profile tab's phone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReauthView {
     /// Sensitive changes are allowed for this many more minutes.
@@ -192,6 +198,37 @@ pub enum ReauthView {
         destination: String,
         resend_in: i64,
     },
+}
+
+#[cfg(feature = "ssr")]
+impl ReauthView {
+    /// The page's words for core's state at `now`.
+    pub fn of(r: gatehouse_core::mechanisms::reauth::Reauth, now: i64) -> Self {
+        use gatehouse_core::mechanisms::reauth::Reauth;
+        use gatehouse_core::values::factors::StepKind;
+        match r {
+            Reauth::Fresh { until } => ReauthView::Fresh {
+                minutes_left: ((until - now) + 59) / 60,
+            },
+            Reauth::Password => ReauthView::Password,
+            Reauth::Code {
+                kind,
+                masked,
+                resend_in,
+            } => ReauthView::Code {
+                by_app: kind == StepKind::Authenticator,
+                destination: masked,
+                resend_in,
+            },
+        }
+    }
+}
+
+impl ReauthView {
+    /// S5: sensitive changes go through now.
+    pub fn fresh(&self) -> bool {
+        matches!(self, ReauthView::Fresh { .. })
+    }
 }
 
 /// The Security tab (`/profile/security`).
@@ -358,7 +395,7 @@ impl Lifetimes {
             let s = &st.deps.settings;
             return Self {
                 code_minutes: s.code_ttl_secs / 60,
-                reauth_minutes: gatehouse_core::flows::security::REAUTH_WINDOW_SECS / 60,
+                reauth_minutes: gatehouse_core::mechanisms::reauth::WINDOW_SECS / 60,
                 verify_hours: s.verify_ttl_secs / 3600,
             };
         }

@@ -7,12 +7,11 @@ mod common;
 
 use common::*;
 use gatehouse_core::flows::login::{self, StepKind};
-use gatehouse_core::flows::security::{
-    self, Changed, Choice, Reauth, SecurityError, REAUTH_WINDOW_SECS,
-};
+use gatehouse_core::flows::security::{self, Changed, Choice, SecurityError};
 use gatehouse_core::mechanisms::challenges::ChallengeError;
 use gatehouse_core::mechanisms::credentials::CredentialError;
 use gatehouse_core::mechanisms::outbox::Channel;
+use gatehouse_core::mechanisms::reauth::{Reauth, WINDOW_SECS as REAUTH_WINDOW_SECS};
 use gatehouse_core::mechanisms::service::Deps;
 use gatehouse_core::mechanisms::users::{self, MfaMethod};
 use gatehouse_core::store::testing;

@@ -1,5 +1,8 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, noAxeViolations, registerAndVerify, signIn, uniqueEmail } from './helpers';
+import {
+  PASSWORD, advanceClock, codeIn, hydrated, noAxeViolations, registerAndVerify, registerWithSms, signIn, smsCount, uniqueEmail, uniquePhone,
+  waitForSms,
+} from './helpers';
 
 for (const js of [true, false]) {
   test.describe(js ? 'with JavaScript' : 'without JavaScript', () => {
@@ -41,6 +44,53 @@ for (const js of [true, false]) {
       await expect(page.getByRole('button', { name: 'Augusta Ada King' })).toBeVisible();
       const events = page.getByRole('list', { name: 'Security events' }).getByRole('listitem');
       await expect(events.first()).toContainText('Name changed');
+    });
+
+    test('Profile tab: with SMS as the method, a new phone needs re-authentication and its own code; the old number is told (S5, M9, M7)', async ({ page }) => {
+      const email = uniqueEmail(js ? 'phone-js' : 'phone-nojs');
+      const oldPhone = uniquePhone();
+      const newPhone = uniquePhone();
+      await registerWithSms(page, email, oldPhone, js);
+      await page.getByRole('tab', { name: 'Profile' }).click();
+      await expect(page).toHaveURL(/\/profile\/details$/);
+      await expect(page.getByLabel('Phone')).toHaveValue(oldPhone.e164);
+
+      // S5: ten minutes after the sign-in, the change waits for "Confirm it is you".
+      await advanceClock(page.request, 601);
+      await page.reload();
+      if (js) await hydrated(page);
+      await page.getByLabel('Phone').fill(newPhone.typed);
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expect(page.getByText('For your safety, confirm it is you before changing your phone.')).toBeVisible();
+      await expect(page.getByLabel('Phone')).toHaveAttribute('aria-invalid', 'true');
+      await expect(page.getByLabel('Phone')).toHaveValue(newPhone.typed);
+      await expect(page.getByRole('heading', { name: 'Confirm it is you' })).toBeVisible();
+      expect(await smsCount(page.request, newPhone.e164, /code is/)).toBe(0);
+      const reauthCodes = await smsCount(page.request, oldPhone.e164, /code is/);
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByLabel('Verification code').fill(codeIn(await waitForSms(page.request, oldPhone.e164, /code is/, reauthCodes)));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await expect(page.getByText(/You can make this change for the next 10 minutes/)).toBeVisible();
+      await expect(page).toHaveURL(/\/profile\/details$/);
+
+      // M9: the new number answers with its own code before it is stored.
+      await page.getByLabel('Phone').fill(newPhone.typed);
+      await page.getByRole('button', { name: 'Save' }).click();
+      await expect(page.getByText(/We sent a code to \+•+\d{4}\. Enter it below/)).toBeVisible();
+      await expect(page.getByRole('heading', { name: 'Verify your new phone' })).toBeVisible();
+      if (js) await noAxeViolations(page);
+      await page.getByLabel('Verification code').fill(codeIn(await waitForSms(page.request, newPhone.e164, /code is/)));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await expect(page.getByText(`Your phone number is now +•••••••${newPhone.e164.slice(-4)}.`)).toBeVisible();
+      await expect(page.getByLabel('Phone')).toHaveValue(newPhone.e164);
+      // M7: the old number hears of it.
+      await waitForSms(page.request, oldPhone.e164, /removed from your account/);
+
+      await page.getByRole('tab', { name: 'Security' }).click();
+      await expect(page.getByText(`Codes by text message to +•••••••${newPhone.e164.slice(-4)}.`)).toBeVisible();
+      const events = page.getByRole('list', { name: 'Security events' }).getByRole('listitem');
+      await expect(events.first()).toContainText('Phone number changed');
     });
 
     if (js) {

@@ -706,6 +706,8 @@ const ENDPOINTS: &[&str] = &[
     "me",
     "profile_view",
     "save_profile",
+    "confirm_phone",
+    "resend_phone_code",
     "dashboard_view",
     "upload_avatar",
     "remove_avatar",
@@ -851,7 +853,16 @@ fn m5_regression_3_every_signed_in_server_function_refuses_a_partial_session() {
         ("send_reset_link", &[]),
         ("regenerate_codes", &[]),
         ("codes_saved", &[]),
-        ("save_profile", &[("first_name", "Eve"), ("last_name", "X")]),
+        (
+            "save_profile",
+            &[
+                ("first_name", "Eve"),
+                ("last_name", "X"),
+                ("phone", "+15550100999"),
+            ],
+        ),
+        ("confirm_phone", &[("code", "123456")]),
+        ("resend_phone_code", &[]),
         ("remove_avatar", &[]),
     ];
     for (name, fields) in calls {

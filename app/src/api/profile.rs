@@ -15,9 +15,9 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 
 #[cfg(feature = "ssr")]
-const PAGE: &str = "/profile/details";
+pub(crate) const PAGE: &str = "/profile/details";
 #[cfg(feature = "ssr")]
-const FORM: &str = "profile";
+pub(crate) const FORM: &str = "profile";
 #[cfg(feature = "ssr")]
 const DASHBOARD: &str = "/profile";
 #[cfg(feature = "ssr")]
@@ -144,31 +144,108 @@ pub async fn get_profile_view() -> Result<Option<ProfileView>, ServerFnError> {
         .map_err(internal)?;
     Ok(Some(ProfileView {
         me: crate::wire::Me::from(tab.user),
-        phone: tab.phone.unwrap_or_default(),
+        phone: tab
+            .phone
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        verifying_phone: tab.verifying_phone,
+        reauth: crate::wire::ReauthView::of(tab.reauth, st.deps.now()),
+        sms_available: !tab.sms_country_codes.is_empty(),
         flash: ctx::take_flash(&st, FORM),
     }))
 }
 
-/// Saves the first and last name; what was typed stays in the form when a name is refused.
+/// Saves the names and starts a phone change (M9: a code to the new number; S5: after a
+/// re-authentication); what was typed stays in the form when anything is refused.
 #[server(endpoint = "save_profile")]
-pub async fn save_profile(first_name: String, last_name: String) -> Result<(), ServerFnError> {
-    use gatehouse_core::flows::profile::{self, Saved};
+pub async fn save_profile(
+    first_name: String,
+    last_name: String,
+    #[server(default)] phone: String,
+) -> Result<Flash, ServerFnError> {
+    use gatehouse_core::flows::profile::{self, Form};
     let st = ctx::state()?;
     let Some((s, _)) = ctx::signed_in(&st).await? else {
-        leptos_axum::redirect("/login");
-        return Ok(());
+        return Ok(signed_out_profile());
     };
     let keep = [
         ("first_name", first_name.as_str()),
         ("last_name", &last_name),
+        ("phone", &phone),
     ];
-    match profile::save_names(&st.deps, &s, &first_name, &last_name, &ctx::client()).await {
-        Ok(Saved::Changed) => ctx::notice(&st, FORM, "Saved. Your name is updated everywhere."),
-        Ok(Saved::Unchanged) => {
-            ctx::notice(&st, FORM, "Nothing to save: that is your name already.")
-        }
-        Err(e) => ctx::fail(&st, FORM, "first_name", &e, &keep),
+    let form = Form {
+        first_name: &first_name,
+        last_name: &last_name,
+        phone: &phone,
+    };
+    let f = match profile::save(&st.deps, &s, form, &ctx::client()).await {
+        Ok(saved) => ctx::notice_keeping(&st, FORM, saved_words(&saved), &keep[2..]),
+        Err(e) => ctx::fail(&st, FORM, "phone", &e, &keep),
     };
     ctx::back_to(PAGE);
-    Ok(())
+    Ok(f)
+}
+
+/// M5: no signed-in session: to the sign-in page, nothing changed.
+#[cfg(feature = "ssr")]
+fn signed_out_profile() -> Flash {
+    use gatehouse_core::flows::profile::ProfileError;
+    leptos_axum::redirect("/login");
+    let refusal = crate::wire::AppError::from_refusal(&ProfileError::SignedOut, "first_name");
+    Flash::for_form(FORM).with_failure(refusal)
+}
+
+/// What saving did, in words.
+#[cfg(feature = "ssr")]
+fn saved_words(saved: &gatehouse_core::flows::profile::Saved) -> String {
+    use gatehouse_core::flows::profile::phone::PhoneStep;
+    let names = saved
+        .names
+        .then_some("Saved. Your name is updated everywhere.");
+    let phone = match &saved.phone {
+        PhoneStep::Unchanged => None,
+        PhoneStep::CodeSent(to) => Some(format!(
+            "We sent a code to {to}. Enter it below to use this number."
+        )),
+        PhoneStep::Removed => Some("Your phone number is removed.".to_string()),
+    };
+    match (names, phone) {
+        (None, None) => "Nothing to save: nothing changed.".to_string(),
+        (Some(n), None) => n.to_string(),
+        (None, Some(p)) => p,
+        (Some(n), Some(p)) => format!("{n} {p}"),
+    }
+}
+
+/// M9: the code sent to the new number; the number is stored when it is right.
+#[server(endpoint = "confirm_phone")]
+pub async fn confirm_phone(code: String) -> Result<Flash, ServerFnError> {
+    let st = ctx::state()?;
+    let Some((s, _)) = ctx::signed_in(&st).await? else {
+        return Ok(signed_out_profile());
+    };
+    let f =
+        match gatehouse_core::flows::profile::phone::confirm(&st.deps, &s, &code, &ctx::client())
+            .await
+        {
+            Ok(masked) => ctx::notice(&st, FORM, format!("Your phone number is now {masked}.")),
+            Err(e) => ctx::fail(&st, FORM, "phone_code", &e, &[("phone_code", &code)]),
+        };
+    ctx::back_to(PAGE);
+    Ok(f)
+}
+
+/// R4: a new code to the number being verified.
+#[server(endpoint = "resend_phone_code")]
+pub async fn resend_phone_code() -> Result<Flash, ServerFnError> {
+    let st = ctx::state()?;
+    let Some((s, _)) = ctx::signed_in(&st).await? else {
+        return Ok(signed_out_profile());
+    };
+    let f = match gatehouse_core::flows::profile::phone::resend(&st.deps, &s).await {
+        Ok(()) => ctx::notice(&st, FORM, "We sent you a new code."),
+        Err(e) => ctx::fail(&st, FORM, "phone_code", &e, &[]),
+    };
+    ctx::back_to(PAGE);
+    Ok(f)
 }

@@ -32,10 +32,38 @@ async fn signed_in(
     }
 }
 
-/// Every Security-tab form ends the same way: its notice or its refusal, then back to the tab.
+/// The page (and its flash's form) a form returns to.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Copy)]
+struct Back {
+    page: &'static str,
+    form: &'static str,
+}
+
+#[cfg(feature = "ssr")]
+const SECURITY: Back = Back {
+    page: PAGE,
+    form: FORM,
+};
+
+/// S5: the re-authentication forms serve the Security tab and the Profile tab's phone
+/// (`tab` = "profile"); the answer goes back to the tab they were on.
+#[cfg(feature = "ssr")]
+fn back_for(tab: &str) -> Back {
+    match tab {
+        "profile" => Back {
+            page: super::profile::PAGE,
+            form: super::profile::FORM,
+        },
+        _ => SECURITY,
+    }
+}
+
+/// Every form here ends the same way: its notice or its refusal, then back to its tab.
 #[cfg(feature = "ssr")]
 fn done<T, E: gatehouse_core::values::failure::Refusal>(
     st: &ctx::AppState,
+    back: Back,
     r: Result<T, E>,
     field: &str,
     ok: &str,
@@ -43,13 +71,13 @@ fn done<T, E: gatehouse_core::values::failure::Refusal>(
 ) {
     match r {
         Ok(_) => {
-            ctx::notice(st, FORM, ok);
+            ctx::notice(st, back.form, ok);
         }
         Err(e) => {
-            ctx::fail(st, FORM, field, &e, keep);
+            ctx::fail(st, back.form, field, &e, keep);
         }
     }
-    ctx::back_to(PAGE);
+    ctx::back_to(back.page);
 }
 
 #[server(endpoint = "security_view")]
@@ -74,9 +102,8 @@ fn view_of(
     flash: Flash,
 ) -> SecurityView {
     use crate::wire::{ActivityItem, Me, ReauthView, SessionItem};
-    use gatehouse_core::flows::security::Reauth;
     use gatehouse_core::values::clock::format_utc;
-    use gatehouse_core::values::factors::{MfaMethod, StepKind};
+    use gatehouse_core::values::factors::MfaMethod;
     let now = st.deps.now();
     let u = ov.user;
     SecurityView {
@@ -88,21 +115,7 @@ fn view_of(
         me: Me::from(u),
         pending: ov.pending.as_ref().map(pending_words),
         recovery_codes_left: ov.recovery_codes_left,
-        reauth: match ov.reauth {
-            Reauth::Fresh { until } => ReauthView::Fresh {
-                minutes_left: ((until - now) + 59) / 60,
-            },
-            Reauth::Password => ReauthView::Password,
-            Reauth::Code {
-                kind,
-                masked,
-                resend_in,
-            } => ReauthView::Code {
-                by_app: kind == StepKind::Authenticator,
-                destination: masked,
-                resend_in,
-            },
-        },
+        reauth: ReauthView::of(ov.reauth, now),
         verifying_phone: ov.verifying_phone,
         new_codes: ov.new_recovery_codes,
         sms_country_codes: ov.sms_country_codes,
@@ -180,7 +193,10 @@ pub async fn sign_out_others() -> Result<(), ServerFnError> {
 
 /// S5 step 1: the password; a code from the current method is asked next.
 #[server(endpoint = "reauth_password")]
-pub async fn reauth_password(password: String) -> Result<(), ServerFnError> {
+pub async fn reauth_password(
+    password: String,
+    #[server(default)] tab: String,
+) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
@@ -188,16 +204,20 @@ pub async fn reauth_password(password: String) -> Result<(), ServerFnError> {
     let r =
         gatehouse_core::flows::security::reauth_password(&st.deps, &s, &password, &ctx::client())
             .await;
+    let back = back_for(&tab);
     if let Err(e) = r {
-        ctx::fail(&st, FORM, "reauth_password", &e, &[]);
+        ctx::fail(&st, back.form, "reauth_password", &e, &[]);
     }
-    ctx::back_to(PAGE);
+    ctx::back_to(back.page);
     Ok(())
 }
 
 /// S5 step 2: the code; changes are allowed for ten minutes.
 #[server(endpoint = "reauth_code")]
-pub async fn reauth_code(code: String) -> Result<(), ServerFnError> {
+pub async fn reauth_code(
+    code: String,
+    #[server(default)] tab: String,
+) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
@@ -205,10 +225,11 @@ pub async fn reauth_code(code: String) -> Result<(), ServerFnError> {
     let r = gatehouse_core::flows::security::reauth_code(&st.deps, &s, &code, &ctx::client()).await;
     done(
         &st,
+        back_for(&tab),
         r,
         "reauth_code",
         &format!(
-            "Thank you. You can change your security settings for the next {} minutes.",
+            "Thank you. You can make this change for the next {} minutes.",
             crate::wire::Lifetimes::current().reauth_minutes
         ),
         &[("reauth_code", &code)],
@@ -218,7 +239,10 @@ pub async fn reauth_code(code: String) -> Result<(), ServerFnError> {
 
 /// R4: a new code for re-authentication (`purpose` = "reauth") or phone verification ("phone").
 #[server(endpoint = "security_resend")]
-pub async fn security_resend(purpose: String) -> Result<(), ServerFnError> {
+pub async fn security_resend(
+    purpose: String,
+    #[server(default)] tab: String,
+) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(s) = signed_in(&st).await? else {
         return Ok(());
@@ -230,7 +254,14 @@ pub async fn security_resend(purpose: String) -> Result<(), ServerFnError> {
         (Purpose::Reauth, "reauth_code")
     };
     let r = gatehouse_core::flows::security::resend(&st.deps, &s, purpose).await;
-    done(&st, r, field, "We sent you a new code.", &[]);
+    done(
+        &st,
+        back_for(&tab),
+        r,
+        field,
+        "We sent you a new code.",
+        &[],
+    );
     Ok(())
 }
 
@@ -288,6 +319,7 @@ pub async fn verify_phone(code: String) -> Result<(), ServerFnError> {
         gatehouse_core::flows::security::verify_phone(&st.deps, &s, &code, &ctx::client()).await;
     done(
         &st,
+        SECURITY,
         r,
         "phone_code",
         "Your phone number is verified. Sign-in codes now come by text message.",
@@ -317,7 +349,7 @@ pub async fn change_password(
     )
     .await;
     let ok = "Your password was changed. Every other session was signed out.";
-    done(&st, r, "current", ok, &[]);
+    done(&st, SECURITY, r, "current", ok, &[]);
     Ok(())
 }
 
@@ -368,6 +400,7 @@ pub async fn regenerate_codes() -> Result<(), ServerFnError> {
             .await;
     done(
         &st,
+        SECURITY,
         r,
         "codes",
         "Here are your new recovery codes. The old ones no longer work.",
@@ -384,7 +417,14 @@ pub async fn codes_saved() -> Result<(), ServerFnError> {
         return Ok(());
     };
     let r = gatehouse_core::flows::security::recovery_codes_saved(&st.deps, &s).await;
-    done(&st, r, "codes", "Your recovery codes are saved.", &[]);
+    done(
+        &st,
+        SECURITY,
+        r,
+        "codes",
+        "Your recovery codes are saved.",
+        &[],
+    );
     Ok(())
 }
 

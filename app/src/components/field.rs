@@ -29,6 +29,9 @@ pub fn Field(
     /// File inputs: the types offered in the picker (the server decides what it takes).
     #[prop(optional)]
     accept: &'static str,
+    /// An empty value means something (no phone): the browser must not insist.
+    #[prop(optional)]
+    optional: bool,
 ) -> impl IntoView {
     let err_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
@@ -48,7 +51,7 @@ pub fn Field(
                 name=name
                 type=kind
                 value=value
-                required=true
+                required=!optional
                 disabled=disabled
                 autofocus=autofocus
                 autocomplete=opt(autocomplete)

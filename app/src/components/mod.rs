@@ -8,6 +8,7 @@ pub mod layout;
 pub mod mfa_choice;
 pub mod page;
 pub mod profile_frame;
+pub mod reauth;
 pub mod recovery_codes;
 pub mod top_bar;
 
@@ -20,5 +21,6 @@ pub use leptos::server_fn::ServerFn;
 pub use mfa_choice::MfaMethodChoice;
 pub use page::{failed_card, server_view, PostForm};
 pub use profile_frame::ProfileFrame;
+pub use reauth::ReauthBox;
 pub use recovery_codes::RecoveryCodesList;
 pub use top_bar::TopBar;

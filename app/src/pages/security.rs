@@ -10,14 +10,14 @@
 //! outcome, with or without JavaScript.
 
 use crate::api::security::{
-    get_security_view, ChangePassword, CodesSaved, ReauthCode, ReauthPassword, RegenerateCodes,
-    SaveMfaMethod, SecurityResend, SendResetLink, SignOutOthers, SignOutSession, VerifyPhone,
+    get_security_view, ChangePassword, CodesSaved, RegenerateCodes, SaveMfaMethod, SecurityResend,
+    SendResetLink, SignOutOthers, SignOutSession, VerifyPhone,
 };
 use crate::components::{
     server_view, Field, FormMessage, MfaMethodChoice, PasswordField, PostForm, ProfileFrame,
-    RecoveryCodesList, ServerFn, SubmitButton,
+    ReauthBox, RecoveryCodesList, ServerFn, SubmitButton,
 };
-use crate::wire::{Lifetimes, ReauthView, SecurityView};
+use crate::wire::{Lifetimes, SecurityView};
 use gatehouse_core::values::factors::MfaMethod;
 use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
@@ -42,7 +42,7 @@ fn method_words(v: &SecurityView) -> String {
 fn page(v: SecurityView) -> impl IntoView {
     let me = v.me.clone();
     let flash = v.flash.clone();
-    let fresh = matches!(v.reauth, ReauthView::Fresh { .. });
+    let fresh = v.reauth.fresh();
     view! {
         <ProfileFrame me=me active="/profile/security">
             <h2 class="visually-hidden">"Security"</h2>
@@ -59,7 +59,7 @@ fn page(v: SecurityView) -> impl IntoView {
                 {(v.me.mfa_method != MfaMethod::Authenticator).then(|| view! {
                     <p class="field__hint">"An authenticator app is the strongest choice: codes by email or text message can be intercepted."</p>
                 })}
-                {(!fresh).then(|| reauth_section(&v))}
+                {(!fresh).then(|| view! { <ReauthBox reauth=v.reauth.clone() flash=flash.clone() tab="security" why="To change how you sign in" /> })}
                 {v.verifying_phone.clone().filter(|_| fresh).map(|to| phone_section(&v, to))}
                 {method_form(&v)}
             </section>
@@ -68,61 +68,6 @@ fn page(v: SecurityView) -> impl IntoView {
             {sessions_section(&v)}
             {activity_section(&v)}
         </ProfileFrame>
-    }
-}
-
-/// S5: "Confirm it is you" — the password, then a code from the current method.
-fn reauth_section(v: &SecurityView) -> impl IntoView + use<> {
-    let f = v.flash.clone();
-    let body = match &v.reauth {
-        ReauthView::Code {
-            by_app,
-            destination,
-            resend_in,
-        } => {
-            let (text, hint) = if *by_app {
-                (
-                    "Enter the six-digit code your authenticator app shows for Gatehouse.".to_string(),
-                    "A new code appears every 30 seconds.".to_string(),
-                )
-            } else {
-                (
-                    format!("We sent a six-digit code to {destination}."),
-                    Lifetimes::current().code_hint(),
-                )
-            };
-            let wait = *resend_in;
-            view! {
-                <p>{text}</p>
-                <PostForm to=ReauthCode::url()>
-                    <Field id="reauth-code" label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
-                        value=f.value("reauth_code") error=f.error("reauth_code") hint=Some(hint.to_string()) />
-                    <SubmitButton label="Verify" />
-                </PostForm>
-                {(!by_app).then(|| view! {
-                    <PostForm to=SecurityResend::url()>
-                        <input type="hidden" name="purpose" value="reauth" />
-                        <SubmitButton label="Resend code" secondary=true />
-                    </PostForm>
-                    {(wait > 0).then(|| view! { <p class="field__hint">{format!("You can ask for a new code in {wait} seconds.")}</p> })}
-                })}
-            }
-            .into_any()
-        }
-        _ => view! {
-            <p>{format!("To change how you sign in, enter your password and then a code. After that you have {} minutes to make changes.", Lifetimes::current().reauth_minutes)}</p>
-            <PostForm to=ReauthPassword::url()>
-                <PasswordField id="reauth-password" label="Password" name="password" autocomplete="current-password" error=f.error("reauth_password") />
-                <SubmitButton label="Continue" />
-            </PostForm>
-        }
-        .into_any(),
-    };
-    view! {
-        <section class="reauth" aria-labelledby="reauth-title">
-            <h4 id="reauth-title">"Confirm it is you"</h4>
-            {body}
-        </section>
     }
 }
 

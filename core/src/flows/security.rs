@@ -1,8 +1,8 @@
 //! The Security tab: re-authentication and changing how sign-ins are confirmed.
 //!
 //! - S5: changing the method, verifying a phone or regenerating recovery codes needs a full
-//!   re-authentication (password, then a code from the *current* method) within the last ten
-//!   minutes. `sessions.authenticated_at` holds the time of the last one (sign-in counts).
+//!   re-authentication (`mechanisms::reauth`); its two steps (password, then a code from the
+//!   *current* method) live here and serve the Profile tab's phone change too.
 //! - M7: every change is told on the old channel (the old phone by text message, else email).
 //! - M4: choosing the authenticator does not switch yet: the QR code comes at the next sign-in
 //!   and the method changes only after its first code.
@@ -15,16 +15,15 @@
 use crate::mechanisms::challenges::{self, ChallengeError, Delivery};
 use crate::mechanisms::credentials::CredentialError;
 use crate::mechanisms::events::{self, EventKind};
-use crate::mechanisms::messages::{self, MethodChange};
+use crate::mechanisms::messages::MethodChange;
 use crate::mechanisms::mfa;
-use crate::mechanisms::outbox;
+use crate::mechanisms::reauth::{self, Reauth};
 use crate::mechanisms::recovery_codes::CodesError;
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{self, ClientInfo, Session};
 use crate::mechanisms::users::{self, MfaMethod, User};
 use crate::store::Conn;
 use crate::values::clock::Timestamp;
-use crate::values::factors::StepKind;
 use crate::values::factors::{ChallengeKind, Factor, Purpose};
 use crate::values::failure::{Refusal, Shown};
 use crate::values::phone::Phone;
@@ -86,24 +85,6 @@ impl From<mfa::MfaError> for SecurityError {
     }
 }
 
-/// S5: how long a re-authentication (or the sign-in itself) allows sensitive changes.
-pub const REAUTH_WINDOW_SECS: i64 = 600;
-
-/// Where re-authentication stands for this session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reauth {
-    /// Sensitive changes are allowed until this time.
-    Fresh { until: Timestamp },
-    /// Ask for the password.
-    Password,
-    /// The password was right; ask for a code of this kind (sent to `masked` when it was sent).
-    Code {
-        kind: StepKind,
-        masked: String,
-        resend_in: i64,
-    },
-}
-
 /// Everything the Security tab shows, read in one call on one connection.
 #[derive(Debug, Clone)]
 pub struct Overview {
@@ -143,20 +124,8 @@ async fn load_user(conn: &mut Conn, user_id: &str) -> Result<User, SecurityError
         .ok_or(SecurityError::SignedOut)
 }
 
-/// S5: the time until which sensitive changes are allowed, if that is still ahead.
-pub fn fresh_until(session: &Session, now: Timestamp) -> Option<Timestamp> {
-    match &session.state {
-        sessions::SessionState::Authenticated {
-            authenticated_at, ..
-        } => Some(authenticated_at + REAUTH_WINDOW_SECS).filter(|u| *u > now),
-        _ => None,
-    }
-}
-
 fn require_fresh(session: &Session, now: Timestamp) -> Result<(), SecurityError> {
-    fresh_until(session, now)
-        .map(|_| ())
-        .ok_or(SecurityError::ReauthRequired)
+    reauth::require_fresh(session, now).map_err(|_| SecurityError::ReauthRequired)
 }
 
 pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, SecurityError> {
@@ -165,17 +134,7 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
     let mut c = deps.store.read().await?;
     let user = load_user(&mut c, uid).await?;
     let phone = mfa::verified_phone(&mut c, uid).await?.map(|p| p.masked());
-    let reauth = match fresh_until(session, now) {
-        Some(until) => Reauth::Fresh { until },
-        None => match challenges::live(&mut c, session, Purpose::Reauth, now).await? {
-            Some(ch) => Reauth::Code {
-                kind: ch.kind.factor.step(),
-                masked: crate::values::factors::mask(&ch.destination),
-                resend_in: (ch.last_sent_at + deps.settings.resend_cooldown_secs - now).max(0),
-            },
-            None => Reauth::Password,
-        },
-    };
+    let reauth = reauth::state(&mut c, deps, session, now).await?;
     let verifying_phone = challenges::live(&mut c, session, Purpose::PhoneVerification, now)
         .await?
         .map(|ch| crate::values::factors::mask(&ch.destination));
@@ -288,22 +247,6 @@ pub enum Changed {
     VerifyPhone(String),
 }
 
-/// M7: tells the owner on the old channel.
-async fn notify_old_channel(
-    conn: &mut Conn,
-    user: &User,
-    change: &MethodChange<'_>,
-    now: Timestamp,
-) -> Result<(), SecurityError> {
-    let phone = mfa::verified_phone(conn, &user.id).await?;
-    let m = match (user.mfa_method, phone) {
-        (MfaMethod::Sms, Some(p)) => messages::mfa_changed_sms(p.as_str()),
-        _ => messages::mfa_changed_email(user.email.as_str(), change),
-    };
-    outbox::enqueue(conn, &m, now).await?;
-    Ok(())
-}
-
 /// S5/M7: changes the method (or starts the change) after a fresh re-authentication.
 pub async fn change_method(
     deps: &Deps,
@@ -339,7 +282,7 @@ pub async fn change_method(
                 pending: false,
                 security_link: &security_link,
             };
-            notify_old_channel(&mut tx, &user, &change, now).await?;
+            mfa::tell_old_channel(&mut tx, &user, &change, now).await?;
             mfa::use_email(&mut tx, uid, client, now).await?;
             Changed::ToEmail
         }
@@ -354,7 +297,7 @@ pub async fn change_method(
                 pending: true,
                 security_link: &security_link,
             };
-            notify_old_channel(&mut tx, &user, &change, now).await?;
+            mfa::tell_old_channel(&mut tx, &user, &change, now).await?;
             mfa::begin_totp(&mut tx, &deps.secret_key, uid, now).await?;
             events::record(
                 &mut tx,
@@ -411,7 +354,7 @@ pub async fn verify_phone(
         pending: false,
         security_link: &deps.link("/profile/security"),
     };
-    notify_old_channel(&mut passed.tx, &user, &change, now).await?;
+    mfa::tell_old_channel(&mut passed.tx, &user, &change, now).await?;
     mfa::activate_phone(&mut passed.tx, uid, &phone, client, now).await?;
     passed.tx.commit().await?;
     Ok(())

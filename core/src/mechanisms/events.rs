@@ -29,11 +29,13 @@ pub enum EventKind {
     AvatarRemoved,
     EmailChangeStarted,
     EmailChanged,
+    PhoneChanged,
+    PhoneRemoved,
 }
 
 impl EventKind {
     /// Every kind, for reading a stored name back.
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::Registered,
         EventKind::RegistrationAttemptExisting,
         EventKind::EmailVerified,
@@ -56,6 +58,8 @@ impl EventKind {
         EventKind::AvatarRemoved,
         EventKind::EmailChangeStarted,
         EventKind::EmailChanged,
+        EventKind::PhoneChanged,
+        EventKind::PhoneRemoved,
     ];
 
     /// The stored name (unchanged since the first migration) and the words the activity log
@@ -97,6 +101,8 @@ impl EventKind {
                 "Support started a change of your email address",
             ),
             EventKind::EmailChanged => ("email_changed", "Email address changed"),
+            EventKind::PhoneChanged => ("phone_changed", "Phone number changed"),
+            EventKind::PhoneRemoved => ("phone_removed", "Phone number removed"),
         }
     }
 

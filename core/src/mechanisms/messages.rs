@@ -275,6 +275,34 @@ pub fn mfa_changed_sms(to: &str) -> Message {
     }
 }
 
+/// M7: the account's phone changed (`new_masked`) or was removed (`None`), told by email.
+pub fn phone_changed_email(to: &str, new_masked: Option<&str>, security_link: &str) -> Message {
+    let what = match new_masked {
+        Some(p) => format!("The phone number on your Gatehouse account is now {p}."),
+        None => "The phone number on your Gatehouse account was removed.".to_string(),
+    };
+    let text = format!(
+        "{what}\n\nIf this was not you, sign in and check the Security tab at once, then contact support: {security_link}\n"
+    );
+    let html = format!(
+        "<p>{}</p><p>If this was not you, sign in and check the Security tab at once, then contact support.</p>{}",
+        escape(&what),
+        button(security_link, "Open the Security tab")
+    );
+    email(to, "Your phone number was changed", text, html)
+}
+
+/// M7: the old number is told it no longer belongs to the account.
+pub fn phone_replaced_sms(to: &str) -> Message {
+    Message {
+        channel: Channel::Sms,
+        recipient: to.to_string(),
+        subject: String::new(),
+        text: "Gatehouse: this number was removed from your account and gets no more codes. Not you? Contact support.".into(),
+        html: String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

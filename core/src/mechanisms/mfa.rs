@@ -14,6 +14,8 @@
 
 use crate::mechanisms::crypto::{CryptoError, SecretKey};
 use crate::mechanisms::events::{self, EventKind};
+use crate::mechanisms::messages;
+use crate::mechanisms::outbox;
 use crate::mechanisms::recovery_codes;
 use crate::mechanisms::secret::new_id;
 use crate::mechanisms::sessions::ClientInfo;
@@ -217,12 +219,7 @@ pub async fn activate_phone(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    add_unverified_phone(conn, user_id, phone, now).await?;
-    sqlx::query("UPDATE mfa_factors SET confirmed_at = $2 WHERE user_id = $1 AND kind = 'phone'")
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    replace_phone(conn, user_id, phone, now).await?;
     switch_method(
         conn,
         user_id,
@@ -279,6 +276,50 @@ pub async fn use_email(
         now,
     )
     .await
+}
+
+/// M7: tells the owner on the old channel that the sign-in method changed: the old phone by
+/// text message when codes came by SMS, else the email address. Run inside the change's
+/// transaction (through the outbox), so the notice goes exactly when the change lands.
+pub async fn tell_old_channel(
+    conn: &mut Conn,
+    user: &users::User,
+    change: &messages::MethodChange<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let phone = verified_phone(conn, &user.id).await?;
+    let m = match (user.mfa_method, phone) {
+        (MfaMethod::Sms, Some(p)) => messages::mfa_changed_sms(p.as_str()),
+        _ => messages::mfa_changed_email(user.email.as_str(), change),
+    };
+    outbox::enqueue(conn, &m, now).await
+}
+
+/// M9: a code sent to `phone` came back on the Profile tab: it becomes the account's verified
+/// phone in place of any other; the method stays what it is (with SMS as the method, codes go to
+/// the new number from now on). The caller re-authenticated (S5) and tells the old channels (M7).
+pub async fn replace_phone(
+    conn: &mut Conn,
+    user_id: &str,
+    phone: &Phone,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    add_unverified_phone(conn, user_id, phone, now).await?;
+    sqlx::query("UPDATE mfa_factors SET confirmed_at = $2 WHERE user_id = $1 AND kind = 'phone'")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// M9: the account keeps no phone. Refused by the caller while text messages are the method.
+pub async fn remove_phone(conn: &mut Conn, user_id: &str) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'phone'")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// M4: the secret of an authenticator being set up, shown only on the enrolment step.

@@ -13,6 +13,7 @@ pub mod mfa;
 pub mod outbox;
 pub mod picture;
 pub mod ratelimit;
+pub mod reauth;
 pub mod recovery_codes;
 pub mod secret;
 pub mod service;

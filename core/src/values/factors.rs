@@ -46,8 +46,11 @@ pub enum Purpose {
     SignIn,
     /// S5: confirming it is you before a security change.
     Reauth,
-    /// M9: a new phone number answering before it is stored.
+    /// M9: a new phone number answering before text messages become the method (Security tab).
     PhoneVerification,
+    /// M9/S5: a new phone number answering before it replaces the account's phone (Profile tab);
+    /// the method stays what it is.
+    PhoneChange,
     /// F6: a password reset by text message.
     Recovery,
 }
@@ -60,6 +63,8 @@ impl Purpose {
             Purpose::Reauth => "reauth_",
             Purpose::PhoneVerification => "phone_",
             Purpose::Recovery => "recover_",
+            // Not "phone…": a prefix that starts another purpose's would select its challenges.
+            Purpose::PhoneChange => "newphone_",
         }
     }
 
@@ -107,7 +112,7 @@ pub struct ChallengeKind {
 }
 
 /// Every kind that exists, with its stored text (one table for both directions).
-const KINDS: [(ChallengeKind, &str); 10] = {
+const KINDS: [(ChallengeKind, &str); 11] = {
     use Factor as F;
     use Purpose as P;
     const fn k(purpose: Purpose, factor: Factor) -> ChallengeKind {
@@ -124,6 +129,7 @@ const KINDS: [(ChallengeKind, &str); 10] = {
         (k(P::Reauth, F::Authenticator), "reauth_totp"),
         (k(P::PhoneVerification, F::Sms), "phone_verify"),
         (k(P::Recovery, F::Sms), "recover_sms"),
+        (k(P::PhoneChange, F::Sms), "newphone_sms"),
     ]
 };
 
@@ -192,6 +198,29 @@ mod tests {
         assert_eq!(Purpose::Reauth.budget(), "reauth");
         assert_eq!(Purpose::PhoneVerification.budget(), "phone");
         assert_eq!(Purpose::Recovery.budget(), "recover");
+        assert_eq!(Purpose::PhoneChange.budget(), "newphone");
+    }
+
+    /// M2: the store selects a purpose's challenges by the leading text of the stored kind, so
+    /// no purpose's prefix may begin another's (a code for one could then finish the other).
+    #[test]
+    fn m2_no_purpose_prefix_begins_another() {
+        let all = [
+            Purpose::SignIn,
+            Purpose::Reauth,
+            Purpose::PhoneVerification,
+            Purpose::Recovery,
+            Purpose::PhoneChange,
+        ];
+        for a in all {
+            for b in all.into_iter().filter(|b| *b != a) {
+                assert!(!b.prefix().starts_with(a.prefix()), "{a:?} selects {b:?}");
+            }
+            assert!(
+                KINDS.iter().any(|(k, _)| k.purpose == a),
+                "{a:?} has no kind"
+            );
+        }
     }
 
     #[test]
