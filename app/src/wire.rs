@@ -313,13 +313,18 @@ impl Me {
         self.avatar.as_deref().map(|id| size.path(id))
     }
     pub fn initials(&self) -> String {
-        self.first_name
-            .chars()
-            .take(1)
-            .chain(self.last_name.chars().take(1))
-            .collect::<String>()
-            .to_uppercase()
+        initials(&self.first_name, &self.last_name)
     }
+}
+
+/// What the avatar shows without a picture: the names' first letters, upper case.
+pub fn initials(first_name: &str, last_name: &str) -> String {
+    first_name
+        .chars()
+        .take(1)
+        .chain(last_name.chars().take(1))
+        .collect::<String>()
+        .to_uppercase()
 }
 
 /// `/forgot-password`: the email to prefill (from the sign-in flow) and the outcome.

@@ -23,6 +23,8 @@ for (const js of [true, false]) {
       await expect(page.getByText('To change your email, contact support.')).toBeVisible();
       await expect(page.getByRole('textbox', { name: 'Email' })).toHaveCount(0);
       if (js) await noAxeViolations(page);
+      // Hydrated, the names are saved in place: this mark survives only if the page never reloads.
+      if (js) await page.evaluate(() => ((window as unknown as { stay: number }).stay = 1));
 
       // Refused on the server, next to its field; what was typed stays.
       await page.getByLabel('First name').fill('Augusta Ada');
@@ -38,6 +40,8 @@ for (const js of [true, false]) {
       await expect(page.getByText('Saved. Your name is updated everywhere.')).toBeVisible();
       await expect(page.getByLabel('Last name')).toHaveValue('King');
       await expect(page.getByRole('button', { name: 'Augusta Ada King' })).toBeVisible();
+      await expect(page.getByLabel('Last name')).not.toHaveAttribute('aria-invalid', 'true');
+      if (js) expect(await page.evaluate(() => (window as unknown as { stay?: number }).stay)).toBe(1);
 
       // The change shows on the other tabs and in the activity log (G1).
       await page.getByRole('tab', { name: 'Security' }).click();

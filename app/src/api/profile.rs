@@ -8,9 +8,7 @@
 
 #[cfg(feature = "ssr")]
 use crate::server_ctx::{self as ctx, internal};
-#[cfg(feature = "ssr")]
-use crate::wire::Flash;
-use crate::wire::{AvatarAnswer, DashboardView, ProfileView};
+use crate::wire::{AvatarAnswer, DashboardView, Flash, ProfileView};
 use leptos::prelude::*;
 use leptos::server_fn::codec::{MultipartData, MultipartFormData};
 

@@ -16,8 +16,16 @@ pub fn ReauthBox(
     /// "security" or "profile": the tab the answer comes back to.
     tab: &'static str,
     why: &'static str,
+    /// The prefix of the block's element ids (the gallery shows several).
+    #[prop(default = "reauth")]
+    id: &'static str,
 ) -> impl IntoView {
     let f = flash;
+    let (title_id, code_id, password_id) = (
+        format!("{id}-title"),
+        format!("{id}-code"),
+        format!("{id}-password"),
+    );
     let body = match reauth {
         ReauthView::Code {
             by_app,
@@ -39,7 +47,7 @@ pub fn ReauthBox(
                 <p>{text}</p>
                 <PostForm to=ReauthCode::url()>
                     <input type="hidden" name="tab" value=tab />
-                    <Field id="reauth-code" label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
+                    <Field id=code_id label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
                         value=f.value("reauth_code") error=f.error("reauth_code") hint=Some(hint) />
                     <SubmitButton label="Verify" />
                 </PostForm>
@@ -58,15 +66,16 @@ pub fn ReauthBox(
             <p>{format!("{why}, enter your password and then a code. After that you have {} minutes to make changes.", Lifetimes::current().reauth_minutes)}</p>
             <PostForm to=ReauthPassword::url()>
                 <input type="hidden" name="tab" value=tab />
-                <PasswordField id="reauth-password" label="Password" name="password" autocomplete="current-password" error=f.error("reauth_password") />
+                <PasswordField id=password_id label="Password" name="password" autocomplete="current-password" error=f.error("reauth_password") />
                 <SubmitButton label="Continue" />
             </PostForm>
         }
         .into_any(),
     };
+    let labelled_by = title_id.clone();
     view! {
-        <section class="reauth" aria-labelledby="reauth-title">
-            <h4 id="reauth-title">"Confirm it is you"</h4>
+        <section class="reauth" aria-labelledby=labelled_by>
+            <h4 id=title_id>"Confirm it is you"</h4>
             {body}
         </section>
     }

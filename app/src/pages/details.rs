@@ -7,11 +7,13 @@
 //! - S5: a phone change needs a fresh re-authentication; when Save was refused for that (or one
 //!   is half done) the tab shows the same "Confirm it is you" block as the Security tab.
 //! - The form posts to `save_profile`, whose redirect brings the tab back with its outcome and
-//!   what was typed; the top bar shows the new name from then on.
+//!   what was typed; once hydrated, [`ProfileForm`] saves names in place (the top bar's name
+//!   changes without a reload).
 
-use crate::api::profile::{get_profile_view, ConfirmPhone, ResendPhoneCode, SaveProfile};
+use crate::api::profile::{get_profile_view, ConfirmPhone, ResendPhoneCode};
 use crate::components::{
-    server_view, Field, FormMessage, PostForm, ProfileFrame, ReauthBox, ServerFn, SubmitButton,
+    server_view, Field, FormMessage, PostForm, ProfileForm, ProfileFrame, ReauthBox, ServerFn,
+    SubmitButton,
 };
 use crate::wire::{Lifetimes, ProfileView, ReauthView};
 use gatehouse_core::values::name::NAME_MAX;
@@ -65,7 +67,7 @@ fn page(v: ProfileView) -> impl IntoView {
             <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
             <section class="panel__section" aria-labelledby="names-title">
                 <h3 id="names-title">"Your details"</h3>
-                <PostForm to=SaveProfile::url() class="method-form">
+                <ProfileForm>
                     <div class="field-row">
                         <Field id="profile-first" label="First name" name="first_name" autocomplete="given-name" value=first error=f.error("first_name") maxlength=Some(NAME_MAX) />
                         <Field id="profile-last" label="Last name" name="last_name" autocomplete="family-name" value=last error=f.error("last_name") maxlength=Some(NAME_MAX) />
@@ -73,7 +75,7 @@ fn page(v: ProfileView) -> impl IntoView {
                     <Field id="profile-phone" label="Phone" name="phone" kind="tel" autocomplete="tel" inputmode="tel" optional=true
                         value=phone error=f.error("phone") hint=Some(phone_hint.to_string()) />
                     <SubmitButton label="Save" />
-                </PostForm>
+                </ProfileForm>
                 {reauth_box}
                 {verify}
             </section>
