@@ -75,7 +75,7 @@ for (const js of [true, false]) {
       await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByLabel('Verification code').fill(codeIn(await waitForSms(page.request, oldPhone.e164, /code is/, reauthCodes)));
       await page.getByRole('button', { name: 'Verify' }).click();
-      await expect(page.getByText(/You can make this change for the next 10 minutes/)).toBeVisible();
+      await expect(page.getByText(/You can change your security settings for the next 10 minutes/)).toBeVisible();
       await expect(page).toHaveURL(/\/profile\/details$/);
 
       // M9: the new number answers with its own code before it is stored.

@@ -229,7 +229,7 @@ pub async fn reauth_code(
         r,
         "reauth_code",
         &format!(
-            "Thank you. You can make this change for the next {} minutes.",
+            "Thank you. You can change your security settings for the next {} minutes.",
             crate::wire::Lifetimes::current().reauth_minutes
         ),
         &[("reauth_code", &code)],

@@ -3,8 +3,9 @@
 //!
 //! Without JavaScript (or before the WASM runs) it is a plain POST → 303 with its outcome in the
 //! flash, like every form. Once hydrated, a save that changes only the names calls
-//! `save_profile` directly: the answer is the same `Flash` (nothing is stored for a script
-//! caller), shown in place — the notice in a live region, each refusal next to its field with
+//! `save_profile` with the browser's fetch (`Accept: application/json`; not the server-function
+//! client, which would add ~22 KiB of WASM to every page): the answer is the same `Flash`
+//! (nothing is stored for a script caller), shown in place — the notice in a live region, each refusal next to its field with
 //! `aria-invalid` — and on success the top bar's name and initials change without a reload.
 //! A save that changes the phone opens new steps (its code, a re-authentication) that the
 //! server renders, so it stays a plain post. A second submit while one is in flight is ignored.
@@ -13,23 +14,22 @@ use crate::api::profile::SaveProfile;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-/// `<form>` around the server-rendered fields (children).
+/// `<form>` around the server-rendered fields (children). No signals: the handler works on the
+/// DOM directly, which keeps the island a few KiB in the WASM every page loads.
 #[island]
 pub fn ProfileForm(children: Children) -> impl IntoView {
-    let busy = RwSignal::new(false);
-    let notice = RwSignal::new(None::<String>);
-    let problem = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
-        enhance::submit(ev, busy, notice, problem);
+        enhance::submit(ev);
         #[cfg(not(feature = "hydrate"))]
         let _ = ev;
     };
     view! {
-        <form method="post" action=SaveProfile::url() class="method-form" on:submit=on_submit
-            aria-busy=move || busy.get().then_some("true")>
-            <div class="message message--notice" role="status" hidden=move || notice.get().is_none()>{move || notice.get()}</div>
-            <div class="message message--error" role="alert" hidden=move || problem.get().is_none()>{move || problem.get()}</div>
+        <form method="post" action=SaveProfile::url() class="method-form" on:submit=on_submit>
+            // Live regions present (and empty, so invisible) from the start: screen readers announce
+            // what is put into them later.
+            <div role="status" data-outcome="notice"></div>
+            <div role="alert" data-outcome="problem"></div>
             {children()}
         </form>
     }
@@ -37,13 +37,25 @@ pub fn ProfileForm(children: Children) -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 mod enhance {
-    use crate::api::profile::save_profile;
-    use crate::wire::{initials, AppError, Flash};
-    use leptos::prelude::*;
-    use leptos::wasm_bindgen::JsCast;
-    use leptos::web_sys::{Element, HtmlFormElement, HtmlInputElement};
+    use crate::wire::initials;
+    use js_sys::{Array, Object, Reflect};
+    use leptos::prelude::document;
+    use wasm_bindgen::JsCast;
+    use web_sys::{
+        Element, FormData, HtmlFormElement, HtmlInputElement, RequestInit, Response,
+        UrlSearchParams,
+    };
 
     const FIELDS: [&str; 3] = ["first_name", "last_name", "phone"];
+    const OOPS: &str = "Something went wrong on our side. Please try again.";
+
+    /// The answer's `Flash`, read with the browser's JSON (no serde in the WASM for it).
+    #[derive(Default)]
+    struct Outcome {
+        notice: Option<String>,
+        problem: Option<String>,
+        errors: Vec<(String, String)>,
+    }
 
     fn input(form: &HtmlFormElement, name: &str) -> Option<HtmlInputElement> {
         form.elements()
@@ -51,12 +63,7 @@ mod enhance {
             .and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
     }
 
-    pub fn submit(
-        ev: leptos::ev::SubmitEvent,
-        busy: RwSignal<bool>,
-        notice: RwSignal<Option<String>>,
-        problem: RwSignal<Option<String>>,
-    ) {
+    pub fn submit(ev: leptos::ev::SubmitEvent) {
         let Some(form) = ev
             .target()
             .and_then(|t| t.dyn_into::<HtmlFormElement>().ok())
@@ -75,26 +82,97 @@ mod enhance {
             return;
         }
         ev.prevent_default();
-        if busy.get_untracked() {
+        // One save at a time: a second submit while one is in flight is ignored.
+        if form.has_attribute("aria-busy") {
             return;
         }
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let flash = save_profile(first.value(), last.value(), phone.value())
-                .await
-                .unwrap_or_else(|_| Flash::for_form("profile").with_failure(AppError::Internal));
-            show(&form, &flash);
-            notice.set(flash.notice.clone());
-            problem.set(flash.form_error.clone());
-            if flash.errors.is_empty() && flash.form_error.is_none() {
+        let _ = form.set_attribute("aria-busy", "true");
+        wasm_bindgen_futures::spawn_local(async move {
+            let out = post(&form).await.unwrap_or_else(|| Outcome {
+                problem: Some(OOPS.into()),
+                ..Outcome::default()
+            });
+            show(&form, &out.errors);
+            let ok = out.errors.is_empty() && out.problem.is_none();
+            say(&form, "notice", out.notice.as_deref());
+            say(&form, "problem", out.problem.as_deref());
+            if ok {
                 saved(&first, &last);
             }
-            busy.set(false);
+            let _ = form.remove_attribute("aria-busy");
         });
     }
 
+    /// The form to `save_profile` as a script caller (`Accept: application/json`): the answer
+    /// is the `Flash` itself. `None` when the server could not be reached or answered oddly.
+    async fn post(form: &HtmlFormElement) -> Option<Outcome> {
+        let body = UrlSearchParams::new_with_str_sequence_sequence(
+            &FormData::new_with_form(form).ok()?.into(),
+        )
+        .ok()?;
+        let init = RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&body);
+        let headers = Object::new();
+        Reflect::set(&headers, &"Accept".into(), &"application/json".into()).ok()?;
+        init.set_headers(&headers);
+        let w = web_sys::window()?;
+        let res: Response =
+            wasm_bindgen_futures::JsFuture::from(w.fetch_with_str_and_init(&form.action(), &init))
+                .await
+                .ok()?
+                .dyn_into()
+                .ok()?;
+        // M5: signed out meanwhile — the server sent the way to the sign-in page.
+        if res.redirected() || !res.ok() {
+            if res.redirected() {
+                let _ = w.location().assign("/login");
+            }
+            return None;
+        }
+        let json = wasm_bindgen_futures::JsFuture::from(res.json().ok()?)
+            .await
+            .ok()?;
+        let text = |key: &str| {
+            Reflect::get(&json, &key.into())
+                .ok()
+                .and_then(|v| v.as_string())
+        };
+        let errors = Reflect::get(&json, &"errors".into())
+            .ok()
+            .and_then(|e| e.dyn_into::<Object>().ok())
+            .map(|e| {
+                Object::entries(&e)
+                    .iter()
+                    .filter_map(|pair| {
+                        let pair: Array = pair.dyn_into().ok()?;
+                        Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Outcome {
+            notice: text("notice"),
+            problem: text("form_error"),
+            errors,
+        })
+    }
+
+    /// Fills (or empties) the form's live region for `which` outcome ("notice" or "problem").
+    fn say(form: &HtmlFormElement, which: &str, text: Option<&str>) {
+        if let Ok(Some(el)) = form.query_selector(&format!("[data-outcome={which}]")) {
+            el.set_text_content(text);
+            let class = match (text, which) {
+                (None, _) => "",
+                (Some(_), "notice") => "message message--notice",
+                (Some(_), _) => "message message--error",
+            };
+            el.set_class_name(class);
+        }
+    }
+
     /// Each field's message from the answer (and none where there is none now).
-    fn show(form: &HtmlFormElement, flash: &Flash) {
+    fn show(form: &HtmlFormElement, errors: &[(String, String)]) {
         let doc = document();
         for name in FIELDS {
             let Some(el) = input(form, name) else {
@@ -106,8 +184,8 @@ mod enhance {
             }
             let hint_id = format!("{}-hint", el.id());
             let hint = doc.get_element_by_id(&hint_id).map(|_| hint_id);
-            let message = flash.error(name);
-            let described = match (&message, &hint) {
+            let message = errors.iter().find(|(k, _)| k == name).map(|(_, m)| m);
+            let described = match (message, &hint) {
                 (Some(_), Some(h)) => Some(format!("{err_id} {h}")),
                 (Some(_), None) => Some(err_id.clone()),
                 (None, h) => h.clone(),
@@ -124,7 +202,7 @@ mod enhance {
                     if let Ok(p) = doc.create_element("p") {
                         p.set_class_name("field__error");
                         p.set_id(&err_id);
-                        p.set_text_content(Some(&m));
+                        p.set_text_content(Some(m));
                         let _ = field.append_child(&p);
                     }
                 }

@@ -86,11 +86,10 @@ pub fn GalleryPage() -> impl IntoView {
                 <Specimen title="Initials (no picture)"><AvatarImage me=me_avatar size=AvatarSize::Large /></Specimen>
                 <Specimen title="Picture (a built-in one)"><img class="avatar avatar--large" src="/builtin-avatars/owl.svg" alt="A built-in avatar" width="160" height="160" /></Specimen>
             </div>
+            // One specimen: each is a region named "Confirm it is you", and landmarks must be unique.
             <h2>"Confirm it is you (S5)"</h2>
             <div class="gallery__grid">
-                <Specimen title="Password step"><ReauthBox reauth=ReauthView::Password flash=Flash::default() tab="security" why="To change your phone" id="g-r1" /></Specimen>
                 <Specimen title="Password refused"><ReauthBox reauth=ReauthView::Password flash=Flash::default().with_error("reauth_password", "Email or password is incorrect.") tab="security" why="To change how you sign in" id="g-r2" /></Specimen>
-                <Specimen title="Code sent"><ReauthBox reauth=ReauthView::Code { by_app: false, destination: "+•••••••0200".into(), resend_in: 42 } flash=Flash::default() tab="security" why="" id="g-r3" /></Specimen>
             </div>
             <h2>"Top bar"</h2>
             <div class="gallery__wide"><TopBar me=me /></div>
