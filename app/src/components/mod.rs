@@ -23,6 +23,6 @@ pub use mfa_choice::MfaMethodChoice;
 pub use page::{failed_card, server_view, PostForm};
 pub use profile_form::ProfileForm;
 pub use profile_frame::ProfileFrame;
-pub use reauth::ReauthBox;
+pub use reauth::{ReauthBox, SentCodeBox};
 pub use recovery_codes::RecoveryCodesList;
 pub use top_bar::TopBar;

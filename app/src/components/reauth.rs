@@ -1,7 +1,10 @@
-//! S5 "Confirm it is you": the password, then a code from the current method (the app's, or one
-//! sent by email or text message). One block for every place a sensitive change is made — the
-//! Security tab and the Profile tab's phone; `tab` tells the server functions where to come
-//! back to (their messages go into that tab's flash).
+//! The confirmation blocks of the profile tabs.
+//!
+//! - S5 "Confirm it is you" ([`ReauthBox`]): the password, then a code from the current method
+//!   (the app's, or one sent by email or text message). One block for every place a sensitive
+//!   change is made — the Security tab and the Profile tab's phone; `tab` tells the server
+//!   functions where to come back to (their messages go into that tab's flash).
+//! - M9 ([`SentCodeBox`]): the code texted to a new number, with Verify and Resend.
 
 use crate::api::security::{ReauthCode, ReauthPassword, SecurityResend};
 use crate::components::{Field, PasswordField, PostForm, ServerFn, SubmitButton};
@@ -77,6 +80,39 @@ pub fn ReauthBox(
         <section class="reauth" aria-labelledby=labelled_by>
             <h4 id=title_id>"Confirm it is you"</h4>
             {body}
+        </section>
+    }
+}
+
+/// M9: "we texted a code to this new number": **Verification code**, **Verify**, **Resend code**
+/// — the Security tab's "make SMS the method" and the Profile tab's new phone. `resend_purpose`
+/// is the hidden field the resend endpoint needs (the Security tab's serves two purposes).
+#[component]
+pub fn SentCodeBox(
+    /// The prefix of the block's element ids.
+    id: &'static str,
+    title: &'static str,
+    #[prop(into)] text: String,
+    verify: &'static str,
+    resend: &'static str,
+    #[prop(optional)] resend_purpose: Option<&'static str>,
+    flash: Flash,
+) -> impl IntoView {
+    let (title_id, code_id) = (format!("{id}-title"), format!("{id}-code"));
+    let labelled_by = title_id.clone();
+    view! {
+        <section class="reauth" aria-labelledby=labelled_by>
+            <h4 id=title_id>{title}</h4>
+            <p>{text}</p>
+            <PostForm to=verify>
+                <Field id=code_id label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
+                    value=flash.value("phone_code") error=flash.error("phone_code") hint=Some(Lifetimes::current().code_hint()) />
+                <SubmitButton label="Verify" />
+            </PostForm>
+            <PostForm to=resend>
+                {resend_purpose.map(|p| view! { <input type="hidden" name="purpose" value=p /> })}
+                <SubmitButton label="Resend code" secondary=true />
+            </PostForm>
         </section>
     }
 }

@@ -12,10 +12,10 @@
 
 use crate::api::profile::{get_profile_view, ConfirmPhone, ResendPhoneCode};
 use crate::components::{
-    server_view, Field, FormMessage, PostForm, ProfileForm, ProfileFrame, ReauthBox, ServerFn,
+    server_view, Field, FormMessage, ProfileForm, ProfileFrame, ReauthBox, SentCodeBox, ServerFn,
     SubmitButton,
 };
-use crate::wire::{Lifetimes, ProfileView, ReauthView};
+use crate::wire::{ProfileView, ReauthView};
 use gatehouse_core::values::name::NAME_MAX;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
@@ -91,19 +91,11 @@ fn page(v: ProfileView) -> impl IntoView {
 
 /// M9: the code sent to the new number.
 fn verify_section(f: &crate::wire::Flash, to: String) -> impl IntoView + use<> {
-    let f = f.clone();
+    let text = format!(
+        "We sent a six-digit code to {to} by text message. Your number changes when you enter it."
+    );
     view! {
-        <section class="reauth" aria-labelledby="new-phone-title">
-            <h4 id="new-phone-title">"Verify your new phone"</h4>
-            <p>{format!("We sent a six-digit code to {to} by text message. Your number changes when you enter it.")}</p>
-            <PostForm to=ConfirmPhone::url()>
-                <Field id="new-phone-code" label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
-                    value=f.value("phone_code") error=f.error("phone_code") hint=Some(Lifetimes::current().code_hint()) />
-                <SubmitButton label="Verify" />
-            </PostForm>
-            <PostForm to=ResendPhoneCode::url()>
-                <SubmitButton label="Resend code" secondary=true />
-            </PostForm>
-        </section>
+        <SentCodeBox id="new-phone" title="Verify your new phone" text=text
+            verify=ConfirmPhone::url() resend=ResendPhoneCode::url() flash=f.clone() />
     }
 }

@@ -14,10 +14,10 @@ use crate::api::security::{
     SendResetLink, SignOutOthers, SignOutSession, VerifyPhone,
 };
 use crate::components::{
-    server_view, Field, FormMessage, MfaMethodChoice, PasswordField, PostForm, ProfileFrame,
-    ReauthBox, RecoveryCodesList, ServerFn, SubmitButton,
+    server_view, FormMessage, MfaMethodChoice, PasswordField, PostForm, ProfileFrame, ReauthBox,
+    RecoveryCodesList, SentCodeBox, ServerFn, SubmitButton,
 };
-use crate::wire::{Lifetimes, SecurityView};
+use crate::wire::SecurityView;
 use gatehouse_core::values::factors::MfaMethod;
 use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
@@ -73,21 +73,9 @@ fn page(v: SecurityView) -> impl IntoView {
 
 /// M9: the code sent to the new number.
 fn phone_section(v: &SecurityView, to: String) -> impl IntoView + use<> {
-    let f = v.flash.clone();
     view! {
-        <section class="reauth" aria-labelledby="phone-title">
-            <h4 id="phone-title">"Verify your phone"</h4>
-            <p>{format!("We sent a six-digit code to {to} by text message.")}</p>
-            <PostForm to=VerifyPhone::url()>
-                <Field id="phone-code" label="Verification code" name="code" autocomplete="one-time-code" inputmode="numeric" maxlength=Some(6)
-                    value=f.value("phone_code") error=f.error("phone_code") hint=Some(Lifetimes::current().code_hint()) />
-                <SubmitButton label="Verify" />
-            </PostForm>
-            <PostForm to=SecurityResend::url()>
-                <input type="hidden" name="purpose" value="phone" />
-                <SubmitButton label="Resend code" secondary=true />
-            </PostForm>
-        </section>
+        <SentCodeBox id="phone" title="Verify your phone" text=format!("We sent a six-digit code to {to} by text message.")
+            verify=VerifyPhone::url() resend=SecurityResend::url() resend_purpose="phone" flash=v.flash.clone() />
     }
 }
 
