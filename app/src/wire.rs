@@ -117,14 +117,9 @@ impl AppError {
 pub enum LoginStep {
     Email,
     Password,
-    /// A six-digit code sent by email.
-    Code,
-    /// A six-digit code sent by text message (the first one also verifies the number, M9).
-    SmsCode,
-    /// A code from the authenticator app (the UI never names an app, M4).
-    Authenticator,
-    /// First sign-in after choosing an authenticator: QR code, setup key, first code.
-    SetUpAuthenticator,
+    /// A code step, of core's kind (email or text message code, the authenticator's code, or
+    /// setting the authenticator up); the UI never names an app (M4).
+    Code(gatehouse_core::values::factors::StepKind),
     /// The new recovery codes, shown once.
     RecoveryCodes,
     SignedIn,

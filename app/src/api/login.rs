@@ -41,14 +41,9 @@ fn login_view_of(
             v.step = LoginStep::Password;
             v.email = email;
         }
-        Stage::Code(None) => v.step = LoginStep::Code,
+        Stage::Code(None) => v.step = LoginStep::Code(StepKind::EmailCode),
         Stage::Code(Some(cs)) => {
-            v.step = match cs.kind {
-                StepKind::EmailCode => LoginStep::Code,
-                StepKind::SmsCode => LoginStep::SmsCode,
-                StepKind::Authenticator => LoginStep::Authenticator,
-                StepKind::SetUpAuthenticator => LoginStep::SetUpAuthenticator,
-            };
+            v.step = LoginStep::Code(cs.kind);
             v.destination = cs.masked_destination;
             v.resend_in = cs.resend_in;
             v.setup_key = cs.setup_key;

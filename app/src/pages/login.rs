@@ -11,6 +11,7 @@ use crate::components::{
     RecoveryCodesList, ServerFn, SubmitButton,
 };
 use crate::wire::{Lifetimes, LoginStep, LoginView};
+use gatehouse_core::values::factors::StepKind;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
@@ -44,12 +45,18 @@ pub fn LoginPage() -> impl IntoView {
             match v.step {
                 LoginStep::Email => email_step(v, notice, error).into_any(),
                 LoginStep::Password => password_step(v, notice, error).into_any(),
-                LoginStep::Code | LoginStep::SmsCode => code_step(v, notice, error).into_any(),
-                LoginStep::Authenticator if recovery_mode => {
+                LoginStep::Code(StepKind::EmailCode | StepKind::SmsCode) => {
+                    code_step(v, notice, error).into_any()
+                }
+                LoginStep::Code(StepKind::Authenticator) if recovery_mode => {
                     recovery_step(v, notice, error).into_any()
                 }
-                LoginStep::Authenticator => authenticator_step(v, notice, error).into_any(),
-                LoginStep::SetUpAuthenticator => setup_step(v, notice, error).into_any(),
+                LoginStep::Code(StepKind::Authenticator) => {
+                    authenticator_step(v, notice, error).into_any()
+                }
+                LoginStep::Code(StepKind::SetUpAuthenticator) => {
+                    setup_step(v, notice, error).into_any()
+                }
                 LoginStep::RecoveryCodes => codes_step(v, error).into_any(),
                 LoginStep::SignedIn => view! { <Redirect path="/profile" /> }.into_any(),
             }
@@ -111,7 +118,7 @@ fn password_step(v: LoginView, notice: Option<String>, error: Option<String>) ->
 }
 
 fn code_step(v: LoginView, notice: Option<String>, error: Option<String>) -> impl IntoView {
-    let by_sms = v.step == LoginStep::SmsCode;
+    let by_sms = v.step == LoginStep::Code(StepKind::SmsCode);
     let sent_to = match (by_sms, v.destination.is_empty()) {
         (true, _) => format!(
             "We sent a six-digit code by text message to {}.",
