@@ -68,14 +68,19 @@ pub async fn upload_avatar(data: MultipartData) -> Result<AvatarAnswer, ServerFn
     Ok(answer)
 }
 
-/// M5: no signed-in session: to the sign-in page, nothing changed.
+/// M5: no signed-in session: to the sign-in page, nothing changed; `form`'s answer says so.
 #[cfg(feature = "ssr")]
-fn signed_out() -> AvatarAnswer {
+fn signed_out_flash(form: &str, field: &str) -> Flash {
     use gatehouse_core::flows::profile::ProfileError;
     leptos_axum::redirect("/login");
-    let refusal = crate::wire::AppError::from_refusal(&ProfileError::SignedOut, "photo");
+    let refusal = crate::wire::AppError::from_refusal(&ProfileError::SignedOut, field);
+    Flash::for_form(form).with_failure(refusal)
+}
+
+#[cfg(feature = "ssr")]
+fn signed_out() -> AvatarAnswer {
     AvatarAnswer {
-        flash: Flash::for_form(AVATAR_FORM).with_failure(refusal),
+        flash: signed_out_flash(AVATAR_FORM, "photo"),
         avatar: None,
     }
 }
@@ -164,7 +169,7 @@ pub async fn save_profile(
     use gatehouse_core::flows::profile::{self, Form};
     let st = ctx::state()?;
     let Some((s, _)) = ctx::signed_in(&st).await? else {
-        return Ok(signed_out_profile());
+        return Ok(signed_out_flash(FORM, "first_name"));
     };
     let keep = [
         ("first_name", first_name.as_str()),
@@ -177,20 +182,12 @@ pub async fn save_profile(
         phone: &phone,
     };
     let f = match profile::save(&st.deps, &s, form, &ctx::client()).await {
-        Ok(saved) => ctx::notice_keeping(&st, FORM, saved_words(&saved), &keep[2..]),
+        // The number waiting for its code stays in the field.
+        Ok(saved) => ctx::notice_keeping(&st, FORM, saved_words(&saved), &[("phone", &phone)]),
         Err(e) => ctx::fail(&st, FORM, "phone", &e, &keep),
     };
     ctx::back_to(PAGE);
     Ok(f)
-}
-
-/// M5: no signed-in session: to the sign-in page, nothing changed.
-#[cfg(feature = "ssr")]
-fn signed_out_profile() -> Flash {
-    use gatehouse_core::flows::profile::ProfileError;
-    leptos_axum::redirect("/login");
-    let refusal = crate::wire::AppError::from_refusal(&ProfileError::SignedOut, "first_name");
-    Flash::for_form(FORM).with_failure(refusal)
 }
 
 /// What saving did, in words.
@@ -220,7 +217,7 @@ fn saved_words(saved: &gatehouse_core::flows::profile::Saved) -> String {
 pub async fn confirm_phone(code: String) -> Result<Flash, ServerFnError> {
     let st = ctx::state()?;
     let Some((s, _)) = ctx::signed_in(&st).await? else {
-        return Ok(signed_out_profile());
+        return Ok(signed_out_flash(FORM, "first_name"));
     };
     let f =
         match gatehouse_core::flows::profile::phone::confirm(&st.deps, &s, &code, &ctx::client())
@@ -238,7 +235,7 @@ pub async fn confirm_phone(code: String) -> Result<Flash, ServerFnError> {
 pub async fn resend_phone_code() -> Result<Flash, ServerFnError> {
     let st = ctx::state()?;
     let Some((s, _)) = ctx::signed_in(&st).await? else {
-        return Ok(signed_out_profile());
+        return Ok(signed_out_flash(FORM, "first_name"));
     };
     let f = match gatehouse_core::flows::profile::phone::resend(&st.deps, &s).await {
         Ok(()) => ctx::notice(&st, FORM, "We sent you a new code."),

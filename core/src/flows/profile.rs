@@ -132,7 +132,7 @@ pub async fn save(
         users::set_names(&mut tx, uid, &first, &last, now).await?;
         events::record(&mut tx, Some(uid), EventKind::NameChanged, client, now).await?;
     }
-    let phone = phone::step(&mut tx, deps, session, wanted, client).await?;
+    let phone = phone::step(&mut tx, deps, session, &user, wanted, client).await?;
     tx.commit().await?;
     Ok(Saved { names, phone })
 }
@@ -183,7 +183,13 @@ pub async fn tab(deps: &Deps, session: &Session) -> Result<Tab, ProfileError> {
     let now = deps.now();
     Ok(Tab {
         phone: crate::mechanisms::mfa::verified_phone(&mut c, uid).await?,
-        verifying_phone: phone::verifying(&mut c, session, now).await?,
+        verifying_phone: crate::mechanisms::challenges::waiting_at(
+            &mut c,
+            session,
+            crate::values::factors::Purpose::PhoneChange,
+            now,
+        )
+        .await?,
         reauth: crate::mechanisms::reauth::state(&mut c, deps, session, now).await?,
         sms_country_codes: deps.settings.sms_country_codes.clone(),
         user,

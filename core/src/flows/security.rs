@@ -135,9 +135,8 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
     let user = load_user(&mut c, uid).await?;
     let phone = mfa::verified_phone(&mut c, uid).await?.map(|p| p.masked());
     let reauth = reauth::state(&mut c, deps, session, now).await?;
-    let verifying_phone = challenges::live(&mut c, session, Purpose::PhoneVerification, now)
-        .await?
-        .map(|ch| crate::values::factors::mask(&ch.destination));
+    let verifying_phone =
+        challenges::waiting_at(&mut c, session, Purpose::PhoneVerification, now).await?;
     let new_recovery_codes =
         crate::mechanisms::recovery_codes::parked(&mut c, &deps.secret_key, &session.id_hash, uid)
             .await?;

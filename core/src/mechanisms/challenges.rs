@@ -270,6 +270,19 @@ pub async fn live(
     .transpose()
 }
 
+/// Where the session's live code of `purpose` went, masked for the page ("We sent a code to
+/// +•••0200"); `None` when there is none.
+pub async fn waiting_at(
+    conn: &mut Conn,
+    session: &Session,
+    purpose: Purpose,
+    now: Timestamp,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(live(conn, session, purpose, now)
+        .await?
+        .map(|ch| crate::values::factors::mask(&ch.destination)))
+}
+
 /// R4: a new code for the live challenge of `purpose`, at most once per cooldown and within
 /// the hourly cap. Attempts already spent stay spent (R3).
 pub async fn resend(

@@ -314,12 +314,12 @@ pub async fn replace_phone(
 }
 
 /// M9: the account keeps no phone. Refused by the caller while text messages are the method.
-pub async fn remove_phone(conn: &mut Conn, user_id: &str) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'phone'")
+pub async fn remove_phone(conn: &mut Conn, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM mfa_factors WHERE user_id = $1 AND kind = 'phone'")
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    Ok(r.rows_affected() > 0)
+    Ok(())
 }
 
 /// M4: the secret of an authenticator being set up, shown only on the enrolment step.

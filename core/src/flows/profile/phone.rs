@@ -21,7 +21,7 @@ use crate::mechanisms::outbox;
 use crate::mechanisms::reauth;
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{ClientInfo, Session};
-use crate::mechanisms::users::MfaMethod;
+use crate::mechanisms::users::{MfaMethod, User};
 use crate::store::Conn;
 use crate::values::clock::Timestamp;
 use crate::values::factors::{ChallengeKind, Factor, Purpose};
@@ -47,22 +47,22 @@ pub(super) fn typed(input: &str) -> Result<Option<Phone>, String> {
     Phone::parse(input).map(Some).map_err(|e| e.to_string())
 }
 
-/// The phone part of Save, inside the form's transaction: nothing, a code to the new number,
-/// or the removal.
+/// The phone part of Save, inside the form's transaction (`user` read in it): nothing, a code
+/// to the new number, or the removal.
 pub(super) async fn step(
     conn: &mut Conn,
     deps: &Deps,
     session: &Session,
+    user: &User,
     wanted: Option<Phone>,
     client: &ClientInfo,
 ) -> Result<PhoneStep, ProfileError> {
-    let uid = user_of(session)?;
+    let uid = user.id.as_str();
     let now = deps.now();
     let current = mfa::verified_phone(conn, uid).await?;
     if wanted == current {
         return Ok(PhoneStep::Unchanged);
     }
-    let user = account(conn, uid).await?;
     let Some(new) = wanted else {
         if user.mfa_method == MfaMethod::Sms {
             return Err(ProfileError::PhoneIsMethod);
@@ -122,10 +122,10 @@ pub async fn confirm(
     client: &ClientInfo,
 ) -> Result<String, ProfileError> {
     let uid = user_of(session)?;
-    fresh(session, deps.now())?;
+    let now = deps.now();
+    fresh(session, now)?;
     let mut passed =
         challenges::attempt(deps, session, uid, Purpose::PhoneChange, code, client).await?;
-    let now = deps.now();
     let new = Phone::parse(&passed.destination).map_err(|_| ProfileError::Internal)?;
     let user = account(&mut passed.tx, uid).await?;
     let old = mfa::verified_phone(&mut passed.tx, uid).await?;
@@ -155,15 +155,4 @@ pub async fn confirm(
 pub async fn resend(deps: &Deps, session: &Session) -> Result<(), ProfileError> {
     user_of(session)?;
     Ok(challenges::resend(deps, session, Purpose::PhoneChange).await?)
-}
-
-/// The number waiting for its code (masked), if a code for it is still live.
-pub(super) async fn verifying(
-    conn: &mut Conn,
-    session: &Session,
-    now: Timestamp,
-) -> Result<Option<String>, sqlx::Error> {
-    Ok(challenges::live(conn, session, Purpose::PhoneChange, now)
-        .await?
-        .map(|ch| crate::values::factors::mask(&ch.destination)))
 }
