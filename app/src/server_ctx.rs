@@ -9,7 +9,7 @@
 
 use crate::wire::{AppError, Flash};
 use gatehouse_core::mechanisms::service::Deps;
-use gatehouse_core::mechanisms::sessions::{self, ClientInfo, Session};
+use gatehouse_core::mechanisms::sessions::{ClientInfo, Session};
 use http::header::{HeaderValue, COOKIE, SET_COOKIE, USER_AGENT};
 use http::request::Parts;
 use leptos::prelude::*;
@@ -131,8 +131,7 @@ pub async fn session(st: &AppState) -> Result<Option<Session>, ServerFnError> {
     let Some(token) = cookie(st.session_cookie()) else {
         return Ok(None);
     };
-    let mut c = st.deps.store.conn().await.map_err(internal)?;
-    sessions::lookup(&mut c, &token, &st.deps.settings.sessions, st.deps.now())
+    gatehouse_core::flows::caller::session(&st.deps, &token)
         .await
         .map_err(internal)
 }
@@ -284,11 +283,10 @@ pub fn notice_keeping(
 /// Abandons a flow that has not signed anyone in ("Start again"): its session row goes.
 pub async fn abandon_flow(st: &AppState) -> Result<(), ServerFnError> {
     if let Some(s) = session(st).await? {
-        if s.authenticated_user().is_none() {
-            let mut c = st.deps.store.conn().await.map_err(internal)?;
-            sessions::revoke(&mut c, &s.id_hash)
-                .await
-                .map_err(internal)?;
+        if gatehouse_core::flows::caller::abandon(&st.deps, &s)
+            .await
+            .map_err(internal)?
+        {
             clear_session_cookie(st);
         }
     }

@@ -5,6 +5,8 @@ mod common;
 use common::*;
 use gatehouse_core::flows::accounts::{self, Registration};
 use gatehouse_core::flows::login::{self, LoginError, PasswordOutcome};
+use gatehouse_core::mechanisms::challenges::ChallengeError;
+use gatehouse_core::mechanisms::credentials::CredentialError;
 use gatehouse_core::mechanisms::outbox;
 use gatehouse_core::mechanisms::secret::ScriptedRandom;
 use gatehouse_core::mechanisms::service::Settings;
@@ -101,7 +103,10 @@ async fn r1_regression_1_parallel_wrong_passwords_never_exceed_the_lockout_limit
             }));
         }
         for t in tasks {
-            assert!(matches!(t.await.expect("join"), Err(LoginError::Incorrect)));
+            assert!(matches!(
+                t.await.expect("join"),
+                Err(LoginError::Password(CredentialError::Incorrect))
+            ));
         }
         let mut c = d.store.conn().await.expect("conn");
         let failed: i64 =
@@ -125,7 +130,7 @@ async fn r1_regression_1_parallel_wrong_passwords_never_exceed_the_lockout_limit
         let s = to_password_step(&d, "ada@example.com").await;
         assert!(matches!(
             login::submit_password(&d, &s, PW, &client()).await,
-            Err(LoginError::Incorrect)
+            Err(LoginError::Password(CredentialError::Incorrect))
         ));
         // … and the lock ends by itself after 15 minutes.
         clock.advance(15 * 60);
@@ -157,25 +162,27 @@ async fn r3_regression_2_five_wrong_codes_kill_the_challenge() {
         );
         for left in (1..5).rev() {
             match login::verify_code(&d, &s, bad, &client()).await {
-                Err(LoginError::WrongCode { remaining }) => assert_eq!(remaining, left),
+                Err(LoginError::Code(ChallengeError::WrongCode { remaining })) => {
+                    assert_eq!(remaining, left)
+                }
                 other => panic!("{other:?}"),
             }
         }
         assert!(matches!(
             login::verify_code(&d, &s, bad, &client()).await,
-            Err(LoginError::ChallengeDead)
+            Err(LoginError::Code(ChallengeError::Dead))
         ));
         assert!(
             matches!(
                 login::verify_code(&d, &s, good, &client()).await,
-                Err(LoginError::ChallengeDead)
+                Err(LoginError::Code(ChallengeError::Dead))
             ),
             "even the right code"
         );
         assert!(
             matches!(
                 login::resend_code(&d, &s).await,
-                Err(LoginError::ChallengeDead)
+                Err(LoginError::Code(ChallengeError::Dead))
             ),
             "no resend revives it"
         );
@@ -194,7 +201,7 @@ async fn m2_code_expires_after_ten_minutes_and_is_single_use() {
         clock.advance(10 * 60);
         assert!(matches!(
             login::verify_code(&d, &s, "135790", &client()).await,
-            Err(LoginError::ChallengeDead)
+            Err(LoginError::Code(ChallengeError::Dead))
         ));
         random.next_code("246801");
         let s = to_code_step(&d, "ada@example.com").await;
@@ -206,7 +213,7 @@ async fn m2_code_expires_after_ten_minutes_and_is_single_use() {
         assert!(
             matches!(
                 login::verify_code(&d, &s, &code, &client()).await,
-                Err(LoginError::ChallengeDead)
+                Err(LoginError::Code(ChallengeError::Dead))
             ),
             "old session id is gone"
         );
@@ -250,7 +257,9 @@ async fn r4_resend_waits_for_the_cooldown_then_sends_a_new_code() {
         clock.advance(30);
         assert!(matches!(
             login::resend_code(&d, &s).await,
-            Err(LoginError::Limited { retry_after: 30 })
+            Err(LoginError::Code(ChallengeError::Limited {
+                retry_after: 30
+            }))
         ));
         clock.advance(30);
         login::resend_code(&d, &s).await.expect("resend after 60 s");
@@ -355,7 +364,10 @@ async fn e1_an_unverified_account_answers_like_a_wrong_password_and_gets_a_new_l
             let s = to_password_step(&d, email).await;
             let answer = login::submit_password(&d, &s, "chosen-by-the-prober-9", &client()).await;
             assert!(
-                matches!(answer, Err(LoginError::Incorrect)),
+                matches!(
+                    answer,
+                    Err(LoginError::Password(CredentialError::Incorrect))
+                ),
                 "{email}: {answer:?}"
             );
             answers.push(format!("{answer:?}"));
@@ -398,12 +410,14 @@ async fn r2_password_step_is_rate_limited_per_ip_from_settings() {
         let s = to_password_step(&d, "ada@example.com").await;
         assert!(matches!(
             login::submit_password(&d, &s, "wrong-password", &client()).await,
-            Err(LoginError::Incorrect)
+            Err(LoginError::Password(CredentialError::Incorrect))
         ));
     }
     let s = to_password_step(&d, "ada@example.com").await;
     match login::submit_password(&d, &s, PW, &client()).await {
-        Err(LoginError::Limited { retry_after }) => assert_eq!(retry_after, 40),
+        Err(LoginError::Password(CredentialError::Limited { retry_after })) => {
+            assert_eq!(retry_after, 40)
+        }
         other => panic!("expected the per-IP limit, got {other:?}"),
     }
     let other_ip = ClientInfo {
@@ -470,7 +484,7 @@ async fn authenticator_is_set_up_at_first_sign_in_then_asked_for_with_replay_ref
         );
         assert!(matches!(
             login::verify_code(&d, &s, &code, &client()).await,
-            Err(LoginError::CodeReplayed)
+            Err(LoginError::Code(ChallengeError::Replayed))
         ));
         clock.advance(30);
         let next = app.code_at(d.now()).expect("code");
@@ -509,15 +523,15 @@ async fn r3_regression_2_enrolment_codes_are_limited_too() {
     for _ in 0..4 {
         assert!(matches!(
             login::verify_code(&d, &s, wrong, &client()).await,
-            Err(LoginError::WrongCode { .. })
+            Err(LoginError::Code(ChallengeError::WrongCode { .. }))
         ));
     }
     assert!(matches!(
         login::verify_code(&d, &s, wrong, &client()).await,
-        Err(LoginError::ChallengeDead)
+        Err(LoginError::Code(ChallengeError::Dead))
     ));
     assert!(matches!(
         login::verify_code(&d, &s, &right, &client()).await,
-        Err(LoginError::ChallengeDead)
+        Err(LoginError::Code(ChallengeError::Dead))
     ));
 }

@@ -6,6 +6,8 @@ mod common;
 use common::*;
 use gatehouse_core::flows::accounts::{self, Registration};
 use gatehouse_core::flows::login::{self, CodeOutcome, LoginError, StepKind};
+use gatehouse_core::mechanisms::challenges::ChallengeError;
+use gatehouse_core::mechanisms::credentials::CredentialError;
 use gatehouse_core::mechanisms::mfa::{self, Enrolment, ENROLMENT_TTL_SECS};
 use gatehouse_core::mechanisms::outbox::Channel;
 use gatehouse_core::mechanisms::users::{self, MfaMethod};
@@ -77,7 +79,7 @@ async fn m13_knowing_the_password_never_binds_an_authenticator() {
         let emailed = last_code(&d).await;
         assert!(matches!(
             login::verify_code(&d, &s, wrong_code(&emailed), &client()).await,
-            Err(LoginError::WrongCode { .. })
+            Err(LoginError::Code(ChallengeError::WrongCode { .. }))
         ));
         let s = match login::verify_code(&d, &s, &emailed, &client())
             .await
@@ -250,7 +252,7 @@ async fn e4_a_new_registration_replaces_an_unverified_one() {
         let s = to_password_step(&d, "victim@example.com").await;
         assert!(matches!(
             login::submit_password(&d, &s, attacker_pw, &client()).await,
-            Err(LoginError::Incorrect)
+            Err(LoginError::Password(CredentialError::Incorrect))
         ));
         let s = to_code_step(&d, "victim@example.com").await;
         assert!(s.authenticated_user().is_none());
@@ -348,7 +350,7 @@ async fn r6_a_busy_hashing_pool_gives_the_attempt_back() {
             let s = to_password_step(&d, "ada@example.com").await;
             assert!(matches!(
                 login::submit_password(&d, &s, "wrong-password-1", &client()).await,
-                Err(LoginError::Busy)
+                Err(LoginError::Password(CredentialError::Busy))
             ));
         }
         assert_eq!(
@@ -415,7 +417,7 @@ async fn r1_r6_the_attempt_that_reaches_the_limit_locks_in_the_same_update() {
             let s = to_password_step(&d, "ada@example.com").await;
             assert!(matches!(
                 login::submit_password(&d, &s, "wrong-password-1", &client()).await,
-                Err(LoginError::Incorrect)
+                Err(LoginError::Password(CredentialError::Incorrect))
             ));
         }
         assert_eq!(counter(&d, "ada@example.com").await, (9, None));
@@ -444,7 +446,7 @@ async fn r1_r6_the_attempt_that_reaches_the_limit_locks_in_the_same_update() {
         let s = to_password_step(&d, "ada@example.com").await;
         assert!(matches!(
             login::submit_password(&d, &s, "wrong-password-1", &client()).await,
-            Err(LoginError::Incorrect)
+            Err(LoginError::Password(CredentialError::Incorrect))
         ));
         assert_eq!(counter(&d, "ada@example.com").await, (10, Some(lock_until)));
         let m = last_message(&d).await;
@@ -645,7 +647,7 @@ async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
         }
         assert!(matches!(
             login::verify_code(&d, &s, &code, &client()).await,
-            Err(LoginError::WrongStep | LoginError::ChallengeDead)
+            Err(LoginError::WrongStep | LoginError::Code(ChallengeError::Dead))
         ));
         clock.advance(30 * 86_400);
         let mut c = d.store.conn().await.expect("conn");
@@ -857,7 +859,7 @@ async fn e3_an_unknown_account_costs_the_same_argon2_work() {
             let before = d.hasher.work();
             assert!(matches!(
                 login::submit_password(&d, &s, "wrong-password-1", &client()).await,
-                Err(LoginError::Incorrect)
+                Err(LoginError::Password(CredentialError::Incorrect))
             ));
             let after = d.hasher.work();
             cost.push((

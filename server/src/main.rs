@@ -347,42 +347,19 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
             }
         }
         UserCommand::Unlock { email } => {
-            let email =
-                gatehouse_core::values::email::Email::parse(&email).map_err(|e| e.to_string())?;
-            let mut c = deps.store.conn().await.map_err(|e| e.to_string())?;
-            let u = gatehouse_core::mechanisms::users::by_email(&mut c, &email)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("no such user")?;
-            gatehouse_core::mechanisms::users::unlock(&mut c, &u.id)
+            let email = gatehouse_core::flows::support::unlock(&deps, &email)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("unlocked {email}");
         }
         UserCommand::ResetMfa { email } => {
-            let email =
-                gatehouse_core::values::email::Email::parse(&email).map_err(|e| e.to_string())?;
-            let now = deps.now();
-            let mut tx = deps.store.begin().await.map_err(|e| e.to_string())?;
-            let u = gatehouse_core::mechanisms::users::by_email(&mut tx, &email)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("no such user")?;
             let support = gatehouse_core::mechanisms::sessions::ClientInfo {
                 ip: "cli".into(),
                 user_agent: "gatehouse user reset-mfa".into(),
             };
-            gatehouse_core::mechanisms::mfa::reset_to_email(&mut tx, &u.id, &support, now)
+            let email = gatehouse_core::flows::support::reset_mfa(&deps, &email, &support)
                 .await
                 .map_err(|e| e.to_string())?;
-            let m = gatehouse_core::mechanisms::messages::mfa_reset(
-                email.as_str(),
-                &deps.link("/login"),
-            );
-            gatehouse_core::mechanisms::outbox::enqueue(&mut tx, &m, now)
-                .await
-                .map_err(|e| e.to_string())?;
-            tx.commit().await.map_err(|e| e.to_string())?;
             println!("{email}: sign-in codes now come by email; the user was notified");
         }
         UserCommand::ChangeEmail { old, new } => {

@@ -67,11 +67,10 @@ pub async fn register(
 #[server(endpoint = "me")]
 pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
     let st = ctx::state()?;
-    let Some((_, user_id)) = ctx::signed_in(&st).await? else {
+    let Some(session) = ctx::session(&st).await? else {
         return Ok(None);
     };
-    let mut c = st.deps.store.read().await.map_err(internal)?;
-    let u = gatehouse_core::mechanisms::users::by_id(&mut c, &user_id)
+    let u = gatehouse_core::flows::caller::me(&st.deps, &session)
         .await
         .map_err(internal)?;
     Ok(u.map(Me::from))

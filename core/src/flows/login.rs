@@ -16,7 +16,6 @@
 use crate::mechanisms::challenges::{self, ChallengeError, Delivery};
 use crate::mechanisms::credentials::CredentialError;
 use crate::mechanisms::events::{self, EventKind};
-use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::mfa::Enrolment;
 use crate::mechanisms::recovery_codes::CodesError;
 use crate::mechanisms::secret::Secret;
@@ -31,26 +30,18 @@ use crate::values::failure::{Refusal, Shown};
 
 pub use crate::mechanisms::challenges::MAX_CODE_ATTEMPTS;
 
+/// The sign-in flow's refusals. A mechanism's refusal is carried whole (`Password`, `Code`),
+/// never re-spelled variant by variant, so a new mechanism error cannot be lost on the way.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     /// E1/E2: a wrong password, an unknown or locked account and an unverified address all
     /// read the same, so the hint about confirming the email is part of every "incorrect".
-    #[error("Email or password is incorrect. Registered recently? Confirm your email first: the link is in our message.")]
-    Incorrect,
-    #[error("That code is not correct. {remaining} attempt(s) left.")]
-    WrongCode { remaining: i64 },
-    #[error("This code can no longer be used. Start again to get a new one.")]
-    ChallengeDead,
-    #[error("Too many attempts. Try again in {retry_after} seconds.")]
-    Limited { retry_after: i64 },
-    #[error("The server is busy. Try again in a moment.")]
-    Busy,
+    #[error("{}", password_words(.0))]
+    Password(#[from] CredentialError),
+    #[error(transparent)]
+    Code(#[from] ChallengeError),
     #[error("Your sign-in has expired. Start again.")]
     WrongStep,
-    #[error("Enter the six-digit code.")]
-    CodeFormat,
-    #[error("That code was already used. Wait for the next one.")]
-    CodeReplayed,
     #[error("That recovery code is not correct or was already used. {remaining} attempt(s) left.")]
     WrongRecoveryCode { remaining: i64 },
     #[error(transparent)]
@@ -61,41 +52,28 @@ pub enum LoginError {
     Store(#[from] sqlx::Error),
 }
 
-crate::mechanisms::ratelimit::from_rate_error!(LoginError);
+impl LoginError {
+    /// E1/E2: the one "incorrect" answer of the password step.
+    pub const INCORRECT: LoginError = LoginError::Password(CredentialError::Incorrect);
+}
+
+fn password_words(e: &CredentialError) -> String {
+    match e {
+        CredentialError::Incorrect => "Email or password is incorrect. Registered recently? \
+             Confirm your email first: the link is in our message."
+            .to_string(),
+        other => other.to_string(),
+    }
+}
 
 impl Refusal for LoginError {
     fn shown(&self) -> Shown {
         match self {
+            Self::Password(e) => e.shown(),
+            Self::Code(e) => e.shown(),
             Self::Store(_) | Self::Internal => Shown::Internal,
-            Self::Busy => Shown::Busy,
-            Self::WrongStep | Self::ChallengeDead => Shown::Form,
-            _ => Shown::Field,
-        }
-    }
-}
-
-impl From<ChallengeError> for LoginError {
-    fn from(e: ChallengeError) -> Self {
-        match e {
-            ChallengeError::WrongCode { remaining } => Self::WrongCode { remaining },
-            ChallengeError::Dead => Self::ChallengeDead,
-            ChallengeError::Limited { retry_after } => Self::Limited { retry_after },
-            ChallengeError::Format => Self::CodeFormat,
-            ChallengeError::Replayed => Self::CodeReplayed,
-            ChallengeError::Internal => Self::Internal,
-            ChallengeError::Store(s) => Self::Store(s),
-        }
-    }
-}
-
-impl From<CredentialError> for LoginError {
-    fn from(e: CredentialError) -> Self {
-        match e {
-            CredentialError::Incorrect => Self::Incorrect,
-            CredentialError::Limited { retry_after } => Self::Limited { retry_after },
-            CredentialError::Busy => Self::Busy,
-            CredentialError::Internal => Self::Internal,
-            CredentialError::Store(s) => Self::Store(s),
+            Self::WrongStep => Shown::Form,
+            Self::WrongRecoveryCode { .. } | Self::Email(_) => Shown::Field,
         }
     }
 }
@@ -105,15 +83,6 @@ impl From<CodesError> for LoginError {
         match e {
             CodesError::Sealed => Self::Internal,
             CodesError::Store(s) => Self::Store(s),
-        }
-    }
-}
-
-impl From<HashError> for LoginError {
-    fn from(e: HashError) -> Self {
-        match e {
-            HashError::Busy => LoginError::Busy,
-            HashError::Internal => LoginError::Internal,
         }
     }
 }
@@ -169,7 +138,7 @@ pub async fn submit_password(
         // password just chosen" would tell a new address (unverified) from a taken one. The
         // owner finds a fresh verification link in their mail; the message says to look there.
         resend_verification(deps, user, now).await?;
-        return Err(LoginError::Incorrect);
+        return Err(LoginError::INCORRECT);
     }
     let mut tx = deps.store.begin().await?;
     let token = sessions::rotate(
@@ -381,11 +350,11 @@ pub async fn use_recovery_code(
         return Err(if remaining > 0 {
             LoginError::WrongRecoveryCode { remaining }
         } else {
-            LoginError::ChallengeDead
+            LoginError::Code(ChallengeError::Dead)
         });
     }
     if !challenges::consume(&mut tx, &id, now).await? {
-        return Err(LoginError::ChallengeDead);
+        return Err(LoginError::Code(ChallengeError::Dead));
     }
     events::record(
         &mut tx,

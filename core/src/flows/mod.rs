@@ -2,8 +2,10 @@
 //! answers with its own error enum; the app maps each to its one wire error.
 
 pub mod accounts;
+pub mod caller;
 pub mod email_change;
 pub mod login;
 pub mod profile;
 pub mod recovery;
 pub mod security;
+pub mod support;
