@@ -6,6 +6,7 @@
 //!   (`:has(:checked)`), so it works before (and without) the WASM.
 //! - M11: the authenticator is described as the strongest choice; the UI never names an app (M4).
 
+use gatehouse_core::values::factors::MfaMethod;
 use leptos::prelude::*;
 
 #[component]
@@ -13,9 +14,9 @@ pub fn MfaMethodChoice(
     /// Prefix for element ids, unique per page ("reg", "sec").
     #[prop(into)]
     id: String,
-    /// "email", "sms" or "totp".
-    #[prop(into)]
-    selected: String,
+    /// The option checked (email when nothing was chosen yet).
+    #[prop(default = MfaMethod::Email)]
+    selected: MfaMethod,
     #[prop(optional, into)] phone: String,
     #[prop(default = None)] phone_error: Option<String>,
     #[prop(default = None)] error: Option<String>,
@@ -29,11 +30,12 @@ pub fn MfaMethodChoice(
     totp_note: String,
 ) -> impl IntoView {
     let sms_on = !sms_country_codes.is_empty();
-    let option = |value: &'static str, label: &'static str, note: String| {
+    let option = |method: MfaMethod, label: &'static str, note: String| {
+        let value = method.as_str();
         let input_id = format!("{id}-mfa-{value}");
         let desc_id = format!("{input_id}-desc");
-        let checked = selected == value || (selected.is_empty() && value == "email");
-        let disabled = value == "sms" && !sms_on;
+        let checked = selected == method;
+        let disabled = method == MfaMethod::Sms && !sms_on;
         view! {
             <div class="choice__option">
                 <input type="radio" id=input_id.clone() name="mfa_method" value=value checked=checked disabled=disabled aria-describedby=desc_id.clone() />
@@ -65,8 +67,8 @@ pub fn MfaMethodChoice(
         <fieldset class="choice" aria-describedby=format!("{id}-mfa-hint")>
             <legend>"MFA method"</legend>
             <p class="field__hint" id=format!("{id}-mfa-hint")>"Every sign-in asks for a six-digit code after your password."</p>
-            {option("email", "Email", email_note)}
-            {option("sms", "Text message (SMS)", sms_note)}
+            {option(MfaMethod::Email, "Email", email_note)}
+            {option(MfaMethod::Sms, "Text message (SMS)", sms_note)}
             {sms_on.then(|| view! {
                 <div class="field choice__phone" class:field--error=has_phone_error>
                     <label for=phone_id.clone()>"Phone"</label>
@@ -75,7 +77,7 @@ pub fn MfaMethodChoice(
                     {phone_error.map(|e| view! { <p class="field__error" id=err_id>{e}</p> })}
                 </div>
             })}
-            {option("totp", "Authenticator app", totp_note)}
+            {option(MfaMethod::Authenticator, "Authenticator app", totp_note)}
             {error.map(|e| view! { <p class="field__error" id=group_err>{e}</p> })}
         </fieldset>
     }

@@ -7,6 +7,7 @@ use crate::components::{
     SiteFooter, SiteHeader, SubmitButton, TopBar,
 };
 use crate::wire::{Flash, Me, ReauthView};
+use gatehouse_core::values::factors::MfaMethod;
 use gatehouse_core::values::password::PasswordPolicy;
 use gatehouse_core::values::photo::AvatarSize;
 use leptos::prelude::*;
@@ -75,9 +76,9 @@ pub fn GalleryPage() -> impl IntoView {
             <h2>"MFA method"</h2>
             // Each specimen is its own form, so the radio groups stay apart.
             <div class="gallery__grid">
-                <Specimen title="Email (default)"><form><MfaMethodChoice id="g-m1" selected="" sms_country_codes=codes() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
-                <Specimen title="SMS picked, phone error"><form><MfaMethodChoice id="g-m2" selected="sms" phone="555 0100" phone_error=Some("Enter the number with its country code, like +1 555 010 0200.".to_string()) sms_country_codes=codes() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
-                <Specimen title="SMS not available"><form><MfaMethodChoice id="g-m3" selected="totp" sms_country_codes=Vec::new() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
+                <Specimen title="Email (default)"><form><MfaMethodChoice id="g-m1" sms_country_codes=codes() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
+                <Specimen title="SMS picked, phone error"><form><MfaMethodChoice id="g-m2" selected=MfaMethod::Sms phone="555 0100" phone_error=Some("Enter the number with its country code, like +1 555 010 0200.".to_string()) sms_country_codes=codes() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
+                <Specimen title="SMS not available"><form><MfaMethodChoice id="g-m3" selected=MfaMethod::Authenticator sms_country_codes=Vec::new() email_note=EMAIL_NOTE totp_note=TOTP_NOTE /></form></Specimen>
             </div>
             <h2>"Recovery codes"</h2>
             <div class="gallery__wide"><RecoveryCodesList codes=(1..=10).map(|i| format!("abcd-{i:04}-efgh")).collect() /></div>

@@ -8,6 +8,7 @@ use crate::components::{
     PostForm, ServerFn, SubmitButton,
 };
 use crate::wire::{Lifetimes, RegisterView};
+use gatehouse_core::values::factors::MfaMethod;
 use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
 
@@ -48,7 +49,7 @@ fn form(v: RegisterView) -> impl IntoView {
                 <PasswordField id="reg-confirm" label="Confirm password" name="confirm" autocomplete="new-password" error=f.error("confirm") />
                 <MfaMethodChoice
                     id="reg"
-                    selected=f.value("mfa_method")
+                    selected=MfaMethod::parse(&f.value("mfa_method")).unwrap_or(MfaMethod::Email)
                     phone=f.value("phone")
                     phone_error=f.error("phone")
                     error=f.error("mfa_method")

@@ -81,12 +81,8 @@ fn phone_section(v: &SecurityView, to: String) -> impl IntoView + use<> {
 
 fn method_form(v: &SecurityView) -> impl IntoView + use<> {
     let f = v.flash.clone();
-    let typed = f.value("mfa_method");
-    let selected = if typed.is_empty() {
-        v.me.mfa_method.as_str().to_string()
-    } else {
-        typed
-    };
+    // What the person picked before a refusal, else the method they have.
+    let selected = MfaMethod::parse(&f.value("mfa_method")).unwrap_or(v.me.mfa_method);
     let email_note = format!(
         "We email you a code each time you sign in ({}).",
         v.me.email
