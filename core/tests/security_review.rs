@@ -586,7 +586,10 @@ async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
         // The worker delivers every queued message.
         {
             let mut c = d.store.conn().await.expect("conn");
-            while let Some(q) = outbox::claim_next(&mut c, d.now()).await.expect("claim") {
+            while let Some(q) = outbox::claim_next(&mut c, d.now(), outbox::LEASE_SECS)
+                .await
+                .expect("claim")
+            {
                 outbox::mark_sent(&mut c, q.id, d.now())
                     .await
                     .expect("sent");

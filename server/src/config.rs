@@ -41,7 +41,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub mfa: MfaConfig,
-    pub smtp: Option<SmtpConfig>,
+    pub smtp: Option<crate::smtp::SmtpConfig>,
+    #[serde(default)]
+    pub outbox: OutboxConfig,
     #[serde(default)]
     pub sms: SmsConfig,
     #[serde(default)]
@@ -73,12 +75,34 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("mfa", &self.mfa)
             .field("smtp", &self.smtp)
+            .field("outbox", &self.outbox)
             .field("sms", &self.sms)
             .field("recovery", &self.recovery)
             .field("log", &self.log)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()
+    }
+}
+
+/// Y1: delivery of queued messages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Temporary failures before a message is given up on (a permanent one gives up at once).
+    pub max_attempts: i64,
+    /// How long a worker holds a claimed message; after a crash the message is sent again when
+    /// this runs out. Must outlast one delivery (`smtp.timeout_secs`).
+    pub lease_secs: i64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        // With the backoff (30 s doubling, capped at an hour) ten attempts span about 3 hours.
+        Self {
+            max_attempts: 10,
+            lease_secs: gatehouse_core::mechanisms::outbox::LEASE_SECS,
+        }
     }
 }
 
@@ -175,29 +199,6 @@ impl Default for LimitsConfig {
             login_per_account_per_hour: s.login_per_account_per_hour,
             register_per_ip_per_hour: s.register_per_ip_per_hour,
         }
-    }
-}
-
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpConfig {
-    pub host: String,
-    #[serde(default = "d_smtp_port")]
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub from: String,
-}
-
-impl fmt::Debug for SmtpConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("from", &self.from)
-            .finish()
     }
 }
 
@@ -332,9 +333,6 @@ fn d_db() -> String {
 fn d_site_root() -> String {
     "target/site".into()
 }
-fn d_smtp_port() -> u16 {
-    25
-}
 
 /// Every key a `GATEHOUSE_*` variable may set, as (variable suffix, TOML path).
 const ENV_KEYS: &[(&str, &[&str])] = &[
@@ -376,11 +374,21 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ),
     ("MFA_SECRET_KEY", &["mfa", "secret_key"]),
     ("MFA_SECRET_KEY_FILE", &["mfa", "secret_key_file"]),
+    ("SMTP_URL", &["smtp", "url"]),
     ("SMTP_HOST", &["smtp", "host"]),
     ("SMTP_PORT", &["smtp", "port"]),
+    ("SMTP_SECURITY", &["smtp", "security"]),
+    ("SMTP_ALLOW_PLAINTEXT", &["smtp", "allow_plaintext"]),
     ("SMTP_USERNAME", &["smtp", "username"]),
     ("SMTP_PASSWORD", &["smtp", "password"]),
+    ("SMTP_PASSWORD_FILE", &["smtp", "password_file"]),
     ("SMTP_FROM", &["smtp", "from"]),
+    ("SMTP_REPLY_TO", &["smtp", "reply_to"]),
+    ("SMTP_HELLO_NAME", &["smtp", "hello_name"]),
+    ("SMTP_TIMEOUT_SECS", &["smtp", "timeout_secs"]),
+    ("SMTP_CA_FILE", &["smtp", "ca_file"]),
+    ("OUTBOX_MAX_ATTEMPTS", &["outbox", "max_attempts"]),
+    ("OUTBOX_LEASE_SECS", &["outbox", "lease_secs"]),
     ("SMS_COUNTRY_CODES", &["sms", "country_codes"]),
     ("SMS_API_URL", &["sms", "api_url"]),
     ("SMS_ACCOUNT_ID", &["sms", "account_id"]),
@@ -424,6 +432,8 @@ pub struct Loaded {
     pub listen: SocketAddr,
     /// R2: the proxies allowed to name the client, parsed from `trusted_proxies`.
     pub trusted_proxies: Vec<gatehouse_core::values::netaddr::Cidr>,
+    /// The checked `[smtp]` section; `None` in dev mode.
+    pub relay: Option<crate::smtp::Relay>,
 }
 
 /// Default key file in dev mode, next to the default SQLite database.
@@ -585,10 +595,13 @@ const NUMERIC_KEYS: &[&str] = &[
     "login_per_ip_per_minute",
     "login_per_account_per_hour",
     "register_per_ip_per_hour",
+    "timeout_secs",
+    "max_attempts",
+    "lease_secs",
 ];
 
 /// Keys whose variables are booleans (`true` / `false`).
-const BOOL_KEYS: &[&str] = &["allow_insecure_http"];
+const BOOL_KEYS: &[&str] = &["allow_insecure_http", "allow_plaintext"];
 
 fn set_path(table: &mut toml::Table, path: &[&str], raw: &str) {
     let last = path[path.len() - 1];
@@ -727,6 +740,21 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     {
         return bad("public_url: production over plain http:// sends passwords and session cookies unencrypted; use https:// (behind a TLS proxy) or set allow_insecure_http = true to accept that (H3)".into());
     }
+    if !(1..=100).contains(&config.outbox.max_attempts) {
+        return bad("outbox.max_attempts: between 1 and 100".into());
+    }
+    let relay = match config.smtp.as_ref().map(|s| s.relay()).transpose() {
+        Ok(r) => r,
+        Err(m) => return bad(m),
+    };
+    // Y1: a lease shorter than one delivery would let a second worker send a slow message again.
+    let longest_send = relay.as_ref().map_or(20, |r| r.timeout.as_secs() as i64);
+    if config.outbox.lease_secs <= longest_send {
+        return bad(format!(
+            "outbox.lease_secs: must be longer than one delivery attempt (smtp.timeout_secs = {longest_send}), got {}",
+            config.outbox.lease_secs
+        ));
+    }
     let trusted_proxies =
         match gatehouse_core::values::netaddr::parse_cidrs(&config.trusted_proxies) {
             Ok(t) => t,
@@ -744,6 +772,7 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
         public_url,
         listen,
         trusted_proxies,
+        relay,
     })
 }
 
@@ -961,7 +990,7 @@ mod tests {
     #[test]
     fn g1_smtp_password_is_redacted_in_debug() {
         let key = "ab".repeat(32);
-        let l = from_sources("f", "public_url = \"https://x.org\"\n[smtp]\nhost = \"m\"\nfrom = \"a@b.c\"\npassword = \"hunter22\"", &env(&[("GATEHOUSE_MFA_SECRET_KEY", &key)])).expect("ok");
+        let l = from_sources("f", "public_url = \"https://x.org\"\n[smtp]\nhost = \"m\"\nfrom = \"a@b.c\"\nusername = \"u\"\npassword = \"hunter22\"", &env(&[("GATEHOUSE_MFA_SECRET_KEY", &key)])).expect("ok");
         assert!(!format!("{l:?}").contains("hunter22"));
         assert!(
             !format!("{l:?}").contains(&key),

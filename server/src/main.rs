@@ -8,6 +8,7 @@ mod mailbox;
 mod middleware;
 mod routes;
 mod sms;
+mod smtp;
 mod worker;
 
 use app::server_ctx::AppState;
@@ -72,9 +73,14 @@ enum UserCommand {
 #[derive(Subcommand)]
 enum OutboxCommand {
     /// The newest messages and their delivery state (no bodies).
-    List,
-    /// Make every undelivered message due now.
-    Retry,
+    List {
+        /// Only the messages given up on (a permanent refusal, or every attempt spent).
+        #[arg(long)]
+        failed: bool,
+    },
+    /// Make one undelivered message (or, without ID, every one) due now, with a fresh allowance
+    /// of attempts.
+    Retry { id: Option<i64> },
 }
 
 /// P6/Y4: each argon2 hash takes ~19 MiB. glibc's dynamic mmap threshold would soon serve
@@ -222,17 +228,19 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
     }
     let mailbox = mailbox::DevMailbox::default();
     let transport = worker::Transport::from_config(
-        l.config.smtp.as_ref(),
+        l.relay.clone(),
         l.config.sms.provider().as_ref(),
         mailbox.clone(),
     )?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(worker::run(
-        deps.clone(),
+    let worker = worker::Worker {
+        deps: deps.clone(),
         transport,
-        stop_rx,
-        Duration::from_secs(1),
-    ));
+        max_attempts: l.config.outbox.max_attempts,
+        lease_secs: l.config.outbox.lease_secs,
+        every: Duration::from_secs(1),
+    };
+    let worker = tokio::spawn(worker.run(stop_rx));
 
     let options = LeptosOptions::builder()
         .output_name("gatehouse")
@@ -380,14 +388,19 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
 }
 
 async fn outbox_command(l: &config::Loaded, cmd: OutboxCommand) -> Result<(), String> {
+    use gatehouse_core::mechanisms::outbox;
     let store = open_store(l).await?;
     let mut c = store.conn().await.map_err(|e| e.to_string())?;
+    let now = gatehouse_core::values::clock::Clock::now(&SystemClock);
     match cmd {
-        OutboxCommand::List => {
-            for q in gatehouse_core::mechanisms::outbox::recent(&mut c, 50)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+        OutboxCommand::List { failed } => {
+            let rows = if failed {
+                outbox::failed(&mut c, 200).await
+            } else {
+                outbox::recent(&mut c, 50).await
+            }
+            .map_err(|e| e.to_string())?;
+            for q in rows {
                 println!(
                     "{:>6}  {:5}  {:30}  {:40}  attempts={} {}",
                     q.id,
@@ -395,21 +408,28 @@ async fn outbox_command(l: &config::Loaded, cmd: OutboxCommand) -> Result<(), St
                     q.message.recipient,
                     q.message.subject,
                     q.attempts,
-                    match (q.sent_at, q.last_error) {
-                        (Some(_), _) => "sent".to_string(),
-                        (None, Some(e)) => format!("failing: {e}"),
-                        (None, None) => "queued".to_string(),
+                    match (q.sent_at, q.failed_at, q.last_error) {
+                        (Some(_), _, _) => "sent".to_string(),
+                        (None, Some(_), e) => format!("failed: {}", e.unwrap_or_default()),
+                        (None, None, Some(e)) => format!("retrying: {e}"),
+                        (None, None, None) => "queued".to_string(),
                     }
                 );
             }
         }
-        OutboxCommand::Retry => {
-            let n = gatehouse_core::mechanisms::outbox::retry_all(
-                &mut c,
-                gatehouse_core::values::clock::Clock::now(&SystemClock),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+        OutboxCommand::Retry { id: Some(id) } => {
+            if !outbox::retry(&mut c, id, now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no undelivered message {id}"));
+            }
+            println!("message {id} due now");
+        }
+        OutboxCommand::Retry { id: None } => {
+            let n = outbox::retry_all(&mut c, now)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("{n} message(s) due now");
         }
     }

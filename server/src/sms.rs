@@ -3,7 +3,8 @@
 //!
 //! - [`HttpSms`]: a Twilio-style REST provider — `POST {api_url}/2010-04-01/Accounts/{account}/Messages.json`
 //!   with HTTP Basic auth (account id, token) and a form body `To`, `From`, `Body`; any 2xx is
-//!   delivered, anything else is retried by the outbox with backoff. HTTPS through rustls with
+//!   delivered; a 4xx other than 408/429 is permanent (the request itself is wrong: a bad
+//!   number, bad credentials), anything else is retried by the outbox with backoff. HTTPS through rustls with
 //!   the system's CA roots.
 //! - In dev mode the worker hands text messages to the dev mailbox instead (`mailbox`).
 //!
@@ -11,15 +12,16 @@
 //! of the request.
 
 use bytes::Bytes;
+use gatehouse_core::mechanisms::outbox::Failure;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
 
-/// Sends one text message; an `Err` is retried by the outbox.
+/// Sends one text message; a temporary `Err` is retried by the outbox, a permanent one is not.
 pub trait SmsSender: Send + Sync {
     fn send<'a>(&'a self, to: &'a str, body: &'a str) -> SendFuture<'a>;
 }
@@ -86,9 +88,9 @@ impl HttpSms {
         })
     }
 
-    async fn post(&self, to: &str, body: &str) -> Result<(), String> {
+    async fn post(&self, to: &str, body: &str) -> Result<(), Failure> {
         let form = serde_urlencoded::to_string([("To", to), ("From", &self.from), ("Body", body)])
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::Permanent(e.to_string()))?;
         let req = http::Request::post(self.url.clone())
             .header(http::header::AUTHORIZATION, self.authorization.clone())
             .header(
@@ -97,18 +99,20 @@ impl HttpSms {
             )
             .header(http::header::ACCEPT, "application/json")
             .body(Full::new(Bytes::from(form)))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::Permanent(e.to_string()))?;
         let res = tokio::time::timeout(Duration::from_secs(20), self.client.request(req))
             .await
-            .map_err(|_| "sms provider: timed out".to_string())?
-            .map_err(|e| format!("sms provider: {e}"))?;
+            .map_err(|_| Failure::Temporary("sms provider: timed out".into()))?
+            .map_err(|e| Failure::Temporary(format!("sms provider: {e}")))?;
         let status = res.status();
         // Read (and drop) the answer so the connection can be reused.
         let _ = res.into_body().collect().await;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("sms provider answered {status}"))
+        let text = format!("sms provider answered {status}");
+        match status.as_u16() {
+            200..=299 => Ok(()),
+            408 | 429 => Err(Failure::Temporary(text)),
+            400..=499 => Err(Failure::Permanent(text)),
+            _ => Err(Failure::Temporary(text)),
         }
     }
 }

@@ -1,21 +1,18 @@
 //! The outbox delivery worker (Y1): claims due messages, sends them, records the result, and
 //! retries failures with exponential backoff. It stops between messages on shutdown (Y2).
 //!
-//! Transports: email by SMTP through lettre when configured, text messages through the
+//! Transports: email by SMTP through lettre when configured (`smtp`), text messages through the
 //! configured [`SmsSender`] (an HTTP provider); otherwise (dev mode) the message is delivered
 //! to the in-memory [`DevMailbox`].
 //!
 //! Y5: a delivered message loses its body in the outbox (`outbox::mark_sent`), and every
 //! [`SWEEP_EVERY`] the worker sweeps what has expired (`gatehouse_core::mechanisms::sweep`).
 
-use crate::config::SmtpConfig;
 use crate::mailbox::DevMailbox;
 use crate::sms::{HttpSms, HttpSmsConfig, SmsSender};
-use gatehouse_core::mechanisms::outbox::{self, Channel, Queued};
+use crate::smtp::{Relay, Smtp};
+use gatehouse_core::mechanisms::outbox::{self, AfterFailure, Channel, Failure, Queued};
 use gatehouse_core::mechanisms::service::Deps;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -28,17 +25,12 @@ pub struct Transport {
     mailbox: DevMailbox,
 }
 
-struct Smtp {
-    mailer: AsyncSmtpTransport<Tokio1Executor>,
-    from: Mailbox,
-}
-
 /// Y5: how often expired rows are swept.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 impl Transport {
     pub fn from_config(
-        smtp: Option<&SmtpConfig>,
+        smtp: Option<Relay>,
         sms: Option<&HttpSmsConfig>,
         mailbox: DevMailbox,
     ) -> Result<Self, String> {
@@ -47,13 +39,13 @@ impl Transport {
             None => None,
         };
         Ok(Transport {
-            email: smtp.map(Smtp::from_config).transpose()?,
+            email: smtp.map(Smtp::new).transpose()?,
             sms,
             mailbox,
         })
     }
 
-    async fn send(&self, q: &Queued) -> Result<(), String> {
+    async fn send(&self, q: &Queued) -> Result<(), Failure> {
         match (q.message.channel, &self.email, &self.sms) {
             (Channel::Email, Some(smtp), _) => smtp.send(q).await,
             (Channel::Sms, _, Some(sms)) => sms.send(&q.message.recipient, &q.message.text).await,
@@ -65,83 +57,98 @@ impl Transport {
     }
 }
 
-impl Smtp {
-    fn from_config(s: &SmtpConfig) -> Result<Self, String> {
-        let from: Mailbox = s.from.parse().map_err(|e| format!("smtp.from: {e}"))?;
-        // Plain SMTP to a local relay; TLS to remote relays is a follow-up (see README).
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
-            .port(s.port)
-            .timeout(Some(Duration::from_secs(20)));
-        if let (Some(u), Some(p)) = (&s.username, &s.password) {
-            b = b.credentials(Credentials::new(u.clone(), p.clone()));
+/// What the worker needs besides the transport.
+pub struct Worker {
+    pub deps: Deps,
+    pub transport: Transport,
+    /// A message fails for good after this many temporary failures (a permanent one at once).
+    pub max_attempts: i64,
+    /// How long a claimed message is this worker's before another may take it (Y1: a worker
+    /// killed mid-send gives its message back when this runs out).
+    pub lease_secs: i64,
+    /// How often to look for due messages.
+    pub every: Duration,
+}
+
+impl Worker {
+    /// Delivers due messages one at a time until none is due or `stop` flips (Y2: the message
+    /// in flight is finished, the rest of the batch waits for the next start); returns how many
+    /// were handled.
+    pub async fn drain(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<usize, gatehouse_core::store::DbError> {
+        let deps = &self.deps;
+        let mut n = 0;
+        while !*stop.borrow() {
+            let claimed = {
+                let mut c = deps.store.conn().await?;
+                outbox::claim_next(&mut c, deps.now(), self.lease_secs).await?
+            };
+            let Some(q) = claimed else { break };
+            let result = self.transport.send(&q).await;
+            let mut c = deps.store.conn().await?;
+            match result {
+                Ok(()) => {
+                    outbox::mark_sent(&mut c, q.id, deps.now()).await?;
+                    tracing::info!(
+                        id = q.id,
+                        channel = q.message.channel.as_str(),
+                        "message delivered"
+                    );
+                }
+                Err(e) => {
+                    let after =
+                        outbox::mark_failed(&mut c, &q, &e, self.max_attempts, deps.now()).await?;
+                    log_failure(&q, &e, after);
+                }
+            }
+            n += 1;
         }
-        Ok(Smtp {
-            mailer: b.build(),
-            from,
-        })
+        Ok(n)
     }
 
-    async fn send(&self, q: &Queued) -> Result<(), String> {
-        let to: Mailbox = q
-            .message
-            .recipient
-            .parse()
-            .map_err(|e| format!("recipient: {e}"))?;
-        let email = lettre::Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(&q.message.subject)
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(q.message.text.clone()),
-                    )
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(q.message.html.clone()),
-                    ),
-            )
-            .map_err(|e| e.to_string())?;
-        self.mailer
-            .send(email)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+    /// Runs until `stop` flips, polling every `every`.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut next_sweep = tokio::time::Instant::now();
+        loop {
+            if let Err(e) = self.drain(&stop).await {
+                tracing::error!(error = %e, "outbox worker: database error");
+            }
+            if tokio::time::Instant::now() >= next_sweep {
+                next_sweep += SWEEP_EVERY;
+                match sweep(&self.deps).await {
+                    Ok(n) => tracing::info!(removed = n.total(), "swept expired rows (Y5)"),
+                    Err(e) => tracing::error!(error = %e, "sweeper: database error"),
+                }
+            }
+            if *stop.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.every) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!("outbox worker stopped");
     }
 }
 
-/// Delivers every due message once; returns how many were handled.
-pub async fn drain(
-    deps: &Deps,
-    transport: &Transport,
-) -> Result<usize, gatehouse_core::store::DbError> {
-    let mut n = 0;
-    loop {
-        let claimed = {
-            let mut c = deps.store.conn().await?;
-            outbox::claim_next(&mut c, deps.now()).await?
-        };
-        let Some(q) = claimed else { return Ok(n) };
-        let result = transport.send(&q).await;
-        let mut c = deps.store.conn().await?;
-        match result {
-            Ok(()) => {
-                outbox::mark_sent(&mut c, q.id, deps.now()).await?;
-                tracing::info!(
-                    id = q.id,
-                    channel = q.message.channel.as_str(),
-                    "message delivered"
-                );
-            }
-            Err(e) => {
-                outbox::mark_failed(&mut c, &q, &e, deps.now()).await?;
-                tracing::warn!(id = q.id, attempts = q.attempts, error = %e, "message delivery failed; will retry");
-            }
-        }
-        n += 1;
+fn log_failure(q: &Queued, e: &Failure, after: AfterFailure) {
+    match after {
+        AfterFailure::RetryAt(at) => tracing::warn!(
+            id = q.id,
+            attempts = q.attempts,
+            retry_at = at,
+            error = e.text(),
+            "message delivery failed; will retry"
+        ),
+        AfterFailure::GaveUp => tracing::error!(
+            id = q.id,
+            attempts = q.attempts,
+            error = e.text(),
+            "message delivery failed for good; see `gatehouse outbox list --failed`"
+        ),
     }
 }
 
@@ -151,34 +158,4 @@ pub async fn sweep(
 ) -> Result<gatehouse_core::mechanisms::sweep::Swept, gatehouse_core::store::DbError> {
     let mut c = deps.store.conn().await?;
     gatehouse_core::mechanisms::sweep::run(&mut c, &deps.settings, deps.now()).await
-}
-
-/// Runs until `stop` flips, polling every `every`.
-pub async fn run(
-    deps: Deps,
-    transport: Transport,
-    mut stop: watch::Receiver<bool>,
-    every: Duration,
-) {
-    let mut next_sweep = tokio::time::Instant::now();
-    loop {
-        if let Err(e) = drain(&deps, &transport).await {
-            tracing::error!(error = %e, "outbox worker: database error");
-        }
-        if tokio::time::Instant::now() >= next_sweep {
-            next_sweep += SWEEP_EVERY;
-            match sweep(&deps).await {
-                Ok(n) => tracing::info!(removed = n.total(), "swept expired rows (Y5)"),
-                Err(e) => tracing::error!(error = %e, "sweeper: database error"),
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            tracing::info!("outbox worker stopped");
-            return;
-        }
-    }
 }

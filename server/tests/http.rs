@@ -5,7 +5,7 @@
 mod support;
 
 use support::flows::*;
-use support::{eventually, Client, Server, SmsProvider, SmtpSink};
+use support::{eventually, Client, Server, SmsProvider, SmtpServer};
 
 #[test]
 fn no_js_register_verify_sign_in_and_sign_out() {
@@ -116,7 +116,7 @@ fn s1_dev_mode_cookie_is_http_only_and_same_site() {
 
 #[test]
 fn production_mode_delivers_by_smtp_hides_dev_routes_and_uses_secure_cookies() {
-    let sink = SmtpSink::start();
+    let sink = SmtpServer::plain();
     let s = production(&sink);
     let mut c = Client::new(&s);
     assert_eq!(c.request("GET", "/dev/mailbox.json", &[], "").status, 404);
@@ -139,7 +139,7 @@ fn production_mode_delivers_by_smtp_hides_dev_routes_and_uses_secure_cookies() {
         ],
     );
     assert_eq!(r.status, 303);
-    let data = eventually(|| sink.messages.lock().ok().and_then(|m| m.first().cloned()));
+    let data = eventually(|| sink.first_data());
     assert!(data.contains("To: smtp@example.com"), "{data}");
     assert!(data.contains("Subject: Verify your email address"));
     assert!(data.contains("multipart/alternative") && data.contains("text/html"));
@@ -176,6 +176,7 @@ fn y1_smtp_failure_keeps_the_message_queued_for_retry() {
     let s = Server::start(&[
         ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
         ("GATEHOUSE_SMTP_PORT", &p),
+        ("GATEHOUSE_SMTP_SECURITY", "none"),
         ("GATEHOUSE_SMTP_FROM", "no-reply@id.example.com"),
         ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
         ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
@@ -581,11 +582,13 @@ fn h3_requests_for_another_host_name_are_refused() {
 }
 
 /// A production-mode server delivering to `sink`, public URL `https://id.example.com`.
-fn production(sink: &SmtpSink) -> Server {
+fn production(sink: &SmtpServer) -> Server {
     let port = sink.port.to_string();
     Server::start(&[
         ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
         ("GATEHOUSE_SMTP_PORT", &port),
+        // A plain relay on loopback: allowed without allow_plaintext.
+        ("GATEHOUSE_SMTP_SECURITY", "none"),
         ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
         ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
         ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
@@ -595,7 +598,7 @@ fn production(sink: &SmtpSink) -> Server {
 /// H3: production answers for the public URL's name.
 #[test]
 fn h3_production_answers_for_the_public_url() {
-    let sink = SmtpSink::start();
+    let sink = SmtpServer::plain();
     let s = production(&sink);
     let mut c = Client::new(&s);
     let page = c.request("GET", "/login", &[("Host", "id.example.com")], "");

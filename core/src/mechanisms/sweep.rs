@@ -1,7 +1,7 @@
 //! Y5: nothing secret or stale piles up. One pass deletes, on either database, what can no
 //! longer be used: expired sessions (absolute or idle), challenges and email tokens a day past
 //! their end, rate-limit windows a day old, pending factors past their enrolment time (M13),
-//! and delivered messages (already without their bodies) after 30 days.
+//! and delivered messages (already without their bodies) and messages given up on after 30 days.
 
 use crate::mechanisms::service::Settings;
 use crate::store::Conn;
@@ -83,7 +83,7 @@ pub async fn run(
         .await?,
         outbox: delete(
             conn,
-            "DELETE FROM outbox WHERE sent_at <= $1",
+            "DELETE FROM outbox WHERE sent_at <= $1 OR failed_at <= $1",
             now - KEEP_DELIVERED_SECS,
         )
         .await?,

@@ -21,6 +21,12 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 pub type Conn = sqlx::AnyConnection;
+
+/// Whether `conn` talks to PostgreSQL (for the few statements whose best form differs, such as
+/// `FOR UPDATE SKIP LOCKED`, which SQLite does not have and does not need: it has one writer).
+pub fn is_postgres(conn: &Conn) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("postgresql")
+}
 pub type DbError = sqlx::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,12 @@
 //! Test support: runs the real `gatehouse` binary on an ephemeral port, a tiny HTTP/1.0 client,
-//! and an SMTP sink that speaks the real protocol over TCP.
+//! an SMTP server that speaks the real protocol over TCP (`smtp`), and an HTTP SMS provider.
 #![allow(dead_code)]
 
 pub mod flows;
+pub mod smtp;
+
+#[allow(unused_imports)]
+pub use smtp::{Protection, SmtpServer, TestCa};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -17,7 +21,7 @@ pub struct Server {
     pub addr: String,
     log: Arc<Mutex<String>>,
     db: String,
-    _dir: TempDir,
+    dir: Arc<TempDir>,
 }
 
 pub struct TempDir(pub std::path::PathBuf);
@@ -47,8 +51,27 @@ fn rand_suffix() -> u128 {
 impl Server {
     /// Starts `gatehouse` with a fresh SQLite database and the given extra environment.
     pub fn start(env: &[(&str, &str)]) -> Server {
-        let dir = temp_dir();
-        let db = format!("sqlite://{}/db.sqlite", dir.0.display());
+        Self::spawn(Arc::new(temp_dir()), env)
+    }
+
+    /// Y1: SIGKILL (no shutdown at all), then a new process on the same database and files.
+    pub fn kill_and_restart(self, env: &[(&str, &str)]) -> Server {
+        let dir = Arc::clone(&self.dir);
+        drop(self);
+        Self::spawn(dir, env)
+    }
+
+    /// The folder the server runs in (its SQLite database, key file, …).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir.0
+    }
+
+    fn spawn(dir: Arc<TempDir>, env: &[(&str, &str)]) -> Server {
+        let db = env
+            .iter()
+            .find(|(k, _)| *k == "DATABASE_URL")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_else(|| format!("sqlite://{}/db.sqlite", dir.0.display()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -93,7 +116,7 @@ impl Server {
             addr,
             log,
             db,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -106,7 +129,7 @@ impl Server {
             .env("GATEHOUSE_LOG_FORMAT", "json")
             .env("GATEHOUSE_PASSWORD_ARGON2_MEMORY_KIB", "1024")
             .env("GATEHOUSE_PASSWORD_ARGON2_ITERATIONS", "1")
-            .current_dir(&self._dir.0)
+            .current_dir(&self.dir.0)
             .output()
             .expect("run gatehouse cli")
     }
@@ -347,78 +370,6 @@ pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
         }
         assert!(Instant::now() < deadline, "condition not met within 15 s");
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// An SMTP server that accepts every message and keeps the raw DATA.
-pub struct SmtpSink {
-    pub port: u16,
-    pub messages: Arc<Mutex<Vec<String>>>,
-}
-
-impl SmtpSink {
-    pub fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind smtp");
-        let port = listener.local_addr().expect("addr").port();
-        let messages = Arc::new(Mutex::new(Vec::new()));
-        let m = Arc::clone(&messages);
-        std::thread::spawn(move || {
-            for conn in listener.incoming().map_while(Result::ok) {
-                let m = Arc::clone(&m);
-                std::thread::spawn(move || smtp_session(conn, m));
-            }
-        });
-        SmtpSink { port, messages }
-    }
-}
-
-fn smtp_session(conn: TcpStream, store: Arc<Mutex<Vec<String>>>) {
-    let mut w = match conn.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
-    };
-    let mut r = BufReader::new(conn);
-    let _ = w.write_all(b"220 sink.test ESMTP ready\r\n");
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let cmd = line.trim_end().to_ascii_uppercase();
-        let reply: &[u8] = if cmd.starts_with("EHLO") {
-            b"250-sink.test\r\n250 8BITMIME\r\n"
-        } else if cmd.starts_with("HELO")
-            || cmd.starts_with("MAIL")
-            || cmd.starts_with("RCPT")
-            || cmd.starts_with("RSET")
-            || cmd.starts_with("NOOP")
-        {
-            b"250 OK\r\n"
-        } else if cmd == "DATA" {
-            let _ = w.write_all(b"354 end with .\r\n");
-            let mut data = String::new();
-            loop {
-                line.clear();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                if line == ".\r\n" {
-                    break;
-                }
-                data.push_str(&line);
-            }
-            if let Ok(mut s) = store.lock() {
-                s.push(data);
-            }
-            b"250 queued\r\n"
-        } else if cmd == "QUIT" {
-            let _ = w.write_all(b"221 bye\r\n");
-            return;
-        } else {
-            b"502 not implemented\r\n"
-        };
-        let _ = w.write_all(reply);
     }
 }
 
