@@ -53,6 +53,9 @@ pub struct Config {
     /// H3: production over plain `http://` only with this explicit opt-in.
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// Where `/metrics` (Prometheus text) is served; off when unset. Keep it off the public
+    /// network: it tells how busy the service is.
+    pub metrics_listen: Option<String>,
     /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` header is believed (CIDR list,
     /// comma separated). Empty: the peer address is the client (R2).
     #[serde(default)]
@@ -81,6 +84,7 @@ impl fmt::Debug for Config {
             .field("log", &self.log)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
 }
@@ -398,6 +402,7 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("LOG_FORMAT", &["log", "format"]),
     ("ALLOW_INSECURE_HTTP", &["allow_insecure_http"]),
     ("TRUSTED_PROXIES", &["trusted_proxies"]),
+    ("METRICS_LISTEN", &["metrics_listen"]),
 ];
 
 /// Variables that are not config keys but are read elsewhere.
@@ -434,6 +439,8 @@ pub struct Loaded {
     pub trusted_proxies: Vec<gatehouse_core::values::netaddr::Cidr>,
     /// The checked `[smtp]` section; `None` in dev mode.
     pub relay: Option<crate::smtp::Relay>,
+    /// Where `/metrics` listens, if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Default key file in dev mode, next to the default SQLite database.
@@ -740,6 +747,20 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     {
         return bad("public_url: production over plain http:// sends passwords and session cookies unencrypted; use https:// (behind a TLS proxy) or set allow_insecure_http = true to accept that (H3)".into());
     }
+    let metrics_listen = match config
+        .metrics_listen
+        .as_deref()
+        .map(str::parse::<SocketAddr>)
+    {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(_)) => {
+            return bad(format!(
+                "metrics_listen: expected an address like 127.0.0.1:9464, got {:?}",
+                config.metrics_listen.as_deref().unwrap_or_default()
+            ))
+        }
+    };
     if !(1..=100).contains(&config.outbox.max_attempts) {
         return bad("outbox.max_attempts: between 1 and 100".into());
     }
@@ -773,6 +794,7 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
         listen,
         trusted_proxies,
         relay,
+        metrics_listen,
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod config;
 mod mailbox;
+mod metrics;
 mod middleware;
 mod routes;
 mod sms;
@@ -233,14 +234,16 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
         mailbox.clone(),
     )?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let metrics = Arc::new(metrics::Metrics::default());
     let worker = worker::Worker {
+        metrics: Arc::clone(&metrics),
         deps: deps.clone(),
         transport,
         max_attempts: l.config.outbox.max_attempts,
         lease_secs: l.config.outbox.lease_secs,
         every: Duration::from_secs(1),
     };
-    let worker = tokio::spawn(worker.run(stop_rx));
+    let worker = tokio::spawn(worker.run(stop_rx.clone()));
 
     let options = LeptosOptions::builder()
         .output_name("gatehouse")
@@ -268,11 +271,18 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
             l.dev(),
         )),
         trusted_proxies: Arc::new(l.trusted_proxies.clone()),
+        metrics: Arc::clone(&metrics),
     };
+    let metrics_deps = state.deps.clone();
     let app = routes::build(state, options, policy, mailbox);
 
     tracing::info!(mode = ?l.mode, database = store.backend_name(), "gatehouse ready");
     println!("gatehouse listening on http://{addr}");
+    // After the line above: the first line out names the public listener.
+    let metrics_server = match l.metrics_listen {
+        Some(at) => Some(serve_metrics(at, metrics_deps, metrics, stop_rx.clone()).await?),
+        None => None,
+    };
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -282,9 +292,52 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    if let Some(m) = metrics_server {
+        let _ = m.await;
+    }
     store.close().await;
     tracing::info!("gatehouse stopped");
     Ok(())
+}
+
+/// `/metrics` on its own address, until `stop` flips.
+async fn serve_metrics(
+    at: std::net::SocketAddr,
+    deps: gatehouse_core::mechanisms::service::Deps,
+    metrics: Arc<metrics::Metrics>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .map_err(|e| format!("cannot listen on metrics_listen {at}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("gatehouse metrics on http://{bound}/metrics");
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (deps, metrics) = (deps.clone(), Arc::clone(&metrics));
+            async move {
+                (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    metrics.render(&deps).await,
+                )
+            }
+        }),
+    );
+    Ok(tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+        {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    }))
 }
 
 /// Y2: finish in-flight requests on SIGTERM or SIGINT.

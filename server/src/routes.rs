@@ -52,6 +52,10 @@ pub fn build(
         .not_found_service(axum::routing::any(not_found));
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", {
+            let (deps, metrics) = (state.deps.clone(), std::sync::Arc::clone(&policy.metrics));
+            get(move || ready(deps.clone(), std::sync::Arc::clone(&metrics)))
+        })
         .route("/reset-password/open", {
             let st = state.clone();
             get(move |q: Query<HashMap<String, String>>| open_reset_link(st.clone(), q))
@@ -100,6 +104,34 @@ pub fn build(
             middleware::policy,
         ))
         .with_state(options)
+}
+
+/// Readiness (for a load balancer): 200 "ready" when the database answers, every migration this
+/// build knows is applied, and the outbox worker runs; otherwise 503 naming what is not.
+async fn ready(
+    deps: gatehouse_core::mechanisms::service::Deps,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+) -> Response {
+    let mut problems = Vec::new();
+    match deps.store.migrations_missing().await {
+        Ok(0) => {}
+        Ok(n) => problems.push(format!("{n} database migration(s) not applied")),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: database unreachable");
+            problems.push("database unreachable".to_string());
+        }
+    }
+    if !metrics
+        .worker_running
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        problems.push("outbox worker not running".to_string());
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, problems.join("; ")).into_response()
+    }
 }
 
 /// F4: trades the token in the emailed link for a short-lived HttpOnly cookie and sends the

@@ -13,6 +13,7 @@ use crate::sms::{HttpSms, HttpSmsConfig, SmsSender};
 use crate::smtp::{Relay, Smtp};
 use gatehouse_core::mechanisms::outbox::{self, AfterFailure, Channel, Failure, Queued};
 use gatehouse_core::mechanisms::service::Deps;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -68,6 +69,7 @@ pub struct Worker {
     pub lease_secs: i64,
     /// How often to look for due messages.
     pub every: Duration,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl Worker {
@@ -91,6 +93,7 @@ impl Worker {
             match result {
                 Ok(()) => {
                     outbox::mark_sent(&mut c, q.id, deps.now()).await?;
+                    self.metrics.outbox_sent.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
                         id = q.id,
                         channel = q.message.channel.as_str(),
@@ -100,6 +103,11 @@ impl Worker {
                 Err(e) => {
                     let after =
                         outbox::mark_failed(&mut c, &q, &e, self.max_attempts, deps.now()).await?;
+                    let counter = match after {
+                        AfterFailure::RetryAt(_) => &self.metrics.outbox_retried,
+                        AfterFailure::GaveUp => &self.metrics.outbox_gave_up,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
                     log_failure(&q, &e, after);
                 }
             }
@@ -110,6 +118,8 @@ impl Worker {
 
     /// Runs until `stop` flips, polling every `every`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        // Readiness: set while this loop runs, cleared however it ends.
+        let _running = crate::metrics::Running::start(&self.metrics.worker_running);
         let mut next_sweep = tokio::time::Instant::now();
         loop {
             if let Err(e) = self.drain(&stop).await {

@@ -193,6 +193,7 @@ async fn send_code(
         }
     };
     outbox::enqueue(conn, &message, now).await?;
+    crate::mechanisms::tally::code_sent(message.channel);
     Ok(())
 }
 
@@ -467,6 +468,7 @@ pub async fn attempt(
     if !consume(&mut tx, &r.id, now).await? {
         return Err(ChallengeError::Dead);
     }
+    crate::mechanisms::tally::code_accepted(r.kind);
     Ok(Passed {
         tx,
         kind: r.kind,

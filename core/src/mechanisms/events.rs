@@ -129,6 +129,7 @@ pub async fn record(
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     tracing::info!(event = kind.as_str(), user_id = user_id.unwrap_or("-"), ip = %client.ip, "security event");
+    crate::mechanisms::tally::event(kind);
     sqlx::query("INSERT INTO security_events (user_id, kind, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5)")
         .bind(user_id)
         .bind(kind.as_str())

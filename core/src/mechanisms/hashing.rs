@@ -71,6 +71,19 @@ struct Work {
     verifications: AtomicU64,
     /// Sum of memory blocks × passes over every verification.
     block_passes: AtomicU64,
+    /// Jobs accepted and not yet finished (queued or running), for the metrics.
+    in_pool: AtomicU64,
+    /// P6: jobs refused because the queue was full (each a 503 to someone).
+    refused: AtomicU64,
+}
+
+/// How loaded the pool is now, for the metrics (`gatehouse_argon2_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Load {
+    /// Jobs queued or running.
+    pub in_pool: u64,
+    /// Jobs refused with `Busy` since start.
+    pub refused: u64,
 }
 
 /// Counted verifications and their argon2 work (memory blocks × passes), see [`Hasher::work`].
@@ -236,10 +249,26 @@ impl Hasher {
         Ok(Occupied(release_tx))
     }
 
+    /// Queued or running jobs and the refusals so far.
+    pub fn load(&self) -> Load {
+        Load {
+            in_pool: self.work.in_pool.load(Ordering::SeqCst),
+            refused: self.work.refused.load(Ordering::SeqCst),
+        }
+    }
+
     fn submit(&self, job: Job) -> Result<(), HashError> {
-        self.queue.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => HashError::Busy,
-            TrySendError::Disconnected(_) => HashError::Internal,
+        // Counted before the send: a worker may finish (and count down) before `try_send` returns.
+        self.work.in_pool.fetch_add(1, Ordering::SeqCst);
+        self.queue.try_send(job).map_err(|e| {
+            self.work.in_pool.fetch_sub(1, Ordering::SeqCst);
+            match e {
+                TrySendError::Full(_) => {
+                    self.work.refused.fetch_add(1, Ordering::SeqCst);
+                    HashError::Busy
+                }
+                TrySendError::Disconnected(_) => HashError::Internal,
+            }
         })
     }
 
@@ -272,7 +301,10 @@ fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>, work: Arc<Work>) {
         };
         match job {
             Ok(Job::Hash(pw, reply)) => {
-                let _ = reply.send(hash_with(&mut mem, params, &pw));
+                let result = hash_with(&mut mem, params, &pw);
+                // Counted down before the answer, so whoever gets it sees the pool without it.
+                work.in_pool.fetch_sub(1, Ordering::SeqCst);
+                let _ = reply.send(result);
             }
             Ok(Job::Verify(pw, phc, reply)) => {
                 let result = verify_with(&mut mem, params, &pw, &phc);
@@ -283,6 +315,7 @@ fn worker(params: HashParams, rx: Arc<Mutex<Receiver<Job>>>, work: Arc<Work>) {
                         work.block_passes.fetch_add(passes, Ordering::SeqCst);
                     }
                 }
+                work.in_pool.fetch_sub(1, Ordering::SeqCst);
                 let _ = reply.send(result);
             }
             Ok(Job::Hold(ack, release)) => {
@@ -336,6 +369,37 @@ mod tests {
         .expect("hash");
         let v = verify_blocking(FAST, "pw-pw-pw-1", &old).expect("verify");
         assert!(v.ok && v.needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn p6_load_counts_jobs_in_the_pool_and_refusals() {
+        let h = Hasher::start(FAST, 1, 1).expect("pool");
+        let held = h.occupy().expect("occupy");
+        let queued = {
+            let h = h.clone();
+            tokio::spawn(async move { h.hash("waits").await })
+        };
+        // The spawned hash is queued once the pool says so (no sleep: poll the counter).
+        while h.load().in_pool == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(h.hash("refused").await, Err(HashError::Busy));
+        assert_eq!(
+            h.load(),
+            Load {
+                in_pool: 1,
+                refused: 1
+            }
+        );
+        drop(held);
+        queued.await.expect("join").expect("hashed");
+        assert_eq!(
+            h.load(),
+            Load {
+                in_pool: 0,
+                refused: 1
+            }
+        );
     }
 
     #[tokio::test]

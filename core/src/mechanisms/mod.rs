@@ -19,5 +19,6 @@ pub mod secret;
 pub mod service;
 pub mod sessions;
 pub mod sweep;
+pub mod tally;
 pub mod totp;
 pub mod users;

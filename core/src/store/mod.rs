@@ -107,6 +107,21 @@ impl Store {
         Ok(())
     }
 
+    /// Readiness: the database answers and how many of this build's migrations it lacks (0 when
+    /// the schema is current; another instance may still be migrating at start-up).
+    pub async fn migrations_missing(&self) -> Result<usize, sqlx::Error> {
+        let known = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.iter().count(),
+            Backend::Postgres => POSTGRES_MIGRATIONS.iter().count(),
+        };
+        let mut c = self.read().await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&mut *c)
+                .await?;
+        Ok(known.saturating_sub(usize::try_from(applied).unwrap_or(0)))
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -300,6 +315,28 @@ mod tests {
             tx.commit().await.expect("commit");
             let mut c = store.read().await.expect("reader");
             assert_eq!(count(&mut c).await, 1, "{}", store.backend_name());
+        }
+    }
+
+    /// Readiness: a migrated store lacks nothing; one whose newest migration is undone lacks one.
+    #[tokio::test]
+    async fn y3_readiness_counts_missing_migrations() {
+        for store in testing::all().await {
+            assert_eq!(store.migrations_missing().await.expect("missing"), 0);
+            let mut c = store.conn().await.expect("conn");
+            sqlx::query(
+                "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+            )
+            .execute(&mut *c)
+            .await
+            .expect("forget one");
+            drop(c);
+            assert_eq!(
+                store.migrations_missing().await.expect("missing"),
+                1,
+                "{}",
+                store.backend_name()
+            );
         }
     }
 

@@ -20,6 +20,8 @@ pub struct Server {
     pub base: String,
     pub addr: String,
     log: Arc<Mutex<String>>,
+    /// Standard output after the first line.
+    printed: Arc<Mutex<Vec<String>>>,
     db: String,
     dir: Arc<TempDir>,
 }
@@ -99,10 +101,19 @@ impl Server {
             }
         });
         let stdout = child.stdout.take().expect("stdout");
+        let mut out = BufReader::new(stdout);
         let mut first = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut first)
-            .expect("listening line");
+        out.read_line(&mut first).expect("listening line");
+        // Later lines (the metrics listener's address) are kept for `printed`.
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let printed2 = Arc::clone(&printed);
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if let Ok(mut p) = printed2.lock() {
+                    p.push(line);
+                }
+            }
+        });
         let base = first.trim().rsplit(' ').next().expect("url").to_string();
         assert!(
             base.starts_with("http://127.0.0.1:"),
@@ -115,6 +126,7 @@ impl Server {
             base,
             addr,
             log,
+            printed,
             db,
             dir,
         }
@@ -132,6 +144,18 @@ impl Server {
             .current_dir(&self.dir.0)
             .output()
             .expect("run gatehouse cli")
+    }
+
+    /// The `/metrics` listener's `host:port`, once the server has said it.
+    pub fn metrics_addr(&self) -> String {
+        eventually(|| {
+            let p = self.printed.lock().ok()?;
+            p.iter().find_map(|l| {
+                l.strip_prefix("gatehouse metrics on http://")
+                    .and_then(|r| r.strip_suffix("/metrics"))
+                    .map(str::to_string)
+            })
+        })
     }
 
     pub fn log(&self) -> String {
@@ -195,8 +219,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(s: &Server) -> Self {
+        Self::to(&s.addr)
+    }
+
+    /// A client of another listener (`host:port`), such as the metrics address.
+    pub fn to(addr: &str) -> Self {
         Self {
-            addr: s.addr.clone(),
+            addr: addr.to_string(),
             cookies: HashMap::new(),
         }
     }
