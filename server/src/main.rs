@@ -49,6 +49,9 @@ enum Command {
     /// Inspect and retry outgoing messages.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Write a consistent copy of the SQLite database to PATH (a new file) while serving.
+    /// PostgreSQL: use pg_dump (see the README).
+    Backup { path: String },
 }
 
 #[derive(Subcommand)]
@@ -125,6 +128,14 @@ fn main() -> ExitCode {
                 .map(|_| println!("migrations applied")),
             Command::User(u) => user_command(&loaded, u).await,
             Command::Outbox(o) => outbox_command(&loaded, o).await,
+            Command::Backup { path } => match open_store(&loaded).await {
+                Ok(store) => store
+                    .backup_to(&path)
+                    .await
+                    .map(|_| println!("backup written to {path}"))
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            },
         }
     });
     match result {

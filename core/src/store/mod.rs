@@ -45,6 +45,10 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("PostgreSQL is backed up with its own tools: pg_dump --format=custom (see the README, Backups)")]
+    BackupIsPgDump,
+    #[error("{0} already exists; a backup never overwrites a file")]
+    BackupExists(String),
 }
 
 #[derive(Clone, Debug)]
@@ -120,6 +124,26 @@ impl Store {
                 .fetch_one(&mut *c)
                 .await?;
         Ok(known.saturating_sub(usize::try_from(applied).unwrap_or(0)))
+    }
+
+    /// A consistent copy of a SQLite database in a new file at `path`, taken while the server
+    /// serves (`VACUUM INTO` reads one snapshot in WAL mode; the server's writer carries on). The
+    /// copy is a complete database: start Gatehouse on it to restore. It runs on this store's
+    /// writer connection (the readers are `query_only`, which refuses `VACUUM`); the CLI has its
+    /// own, so the serving process is not held up.
+    pub async fn backup_to(&self, path: &str) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            return Err(StoreError::BackupIsPgDump);
+        }
+        if std::path::Path::new(path).exists() {
+            return Err(StoreError::BackupExists(path.to_string()));
+        }
+        let mut c = self.conn().await?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&mut *c)
+            .await?;
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -239,6 +263,15 @@ pub mod testing {
     /// silently on one: without `GATEHOUSE_TEST_POSTGRES` (which `.ci/test` always sets) this
     /// panics, unless `GATEHOUSE_TEST_SQLITE_ONLY=1` says so out loud (`None` then).
     pub async fn postgres() -> Option<Store> {
+        let url = postgres_url().await?;
+        let store = Store::connect(&url).await.expect("postgres test store");
+        store.migrate().await.expect("postgres migrations");
+        Some(store)
+    }
+
+    /// The URL of a new, empty schema on the test PostgreSQL server (for tests that start
+    /// `gatehouse` processes on it); `None` only under `GATEHOUSE_TEST_SQLITE_ONLY=1`.
+    pub async fn postgres_url() -> Option<String> {
         let base = std::env::var("GATEHOUSE_TEST_POSTGRES")
             .ok()
             .filter(|s| !s.is_empty());
@@ -263,10 +296,7 @@ pub mod testing {
             .expect("create schema");
         admin.close().await;
         let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-        let store = Store::connect(&url).await.expect("postgres test store");
-        store.migrate().await.expect("postgres migrations");
-        Some(store)
+        Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
     }
 
     /// Both backends (SQLite alone only with `GATEHOUSE_TEST_SQLITE_ONLY=1`).
@@ -338,6 +368,48 @@ mod tests {
                 store.backend_name()
             );
         }
+    }
+
+    /// A backup is a whole, current database, taken by a second store on the same file (as the
+    /// CLI does beside the server); it never overwrites a file; PostgreSQL is pointed to pg_dump.
+    #[tokio::test]
+    async fn y_backup_copies_a_whole_sqlite_database() {
+        let dir = std::env::temp_dir().join(format!("gh-backup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("copy.db").display().to_string();
+        let live = format!("sqlite://{}", dir.join("live.db").display());
+        let store = Store::connect(&live).await.expect("serving store");
+        store.migrate().await.expect("migrate");
+        let mut c = store.conn().await.expect("conn");
+        sqlx::query(
+            "INSERT INTO rate_limits (key, window_start, count) VALUES ('store-test', 0, 1)",
+        )
+        .execute(&mut *c)
+        .await
+        .expect("committed row");
+        drop(c);
+        let cli = Store::connect(&live).await.expect("cli store");
+        cli.backup_to(&path)
+            .await
+            .expect("backup beside the serving store");
+        let copy = Store::connect(&format!("sqlite://{path}"))
+            .await
+            .expect("open copy");
+        assert_eq!(copy.migrations_missing().await.expect("schema"), 0);
+        let mut c = copy.read().await.expect("reader");
+        assert_eq!(count(&mut c).await, 1, "the committed row is in the copy");
+        assert!(matches!(
+            cli.backup_to(&path).await,
+            Err(StoreError::BackupExists(_))
+        ));
+        if let Some(pg) = testing::postgres().await {
+            assert!(matches!(
+                pg.backup_to(&path).await,
+                Err(StoreError::BackupIsPgDump)
+            ));
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// SQLite's readers are `query_only`: a write sent to one fails instead of queuing as a
