@@ -40,6 +40,8 @@ pub struct Config {
     #[serde(default)]
     pub limits: LimitsConfig,
     #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
     pub mfa: MfaConfig,
     pub smtp: Option<crate::smtp::SmtpConfig>,
     #[serde(default)]
@@ -76,6 +78,7 @@ impl fmt::Debug for Config {
             .field("sessions", &self.sessions)
             .field("lockout", &self.lockout)
             .field("limits", &self.limits)
+            .field("database", &self.database)
             .field("mfa", &self.mfa)
             .field("smtp", &self.smtp)
             .field("outbox", &self.outbox)
@@ -193,6 +196,11 @@ pub struct LimitsConfig {
     pub login_per_ip_per_minute: i64,
     pub login_per_account_per_hour: i64,
     pub register_per_ip_per_hour: i64,
+    /// Y4: a request not answered in this time gets 503 (a stalled client or a stuck backend
+    /// never holds a slot for ever).
+    pub request_timeout_secs: u64,
+    /// Y4: requests handled at once; the next ones get 503 + Retry-After at once.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for LimitsConfig {
@@ -202,6 +210,41 @@ impl Default for LimitsConfig {
             login_per_ip_per_minute: s.login_per_ip_per_minute,
             login_per_account_per_hour: s.login_per_account_per_hour,
             register_per_ip_per_hour: s.register_per_ip_per_hour,
+            request_timeout_secs: 30,
+            max_concurrent_requests: 512,
+        }
+    }
+}
+
+/// Y4: the database pool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// PostgreSQL: connections per instance. SQLite: reader connections (one writer besides).
+    pub max_connections: u32,
+    /// Waiting longer for a connection fails the request.
+    pub acquire_timeout_secs: u64,
+    /// PostgreSQL cancels a statement running longer.
+    pub statement_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        let d = gatehouse_core::store::PoolLimits::default();
+        Self {
+            max_connections: d.max_connections,
+            acquire_timeout_secs: d.acquire_timeout.as_secs(),
+            statement_timeout_secs: d.statement_timeout.as_secs(),
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub fn limits(&self) -> gatehouse_core::store::PoolLimits {
+        gatehouse_core::store::PoolLimits {
+            max_connections: self.max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.acquire_timeout_secs),
+            statement_timeout: std::time::Duration::from_secs(self.statement_timeout_secs),
         }
     }
 }
@@ -375,6 +418,23 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     (
         "LIMITS_REGISTER_PER_IP_PER_HOUR",
         &["limits", "register_per_ip_per_hour"],
+    ),
+    (
+        "LIMITS_REQUEST_TIMEOUT_SECS",
+        &["limits", "request_timeout_secs"],
+    ),
+    (
+        "LIMITS_MAX_CONCURRENT_REQUESTS",
+        &["limits", "max_concurrent_requests"],
+    ),
+    ("DATABASE_MAX_CONNECTIONS", &["database", "max_connections"]),
+    (
+        "DATABASE_ACQUIRE_TIMEOUT_SECS",
+        &["database", "acquire_timeout_secs"],
+    ),
+    (
+        "DATABASE_STATEMENT_TIMEOUT_SECS",
+        &["database", "statement_timeout_secs"],
     ),
     ("MFA_SECRET_KEY", &["mfa", "secret_key"]),
     ("MFA_SECRET_KEY_FILE", &["mfa", "secret_key_file"]),
@@ -605,6 +665,11 @@ const NUMERIC_KEYS: &[&str] = &[
     "timeout_secs",
     "max_attempts",
     "lease_secs",
+    "request_timeout_secs",
+    "max_concurrent_requests",
+    "max_connections",
+    "acquire_timeout_secs",
+    "statement_timeout_secs",
 ];
 
 /// Keys whose variables are booleans (`true` / `false`).
@@ -761,6 +826,19 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
             ))
         }
     };
+    if !(1..=3600).contains(&config.limits.request_timeout_secs) {
+        return bad("limits.request_timeout_secs: between 1 and 3600".into());
+    }
+    if !(1..=100_000).contains(&config.limits.max_concurrent_requests) {
+        return bad("limits.max_concurrent_requests: between 1 and 100000".into());
+    }
+    let db = &config.database;
+    if !(1..=1000).contains(&db.max_connections)
+        || !(1..=600).contains(&db.acquire_timeout_secs)
+        || !(1..=3600).contains(&db.statement_timeout_secs)
+    {
+        return bad("database: max_connections 1–1000, acquire_timeout_secs 1–600, statement_timeout_secs 1–3600".into());
+    }
     if !(1..=100).contains(&config.outbox.max_attempts) {
         return bad("outbox.max_attempts: between 1 and 100".into());
     }

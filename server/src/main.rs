@@ -169,7 +169,7 @@ fn init_logs(l: &config::Loaded) {
 }
 
 async fn open_store(l: &config::Loaded) -> Result<Store, String> {
-    let store = Store::connect(&l.config.database_url)
+    let store = Store::connect_with(&l.config.database_url, l.config.database.limits())
         .await
         .map_err(|e| format!("database: {e}"))?;
     store
@@ -283,6 +283,10 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
         )),
         trusted_proxies: Arc::new(l.trusted_proxies.clone()),
         metrics: Arc::clone(&metrics),
+        slots: Arc::new(tokio::sync::Semaphore::new(
+            l.config.limits.max_concurrent_requests,
+        )),
+        request_timeout: Duration::from_secs(l.config.limits.request_timeout_secs),
     };
     let metrics_deps = state.deps.clone();
     let app = routes::build(state, options, policy, mailbox);

@@ -33,6 +33,10 @@ pub struct HttpPolicy {
     pub trusted_proxies: std::sync::Arc<Vec<gatehouse_core::values::netaddr::Cidr>>,
     /// Requests by route, status and time taken.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Y4: one permit per request being handled (`limits.max_concurrent_requests`).
+    pub slots: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Y4: the longest a request may take (`limits.request_timeout_secs`).
+    pub request_timeout: std::time::Duration,
 }
 
 impl HttpPolicy {
@@ -85,12 +89,74 @@ pub async fn policy(State(p): State<HttpPolicy>, req: Request<Body>, next: Next)
     let metrics = std::sync::Arc::clone(&p.metrics);
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %id);
-    let mut res = guarded(p, req, next).instrument(span).await;
+    let wants_html = accepts_html(&req);
+    // Y4: a full house answers 503 at once (liveness is always answered).
+    let permit = if req.uri().path() == "/healthz" {
+        None
+    } else {
+        match std::sync::Arc::clone(&p.slots).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                span.in_scope(|| tracing::warn!("too many requests at once; answered 503 (Y4)"));
+                let mut res = overloaded(wants_html);
+                metrics.request(&route, res.status().as_u16(), started.elapsed());
+                if let Ok(v) = HeaderValue::from_str(&id) {
+                    res.headers_mut().insert("x-request-id", v);
+                }
+                return res;
+            }
+        }
+    };
+    let limit = p.request_timeout;
+    let handled = tokio::time::timeout(limit, guarded(p, req, next).instrument(span.clone())).await;
+    drop(permit);
+    let mut res = match handled {
+        Ok(res) => res,
+        Err(_) => {
+            // Y4: a client that stalls mid-body, or a backend that hangs, gets its answer.
+            span.in_scope(|| {
+                tracing::warn!(
+                    secs = limit.as_secs(),
+                    "request timed out; answered 503 (Y4)"
+                )
+            });
+            overloaded(wants_html)
+        }
+    };
     metrics.request(&route, res.status().as_u16(), started.elapsed());
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }
     res
+}
+
+fn accepts_html(req: &Request<Body>) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+/// Y4/P6: 503 with Retry-After; a readable page for a browser.
+fn overloaded(wants_html: bool) -> Response {
+    let mut res = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The server is busy. Nothing was lost; try again in a moment.",
+    )
+        .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if wants_html {
+        message_page(
+            res,
+            "The server is busy",
+            "Nothing was lost. Go back and try again in a moment.",
+        )
+    } else {
+        res
+    }
 }
 
 /// The metrics label of a request: the router's pattern (`/login`, `/avatars/{id}/{size}`), a
@@ -133,11 +199,7 @@ async fn guarded(p: HttpPolicy, mut req: Request<Body>, next: Next) -> Response 
         tracing::warn!(%method, %path, "cross-site request refused (H2)");
         return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
     }
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+    let wants_html = accepts_html(&req);
     let ip = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

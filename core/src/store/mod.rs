@@ -60,12 +60,41 @@ pub struct Store {
     backend: Backend,
 }
 
+/// Y4: how many connections, how long to wait for one, how long one statement may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// PostgreSQL: the pool size. SQLite: the readers (there is always one writer).
+    pub max_connections: u32,
+    /// Waiting longer than this for a connection fails the request (a 503 upstream), instead
+    /// of queueing without end.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout`: a statement running longer is cancelled by the server.
+    /// (SQLite statements are local; a locked database waits `busy_timeout`, 5 s.)
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolLimits {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 /// SQLite connections that only read.
 const SQLITE_READERS: u32 = 4;
 
 impl Store {
-    /// Connects (creating a SQLite file and its folder when missing). Does not migrate.
+    /// Connects (creating a SQLite file and its folder when missing) with the default limits.
+    /// Does not migrate.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PoolLimits::default()).await
+    }
+
+    /// Connects with `limits` (Y4). Does not migrate.
+    pub async fn connect_with(url: &str, limits: PoolLimits) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -81,15 +110,29 @@ impl Store {
         let opts = AnyConnectOptions::from_str(&url)?;
         let (pool, readers) = match backend {
             Backend::Sqlite => {
-                let writer = sqlite_pool(opts.clone(), 1, "").await?;
+                let writer = sqlite_pool(opts.clone(), 1, limits.acquire_timeout, "").await?;
                 // The writer made the file and switched it to WAL before any reader opens it.
-                let readers = sqlite_pool(opts, SQLITE_READERS, " PRAGMA query_only = ON;").await?;
+                let readers = sqlite_pool(
+                    opts,
+                    limits.max_connections.clamp(1, SQLITE_READERS * 4),
+                    limits.acquire_timeout,
+                    " PRAGMA query_only = ON;",
+                )
+                .await?;
                 (writer, readers)
             }
             Backend::Postgres => {
+                let ms = limits.statement_timeout.as_millis().max(1);
                 let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .max_connections(limits.max_connections.max(1))
+                    .acquire_timeout(limits.acquire_timeout)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            conn.execute(format!("SET statement_timeout = {ms}").as_str())
+                                .await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(opts)
                     .await?;
                 (pool.clone(), pool)
@@ -200,11 +243,12 @@ impl Store {
 async fn sqlite_pool(
     opts: AnyConnectOptions,
     max: u32,
+    acquire_timeout: Duration,
     extra: &'static str,
 ) -> Result<AnyPool, sqlx::Error> {
     AnyPoolOptions::new()
         .max_connections(max)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(acquire_timeout)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 let pragmas = format!(
@@ -368,6 +412,42 @@ mod tests {
                 store.backend_name()
             );
         }
+    }
+
+    /// Y4: a statement running past the limit is cancelled by PostgreSQL, and a request that
+    /// finds every connection taken gives up after the acquire timeout instead of waiting on.
+    #[tokio::test]
+    async fn y4_statement_timeout_and_pool_size_bound_the_database() {
+        let limits = PoolLimits {
+            max_connections: 1,
+            acquire_timeout: Duration::from_millis(300),
+            statement_timeout: Duration::from_millis(200),
+        };
+        if let Some(url) = testing::postgres_url().await {
+            let pg = Store::connect_with(&url, limits).await.expect("pg");
+            let mut c = pg.conn().await.expect("conn");
+            let slow = sqlx::query("SELECT pg_sleep(5)").execute(&mut *c).await;
+            let code = match slow {
+                Err(sqlx::Error::Database(e)) => e.code().map(|c| c.to_string()),
+                other => panic!("expected a cancelled statement, got {other:?}"),
+            };
+            assert_eq!(code.as_deref(), Some("57014"), "query_canceled");
+            let second = pg.conn().await;
+            assert!(
+                matches!(second, Err(sqlx::Error::PoolTimedOut)),
+                "the one connection is taken: {second:?}"
+            );
+            drop(c);
+            assert!(pg.conn().await.is_ok(), "free again");
+        }
+        let dir = std::env::temp_dir().join(format!("gh-pool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let url = format!("sqlite://{}", dir.join("db.sqlite").display());
+        let lite = Store::connect_with(&url, limits).await.expect("sqlite");
+        let held = lite.read().await.expect("the one reader");
+        assert!(matches!(lite.read().await, Err(sqlx::Error::PoolTimedOut)));
+        drop(held);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// A backup is a whole, current database, taken by a second store on the same file (as the

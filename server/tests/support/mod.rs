@@ -391,6 +391,7 @@ pub fn urlencode(s: &str) -> String {
 }
 
 /// Polls until `f` returns `Some`, up to 15 s (waiting for the outbox worker, not hiding a race).
+#[track_caller]
 pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {

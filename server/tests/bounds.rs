@@ -1,0 +1,96 @@
+//! Y4: nothing waits for ever and nothing grows without bound — a stalled request is answered
+//! 503 when the request timeout runs out, and requests beyond the concurrency limit are answered
+//! 503 at once (the body limits' 413 is in http.rs, the pool and statement limits in core's store
+//! tests).
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+use support::{eventually, Client, Server};
+
+/// Sends a POST whose body never finishes (declares 100 bytes, sends 7); the socket stays open.
+fn stalled_post(s: &Server) -> TcpStream {
+    let mut stream = TcpStream::connect(&s.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let head = format!(
+        "POST /api/login_email HTTP/1.1\r\nHost: {}\r\nSec-Fetch-Site: same-origin\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=a",
+        s.addr
+    );
+    stream.write_all(head.as_bytes()).expect("send");
+    stream
+}
+
+#[test]
+fn y4_a_request_that_stalls_mid_body_is_answered_503_when_the_timeout_runs_out() {
+    let s = Server::start(&[("GATEHOUSE_LIMITS_REQUEST_TIMEOUT_SECS", "1")]);
+    let mut stream = stalled_post(&s);
+    // The read returns because the server answers; a hang would fail it after 20 s.
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+        let n = stream
+            .read(&mut buf)
+            .expect("the server answers before our read timeout");
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer).to_string();
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 2"),
+        "{text}"
+    );
+    eventually(|| s.log().contains("request timed out").then_some(()));
+}
+
+#[test]
+fn y4_requests_beyond_the_concurrency_limit_get_503_at_once_and_liveness_still_answers() {
+    let s = Server::start(&[
+        ("GATEHOUSE_LIMITS_MAX_CONCURRENT_REQUESTS", "1"),
+        // However the stalled request ends (its client leaves, or the timeout), the slot returns.
+        ("GATEHOUSE_LIMITS_REQUEST_TIMEOUT_SECS", "5"),
+    ]);
+    let mut stalled = stalled_post(&s);
+    let mut c = Client::new(&s);
+    // Waiting for the stalled request to hold the one slot (a condition, not a sleep).
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let refused = loop {
+        let r = c.get("/login");
+        if r.status == 503 {
+            break r;
+        }
+        seen.push(r.status);
+        if std::time::Instant::now() > deadline {
+            stalled
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .ok();
+            let mut buf = [0u8; 2000];
+            let n = stalled.read(&mut buf).unwrap_or(0);
+            panic!(
+                "no 503; statuses {seen:?}; the stalled request got {:?}; log {}",
+                String::from_utf8_lossy(&buf[..n]),
+                s.log()
+            );
+        }
+    };
+    assert_eq!(refused.header("retry-after"), Some("2"));
+    assert!(
+        refused.body.contains("The server is busy"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(c.get("/healthz").status, 200, "liveness is always answered");
+    // The stalled client goes away: its slot comes back (at the latest when it times out).
+    drop(stalled);
+    let again = eventually(|| {
+        let r = c.get("/login");
+        (r.status == 200).then_some(r)
+    });
+    assert!(again.body.contains("Sign in"), "{}", again.body);
+}
