@@ -1,6 +1,6 @@
 //! The dev mailbox (dev mode only): the transport that stands in for SMTP and the SMS provider,
 //! and its pages — every delivered email and text message, newest first, with clickable links
-//! (`/dev/mailbox`) and as JSON (`/dev/mailbox.json`) for tests.
+//! (`/dev/mailbox`) and as JSON (`/dev/mailbox.json`, `?to=ADDRESS` for one recipient) for tests.
 //!
 //! Y5: the outbox blanks a message's body once it is delivered, so the dev mailbox keeps what
 //! it received itself, in memory (the newest [`KEEP`]); nothing of it reaches the database.
@@ -53,8 +53,13 @@ impl DevMailbox {
             .unwrap_or_default()
     }
 
-    pub fn json(&self) -> Response {
-        Json(self.entries()).into_response()
+    /// Every kept message, or (`?to=ADDRESS`) only those to one recipient.
+    pub fn json(&self, to: Option<&str>) -> Response {
+        let mut list = self.entries();
+        if let Some(to) = to {
+            list.retain(|e| e.to == to);
+        }
+        Json(list).into_response()
     }
 
     pub fn page(&self) -> Response {

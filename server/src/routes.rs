@@ -76,7 +76,9 @@ pub fn build(
             })
             .route("/dev/mailbox.json", {
                 let m = mailbox.clone();
-                get(move || std::future::ready(m.json()))
+                get(move |q: Query<HashMap<String, String>>| {
+                    std::future::ready(m.json(q.get("to").map(String::as_str)))
+                })
             })
             .route("/dev/clock", {
                 let st = state.clone();

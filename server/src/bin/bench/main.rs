@@ -6,19 +6,24 @@
 //! 32 and their ratios to the raw figure; p50/p99 latency; 503 answers (P6: fast refusals instead
 //! of queueing; the clients honour Retry-After); SSR requests/s for `/login`; idle and peak RSS of the server process.
 
+mod client;
+mod soak;
+
 use gatehouse_core::mechanisms::hashing::{hash_blocking, HashParams};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-struct Args {
-    addr: String,
-    pid: u32,
-    users: usize,
-    password: String,
-    secs: u64,
+pub(crate) struct Args {
+    pub addr: String,
+    pub pid: u32,
+    pub users: usize,
+    pub password: String,
+    pub secs: u64,
+    /// `--soak MINUTES`: whole sign-ins for that long instead of the figures.
+    pub soak_minutes: Option<u64>,
+    /// `--metrics ADDR`: the server's metrics listener (the soak reads the outbox there).
+    pub metrics: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -28,6 +33,8 @@ fn args() -> Result<Args, String> {
         users: 32,
         password: String::new(),
         secs: 10,
+        soak_minutes: None,
+        metrics: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -38,6 +45,8 @@ fn args() -> Result<Args, String> {
             "--users" => a.users = v.parse().map_err(|_| "--users")?,
             "--password" => a.password = v,
             "--secs" => a.secs = v.parse().map_err(|_| "--secs")?,
+            "--soak" => a.soak_minutes = Some(v.parse().map_err(|_| "--soak")?),
+            "--metrics" => a.metrics = Some(v),
             _ => return Err(format!("unknown argument {k}")),
         }
     }
@@ -51,39 +60,11 @@ async fn http(
     cookie: Option<&str>,
     body: &str,
 ) -> std::io::Result<(u16, Option<String>)> {
-    let mut s = TcpStream::connect(addr).await?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(c) = cookie {
-        req.push_str(&format!("Cookie: {c}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).await?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await?;
-    let text = String::from_utf8_lossy(&buf);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let cookie = text
-        .lines()
-        .take_while(|l| !l.is_empty())
-        .filter_map(|l| {
-            l.strip_prefix("set-cookie: ")
-                .or_else(|| l.strip_prefix("Set-Cookie: "))
-        })
-        .find(|c| c.contains("session=") && !c.contains("Max-Age=0"))
-        .and_then(|c| c.split(';').next())
-        .map(str::to_string);
-    Ok((status, cookie))
+    let a = client::fetch(addr, method, path, cookie, body).await?;
+    Ok((a.status, a.cookie))
 }
 
-fn rss_kib(pid: u32, field: &str) -> u64 {
+pub(crate) fn rss_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -190,7 +171,7 @@ async fn password_load(a: &Args, concurrency: usize) -> LoadResult {
     r
 }
 
-fn pct(v: &[Duration], p: f64) -> f64 {
+pub(crate) fn pct(v: &[Duration], p: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
@@ -229,6 +210,9 @@ async fn ssr_per_sec(addr: &str, secs: u64, concurrency: usize) -> (f64, f64) {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let a = args()?;
+    if let Some(minutes) = a.soak_minutes {
+        return soak::run(&a, minutes).await;
+    }
     let idle = rss_kib(a.pid, "VmRSS:");
     println!(
         "idle RSS (SQLite)                 {:>8.1} MiB",
