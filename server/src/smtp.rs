@@ -281,7 +281,17 @@ impl Smtp {
 
     pub async fn send(&self, q: &Queued) -> Result<(), Failure> {
         let email = self.message(q).map_err(Failure::Permanent)?;
-        self.mailer.send(email).await.map(|_| ()).map_err(|e| {
+        // The whole delivery is bounded (lettre's own timeout covers single reads): a relay
+        // that takes the message and never answers cannot hold the worker, or a shutdown (Y2).
+        let sent = tokio::time::timeout(self.relay.timeout, self.mailer.send(email))
+            .await
+            .map_err(|_| {
+                Failure::Temporary(format!(
+                    "the relay did not answer within {} s",
+                    self.relay.timeout.as_secs()
+                ))
+            })?;
+        sent.map(|_| ()).map_err(|e| {
             let text = e.to_string();
             if e.is_permanent() {
                 Failure::Permanent(text)

@@ -257,3 +257,56 @@ fn with_production<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> 
     env.extend_from_slice(extra);
     env
 }
+
+#[test]
+fn y2_shutdown_finishes_the_message_in_flight_and_leaves_the_rest_queued() {
+    let relay = SmtpServer::plain();
+    relay.stall.store(true, std::sync::atomic::Ordering::SeqCst);
+    let s = production(
+        relay.port,
+        &[
+            ("GATEHOUSE_SMTP_SECURITY", "none"),
+            ("GATEHOUSE_SMTP_TIMEOUT_SECS", "2"),
+            ("GATEHOUSE_OUTBOX_LEASE_SECS", "3"),
+        ],
+    );
+    for who in ["first", "second", "third"] {
+        register(&s, &format!("{who}@example.com"));
+    }
+    // The worker is mid-delivery of one message (the relay holds it unanswered).
+    eventually(|| relay.stalled().into_iter().next());
+    let kept = s.keep_dir();
+    let status = s.terminate();
+    assert!(status.success(), "a clean stop: {status:?}");
+    // The outbox of the stopped server, read by the CLI from its database file.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["outbox", "list"])
+        .env_clear()
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/db.sqlite", kept.0.display()),
+        )
+        .output()
+        .expect("cli");
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(listing.lines().count(), 3, "{listing}");
+    let attempted: Vec<&str> = listing
+        .lines()
+        .filter(|l| !l.contains("attempts=0"))
+        .collect();
+    assert_eq!(
+        attempted.len(),
+        1,
+        "only the message in flight was tried:\n{listing}"
+    );
+    assert!(attempted[0].contains("retrying:"), "{listing}");
+    assert_eq!(
+        listing
+            .lines()
+            .filter(|l| l.contains("attempts=0") && l.ends_with("queued"))
+            .count(),
+        2,
+        "the rest wait for the next start:\n{listing}"
+    );
+    assert_eq!(relay.stalled().len(), 1);
+}

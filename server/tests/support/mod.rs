@@ -63,6 +63,11 @@ impl Server {
         Self::spawn(dir, env)
     }
 
+    /// The folder, kept for as long as the handle lives (past the server's end).
+    pub fn keep_dir(&self) -> Arc<TempDir> {
+        Arc::clone(&self.dir)
+    }
+
     /// The folder the server runs in (its SQLite database, key file, …).
     pub fn dir(&self) -> &std::path::Path {
         &self.dir.0
