@@ -173,14 +173,10 @@ fn y1_smtp_failure_keeps_the_message_queued_for_retry() {
         .map(|a| a.port())
         .expect("port");
     let p = port.to_string();
-    let s = Server::start(&[
-        ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
+    let s = Server::start(&production_env(&[
         ("GATEHOUSE_SMTP_PORT", &p),
         ("GATEHOUSE_SMTP_SECURITY", "none"),
-        ("GATEHOUSE_SMTP_FROM", "no-reply@id.example.com"),
-        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
-        ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
-    ]);
+    ]));
     let mut c = Client::new(&s);
     c.form(
         "/api/register",
@@ -584,15 +580,11 @@ fn h3_requests_for_another_host_name_are_refused() {
 /// A production-mode server delivering to `sink`, public URL `https://id.example.com`.
 fn production(sink: &SmtpServer) -> Server {
     let port = sink.port.to_string();
-    Server::start(&[
-        ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
+    Server::start(&production_env(&[
         ("GATEHOUSE_SMTP_PORT", &port),
         // A plain relay on loopback: allowed without allow_plaintext.
         ("GATEHOUSE_SMTP_SECURITY", "none"),
-        ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
-        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
-        ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
-    ])
+    ]))
 }
 
 /// H3: production answers for the public URL's name.

@@ -13,7 +13,7 @@ fn production(port: u16, extra: &[(&str, &str)]) -> Server {
     let port = port.to_string();
     let mut env = vec![("GATEHOUSE_SMTP_PORT", port.as_str())];
     env.extend_from_slice(extra);
-    Server::start(&with_production(&env))
+    Server::start(&production_env(&env))
 }
 
 /// A CA certificate in a file of its own (it must exist before the server starts); removed on
@@ -37,22 +37,23 @@ impl Drop for CaFile {
     }
 }
 
-/// Registers `email`, which queues its verification mail.
+/// Registers `email` on `s`, which queues its verification mail.
 fn register(s: &Server, email: &str) {
-    let mut c = Client::new(s);
-    let r = c.form(
-        "/api/register",
-        "/register",
-        &[
-            ("email", email),
-            ("first_name", "Ada"),
-            ("last_name", "Lovelace"),
-            ("password", PW),
-            ("confirm", PW),
-            ("mfa_method", "email"),
-        ],
-    );
-    assert_eq!(r.status, 303, "registered");
+    register_only(&mut Client::new(s), email);
+}
+
+/// Waits until delivering the mail to `email` has failed once, and returns `outbox list`, which
+/// shows it waiting for its retry.
+fn refused_and_retrying(s: &Server, email: &str) -> String {
+    eventually(|| {
+        s.log()
+            .contains("message delivery failed; will retry")
+            .then_some(())
+    });
+    let list = s.cli(&["outbox", "list"]);
+    let text = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(text.contains(email) && text.contains("retrying:"), "{text}");
+    text
 }
 
 #[test]
@@ -144,17 +145,7 @@ fn smtp_a_relay_whose_certificate_another_ca_signed_gets_nothing() {
     let wrong = CaFile::of(&other, "wrong-ca");
     let s = production(relay.port, &[("GATEHOUSE_SMTP_CA_FILE", &wrong.path())]);
     register(&s, "mitm@example.com");
-    eventually(|| {
-        s.log()
-            .contains("message delivery failed; will retry")
-            .then_some(())
-    });
-    let list = s.cli(&["outbox", "list"]);
-    let text = String::from_utf8_lossy(&list.stdout).to_string();
-    assert!(
-        text.contains("mitm@example.com") && text.contains("retrying:"),
-        "{text}"
-    );
+    let text = refused_and_retrying(&s, "mitm@example.com");
     assert!(
         text.to_ascii_lowercase().contains("certificate"),
         "the error names the certificate: {text}"
@@ -167,17 +158,7 @@ fn smtp_starttls_is_required_a_relay_that_does_not_offer_it_gets_nothing() {
     let relay = SmtpServer::plain();
     let s = production(relay.port, &[]);
     register(&s, "downgrade@example.com");
-    eventually(|| {
-        s.log()
-            .contains("message delivery failed; will retry")
-            .then_some(())
-    });
-    let list = s.cli(&["outbox", "list"]);
-    let text = String::from_utf8_lossy(&list.stdout).to_string();
-    assert!(
-        text.contains("downgrade@example.com") && text.contains("retrying:"),
-        "{text}"
-    );
+    refused_and_retrying(&s, "downgrade@example.com");
     assert!(relay.received().is_empty(), "no mail in clear text");
 }
 
@@ -233,7 +214,7 @@ fn y1_a_server_killed_mid_message_delivers_after_restart_with_the_same_message_i
         .stall
         .store(false, std::sync::atomic::Ordering::SeqCst);
     // SIGKILL: no shutdown, the claim stays on the row until its lease runs out.
-    let s = s.kill_and_restart(&with_production(&env2));
+    let s = s.kill_and_restart(&production_env(&env2));
     let got = eventually(|| relay.received().into_iter().next());
     assert!(got.data.contains("To: crash@example.com"), "{}", got.data);
     assert_eq!(
@@ -244,18 +225,6 @@ fn y1_a_server_killed_mid_message_delivers_after_restart_with_the_same_message_i
     assert!(got.header("Message-ID").is_some());
     eventually(|| s.log().contains("message delivered").then_some(()));
     assert_eq!(relay.received().len(), 1, "delivered once");
-}
-
-/// The production settings every test here shares (relay on 127.0.0.1, one key), plus `extra`.
-fn with_production<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut env = vec![
-        ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
-        ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
-        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
-        ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
-    ];
-    env.extend_from_slice(extra);
-    env
 }
 
 #[test]

@@ -6,6 +6,19 @@ use super::{eventually, Client, Server};
 pub const PW: &str = "tulip-rain-77";
 pub const TEST_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
+/// Production settings for a test: mail to a relay on 127.0.0.1 (its port and anything else in
+/// `extra`, which wins), public URL `https://id.example.com`, the test key.
+pub fn production_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("GATEHOUSE_SMTP_HOST", "127.0.0.1"),
+        ("GATEHOUSE_SMTP_FROM", "Gatehouse <no-reply@id.example.com>"),
+        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+        ("GATEHOUSE_MFA_SECRET_KEY", TEST_KEY),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
 pub fn mailbox(c: &mut Client) -> Vec<serde_json::Value> {
     let r = c.request("GET", "/dev/mailbox.json", &[], "");
     assert_eq!(r.status, 200);
@@ -37,9 +50,8 @@ pub fn after<'a>(text: &'a str, marker: &str) -> &'a str {
         .expect("marker in text")
 }
 
-/// Registers without JavaScript with `method` (and `phone`), then follows the verification
-/// link; returns the verification token.
-pub fn register_and_verify(c: &mut Client, email: &str, method: &str, phone: &str) -> String {
+/// Posts the registration form without JavaScript (Ada Lovelace, [`PW`], `method`, `phone`).
+pub fn register_with(c: &mut Client, email: &str, method: &str, phone: &str) {
     let r = c.form(
         "/api/register",
         "/register",
@@ -54,6 +66,17 @@ pub fn register_and_verify(c: &mut Client, email: &str, method: &str, phone: &st
         ],
     );
     assert_eq!(r.status, 303, "no-JS post redirects back: {r:?}");
+}
+
+/// Registers with emailed codes; the verification mail is queued, nothing more.
+pub fn register_only(c: &mut Client, email: &str) {
+    register_with(c, email, "email", "");
+}
+
+/// Registers without JavaScript with `method` (and `phone`), then follows the verification
+/// link; returns the verification token.
+pub fn register_and_verify(c: &mut Client, email: &str, method: &str, phone: &str) -> String {
+    register_with(c, email, method, phone);
     assert!(c.get("/register").body.contains("Check your email"));
     let text = newest(c, email, "Verify your email", 0);
     let token = after(&text, "token=").to_string();
