@@ -83,14 +83,24 @@ impl HttpPolicy {
 /// the lines. It is made here, never taken from the caller, so it cannot be forged into the logs.
 /// The request is also counted by route, status and time taken (metrics).
 pub async fn policy(State(p): State<HttpPolicy>, req: Request<Body>, next: Next) -> Response {
-    use tracing::Instrument;
     let id = gatehouse_core::mechanisms::secret::random_hex(8);
     let route = route_label(&req);
     let metrics = std::sync::Arc::clone(&p.metrics);
     let started = Instant::now();
     let span = tracing::info_span!("request", request_id = %id);
+    let mut res = bounded(p, req, next, span).await;
+    metrics.request(&route, res.status().as_u16(), started.elapsed());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Y4: a full house answers 503 at once (liveness is always answered), and a request not
+/// answered within the timeout — a client stalling mid-body, a backend that hangs — gets 503.
+async fn bounded(p: HttpPolicy, req: Request<Body>, next: Next, span: tracing::Span) -> Response {
+    use tracing::Instrument;
     let wants_html = accepts_html(&req);
-    // Y4: a full house answers 503 at once (liveness is always answered).
     let permit = if req.uri().path() == "/healthz" {
         None
     } else {
@@ -98,36 +108,22 @@ pub async fn policy(State(p): State<HttpPolicy>, req: Request<Body>, next: Next)
             Ok(permit) => Some(permit),
             Err(_) => {
                 span.in_scope(|| tracing::warn!("too many requests at once; answered 503 (Y4)"));
-                let mut res = overloaded(wants_html);
-                metrics.request(&route, res.status().as_u16(), started.elapsed());
-                if let Ok(v) = HeaderValue::from_str(&id) {
-                    res.headers_mut().insert("x-request-id", v);
-                }
-                return res;
+                return overloaded(wants_html);
             }
         }
     };
     let limit = p.request_timeout;
     let handled = tokio::time::timeout(limit, guarded(p, req, next).instrument(span.clone())).await;
     drop(permit);
-    let mut res = match handled {
-        Ok(res) => res,
-        Err(_) => {
-            // Y4: a client that stalls mid-body, or a backend that hangs, gets its answer.
-            span.in_scope(|| {
-                tracing::warn!(
-                    secs = limit.as_secs(),
-                    "request timed out; answered 503 (Y4)"
-                )
-            });
-            overloaded(wants_html)
-        }
-    };
-    metrics.request(&route, res.status().as_u16(), started.elapsed());
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-request-id", v);
-    }
-    res
+    handled.unwrap_or_else(|_| {
+        span.in_scope(|| {
+            tracing::warn!(
+                secs = limit.as_secs(),
+                "request timed out; answered 503 (Y4)"
+            )
+        });
+        overloaded(wants_html)
+    })
 }
 
 fn accepts_html(req: &Request<Body>) -> bool {
@@ -149,11 +145,7 @@ fn overloaded(wants_html: bool) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if wants_html {
-        message_page(
-            res,
-            "The server is busy",
-            "Nothing was lost. Go back and try again in a moment.",
-        )
+        busy_page(res)
     } else {
         res
     }
@@ -246,11 +238,7 @@ async fn guarded(p: HttpPolicy, mut req: Request<Body>, next: Next) -> Response 
         res = bad_call(res).await;
     }
     res = match res.status() {
-        StatusCode::SERVICE_UNAVAILABLE if wants_html => message_page(
-            res,
-            "The server is busy",
-            "Nothing was lost. Go back and try again in a moment.",
-        ),
+        StatusCode::SERVICE_UNAVAILABLE if wants_html => busy_page(res),
         StatusCode::PAYLOAD_TOO_LARGE if wants_html => {
             let text = if upload { PHOTO_TOO_LARGE } else { TOO_LARGE };
             message_page(res, "That was too much to send", text)
@@ -375,6 +363,15 @@ async fn bad_call(res: Response) -> Response {
 
 /// P6/Y4: a browser without JavaScript gets a readable page with a 503, 413 or 400, not a bare
 /// body.
+/// P6/Y4: the one page a browser gets for any 503.
+fn busy_page(res: Response) -> Response {
+    message_page(
+        res,
+        "The server is busy",
+        "Nothing was lost. Go back and try again in a moment.",
+    )
+}
+
 fn message_page(res: Response, title: &str, text: &str) -> Response {
     let (mut parts, _) = res.into_parts();
     parts.headers.insert(

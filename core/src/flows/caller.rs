@@ -2,8 +2,8 @@
 //!
 //! - S3: `sessions::lookup` ends a session past its idle or absolute limit; this is the only way
 //!   the app reads a session, so no page can skip the check.
-//! - M5: `signed_in` answers only for an authenticated session; a partial one (password given,
-//!   code not yet) is nobody.
+//! - M5: `me` answers only for an authenticated session; a partial one (password given, code
+//!   not yet) is nobody.
 //! - Each function opens the one connection it needs and returns it before answering, so the app
 //!   never holds a connection while it calls another flow (one writer on SQLite).
 
