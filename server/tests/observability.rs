@@ -4,7 +4,7 @@
 mod support;
 
 use support::flows::*;
-use support::{Client, Server};
+use support::{eventually, Client, Server};
 
 /// The value of the sample `name` (with its labels, exactly as exposed) in a scrape.
 fn sample(text: &str, name: &str) -> Option<f64> {
@@ -37,12 +37,13 @@ fn healthz_and_readyz_answer_and_every_response_has_its_request_id_in_the_log() 
         Some(id.as_str()),
         "one id per request"
     );
-    let line = s
-        .log()
-        .lines()
-        .find(|l| l.contains("\"path\":\"/readyz\""))
-        .map(str::to_string)
-        .expect("the request's log line");
+    // The server's stderr is read by a thread of the test: wait for the line to arrive.
+    let line = eventually(|| {
+        s.log()
+            .lines()
+            .find(|l| l.contains("\"path\":\"/readyz\""))
+            .map(str::to_string)
+    });
     assert!(line.contains(&format!("\"request_id\":\"{id}\"")), "{line}");
 }
 
