@@ -10,6 +10,7 @@
 use crate::wire::{AppError, Flash};
 use gatehouse_core::mechanisms::service::Deps;
 use gatehouse_core::mechanisms::sessions::{ClientInfo, Session};
+use gatehouse_core::values::failure::{Refusal, Shown};
 use http::header::{HeaderValue, COOKIE, SET_COOKIE, USER_AGENT};
 use http::request::Parts;
 use leptos::prelude::*;
@@ -245,16 +246,12 @@ pub fn fail(
     st: &AppState,
     form: &str,
     field: &str,
-    e: &dyn gatehouse_core::values::failure::Refusal,
+    e: &dyn Refusal,
     keep: &[(&str, &str)],
 ) -> Flash {
     let a = AppError::from_refusal(e, field);
-    match a {
-        AppError::Busy => busy(),
-        AppError::Internal => {
-            let _ = internal(e);
-        }
-        _ => {}
+    if matches!(a, AppError::Busy | AppError::Internal) {
+        let _ = internal(e);
     }
     let f = Flash::for_form(form).with_failure(a).with_values(keep);
     write_flash(st, &f);
@@ -293,8 +290,15 @@ pub async fn abandon_flow(st: &AppState) -> Result<(), ServerFnError> {
     Ok(())
 }
 
-/// Logs the cause and returns a generic error (no details to the browser).
-pub fn internal(e: impl std::fmt::Display) -> ServerFnError {
+/// A fault: logs the cause and returns a generic error (no details to the browser). Y4: when the
+/// database is overloaded (no connection within the acquire timeout, a statement cancelled at
+/// its timeout) the answer is 503 with Retry-After and the busy words instead, as for P6.
+pub fn internal(e: impl Refusal) -> ServerFnError {
+    if e.shown() == Shown::Busy {
+        tracing::warn!(error = %e, "database overloaded: answered 503");
+        busy();
+        return ServerFnError::new(crate::wire::BUSY);
+    }
     tracing::error!(error = %e, "internal error in server function");
     ServerFnError::new("Something went wrong on our side. Please try again.")
 }

@@ -3,14 +3,7 @@
 //! `serve` (default) loads the configuration, migrates the database (Y3), starts the hashing pool
 //! (P6) and the outbox worker (Y1), serves HTTP, and shuts down gracefully on SIGTERM/SIGINT (Y2).
 
-mod config;
-mod mailbox;
-mod metrics;
-mod middleware;
-mod routes;
-mod sms;
-mod smtp;
-mod worker;
+use gatehouse_server::{config, mailbox, metrics, middleware, routes, worker};
 
 use app::server_ctx::AppState;
 use clap::{Parser, Subcommand};

@@ -94,3 +94,51 @@ fn y4_requests_beyond_the_concurrency_limit_get_503_at_once_and_liveness_still_a
     });
     assert!(again.body.contains("Sign in"), "{}", again.body);
 }
+
+/// Y4: a database that does not answer — every table a sign-in touches is locked by another
+/// transaction — costs a request at most the pool's acquire timeout or the statement timeout,
+/// and the person gets the busy page (503 + Retry-After), not a 500 and not a hang. Two requests
+/// at once on a pool of one connection: one waits in a statement (cancelled at the statement
+/// timeout), the other waits for the connection (refused at the acquire timeout).
+#[test]
+fn y4_a_database_that_does_not_answer_gets_503_not_500_nor_a_hang() {
+    let Some(db) = support::postgres_url() else {
+        return;
+    };
+    let s = Server::start(&[
+        ("DATABASE_URL", &db),
+        ("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "1"),
+        ("GATEHOUSE_DATABASE_ACQUIRE_TIMEOUT_SECS", "1"),
+        ("GATEHOUSE_DATABASE_STATEMENT_TIMEOUT_SECS", "1"),
+    ]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let holder = rt
+        .block_on(gatehouse_core::store::Store::connect(&db))
+        .expect("connect");
+    let lock = rt.block_on(gatehouse_core::store::testing::lock_tables(
+        &holder,
+        &["users", "sessions", "rate_limits"],
+    ));
+    let sign_in = |s: &Server| {
+        let mut c = Client::new(s);
+        c.form(
+            "/api/login_email",
+            "/login",
+            &[("email", "ada@example.com")],
+        )
+    };
+    let answers = std::thread::scope(|scope| {
+        let both = [scope.spawn(|| sign_in(&s)), scope.spawn(|| sign_in(&s))];
+        both.map(|h| h.join().expect("request thread"))
+    });
+    for r in &answers {
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert_eq!(r.header("retry-after"), Some("2"));
+        assert!(r.body.contains("The server is busy"), "{}", r.body);
+    }
+    eventually(|| s.log().contains("database overloaded").then_some(()));
+    // The database answers again: so does the server.
+    rt.block_on(lock.rollback()).expect("unlock");
+    let r = sign_in(&s);
+    assert_eq!(r.status, 303, "{}", r.body);
+}

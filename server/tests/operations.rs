@@ -4,15 +4,7 @@
 mod support;
 
 use support::flows::*;
-use support::{eventually, Client, Server, SmtpServer};
-
-/// A new, empty schema on the test PostgreSQL server; `None` only when the run said
-/// `GATEHOUSE_TEST_SQLITE_ONLY=1` out loud.
-fn postgres_url() -> Option<String> {
-    tokio::runtime::Runtime::new()
-        .expect("runtime")
-        .block_on(gatehouse_core::store::testing::postgres_url())
-}
+use support::{eventually, postgres_url, Client, Server, SmtpServer};
 
 /// One production instance on `db`, mailing through the plain loopback `relay`.
 fn instance(db: &str, relay: u16) -> Server {

@@ -13,7 +13,7 @@ use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
 use crate::mechanisms::ratelimit::{self, Limit, RateError};
-use crate::mechanisms::service::Deps;
+use crate::mechanisms::service::{Deps, Settings};
 use crate::mechanisms::sessions::ClientInfo;
 use crate::mechanisms::users::{self, MfaMethod, NewUser};
 use crate::values::email::{Email, EmailError};
@@ -105,7 +105,8 @@ impl Refusal for RegisterError {
             ]),
             Self::Limited(_) => Shown::Form,
             Self::Hash(HashError::Busy) => Shown::Busy,
-            Self::Hash(HashError::Internal) | Self::Store(_) => Shown::Internal,
+            Self::Hash(HashError::Internal) => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
         }
     }
 }
@@ -114,7 +115,7 @@ impl Refusal for VerifyError {
     fn shown(&self) -> Shown {
         match self {
             Self::Invalid => Shown::Form,
-            Self::Store(_) => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
         }
     }
 }
@@ -140,7 +141,7 @@ pub struct Valid {
 }
 
 /// Validates every field at once so the form can show all problems together.
-pub fn validate(deps: &Deps, r: &Registration) -> Result<Valid, Box<FieldErrors>> {
+pub fn validate(settings: &Settings, r: &Registration) -> Result<Valid, Box<FieldErrors>> {
     let mut errs = FieldErrors::default();
     let email = Email::parse(&r.email)
         .map_err(|e: EmailError| errs.email = Some(e.to_string()))
@@ -162,7 +163,7 @@ pub fn validate(deps: &Deps, r: &Registration) -> Result<Valid, Box<FieldErrors>
             last.as_deref().unwrap_or(""),
         ],
     };
-    let password = match deps.settings.password.check(&r.password, &ctx) {
+    let password = match settings.password.check(&r.password, &ctx) {
         Ok(p) => Some(p),
         Err(e) => {
             errs.password = Some(e.to_string());
@@ -181,7 +182,7 @@ pub fn validate(deps: &Deps, r: &Registration) -> Result<Valid, Box<FieldErrors>
     }
     let phone = if method == Some(MfaMethod::Sms) {
         // M9/R4: E.164 and an allowed calling code, checked before the account exists.
-        Phone::parse_allowed(&r.phone, &deps.settings.sms_country_codes)
+        Phone::parse_allowed(&r.phone, &settings.sms_country_codes)
             .map_err(|e| errs.phone = Some(e.to_string()))
             .ok()
     } else {
@@ -217,7 +218,7 @@ pub async fn register(
         password,
         method,
         phone,
-    } = validate(deps, r).map_err(RegisterError::Invalid)?;
+    } = validate(&deps.settings, r).map_err(RegisterError::Invalid)?;
     let now = deps.now();
     {
         let mut c = deps.store.conn().await?;
@@ -381,7 +382,7 @@ pub async fn create_verified(
         mfa_method: "email".into(),
         phone: String::new(),
     };
-    let v = validate(deps, &r).map_err(RegisterError::Invalid)?;
+    let v = validate(&deps.settings, &r).map_err(RegisterError::Invalid)?;
     let phc = deps.hasher.hash(&v.password).await?;
     let mut c = deps.store.conn().await?;
     let nu = NewUser {

@@ -45,7 +45,7 @@ impl crate::values::failure::Refusal for EmailChangeError {
     fn shown(&self) -> crate::values::failure::Shown {
         use crate::values::failure::Shown;
         match self {
-            Self::Store(_) => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
             _ => Shown::Form,
         }
     }

@@ -71,7 +71,8 @@ impl Refusal for LoginError {
         match self {
             Self::Password(e) => e.shown(),
             Self::Code(e) => e.shown(),
-            Self::Store(_) | Self::Internal => Shown::Internal,
+            Self::Internal => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
             Self::WrongStep => Shown::Form,
             Self::WrongRecoveryCode { .. } | Self::Email(_) => Shown::Field,
         }

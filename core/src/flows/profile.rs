@@ -67,7 +67,8 @@ impl Refusal for ProfileError {
             Self::Code(e) => e.shown(),
             Self::Internal => Shown::Internal,
             Self::Picture(PictureError::Busy) => Shown::Busy,
-            Self::Picture(PictureError::Internal) | Self::Store(_) => Shown::Internal,
+            Self::Picture(PictureError::Internal) => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
             Self::Picture(_) => Shown::Field,
         }
     }

@@ -91,7 +91,8 @@ impl Refusal for RecoveryError {
                 Shown::Form
             }
             Self::Busy => Shown::Busy,
-            Self::Internal | Self::Store(_) => Shown::Internal,
+            Self::Internal => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
         }
     }
 }

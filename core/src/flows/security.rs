@@ -62,7 +62,8 @@ impl Refusal for SecurityError {
             Self::Password(e) => e.shown(),
             Self::Code(e) => e.shown(),
             Self::Phone(e) => e.shown(),
-            Self::Internal | Self::Store(_) => Shown::Internal,
+            Self::Internal => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
         }
     }
 }

@@ -61,7 +61,8 @@ impl Refusal for ChallengeError {
                 Shown::Field
             }
             Self::Dead => Shown::Form,
-            Self::Internal | Self::Store(_) => Shown::Internal,
+            Self::Internal => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
         }
     }
 }

@@ -42,7 +42,8 @@ impl Refusal for CredentialError {
         match self {
             Self::Incorrect | Self::Limited { .. } => Shown::Field,
             Self::Busy => Shown::Busy,
-            Self::Internal | Self::Store(_) => Shown::Internal,
+            Self::Internal => Shown::Internal,
+            Self::Store(e) => crate::store::shown(e),
         }
     }
 }

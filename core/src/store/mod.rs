@@ -29,6 +29,39 @@ pub fn is_postgres(conn: &Conn) -> bool {
 }
 pub type DbError = sqlx::Error;
 
+/// Y4: whether a database error means "the database is overloaded right now" — no connection
+/// came free within the acquire timeout, PostgreSQL cancelled a statement at its
+/// `statement_timeout` (SQLSTATE 57014), or SQLite stayed locked past `busy_timeout` — rather
+/// than a fault. Such a request answers 503 with Retry-After (P6's answer), not 500.
+pub fn overloaded(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref();
+            code == Some("57014") || code == Some("5") || code == Some("517")
+        }
+        _ => false,
+    }
+}
+
+/// How a database error reaches a person (`values::failure`): overload is "busy", anything
+/// else a fault that is logged and never shown.
+pub fn shown(e: &sqlx::Error) -> crate::values::failure::Shown {
+    use crate::values::failure::Shown;
+    if overloaded(e) {
+        Shown::Busy
+    } else {
+        Shown::Internal
+    }
+}
+
+impl crate::values::failure::Refusal for sqlx::Error {
+    fn shown(&self) -> crate::values::failure::Shown {
+        shown(self)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -349,6 +382,19 @@ pub mod testing {
         v.extend(postgres().await);
         v
     }
+
+    /// Opens a transaction on `store` that holds `tables` locked against everyone (PostgreSQL's
+    /// `ACCESS EXCLUSIVE`) until it is dropped: a database that does not answer, for Y4 tests.
+    pub async fn lock_tables(store: &Store, tables: &[&str]) -> Tx {
+        let mut tx = store.begin().await.expect("begin");
+        for t in tables {
+            sqlx::query(&format!("LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE"))
+                .execute(&mut *tx)
+                .await
+                .expect("lock table");
+        }
+        tx
+    }
 }
 
 #[cfg(test)]
@@ -427,7 +473,7 @@ mod tests {
             let pg = Store::connect_with(&url, limits).await.expect("pg");
             let mut c = pg.conn().await.expect("conn");
             let slow = sqlx::query("SELECT pg_sleep(5)").execute(&mut *c).await;
-            let code = match slow {
+            let code = match &slow {
                 Err(sqlx::Error::Database(e)) => e.code().map(|c| c.to_string()),
                 other => panic!("expected a cancelled statement, got {other:?}"),
             };
@@ -436,6 +482,14 @@ mod tests {
             assert!(
                 matches!(second, Err(sqlx::Error::PoolTimedOut)),
                 "the one connection is taken: {second:?}"
+            );
+            // Both are "busy" (503), not faults (500).
+            for e in [slow.expect_err("cancelled"), second.expect_err("timed out")] {
+                assert_eq!(shown(&e), crate::values::failure::Shown::Busy, "{e}");
+            }
+            assert_eq!(
+                shown(&sqlx::Error::RowNotFound),
+                crate::values::failure::Shown::Internal
             );
             drop(c);
             assert!(pg.conn().await.is_ok(), "free again");

@@ -38,6 +38,12 @@ pub fn fields<const N: usize>(pairs: [(&'static str, &Option<String>); N]) -> Sh
     )
 }
 
+impl<T: Refusal + ?Sized> Refusal for &T {
+    fn shown(&self) -> Shown {
+        (**self).shown()
+    }
+}
+
 impl Refusal for crate::values::email::EmailError {
     fn shown(&self) -> Shown {
         Shown::Field

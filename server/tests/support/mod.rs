@@ -395,6 +395,14 @@ pub fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// A new, empty schema on the test PostgreSQL server; `None` only when the run said
+/// `GATEHOUSE_TEST_SQLITE_ONLY=1` out loud.
+pub fn postgres_url() -> Option<String> {
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(gatehouse_core::store::testing::postgres_url())
+}
+
 /// Polls until `f` returns `Some`, up to 15 s (waiting for the outbox worker, not hiding a race).
 #[track_caller]
 pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
