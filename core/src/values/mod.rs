@@ -10,6 +10,8 @@ pub mod failure;
 pub mod name;
 #[cfg(feature = "server")]
 pub mod netaddr;
+#[cfg(feature = "server")]
+pub mod oidc;
 pub mod password;
 pub mod phone;
 pub mod photo;

@@ -1,0 +1,323 @@
+//! The provider's codes and tokens on both databases (issue 13): O2 (codes: single use, 60 s,
+//! bound to client, redirect URI and PKCE verifier; a replay revokes what the code issued) and
+//! O3 (refresh tokens rotate; a reused one revokes the chain), consent and "Remove access".
+
+mod common;
+
+use common::*;
+use gatehouse_core::mechanisms::oidc_clients::{self, ClientSpec};
+use gatehouse_core::mechanisms::oidc_grants::{self as grants, CodeRequest, Grant, GrantError};
+use gatehouse_core::mechanisms::users;
+use gatehouse_core::store::testing;
+use gatehouse_core::values::clock::FixedClock;
+use gatehouse_core::values::oidc::{Alg, CodeChallenge, OAuthError, Scopes};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const URI: &str = "https://wiki.example.com/cb";
+
+fn spec(name: &str) -> ClientSpec {
+    ClientSpec {
+        name: name.into(),
+        redirect_uris: vec![URI.into()],
+        public: false,
+        first_party: false,
+        logout_uri: None,
+        alg: Alg::Rs256,
+    }
+}
+
+/// A person and two clients; returns (user id, client id, other client id).
+async fn setup(d: &gatehouse_core::mechanisms::service::Deps) -> (String, String, String) {
+    // Before any connection is held: SQLite has one writer.
+    verified_user(d, "ada@example.com").await;
+    let mut c = d.store.conn().await.expect("conn");
+    let c = &mut c;
+    let e = gatehouse_core::values::email::Email::parse("ada@example.com").expect("email");
+    let user = users::by_email(c, &e).await.expect("load").expect("user");
+    let (wiki, _) = oidc_clients::create(c, &spec("Wiki"), 1)
+        .await
+        .expect("client");
+    let (other, _) = oidc_clients::create(c, &spec("Chat"), 1)
+        .await
+        .expect("client");
+    (user.id, wiki.id, other.id)
+}
+
+fn request(user: &str, client: &str) -> CodeRequest {
+    CodeRequest {
+        grant: Grant {
+            family: String::new(),
+            client_id: client.into(),
+            user_id: user.into(),
+            sid: "sid-1".into(),
+            scope: Scopes::parse("openid profile offline_access").expect("scope"),
+            auth_time: 1000,
+            amr: "pwd otp mfa".into(),
+        },
+        redirect_uri: URI.into(),
+        nonce: Some("n-0S6_WzA2Mj".into()),
+        challenge: CodeChallenge::parse(Some(CHALLENGE), Some("S256")).expect("pkce"),
+    }
+}
+
+fn refused(r: Result<impl std::fmt::Debug, GrantError>) -> &'static str {
+    match r {
+        Err(GrantError::Refused(x)) => {
+            assert_eq!(x.error, OAuthError::InvalidGrant);
+            x.description
+        }
+        other => panic!("expected invalid_grant, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn o2_a_code_is_good_once_for_59_seconds_and_only_with_its_client_uri_and_verifier() {
+    for store in testing::all().await {
+        let d = deps(store, &FixedClock::at(1000));
+        let (user, wiki, chat) = setup(&d).await;
+        let mut c = d.store.conn().await.expect("conn");
+        let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
+            .await
+            .expect("code");
+        assert_eq!(code.expose().len(), 64, "256 bits");
+        let stored: String = sqlx::query_scalar("SELECT code_hash FROM oidc_codes")
+            .fetch_one(&mut *c)
+            .await
+            .expect("row");
+        assert_eq!(stored, code.digest(), "O2: only the digest is stored");
+        let (grant, nonce) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1059)
+            .await
+            .expect("59 s after issue the code works");
+        assert_eq!(
+            nonce.as_deref(),
+            Some("n-0S6_WzA2Mj"),
+            "nonce carried through"
+        );
+        assert_eq!(
+            (grant.user_id.as_str(), grant.sid.as_str()),
+            (user.as_str(), "sid-1")
+        );
+        assert_eq!(
+            refused(grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1059).await),
+            "code already used"
+        );
+
+        let late = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
+            .await
+            .expect("code");
+        assert_eq!(
+            refused(grants::redeem_code(&mut c, late.expose(), &wiki, URI, VERIFIER, 1061).await),
+            "code expired"
+        );
+        let cases: [(&str, &str, &str, &str); 3] = [
+            (&chat, URI, VERIFIER, "code was issued to another client"),
+            (
+                &wiki,
+                "https://wiki.example.com/cb/",
+                VERIFIER,
+                "redirect_uri differs from the authorization request",
+            ),
+            (
+                &wiki,
+                URI,
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl",
+                "code_verifier does not match the code_challenge",
+            ),
+        ];
+        for (client, uri, verifier, why) in cases {
+            let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
+                .await
+                .expect("code");
+            assert_eq!(
+                refused(
+                    grants::redeem_code(&mut c, code.expose(), client, uri, verifier, 1001).await
+                ),
+                why
+            );
+        }
+        assert_eq!(
+            refused(grants::redeem_code(&mut c, "not-a-code", &wiki, URI, VERIFIER, 1001).await),
+            "unknown code"
+        );
+    }
+}
+
+#[tokio::test]
+async fn o2_a_replayed_code_revokes_every_token_it_issued() {
+    for store in testing::all().await {
+        let d = deps(store, &FixedClock::at(1000));
+        let (user, wiki, _) = setup(&d).await;
+        let mut c = d.store.conn().await.expect("conn");
+        let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
+            .await
+            .expect("code");
+        let (grant, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
+            .await
+            .expect("first use");
+        grants::store_token(
+            &mut c,
+            grants::TokenKind::Access,
+            "access-jwt",
+            &grant,
+            600,
+            1001,
+        )
+        .await
+        .expect("access");
+        let refresh = grants::new_refresh(&mut c, &grant, 86_400, 1001)
+            .await
+            .expect("refresh");
+        assert!(grants::live(&mut c, "access-jwt", 1002)
+            .await
+            .expect("live")
+            .is_some());
+        assert_eq!(
+            refused(grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1002).await),
+            "code already used"
+        );
+        assert_eq!(
+            grants::live(&mut c, "access-jwt", 1003)
+                .await
+                .expect("live"),
+            None
+        );
+        assert_eq!(
+            grants::live(&mut c, refresh.expose(), 1003)
+                .await
+                .expect("live"),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn o3_refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
+    for store in testing::all().await {
+        let d = deps(store, &FixedClock::at(1000));
+        let (user, wiki, chat) = setup(&d).await;
+        let mut c = d.store.conn().await.expect("conn");
+        let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
+            .await
+            .expect("code");
+        let (grant, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
+            .await
+            .expect("code");
+        let first = grants::new_refresh(&mut c, &grant, 86_400, 1001)
+            .await
+            .expect("refresh");
+        assert_eq!(
+            refused(grants::use_refresh(&mut c, first.expose(), &chat, 1002).await),
+            "refresh token of another client",
+            "another client cannot use it"
+        );
+        let g = grants::use_refresh(&mut c, first.expose(), &wiki, 1002)
+            .await
+            .expect("rotate");
+        assert_eq!(g.family, grant.family);
+        let second = grants::new_refresh(&mut c, &g, 86_400, 1002)
+            .await
+            .expect("next");
+        let g2 = grants::use_refresh(&mut c, second.expose(), &wiki, 1003)
+            .await
+            .expect("rotate");
+        let third = grants::new_refresh(&mut c, &g2, 86_400, 1003)
+            .await
+            .expect("next");
+        // The first token comes back (stolen): the chain dies, the newest token with it.
+        assert_eq!(
+            refused(grants::use_refresh(&mut c, first.expose(), &wiki, 1004).await),
+            "refresh token already used"
+        );
+        assert_eq!(
+            refused(grants::use_refresh(&mut c, third.expose(), &wiki, 1005).await),
+            "refresh token revoked"
+        );
+        // RFC 7009 on another chain: revoking a refresh token revokes its family.
+        let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
+            .await
+            .expect("code");
+        let (other, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
+            .await
+            .expect("code");
+        grants::store_token(
+            &mut c,
+            grants::TokenKind::Access,
+            "jwt-2",
+            &other,
+            600,
+            1001,
+        )
+        .await
+        .expect("access");
+        let r = grants::new_refresh(&mut c, &other, 86_400, 1001)
+            .await
+            .expect("refresh");
+        assert!(!grants::revoke(&mut c, r.expose(), &chat, 1002)
+            .await
+            .expect("revoke"));
+        assert!(grants::revoke(&mut c, r.expose(), &wiki, 1002)
+            .await
+            .expect("revoke"));
+        assert_eq!(
+            grants::live(&mut c, "jwt-2", 1003).await.expect("live"),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn consent_is_remembered_and_remove_access_revokes_the_clients_tokens() {
+    for store in testing::all().await {
+        let d = deps(store, &FixedClock::at(1000));
+        let (user, wiki, _) = setup(&d).await;
+        let mut c = d.store.conn().await.expect("conn");
+        assert_eq!(
+            grants::consented(&mut c, &user, &wiki).await.expect("q"),
+            None
+        );
+        let email = Scopes::parse("openid email").expect("scope");
+        let profile = Scopes::parse("openid profile").expect("scope");
+        grants::record_use(&mut c, &user, &wiki, email, 1000)
+            .await
+            .expect("use");
+        grants::record_use(&mut c, &user, &wiki, profile, 1010)
+            .await
+            .expect("use");
+        let both = grants::consented(&mut c, &user, &wiki)
+            .await
+            .expect("q")
+            .expect("some");
+        assert!(email.within(both) && profile.within(both), "consent grows");
+        let apps = grants::applications(&mut c, &user).await.expect("apps");
+        assert_eq!(apps.len(), 1);
+        assert_eq!(
+            (apps[0].name.as_str(), apps[0].last_used_at),
+            ("Wiki", 1010)
+        );
+        let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
+            .await
+            .expect("code");
+        let (grant, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
+            .await
+            .expect("code");
+        let r = grants::new_refresh(&mut c, &grant, 86_400, 1001)
+            .await
+            .expect("refresh");
+        assert!(grants::remove_access(&mut c, &user, &wiki, 1020)
+            .await
+            .expect("remove"));
+        assert_eq!(
+            grants::live(&mut c, r.expose(), 1021).await.expect("live"),
+            None
+        );
+        assert_eq!(
+            grants::consented(&mut c, &user, &wiki).await.expect("q"),
+            None
+        );
+        assert!(grants::applications(&mut c, &user)
+            .await
+            .expect("apps")
+            .is_empty());
+    }
+}
