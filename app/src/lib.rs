@@ -19,9 +19,9 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::{
-    confirm_email::ConfirmEmailPage, details::ProfileDetailsPage, forgot::ForgotPasswordPage,
-    gallery::GalleryPage, login::LoginPage, not_found::NotFound, profile::ProfilePage,
-    register::RegisterPage, reset::ResetPasswordPage, security::SecurityPage,
+    confirm_email::ConfirmEmailPage, consent::ConsentPage, details::ProfileDetailsPage,
+    forgot::ForgotPasswordPage, gallery::GalleryPage, login::LoginPage, not_found::NotFound,
+    profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage, security::SecurityPage,
     verify::VerifyEmailPage,
 };
 
@@ -125,6 +125,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
                 <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async />
+                <Route path=path!("/oauth2/consent") view=ConsentPage ssr=SsrMode::Async />
                 <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                 <Route path=path!("/profile/details") view=ProfileDetailsPage ssr=SsrMode::Async />
                 <Route path=path!("/profile/security") view=SecurityPage ssr=SsrMode::Async />

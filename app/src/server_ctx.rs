@@ -70,6 +70,36 @@ impl AppState {
     }
 }
 
+/// Issue 13: an OpenID Connect authorization request waits in this HttpOnly cookie (MAC'd by
+/// core, `flows::oidc::park`) while the person signs in or answers the consent page.
+impl AppState {
+    pub fn authz_cookie(&self) -> &'static str {
+        self.cookie_name("__Host-gatehouse_authz")
+    }
+    /// The `Set-Cookie` value that parks (or, with `max_age` 0, forgets) a request.
+    pub fn authz_cookie_value(&self, parked: &str, max_age: i64) -> String {
+        format!(
+            "{}={parked}; Max-Age={max_age}{}",
+            self.authz_cookie(),
+            self.attrs()
+        )
+    }
+    /// The `Set-Cookie` value that ends the session cookie.
+    pub fn session_cookie_clear_value(&self) -> String {
+        format!("{}=; Max-Age=0{}", self.session_cookie(), self.attrs())
+    }
+}
+
+/// The parked authorization request waiting for this browser, if any.
+pub fn parked_authorization(st: &AppState) -> Option<String> {
+    cookie(st.authz_cookie()).filter(|v| !v.is_empty())
+}
+
+/// A parked authorization request is waiting for this browser's sign-in.
+pub fn authorization_waiting(st: &AppState) -> bool {
+    parked_authorization(st).is_some()
+}
+
 /// F4: the reset token from its cookie.
 pub fn reset_token(st: &AppState) -> Option<String> {
     cookie(st.reset_cookie())
@@ -107,8 +137,12 @@ pub fn client() -> ClientInfo {
 }
 
 fn cookie(name: &str) -> Option<String> {
-    let p = parts()?;
-    p.headers
+    cookie_from(&parts()?.headers, name)
+}
+
+/// The cookie `name` of a request's headers.
+pub fn cookie_from(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -154,7 +188,7 @@ pub fn set_session_cookie(st: &AppState, token: &gatehouse_core::mechanisms::sec
 }
 
 pub fn clear_session_cookie(st: &AppState) {
-    set_cookie(format!("{}={}; Max-Age=0", st.session_cookie(), st.attrs()));
+    set_cookie(st.session_cookie_clear_value());
 }
 
 /// Stores the outcome of a form for the next render (no-JS POST → redirect → GET). A script

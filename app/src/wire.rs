@@ -378,6 +378,16 @@ pub struct EmailChangeView {
     pub flash: Flash,
 }
 
+/// `/oauth2/consent`: a third-party application asks to use the person's account (issue 13).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentView {
+    /// A parked request and a signed-in person: there is something to answer.
+    pub live: bool,
+    pub client_name: String,
+    /// What the application will see, in words.
+    pub claims: Vec<String>,
+}
+
 /// How long codes, links and the re-authentication window last, as pages say it: read from the
 /// running instance's settings, never written as literals in a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,10 +3,13 @@
 //! share one copy: configuration, HTTP routes and middleware, mail and SMS transports, the
 //! outbox worker, metrics and the dev mailbox.
 
+pub mod clients;
 pub mod config;
+pub mod http_out;
 pub mod mailbox;
 pub mod metrics;
 pub mod middleware;
+pub mod oidc;
 pub mod routes;
 pub mod sms;
 pub mod smtp;

@@ -42,6 +42,12 @@ enum Command {
     /// Inspect and retry outgoing messages.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Applications that sign people in through Gatehouse (OpenID Connect).
+    #[command(subcommand)]
+    Client(gatehouse_server::clients::ClientCommand),
+    /// The OpenID Connect signing keys.
+    #[command(subcommand)]
+    Keys(gatehouse_server::clients::KeysCommand),
     /// Write a consistent copy of the SQLite database to PATH (a new file) while serving.
     /// PostgreSQL: use pg_dump (see the README).
     Backup { path: String },
@@ -121,6 +127,16 @@ fn main() -> ExitCode {
                 .map(|_| println!("migrations applied")),
             Command::User(u) => user_command(&loaded, u).await,
             Command::Outbox(o) => outbox_command(&loaded, o).await,
+            Command::Client(c) => match open_store(&loaded).await {
+                Ok(store) => gatehouse_server::clients::client_command(&store, c).await,
+                Err(e) => Err(e),
+            },
+            Command::Keys(k) => match (open_store(&loaded).await, loaded.secret_key()) {
+                (Ok(store), Ok(key)) => {
+                    gatehouse_server::clients::keys_command(&store, &key, k).await
+                }
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            },
             Command::Backup { path } => match open_store(&loaded).await {
                 Ok(store) => store
                     .backup_to(&path)
@@ -201,13 +217,32 @@ fn deps(
     })
 }
 
-async fn serve(l: config::Loaded) -> Result<(), String> {
+async fn serve(mut l: config::Loaded) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(l.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", l.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if l.config.public_url.is_none() && l.listen.port() == 0 {
+        // No public URL given and an ephemeral port: the URL is the address actually bound
+        // (the OpenID Connect issuer and every link must name a port that answers).
+        l.public_url = format!("http://{addr}");
+    }
     let store = open_store(&l).await?;
     // Dev mode: a clock that `/dev/clock` can move forward (S5, expiries) — never in production.
     let dev_clock = l
         .dev()
         .then(gatehouse_core::values::clock::OffsetClock::default);
     let deps = deps(&l, store.clone(), dev_clock.as_ref())?;
+    // O4: the signing keys are made on first start, beside serving (an RSA key takes a moment);
+    // the token and JWKS endpoints make sure of them too.
+    tokio::spawn({
+        let deps = deps.clone();
+        async move {
+            if let Err(e) = gatehouse_core::flows::oidc::ensure_keys(&deps).await {
+                tracing::error!(error = %e, "could not make the signing keys");
+            }
+        }
+    });
     if l.config.password.min_length < 8 {
         tracing::warn!(
             min_length = l.config.password.min_length,
@@ -261,10 +296,6 @@ async fn serve(l: config::Loaded) -> Result<(), String> {
         secure_cookies: l.secure_cookies(),
         dev_clock,
     };
-    let listener = tokio::net::TcpListener::bind(l.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", l.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let policy = middleware::HttpPolicy {
         dev: l.dev(),
         hsts: l.secure_cookies(),

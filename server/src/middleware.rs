@@ -187,7 +187,7 @@ async fn guarded(p: HttpPolicy, mut req: Request<Body>, next: Next) -> Response 
         )
             .into_response();
     }
-    if is_state_changing(&method) && !same_origin(&req) {
+    if is_state_changing(&method) && !cookieless(&path) && !same_origin(&req) {
         tracing::warn!(%method, %path, "cross-site request refused (H2)");
         return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
     }
@@ -379,13 +379,31 @@ fn message_page(res: Response, title: &str, text: &str) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     parts.headers.remove(header::CONTENT_LENGTH);
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Gatehouse</title>\
-        <link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body><main class=\"auth\" id=\"main\">\
-        <section class=\"card\"><h1>{title}</h1><p>{text}</p>\
-        <p><a href=\"/login\">Back to sign-in</a></p></section></main></body></html>"
+    let body = card_page(
+        title,
+        "",
+        &format!("<p>{text}</p><p><a href=\"/login\">Back to sign-in</a></p>"),
     );
     Response::from_parts(parts, Body::from(body))
+}
+
+/// A page of one card, without script: a heading `title`, `inner` HTML (already escaped) and
+/// `head` for extra head elements (a refresh). For answers no Leptos page gives.
+pub fn card_page(title: &str, head: &str, inner: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Gatehouse</title>{head}\
+        <link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body><main class=\"auth\" id=\"main\">\
+        <section class=\"card\"><h1>{title}</h1>{inner}</section></main></body></html>"
+    )
+}
+
+/// Issue 13: endpoints a relying party's server (or a browser app, cross-origin) calls with
+/// its own credentials, never with cookies: H2's same-origin rule has nothing to protect there.
+fn cookieless(path: &str) -> bool {
+    matches!(
+        path,
+        "/oauth2/token" | "/oauth2/revoke" | "/oauth2/introspect" | "/oauth2/userinfo"
+    )
 }
 
 fn is_state_changing(m: &Method) -> bool {

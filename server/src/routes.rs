@@ -64,6 +64,7 @@ pub fn build(
             let st = state.clone();
             get(move |p: Path<(String, String)>, h: HeaderMap| serve_avatar(st.clone(), p, h))
         })
+        .merge(oidc_routes(&state))
         .route(
             "/api/{*fn_name}",
             axum::routing::post(server_fns.clone()).get(server_fns),
@@ -106,6 +107,59 @@ pub fn build(
             middleware::policy,
         ))
         .with_state(options)
+}
+
+/// The OpenID Connect provider's endpoints (issue 13).
+fn oidc_routes(state: &AppState) -> Router<gatehouse_core::mechanisms::service::Deps> {
+    use crate::oidc;
+    use axum::routing::post;
+    let st = state.clone();
+    let with = move || st.clone();
+    Router::new()
+        .route("/.well-known/openid-configuration", {
+            let s = with();
+            get(move || oidc::discovery(s.clone()))
+        })
+        .route("/oauth2/authorize", {
+            let s = with();
+            get(move |r: Request| oidc::authorize(s.clone(), r))
+        })
+        .route("/oauth2/continue", {
+            let s = with();
+            get(move |r: Request| oidc::resume(s.clone(), r))
+        })
+        .route("/oauth2/consent", {
+            let s = with();
+            post(move |h: HeaderMap, e: axum::http::Extensions, f| {
+                oidc::consent(s.clone(), h, e, f)
+            })
+        })
+        .route("/oauth2/token", {
+            let s = with();
+            post(move |h: HeaderMap, f| oidc::token(s.clone(), h, f))
+        })
+        .route("/oauth2/revoke", {
+            let s = with();
+            post(move |h: HeaderMap, f| oidc::revoke(s.clone(), h, f))
+        })
+        .route("/oauth2/introspect", {
+            let s = with();
+            post(move |h: HeaderMap, f| oidc::introspect(s.clone(), h, f))
+        })
+        .route("/oauth2/userinfo", {
+            let (a, b) = (with(), with());
+            get(move |h: HeaderMap| oidc::userinfo(a.clone(), h))
+                .post(move |h: HeaderMap| oidc::userinfo(b.clone(), h))
+        })
+        .route("/oauth2/logout", {
+            let (a, b) = (with(), with());
+            get(move |r: Request| oidc::logout(a.clone(), r))
+                .post(move |r: Request| oidc::logout(b.clone(), r))
+        })
+        .route("/oauth2/jwks", {
+            let s = with();
+            get(move || oidc::jwks(s.clone()))
+        })
 }
 
 /// Readiness (for a load balancer): 200 "ready" when the database answers, every migration this

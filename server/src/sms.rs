@@ -2,22 +2,18 @@
 //! the HTTP provider transport.
 //!
 //! - [`HttpSms`]: a Twilio-style REST provider — `POST {api_url}/2010-04-01/Accounts/{account}/Messages.json`
-//!   with HTTP Basic auth (account id, token) and a form body `To`, `From`, `Body`; any 2xx is
-//!   delivered; a 4xx other than 408/429 is permanent (the request itself is wrong: a bad
-//!   number, bad credentials), anything else is retried by the outbox with backoff. HTTPS through rustls with
-//!   the system's CA roots.
+//!   with HTTP Basic auth (account id, token) and a form body `To`, `From`, `Body`, through
+//!   `http_out` (which says what is delivered, permanent or retried: a bad number or bad
+//!   credentials are permanent).
 //! - In dev mode the worker hands text messages to the dev mailbox instead (`mailbox`).
 //!
 //! G1: the token never reaches a log (redacted `Debug`); errors name the status, not the body
 //! of the request.
 
-use bytes::Bytes;
+use crate::http_out::FormPoster;
 use gatehouse_core::mechanisms::outbox::Failure;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), Failure>> + Send + 'a>>;
 
@@ -46,11 +42,9 @@ impl std::fmt::Debug for HttpSmsConfig {
     }
 }
 
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// A Twilio-style REST API.
 pub struct HttpSms {
-    client: HttpsClient,
+    poster: FormPoster,
     url: http::Uri,
     authorization: http::HeaderValue,
     from: String,
@@ -71,17 +65,8 @@ impl HttpSms {
         let mut authorization = http::HeaderValue::from_str(&format!("Basic {basic}"))
             .map_err(|_| "sms.account_id / sms.token: not valid in a header".to_string())?;
         authorization.set_sensitive(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("sms: no CA certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
         Ok(Self {
-            client,
+            poster: FormPoster::new().map_err(|e| format!("sms: {e}"))?,
             url,
             authorization,
             from: c.from.clone(),
@@ -89,31 +74,10 @@ impl HttpSms {
     }
 
     async fn post(&self, to: &str, body: &str) -> Result<(), Failure> {
-        let form = serde_urlencoded::to_string([("To", to), ("From", &self.from), ("Body", body)])
-            .map_err(|e| Failure::Permanent(e.to_string()))?;
-        let req = http::Request::post(self.url.clone())
-            .header(http::header::AUTHORIZATION, self.authorization.clone())
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .header(http::header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::from(form)))
-            .map_err(|e| Failure::Permanent(e.to_string()))?;
-        let res = tokio::time::timeout(Duration::from_secs(20), self.client.request(req))
+        let form = [("To", to), ("From", self.from.as_str()), ("Body", body)];
+        self.poster
+            .post(&self.url, Some(&self.authorization), &form, "sms provider")
             .await
-            .map_err(|_| Failure::Temporary("sms provider: timed out".into()))?
-            .map_err(|e| Failure::Temporary(format!("sms provider: {e}")))?;
-        let status = res.status();
-        // Read (and drop) the answer so the connection can be reused.
-        let _ = res.into_body().collect().await;
-        let text = format!("sms provider answered {status}");
-        match status.as_u16() {
-            200..=299 => Ok(()),
-            408 | 429 => Err(Failure::Temporary(text)),
-            400..=499 => Err(Failure::Permanent(text)),
-            _ => Err(Failure::Temporary(text)),
-        }
     }
 }
 

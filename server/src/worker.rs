@@ -23,6 +23,8 @@ pub struct Transport {
     email: Option<Smtp>,
     /// `None`: text messages go to the dev mailbox.
     sms: Option<Box<dyn SmsSender>>,
+    /// O6: back-channel logout tokens go to the clients' own endpoints, in dev mode too.
+    web: crate::http_out::FormPoster,
     mailbox: DevMailbox,
 }
 
@@ -42,6 +44,7 @@ impl Transport {
         Ok(Transport {
             email: smtp.map(Smtp::new).transpose()?,
             sms,
+            web: crate::http_out::FormPoster::new()?,
             mailbox,
         })
     }
@@ -50,6 +53,15 @@ impl Transport {
         match (q.message.channel, &self.email, &self.sms) {
             (Channel::Email, Some(smtp), _) => smtp.send(q).await,
             (Channel::Sms, _, Some(sms)) => sms.send(&q.message.recipient, &q.message.text).await,
+            (Channel::Logout, _, _) => {
+                let url: http::Uri = q.message.recipient.parse().map_err(|e| {
+                    Failure::Permanent(format!("logout URI {}: {e}", q.message.recipient))
+                })?;
+                let form = [("logout_token", q.message.text.as_str())];
+                self.web
+                    .post(&url, None, &form, "back-channel logout")
+                    .await
+            }
             _ => {
                 self.mailbox.deliver(q);
                 Ok(())

@@ -90,11 +90,16 @@ fn flow_expired(st: &ctx::AppState, field: &str) {
     ctx::back_to("/login");
 }
 
-/// The flow ended signed in: the new session cookie, then the profile.
+/// The flow ended signed in: the new session cookie, then the profile — or, when an
+/// application sent the person here (issue 13), back to finish its authorization request.
 #[cfg(feature = "ssr")]
 fn signed_in(st: &ctx::AppState, token: &gatehouse_core::mechanisms::secret::Secret) {
     ctx::set_session_cookie(st, token);
-    leptos_axum::redirect("/profile");
+    if ctx::authorization_waiting(st) {
+        leptos_axum::redirect("/oauth2/continue");
+    } else {
+        leptos_axum::redirect("/profile");
+    }
 }
 
 #[cfg(feature = "ssr")]

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod login;
+pub mod oidc;
 pub mod profile;
 pub mod recovery;
 pub mod security;

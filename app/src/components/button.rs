@@ -10,11 +10,15 @@ pub fn SubmitButton(
     #[prop(optional)] disabled: bool,
     #[prop(optional)] busy: bool,
     #[prop(default = None)] name: Option<String>,
+    /// What the form sends under `name` when this button submits it (one of several choices).
+    #[prop(optional)]
+    value: Option<&'static str>,
 ) -> impl IntoView {
     view! {
         <button
             type="submit"
             name=name
+            value=value
             class="button"
             class:button--secondary=secondary
             disabled=disabled || busy

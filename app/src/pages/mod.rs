@@ -1,6 +1,7 @@
 //! One module per route.
 
 pub mod confirm_email;
+pub mod consent;
 pub mod details;
 pub mod forgot;
 pub mod gallery;

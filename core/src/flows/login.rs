@@ -223,12 +223,13 @@ async fn after_first_factor(
     deps: &Deps,
     session: &Session,
     user_id: &str,
+    amr: Amr,
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<CodeOutcome, LoginError> {
     let Some(p) = crate::mechanisms::mfa::pending(conn, user_id, now).await? else {
         return Ok(CodeOutcome::SignedIn(
-            sign_in(conn, deps, session, user_id, client, now).await?,
+            sign_in(conn, deps, session, user_id, amr, client, now).await?,
         ));
     };
     let state = SessionState::Partial {
@@ -246,12 +247,37 @@ async fn after_first_factor(
     Ok(CodeOutcome::SetUpNext(token))
 }
 
+/// How the second factor was proved, for the ID token's `amr` (RFC 8176): a code by text
+/// message, or a one-time code (emailed, from an authenticator, a recovery code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Amr {
+    Sms,
+    Otp,
+}
+
+impl Amr {
+    fn of(factor: Factor) -> Self {
+        if factor.by_sms() {
+            Self::Sms
+        } else {
+            Self::Otp
+        }
+    }
+    fn claim(self) -> &'static str {
+        match self {
+            Self::Sms => "pwd sms mfa",
+            Self::Otp => "pwd otp mfa",
+        }
+    }
+}
+
 /// S2: the flow ends signed in, under a new session id.
 async fn sign_in(
     conn: &mut Conn,
     deps: &Deps,
     session: &Session,
     user_id: &str,
+    amr: Amr,
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<Secret, LoginError> {
@@ -263,6 +289,7 @@ async fn sign_in(
         .await?
         .ok_or(LoginError::WrongStep)?;
     sessions::set_pending(conn, &token.digest(), None).await?;
+    sessions::mark_signed_in(conn, &token.digest(), amr.claim()).await?;
     events::record(conn, Some(user_id), EventKind::LoginSucceeded, client, now).await?;
     Ok(token)
 }
@@ -294,7 +321,18 @@ pub async fn verify_code(
                 crate::mechanisms::mfa::activate_phone(&mut tx, user_id, &phone, client, now)
                     .await?;
             }
-            CodeOutcome::SignedIn(sign_in(&mut tx, deps, session, user_id, client, now).await?)
+            CodeOutcome::SignedIn(
+                sign_in(
+                    &mut tx,
+                    deps,
+                    session,
+                    user_id,
+                    Amr::of(kind.factor),
+                    client,
+                    now,
+                )
+                .await?,
+            )
         }
         (_, Some(codes)) => {
             let state = SessionState::ShowingCodes {
@@ -314,7 +352,10 @@ pub async fn verify_code(
             CodeOutcome::ShowRecoveryCodes(token)
         }
         // M13: the active factor answered; a pending factor comes next, never instead.
-        _ => after_first_factor(&mut tx, deps, session, user_id, client, now).await?,
+        _ => {
+            let amr = Amr::of(kind.factor);
+            after_first_factor(&mut tx, deps, session, user_id, amr, client, now).await?
+        }
     };
     tx.commit().await?;
     Ok(outcome)
@@ -365,7 +406,8 @@ pub async fn use_recovery_code(
         now,
     )
     .await?;
-    let outcome = after_first_factor(&mut tx, deps, session, user_id, client, now).await?;
+    let outcome =
+        after_first_factor(&mut tx, deps, session, user_id, Amr::Otp, client, now).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -399,7 +441,8 @@ pub async fn acknowledge_recovery_codes(
     };
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    let token = sign_in(&mut tx, deps, session, user_id, client, now).await?;
+    // The codes follow setting up an authenticator.
+    let token = sign_in(&mut tx, deps, session, user_id, Amr::Otp, client, now).await?;
     tx.commit().await?;
     Ok(token)
 }
@@ -514,6 +557,23 @@ pub async fn sign_out(
     let mut tx = deps.store.begin().await?;
     if let Some(uid) = session.authenticated_user() {
         events::record(&mut tx, Some(uid), EventKind::SignedOut, client, now).await?;
+        // O6: the SSO session ends for every application too.
+        if let Some((sid, _)) = sessions::sso(&mut tx, &session.id_hash).await? {
+            let issuer = deps.settings.public_url.trim_end_matches('/');
+            crate::mechanisms::oidc_logout::session_ended(
+                &mut tx,
+                &deps.secret_key,
+                issuer,
+                &sid,
+                uid,
+                now,
+            )
+            .await
+            .map_err(|e| match e {
+                crate::mechanisms::signing::SigningError::Store(e) => LoginError::Store(e),
+                _ => LoginError::Internal,
+            })?;
+        }
     }
     sessions::revoke(&mut tx, &session.id_hash).await?;
     tx.commit().await?;

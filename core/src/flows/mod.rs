@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod caller;
 pub mod email_change;
 pub mod login;
+pub mod oidc;
 pub mod profile;
 pub mod recovery;
 pub mod security;

@@ -31,11 +31,14 @@ pub enum EventKind {
     EmailChanged,
     PhoneChanged,
     PhoneRemoved,
+    AppAuthorized,
+    AppDenied,
+    AppAccessRemoved,
 }
 
 impl EventKind {
     /// Every kind, for reading a stored name back.
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 27] = [
         EventKind::Registered,
         EventKind::RegistrationAttemptExisting,
         EventKind::EmailVerified,
@@ -60,6 +63,9 @@ impl EventKind {
         EventKind::EmailChanged,
         EventKind::PhoneChanged,
         EventKind::PhoneRemoved,
+        EventKind::AppAuthorized,
+        EventKind::AppDenied,
+        EventKind::AppAccessRemoved,
     ];
 
     /// The stored name (unchanged since the first migration) and the words the activity log
@@ -103,6 +109,11 @@ impl EventKind {
             EventKind::EmailChanged => ("email_changed", "Email address changed"),
             EventKind::PhoneChanged => ("phone_changed", "Phone number changed"),
             EventKind::PhoneRemoved => ("phone_removed", "Phone number removed"),
+            EventKind::AppAuthorized => ("app_authorized", "Signed in to an application"),
+            EventKind::AppDenied => ("app_denied", "Refused an application access"),
+            EventKind::AppAccessRemoved => {
+                ("app_access_removed", "Removed an application's access")
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod messages;
 pub mod mfa;
 pub mod oidc_clients;
 pub mod oidc_grants;
+pub mod oidc_logout;
 pub mod outbox;
 pub mod picture;
 pub mod ratelimit;

@@ -22,14 +22,27 @@ use sqlx::Row;
 pub enum Channel {
     Email,
     Sms,
+    /// O6: a back-channel logout token POSTed to a client's logout URI (the recipient).
+    Logout,
 }
 
 impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Logout];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Logout => "logout",
         }
+    }
+
+    /// A stored name read back (anything unknown is email, the first channel there was).
+    pub fn parse(text: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == text)
+            .unwrap_or(Channel::Email)
     }
 }
 
@@ -115,11 +128,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Queued, sqlx::Error> {
     Ok(Queued {
         id: r.try_get("id")?,
         message: Message {
-            channel: if channel == "sms" {
-                Channel::Sms
-            } else {
-                Channel::Email
-            },
+            channel: Channel::parse(&channel),
             recipient: r.try_get("recipient")?,
             subject: r.try_get("subject")?,
             text: r.try_get("body_text")?,

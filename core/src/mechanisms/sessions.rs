@@ -236,6 +236,33 @@ pub async fn rotate(
     Ok((res.rows_affected() == 1).then_some(token))
 }
 
+/// A sign-in completed on this session: it gets its stable SSO id (`sid`, kept through later
+/// rotations) and records how the person signed in (`amr`, space separated).
+pub async fn mark_signed_in(conn: &mut Conn, id_hash: &str, amr: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET sid = COALESCE(sid, $2), amr = $3 WHERE id_hash = $1")
+        .bind(id_hash)
+        .bind(crate::mechanisms::secret::random_hex(16))
+        .bind(amr)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The SSO facts of a signed-in session: (`sid`, `amr`).
+pub async fn sso(conn: &mut Conn, id_hash: &str) -> Result<Option<(String, String)>, sqlx::Error> {
+    let row = sqlx::query("SELECT sid, amr FROM sessions WHERE id_hash = $1 AND sid IS NOT NULL")
+        .bind(id_hash)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| {
+        Ok((
+            r.try_get("sid")?,
+            r.try_get::<Option<String>, _>("amr")?.unwrap_or_default(),
+        ))
+    })
+    .transpose()
+}
+
 /// S5: the session proved password and second factor again just now.
 pub async fn set_authenticated_at(
     conn: &mut Conn,

@@ -33,6 +33,7 @@ pub fn code_sent(channel: Channel) {
     let i = match channel {
         Channel::Email => 0,
         Channel::Sms => 1,
+        Channel::Logout => return,
     };
     CODES_SENT[i].fetch_add(1, Ordering::Relaxed);
 }

@@ -1,0 +1,435 @@
+//! The OpenID Connect endpoints (issue 13): HTTP in and out around `flows::oidc`.
+//!
+//! - O1: an unknown client or redirect URI gets an error page here, never a redirect.
+//! - The form-action rule (H1): our CSP's `form-action 'self'` also covers the redirects that
+//!   follow a form post, so a sign-in or consent form cannot end in a 303 to the client's
+//!   origin. Those answers are instead a small page that moves on by `<meta http-equiv=refresh>`
+//!   (a navigation of its own, not a form's) with a link for people; a plain GET of
+//!   `/oauth2/authorize` (single sign-on, no form involved) answers with a 303 as usual. No page
+//!   loosens `form-action`.
+//! - Token, revocation, introspection and userinfo answers are `no-store` and open to other
+//!   origins (they take credentials, never cookies); errors are the RFC 6749 JSON.
+
+use app::server_ctx::{cookie_from, AppState};
+use axum::extract::{Form, Query};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use gatehouse_core::flows::oidc::{self, AuthorizeParams, Next, OidcError, TokenParams};
+use gatehouse_core::mechanisms::sessions::{ClientInfo, Session};
+use gatehouse_core::values::oidc::OAuthError;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// The session of the browser behind `headers`, if any.
+async fn session(st: &AppState, headers: &HeaderMap) -> Result<Option<Session>, OidcError> {
+    match cookie_from(headers, st.session_cookie()) {
+        Some(token) => Ok(gatehouse_core::flows::caller::session(&st.deps, &token).await?),
+        None => Ok(None),
+    }
+}
+
+fn client_info(headers: &HeaderMap, ip: Option<String>) -> ClientInfo {
+    ClientInfo {
+        ip: ip.unwrap_or_default(),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+fn peer(ext: &axum::http::Extensions) -> Option<String> {
+    ext.get::<app::server_ctx::PeerIp>().map(|p| p.0.clone())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A fault or an overload, for a browser.
+fn fault_page(e: &OidcError) -> Response {
+    tracing::error!(error = %e, "oidc: authorization failed");
+    let page = crate::middleware::card_page(
+        "Something went wrong",
+        "",
+        "<p>Something went wrong on our side. Go back to the application and try again.</p>",
+    );
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::response::Html(page),
+    )
+        .into_response()
+}
+
+/// The browser's next step. `after_form`: this answers a form post (sign-in or consent), so a
+/// redirect to the client must not be a 303 (see the module comment).
+fn respond(st: &AppState, next: Next, after_form: bool, end_session: bool) -> Response {
+    let mut res = match &next {
+        Next::ErrorPage(text) => {
+            let page = crate::middleware::card_page(
+                "This sign-in request cannot continue",
+                "",
+                &format!("<p>{}</p>", escape(text)),
+            );
+            (StatusCode::BAD_REQUEST, axum::response::Html(page)).into_response()
+        }
+        Next::ToClient(url) if after_form => {
+            let url = escape(url);
+            let page = crate::middleware::card_page(
+                "Returning to the application",
+                &format!("<meta http-equiv=\"refresh\" content=\"0;url={url}\">"),
+                &format!("<p>You are signed in.</p><p><a class=\"button\" href=\"{url}\">Continue to the application</a></p>"),
+            );
+            axum::response::Html(page).into_response()
+        }
+        Next::ToClient(url) => redirect(url),
+        Next::SignIn { login_hint, .. } => {
+            let to = match login_hint {
+                Some(h) if !h.is_empty() => format!("/login?email={}", urlencode(h)),
+                _ => "/login".to_string(),
+            };
+            redirect(&to)
+        }
+        Next::Consent { .. } => redirect("/oauth2/consent"),
+    };
+    let h = res.headers_mut();
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let cookie = match &next {
+        Next::SignIn { parked, .. } | Next::Consent { parked } => {
+            Some(st.authz_cookie_value(parked, oidc::REQUEST_TTL))
+        }
+        Next::ToClient(_) | Next::ErrorPage(_) => Some(st.authz_cookie_value("", 0)),
+    };
+    for c in cookie.into_iter().chain(
+        (end_session && matches!(next, Next::SignIn { fresh: true, .. }))
+            .then(|| st.session_cookie_clear_value()),
+    ) {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+fn redirect(to: &str) -> Response {
+    match HeaderValue::from_str(to) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// `prompt=login` / `max_age`: the current sign-in is too old; it ends here (a sign-out, S4) and
+/// the person signs in again in the same browser.
+async fn end_current(st: &AppState, session: Option<&Session>, next: &Next, info: &ClientInfo) {
+    if let (Next::SignIn { fresh: true, .. }, Some(s)) = (next, session) {
+        if let Err(e) = gatehouse_core::flows::login::sign_out(&st.deps, s, info).await {
+            tracing::error!(error = %e, "oidc: could not end the old session");
+        }
+    }
+}
+
+/// `GET /oauth2/authorize`.
+pub async fn authorize(st: AppState, req: axum::extract::Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let Query(p) = match Query::<AuthorizeParams>::try_from_uri(&parts.uri) {
+        Ok(q) => q,
+        Err(_) => {
+            return respond(
+                &st,
+                Next::ErrorPage("The sign-in request is malformed."),
+                false,
+                false,
+            )
+        }
+    };
+    let info = client_info(&parts.headers, peer(&parts.extensions));
+    let answer = async {
+        let s = session(&st, &parts.headers).await?;
+        let next = oidc::authorize(&st.deps, s.as_ref(), &p, None, &info).await?;
+        end_current(&st, s.as_ref(), &next, &info).await;
+        Ok::<_, OidcError>(next)
+    };
+    match answer.await {
+        Ok(next) => respond(&st, next, false, true),
+        Err(e) => fault_page(&e),
+    }
+}
+
+/// `GET /oauth2/continue`: the parked request, after the person signed in.
+pub async fn resume(st: AppState, req: axum::extract::Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let info = client_info(&parts.headers, peer(&parts.extensions));
+    let parked = cookie_from(&parts.headers, st.authz_cookie()).unwrap_or_default();
+    let Some((p, started)) = oidc::unpark(&st.deps, &parked) else {
+        return respond(
+            &st,
+            Next::ErrorPage(
+                "This sign-in request has expired. Go back to the application and start again.",
+            ),
+            true,
+            false,
+        );
+    };
+    let answer = async {
+        let s = session(&st, &parts.headers).await?;
+        oidc::authorize(&st.deps, s.as_ref(), &p, Some(started), &info).await
+    };
+    match answer.await {
+        Ok(next) => respond(&st, next, true, false),
+        Err(e) => fault_page(&e),
+    }
+}
+
+/// `POST /oauth2/consent`: Allow or Deny from the consent page.
+pub async fn consent(
+    st: AppState,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let info = client_info(&headers, peer(&ext));
+    let parked = cookie_from(&headers, st.authz_cookie()).unwrap_or_default();
+    let allow = form.get("decision").map(String::as_str) == Some("allow");
+    let answer = async {
+        let Some(s) = session(&st, &headers).await? else {
+            return Ok(None);
+        };
+        oidc::decide(&st.deps, &s, &parked, allow, &info).await
+    };
+    match answer.await {
+        Ok(Some(next)) => respond(&st, next, true, false),
+        Ok(None) => respond(
+            &st,
+            Next::ErrorPage(
+                "This sign-in request has expired. Go back to the application and start again.",
+            ),
+            true,
+            false,
+        ),
+        Err(e) => fault_page(&e),
+    }
+}
+
+/// The RFC 6749 §5.2 error answer.
+fn oauth_error(e: OidcError) -> Response {
+    let (status, error, description) = match &e {
+        OidcError::Refused(r) => {
+            let status = match r.error {
+                OAuthError::InvalidClient => StatusCode::UNAUTHORIZED,
+                OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, r.error.code(), r.description)
+        }
+        other => {
+            tracing::error!(error = %other, "oidc: endpoint failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "try again",
+            )
+        }
+    };
+    let mut res = (
+        status,
+        json_headers(),
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = if error == "invalid_token" {
+            "Bearer error=\"invalid_token\""
+        } else {
+            "Basic realm=\"gatehouse\""
+        };
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+    res
+}
+
+fn json_headers() -> [(header::HeaderName, HeaderValue); 3] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+        (
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
+    ]
+}
+
+fn json_answer(r: Result<serde_json::Value, OidcError>) -> Response {
+    match r {
+        Ok(v) => (json_headers(), Json(v)).into_response(),
+        Err(e) => oauth_error(e),
+    }
+}
+
+/// HTTP Basic client credentials (`client_secret_basic`, form-encoded id and secret).
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = v.strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    Some((decode(id)?, decode(secret)?))
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(st: AppState, headers: HeaderMap, Form(p): Form<TokenParams>) -> Response {
+    json_answer(
+        async {
+            let client = oidc::client_of(&st.deps, basic(&headers), &p).await?;
+            oidc::token(&st.deps, &client, &p).await
+        }
+        .await,
+    )
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): 200 whatever the token was.
+pub async fn revoke(st: AppState, headers: HeaderMap, Form(p): Form<TokenParams>) -> Response {
+    json_answer(
+        async {
+            let client = oidc::client_of(&st.deps, basic(&headers), &p).await?;
+            oidc::revoke(&st.deps, &client, &p).await?;
+            Ok(json!({}))
+        }
+        .await,
+    )
+}
+
+/// `POST /oauth2/introspect` (RFC 7662).
+pub async fn introspect(st: AppState, headers: HeaderMap, Form(p): Form<TokenParams>) -> Response {
+    json_answer(
+        async {
+            let client = oidc::client_of(&st.deps, basic(&headers), &p).await?;
+            oidc::introspect(&st.deps, &client, &p).await
+        }
+        .await,
+    )
+}
+
+/// `GET|POST /oauth2/userinfo` with `Authorization: Bearer`.
+pub async fn userinfo(st: AppState, headers: HeaderMap) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    json_answer(oidc::userinfo(&st.deps, &bearer).await)
+}
+
+/// `GET /oauth2/jwks`.
+pub async fn jwks(st: AppState) -> Response {
+    json_answer(oidc::jwks(&st.deps).await)
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub async fn discovery(st: AppState) -> Response {
+    json_answer(Ok(oidc::discovery(&st.deps)))
+}
+
+/// `GET|POST /oauth2/logout` (RP-initiated logout): with an ID token we signed for this
+/// person, sign out at once (S4, and O6 tells the other applications); without one, ask first
+/// (a POST from our own page, H2). Then back to a registered post-logout URI, or to sign-in.
+pub async fn logout(st: AppState, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let posted = parts.method == axum::http::Method::POST;
+    let p: oidc::LogoutParams = if posted {
+        let bytes = axum::body::to_bytes(body, 16 * 1024)
+            .await
+            .unwrap_or_default();
+        serde_urlencoded::from_bytes(&bytes).unwrap_or_default()
+    } else {
+        Query::try_from_uri(&parts.uri)
+            .map(|q| q.0)
+            .unwrap_or_default()
+    };
+    let info = client_info(&parts.headers, peer(&parts.extensions));
+    let answer = async {
+        let s = session(&st, &parts.headers).await?;
+        let plan = oidc::logout_plan(&st.deps, s.as_ref(), &p).await?;
+        let signed_in = s.as_ref().and_then(|s| s.authenticated_user()).is_some();
+        if signed_in && !plan.trusted && !posted {
+            return Ok(None);
+        }
+        if let Some(s) = &s {
+            gatehouse_core::flows::login::sign_out(&st.deps, s, &info)
+                .await
+                .map_err(|e| OidcError::Refused(oidc_fault(e)))?;
+        }
+        Ok::<_, OidcError>(Some(plan.redirect))
+    };
+    let mut res = match answer.await {
+        Ok(None) => {
+            let field = |name: &str, v: &Option<String>| {
+                v.as_deref()
+                    .map(|v| {
+                        format!(
+                            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                            escape(v)
+                        )
+                    })
+                    .unwrap_or_default()
+            };
+            let hidden = [
+                field("client_id", &p.client_id),
+                field("post_logout_redirect_uri", &p.post_logout_redirect_uri),
+                field("state", &p.state),
+            ]
+            .concat();
+            let page = crate::middleware::card_page(
+                "Sign out of Gatehouse?",
+                "",
+                &format!(
+                    "<p>An application asked to sign you out. This signs you out of every application that uses your Gatehouse account.</p>\
+                     <form method=\"post\" action=\"/oauth2/logout\">{hidden}<button class=\"button\" type=\"submit\">Sign out</button></form>\
+                     <p><a href=\"/profile\">Stay signed in</a></p>"
+                ),
+            );
+            return axum::response::Html(page).into_response();
+        }
+        Ok(Some(Some(url))) if posted => respond(&st, Next::ToClient(url), true, false),
+        Ok(Some(Some(url))) => redirect(&url),
+        Ok(Some(None)) => redirect("/login"),
+        Err(e) => return fault_page(&e),
+    };
+    if let Ok(v) = HeaderValue::from_str(&st.session_cookie_clear_value()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// A sign-out that failed, as a fault (logged by the caller's page).
+fn oidc_fault(
+    e: gatehouse_core::flows::login::LoginError,
+) -> gatehouse_core::values::oidc::Refused {
+    tracing::error!(error = %e, "oidc: sign-out failed");
+    gatehouse_core::values::oidc::Refused::new(OAuthError::ServerError, "sign-out failed")
+}

@@ -1,0 +1,518 @@
+//! Gatehouse as an OpenID Connect provider, over HTTP (issue 13): an application sends a person
+//! to sign in (password and emailed code), gets a code back, trades it for tokens whose ID
+//! token verifies against the JWKS, reads fresh claims from userinfo; single sign-on for the
+//! next request; consent for a third-party application; O1/O2/O3 at the endpoints.
+
+mod support;
+
+use gatehouse_core::mechanisms::signing;
+use gatehouse_core::values::oidc::Alg;
+use serde_json::Value;
+use support::flows::*;
+use support::{urlencode, Client, Server};
+
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const CB: &str = "http://127.0.0.1:9/cb";
+const EMAIL: &str = "ada@example.com";
+
+/// `gatehouse client create …`: (client_id, client_secret).
+fn client(s: &Server, args: &[&str]) -> (String, Option<String>) {
+    let mut all = vec!["client", "create"];
+    all.extend_from_slice(args);
+    let out = s.cli(&all);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(str::to_string)
+    };
+    (
+        value("client_id=").expect("client_id"),
+        value("client_secret="),
+    )
+}
+
+fn authorize(client_id: &str, extra: &str) -> String {
+    format!(
+        "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope={}\
+         &state=st-1&nonce=n-1&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
+        urlencode(CB),
+        urlencode("openid profile email offline_access"),
+    )
+}
+
+/// The query parameters of the URL a page or redirect sends the browser to.
+fn params(url: &str) -> Vec<(String, String)> {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    query
+        .replace("&amp;", "&")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let v = percent_decode(v);
+            (k.to_string(), v)
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    params(url)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// The address the "Returning to the application" page moves on to.
+fn continue_url(page: &str) -> String {
+    let start = page.find("url=").expect("a refresh to the application") + 4;
+    let rest = &page[start..];
+    rest[..rest.find('"').expect("end of url")].replace("&amp;", "&")
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+fn post_form(c: &mut Client, path: &str, auth: Option<&str>, body: &str) -> (u16, Value) {
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    if let Some(a) = auth {
+        headers.push(("Authorization", a));
+    }
+    let r = c.request("POST", path, &headers, body);
+    (
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+fn exchange(c: &mut Client, auth: &str, code: &str) -> (u16, Value) {
+    post_form(
+        c,
+        "/oauth2/token",
+        Some(auth),
+        &format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+            urlencode(CB)
+        ),
+    )
+}
+
+fn userinfo(c: &mut Client, access: &str) -> (u16, Value) {
+    let auth = format!("Bearer {access}");
+    let r = c.request("GET", "/oauth2/userinfo", &[("Authorization", &auth)], "");
+    (
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or(Value::Null),
+    )
+}
+
+/// Email → password → emailed code in browser `b`; returns where the last step sent it.
+fn sign_in(b: &mut Client) -> Option<String> {
+    assert_eq!(
+        b.form("/api/login_email", "/login", &[("email", EMAIL)])
+            .status,
+        303
+    );
+    let before = count(b, EMAIL, "sign-in code");
+    assert_eq!(
+        b.form("/api/login_password", "/login", &[("password", PW)])
+            .status,
+        303
+    );
+    let code = after(&newest(b, EMAIL, "sign-in code", before), "code is ").to_string();
+    let r = b.form("/api/login_code", "/login", &[("code", &code)]);
+    r.header("location").map(str::to_string)
+}
+
+#[test]
+fn an_application_signs_a_person_in_with_mfa_and_gets_verified_tokens_and_fresh_claims() {
+    let s = Server::start(&[]);
+    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    let secret = secret.expect("a confidential client");
+    let mut reg = Client::new(&s);
+    register_and_verify(&mut reg, EMAIL, "email", "");
+
+    // Discovery names every endpoint under our issuer.
+    let mut rp = Client::new(&s);
+    let d: Value = serde_json::from_str(&rp.get("/.well-known/openid-configuration").body)
+        .expect("discovery json");
+    assert_eq!(d["issuer"], s.base.trim_end_matches('/'));
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+
+    // A browser without a session is sent through our sign-in, then back to the application.
+    let mut b = Client::new(&s);
+    let r = b.get(&authorize(&id, ""));
+    assert_eq!((r.status, r.header("location")), (303, Some("/login")));
+    assert_eq!(sign_in(&mut b).as_deref(), Some("/oauth2/continue"));
+    let page = b.get("/oauth2/continue");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("Continue to the application"),
+        "{}",
+        page.body
+    );
+    let back = continue_url(&page.body);
+    assert!(back.starts_with(&format!("{CB}?code=")), "{back}");
+    assert_eq!(param(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(
+        param(&back, "iss").as_deref(),
+        Some(s.base.trim_end_matches('/')),
+        "RFC 9207"
+    );
+    let code = param(&back, "code").expect("code");
+
+    // The code becomes tokens; the ID token verifies against the published keys.
+    let (status, tokens) = exchange(&mut rp, &basic(&id, &secret), &code);
+    assert_eq!(status, 200, "{tokens}");
+    let jwks: Value = serde_json::from_str(&rp.get("/oauth2/jwks").body).expect("jwks");
+    let keys = jwks["keys"].as_array().expect("keys").clone();
+    let claims = signing::verify(
+        &keys,
+        tokens["id_token"].as_str().expect("id_token"),
+        Alg::Rs256,
+    )
+    .expect("the ID token verifies with RS256 (the client's alg)");
+    assert_eq!(claims["aud"], id.as_str());
+    assert_eq!(claims["nonce"], "n-1", "nonce carried through");
+    assert_eq!(claims["email"], EMAIL);
+    assert_eq!(claims["given_name"], "Ada");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    let sub = claims["sub"].as_str().expect("sub").to_string();
+    assert!(!sub.contains('@'), "O5: sub is never the email");
+    assert!(claims["sid"].as_str().is_some_and(|s| !s.is_empty()));
+
+    // Userinfo is read fresh: a name changed in the profile shows at the next call.
+    let access = tokens["access_token"].as_str().expect("access").to_string();
+    let (status, info) = userinfo(&mut rp, &access);
+    assert_eq!((status, info["given_name"].as_str()), (200, Some("Ada")));
+    let r = b.form(
+        "/api/save_profile",
+        "/profile/details",
+        &[("first_name", "Augusta"), ("last_name", "Lovelace")],
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, info) = userinfo(&mut rp, &access);
+    assert_eq!(
+        (info["sub"].as_str(), info["given_name"].as_str()),
+        (Some(sub.as_str()), Some("Augusta"))
+    );
+
+    // SSO: the next request of a signed-in browser goes straight back, no sign-in asked.
+    let r = b.get(&authorize(&id, ""));
+    assert_eq!(r.status, 303);
+    let again = r.header("location").expect("to the client").to_string();
+    assert!(again.starts_with(&format!("{CB}?code=")), "{again}");
+
+    // O3: the refresh token rotates; the old one coming back ends the chain.
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_string();
+    let body = |t: &str| format!("grant_type=refresh_token&refresh_token={t}");
+    let (status, next) = post_form(
+        &mut rp,
+        "/oauth2/token",
+        Some(&basic(&id, &secret)),
+        &body(&refresh),
+    );
+    assert_eq!(status, 200, "{next}");
+    let newer = next["refresh_token"].as_str().expect("rotated").to_string();
+    assert_ne!(newer, refresh);
+    let (status, err) = post_form(
+        &mut rp,
+        "/oauth2/token",
+        Some(&basic(&id, &secret)),
+        &body(&refresh),
+    );
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (_, err) = post_form(
+        &mut rp,
+        "/oauth2/token",
+        Some(&basic(&id, &secret)),
+        &body(&newer),
+    );
+    assert_eq!(
+        err["error"], "invalid_grant",
+        "O3: the whole chain is revoked"
+    );
+
+    // O2: the first code again: refused, and the access token it gave stops working.
+    let (status, err) = exchange(&mut rp, &basic(&id, &secret), &code);
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = userinfo(&mut rp, &access);
+    assert_eq!(status, 401);
+
+    // A wrong secret is invalid_client, 401.
+    let (status, err) = exchange(&mut rp, &basic(&id, "wrong"), "x");
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+}
+
+#[test]
+fn o1_a_wrong_redirect_uri_gets_an_error_page_and_is_never_redirected_to() {
+    let s = Server::start(&[]);
+    let (id, _) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    let mut b = Client::new(&s);
+    for wrong in [
+        "http://127.0.0.1:9/cb/",
+        "http://127.0.0.1:9/cb?x=1",
+        "http://127.0.0.1:10/cb",
+        "http://evil@127.0.0.1:9/cb",
+    ] {
+        let path = authorize(&id, "").replace(&urlencode(CB), &urlencode(wrong));
+        let r = b.get(&path);
+        assert_eq!((r.status, r.header("location")), (400, None), "{wrong}");
+        assert!(r.body.contains("has not registered"), "{}", r.body);
+    }
+    let r = b.get(&authorize("unknown-client", ""));
+    assert_eq!((r.status, r.header("location")), (400, None));
+    // With the right URI, protocol errors go back to the client: no PKCE, prompt=none.
+    let no_pkce =
+        authorize(&id, "").replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let r = b.get(&no_pkce);
+    let to = r.header("location").expect("to the client").to_string();
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("invalid_request"),
+        "{to}"
+    );
+    let r = b.get(&authorize(&id, "&prompt=none"));
+    let to = r.header("location").expect("to the client").to_string();
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("login_required"),
+        "{to}"
+    );
+    assert_eq!(param(&to, "state").as_deref(), Some("st-1"));
+}
+
+#[test]
+fn a_third_party_application_asks_for_consent_once_and_deny_tells_it_access_denied() {
+    let s = Server::start(&[]);
+    let (id, _) = client(
+        &s,
+        &["Chat", "--redirect-uri", CB, "--public", "--alg", "ES256"],
+    );
+    let mut reg = Client::new(&s);
+    register_and_verify(&mut reg, EMAIL, "email", "");
+    let mut b = Client::new(&s);
+    b.get(&authorize(&id, ""));
+    assert_eq!(sign_in(&mut b).as_deref(), Some("/oauth2/continue"));
+    let r = b.get("/oauth2/continue");
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/oauth2/consent"))
+    );
+    let page = b.get("/oauth2/consent");
+    assert!(
+        page.body.contains("Allow Chat to use your account?"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Your email address"), "{}", page.body);
+    // Deny: the application hears access_denied.
+    let r = b.form(
+        "/oauth2/consent",
+        "/oauth2/consent",
+        &[("decision", "deny")],
+    );
+    let to = continue_url(&r.body);
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("access_denied"),
+        "{to}"
+    );
+    // Allow (asked again, since nothing was granted): a code, which a public client redeems
+    // with its PKCE verifier alone; its ID token is ES256.
+    b.get(&authorize(&id, ""));
+    assert_eq!(
+        b.get("/oauth2/continue").header("location"),
+        Some("/oauth2/consent")
+    );
+    let r = b.form(
+        "/oauth2/consent",
+        "/oauth2/consent",
+        &[("decision", "allow")],
+    );
+    let code = param(&continue_url(&r.body), "code").expect("code");
+    let mut rp = Client::new(&s);
+    let (status, tokens) = post_form(
+        &mut rp,
+        "/oauth2/token",
+        None,
+        &format!(
+            "grant_type=authorization_code&client_id={id}&code={code}&redirect_uri={}&code_verifier={VERIFIER}",
+            urlencode(CB)
+        ),
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let jwks: Value = serde_json::from_str(&rp.get("/oauth2/jwks").body).expect("jwks");
+    let keys = jwks["keys"].as_array().expect("keys").clone();
+    let id_token = tokens["id_token"].as_str().expect("id_token");
+    let claims = signing::verify(&keys, id_token, Alg::Es256).expect("ES256 verifies");
+    assert_eq!(claims["aud"], id.as_str());
+    assert_eq!(
+        signing::verify(&keys, id_token, Alg::Rs256),
+        Err(signing::VerifyError::WrongAlg),
+        "O4: the client's alg, not the token's"
+    );
+    // Consent is remembered: the next request goes straight back.
+    let r = b.get(&authorize(&id, ""));
+    assert!(r
+        .header("location")
+        .is_some_and(|l| l.starts_with(&format!("{CB}?code="))));
+}
+
+/// A browser signed in to `id` through the authorization flow; returns (browser, tokens).
+fn signed_in_to(s: &Server, id: &str, secret: &str) -> (Client, Value) {
+    let mut b = Client::new(s);
+    b.get(&authorize(id, ""));
+    assert_eq!(sign_in(&mut b).as_deref(), Some("/oauth2/continue"));
+    let code = param(&continue_url(&b.get("/oauth2/continue").body), "code").expect("code");
+    let (status, tokens) = exchange(&mut Client::new(s), &basic(id, secret), &code);
+    assert_eq!(status, 200, "{tokens}");
+    (b, tokens)
+}
+
+#[test]
+fn o6_signing_out_ends_the_sso_session_and_tells_the_application_by_back_channel() {
+    let s = Server::start(&[]);
+    // The application's back-channel endpoint: an HTTP receiver that keeps what it gets.
+    let receiver = support::SmsProvider::start();
+    let logout_uri = format!("{}/backchannel-logout", receiver.url());
+    let (id, secret) = client(
+        &s,
+        &[
+            "Wiki",
+            "--redirect-uri",
+            CB,
+            "--first-party",
+            "--logout-uri",
+            &logout_uri,
+        ],
+    );
+    let secret = secret.expect("secret");
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (mut b, tokens) = signed_in_to(&s, &id, &secret);
+    let mut rp = Client::new(&s);
+    let keys: Value = serde_json::from_str(&rp.get("/oauth2/jwks").body).expect("jwks");
+    let keys = keys["keys"].as_array().expect("keys").clone();
+    let id_claims =
+        signing::verify(&keys, tokens["id_token"].as_str().expect("id"), Alg::Rs256).expect("id");
+
+    let r = b.form("/api/sign_out", "/profile", &[]);
+    assert_eq!(r.header("location"), Some("/login"));
+    let notice = support::eventually(|| {
+        let got = receiver.requests.lock().ok()?.clone();
+        got.into_iter().find(|r| r.path == "/backchannel-logout")
+    });
+    assert_eq!(notice.method, "POST");
+    let token = notice
+        .body
+        .strip_prefix("logout_token=")
+        .expect("a logout_token form");
+    let claims = signing::verify(&keys, token, Alg::Rs256).expect("signed by us, client's alg");
+    assert_eq!(claims["aud"], id.as_str());
+    assert_eq!(claims["sid"], id_claims["sid"], "the session that ended");
+    assert_eq!(claims["sub"], id_claims["sub"]);
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(
+        claims.get("nonce").is_none(),
+        "a logout token never has a nonce"
+    );
+
+    // Its tokens are dead, and the browser has no SSO session any more.
+    let (status, _) = userinfo(&mut rp, tokens["access_token"].as_str().expect("access"));
+    assert_eq!(status, 401);
+    let refresh = tokens["refresh_token"].as_str().expect("refresh");
+    let (_, err) = post_form(
+        &mut rp,
+        "/oauth2/token",
+        Some(&basic(&id, &secret)),
+        &format!("grant_type=refresh_token&refresh_token={refresh}"),
+    );
+    assert_eq!(err["error"], "invalid_grant");
+    let r = b.get(&authorize(&id, "&prompt=none"));
+    let to = r.header("location").expect("to the client").to_string();
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("login_required"),
+        "{to}"
+    );
+}
+
+#[test]
+fn rp_initiated_logout_with_an_id_token_hint_signs_out_and_returns_to_a_registered_uri() {
+    let s = Server::start(&[]);
+    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    let secret = secret.expect("secret");
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (mut b, tokens) = signed_in_to(&s, &id, &secret);
+    let hint = tokens["id_token"].as_str().expect("id token");
+    // Without a hint the person is asked first; nothing ends yet.
+    let r = b.get(&format!(
+        "/oauth2/logout?client_id={id}&post_logout_redirect_uri={}",
+        urlencode(CB)
+    ));
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Sign out of Gatehouse?"), "{}", r.body);
+    assert_eq!(b.get("/profile").status, 200, "still signed in");
+    // An unregistered post-logout URI is not redirected to, even with a good hint.
+    let evil = "https://evil.example.net/";
+    let r = b.get(&format!(
+        "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri={}",
+        urlencode(evil)
+    ));
+    assert_eq!(r.header("location"), Some("/login"));
+    // Signed in again, a hint and a registered URI: out at once, back to the application.
+    let (mut b, tokens) = signed_in_to(&s, &id, &secret);
+    let hint = tokens["id_token"].as_str().expect("id token");
+    let r = b.get(&format!(
+        "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri={}&state=bye",
+        urlencode(CB)
+    ));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{CB}?state=bye").as_str())
+    );
+    sent_to_sign_in(&mut b);
+}
