@@ -250,7 +250,19 @@ pub struct SecurityView {
     pub sessions: Vec<SessionItem>,
     /// G1: the newest security events.
     pub activity: Vec<ActivityItem>,
+    /// Issue 13: applications signed in to through Gatehouse.
+    pub applications: Vec<ApplicationItem>,
     pub flash: Flash,
+}
+
+/// One application on the Security tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationItem {
+    pub client_id: String,
+    pub name: String,
+    /// What it may see, in words.
+    pub sees: String,
+    pub last_used: String,
 }
 
 /// One signed-in session on the Security tab.

@@ -516,3 +516,37 @@ fn rp_initiated_logout_with_an_id_token_hint_signs_out_and_returns_to_a_register
     );
     sent_to_sign_in(&mut b);
 }
+
+#[test]
+fn the_security_tab_lists_applications_and_remove_access_revokes_their_tokens() {
+    let s = Server::start(&[]);
+    let (id, secret) = client(&s, &["Team wiki", "--redirect-uri", CB, "--first-party"]);
+    let secret = secret.expect("secret");
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (mut b, tokens) = signed_in_to(&s, &id, &secret);
+    let page = b.get("/profile/security").body;
+    assert!(page.contains(">Applications<"), "{page}");
+    assert!(page.contains("Team wiki"), "{page}");
+    assert!(page.contains("Remove access"), "{page}");
+    let r = b.form(
+        "/api/remove_app_access",
+        "/profile/security",
+        &[("client_id", &id)],
+    );
+    assert_eq!(r.status, 303);
+    let page = b.get("/profile/security").body;
+    assert!(
+        page.contains("The application no longer has access"),
+        "{page}"
+    );
+    assert!(
+        page.contains("You have not signed in to any application"),
+        "{page}"
+    );
+    assert!(page.contains("Application access removed"), "G1: {page}");
+    let (status, _) = userinfo(
+        &mut Client::new(&s),
+        tokens["access_token"].as_str().expect("access"),
+    );
+    assert_eq!(status, 401, "its tokens are revoked");
+}

@@ -101,7 +101,7 @@ fn view_of(
     st: &ctx::AppState,
     flash: Flash,
 ) -> SecurityView {
-    use crate::wire::{ActivityItem, Me, ReauthView, SessionItem};
+    use crate::wire::{ActivityItem, ApplicationItem, Me, ReauthView, SessionItem};
     use gatehouse_core::values::clock::format_utc;
     use gatehouse_core::values::factors::MfaMethod;
     let now = st.deps.now();
@@ -144,6 +144,16 @@ fn view_of(
                 ip: e.ip,
             })
             .collect(),
+        applications: ov
+            .applications
+            .into_iter()
+            .map(|a| ApplicationItem {
+                client_id: a.client_id,
+                name: a.name,
+                sees: a.scope.in_words().join(" · "),
+                last_used: format_utc(a.last_used_at),
+            })
+            .collect(),
         flash,
     }
 }
@@ -166,6 +176,39 @@ pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
         }
         Err(e) => {
             ctx::fail(&st, FORM, "sessions", &e, &[]);
+        }
+    }
+    ctx::back_to(PAGE);
+    Ok(())
+}
+
+/// Issue 13: "Remove access" on an application's row.
+#[server(endpoint = "remove_app_access")]
+pub async fn remove_app_access(client_id: String) -> Result<(), ServerFnError> {
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let r = gatehouse_core::flows::security::remove_app_access(
+        &st.deps,
+        &s,
+        &client_id,
+        &ctx::client(),
+    )
+    .await;
+    match r {
+        Ok(true) => {
+            ctx::notice(
+                &st,
+                FORM,
+                "The application no longer has access. It will ask again.",
+            );
+        }
+        Ok(false) => {
+            ctx::notice(&st, FORM, "That application had no access.");
+        }
+        Err(e) => {
+            ctx::fail(&st, FORM, "applications", &e, &[]);
         }
     }
     ctx::back_to(PAGE);

@@ -10,8 +10,8 @@
 //! outcome, with or without JavaScript.
 
 use crate::api::security::{
-    get_security_view, ChangePassword, CodesSaved, RegenerateCodes, SaveMfaMethod, SecurityResend,
-    SendResetLink, SignOutOthers, SignOutSession, VerifyPhone,
+    get_security_view, ChangePassword, CodesSaved, RegenerateCodes, RemoveAppAccess, SaveMfaMethod,
+    SecurityResend, SendResetLink, SignOutOthers, SignOutSession, VerifyPhone,
 };
 use crate::components::{
     server_view, FormMessage, MfaMethodChoice, PasswordField, PostForm, ProfileFrame, ReauthBox,
@@ -66,6 +66,7 @@ fn page(v: SecurityView) -> impl IntoView {
             {(v.me.mfa_method == MfaMethod::Authenticator || !v.new_codes.is_empty()).then(|| codes_section(&v))}
             {password_section(&v)}
             {sessions_section(&v)}
+            {applications_section(&v)}
             {activity_section(&v)}
         </ProfileFrame>
     }
@@ -181,6 +182,41 @@ fn sessions_section(v: &SecurityView) -> impl IntoView + use<> {
                     <SubmitButton label="Sign out other sessions" secondary=true />
                 </PostForm>
             })}
+        </section>
+    }
+}
+
+/// Issue 13: the applications the person signed in to through Gatehouse, each with
+/// **Remove access** (its tokens are revoked; it asks again next time).
+fn applications_section(v: &SecurityView) -> impl IntoView + use<> {
+    let rows = v
+        .applications
+        .clone()
+        .into_iter()
+        .map(|a| {
+            view! {
+                <li class="session">
+                    <div>
+                        <span class="session__device">{a.name}</span>
+                        <small>{format!(" · sees: {} · last used {}", a.sees, a.last_used)}</small>
+                    </div>
+                    <PostForm to=RemoveAppAccess::url()>
+                        <input type="hidden" name="client_id" value=a.client_id />
+                        <SubmitButton label="Remove access" secondary=true />
+                    </PostForm>
+                </li>
+            }
+        })
+        .collect_view();
+    let none = v.applications.is_empty();
+    view! {
+        <section class="panel__section" aria-labelledby="applications-title">
+            <h3 id="applications-title">"Applications"</h3>
+            {if none {
+                view! { <p>"You have not signed in to any application with this account."</p> }.into_any()
+            } else {
+                view! { <ul class="sessions" aria-label="Applications signed in to">{rows}</ul> }.into_any()
+            }}
         </section>
     }
 }

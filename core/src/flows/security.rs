@@ -110,6 +110,8 @@ pub struct Overview {
     pub sessions: Vec<sessions::Listed>,
     /// G1: the newest security events.
     pub activity: Vec<events::Recorded>,
+    /// Issue 13: the applications the person signed in to (OpenID Connect), last used first.
+    pub applications: Vec<crate::mechanisms::oidc_grants::Application>,
 }
 
 /// How many events the activity log shows.
@@ -154,6 +156,7 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
         reset_link: crate::mechanisms::email_links::open_reset_link(&mut c, uid, now).await?,
         sessions: listed,
         activity: events::recent(&mut c, uid, ACTIVITY_SHOWN).await?,
+        applications: crate::mechanisms::oidc_grants::applications(&mut c, uid).await?,
         user,
     })
 }
@@ -430,6 +433,26 @@ pub async fn sign_out_session(
         Some(l) => sessions::revoke_own(&mut c, uid, &l.id_hash).await?,
         None => false,
     })
+}
+
+/// Issue 13, "Remove access": the application loses the person's consent and every token it
+/// holds for them (it must ask again); a G1 event. Whether there was anything to remove.
+pub async fn remove_app_access(
+    deps: &Deps,
+    session: &Session,
+    client_id: &str,
+    client: &ClientInfo,
+) -> Result<bool, SecurityError> {
+    let uid = user_of(session)?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let removed =
+        crate::mechanisms::oidc_grants::remove_access(&mut tx, uid, client_id, now).await?;
+    if removed {
+        events::record(&mut tx, Some(uid), EventKind::AppAccessRemoved, client, now).await?;
+    }
+    tx.commit().await?;
+    Ok(removed)
 }
 
 /// S4/S6: ends every session of the person except this one; how many ended.

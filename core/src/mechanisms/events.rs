@@ -111,9 +111,7 @@ impl EventKind {
             EventKind::PhoneRemoved => ("phone_removed", "Phone number removed"),
             EventKind::AppAuthorized => ("app_authorized", "Signed in to an application"),
             EventKind::AppDenied => ("app_denied", "Refused an application access"),
-            EventKind::AppAccessRemoved => {
-                ("app_access_removed", "Removed an application's access")
-            }
+            EventKind::AppAccessRemoved => ("app_access_removed", "Application access removed"),
         }
     }
 
