@@ -323,6 +323,12 @@ fn o1_a_wrong_redirect_uri_gets_an_error_page_and_is_never_redirected_to() {
         "{to}"
     );
     assert_eq!(param(&to, "state").as_deref(), Some("st-1"));
+    // login_hint fills in the sign-in page's address.
+    let r = b.get(&authorize(&id, "&login_hint=grace%40example.com"));
+    let to = r.header("location").expect("to sign-in").to_string();
+    assert_eq!(to, "/login?email=grace%40example%2Ecom");
+    let page = b.get(&to).body;
+    assert!(page.contains("value=\"grace@example.com\""), "{page}");
 }
 
 #[test]
@@ -549,4 +555,54 @@ fn the_security_tab_lists_applications_and_remove_access_revokes_their_tokens() 
         tokens["access_token"].as_str().expect("access"),
     );
     assert_eq!(status, 401, "its tokens are revoked");
+}
+
+#[test]
+fn clients_are_listed_updated_and_deleted_from_the_cli_and_bad_uris_are_refused() {
+    let s = Server::start(&[]);
+    let (id, _) = client(&s, &["Wiki", "--redirect-uri", CB]);
+    let out = |args: &[&str]| {
+        let o = s.cli(args);
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (ok, text) = out(&["client", "list"]);
+    assert!(
+        ok && text.contains(&id) && text.contains("Wiki") && text.contains("confidential"),
+        "{text}"
+    );
+    let (ok, text) = out(&[
+        "client",
+        "update",
+        &id,
+        "Team wiki",
+        "--redirect-uri",
+        CB,
+        "--first-party",
+        "--alg",
+        "ES256",
+    ]);
+    assert!(
+        ok && text.contains("Team wiki") && text.contains("first-party, ES256"),
+        "{text}"
+    );
+    let (ok, text) = out(&[
+        "client",
+        "create",
+        "Bad",
+        "--redirect-uri",
+        "http://wiki.example.com/cb",
+    ]);
+    assert!(!ok && text.contains("must use https"), "O1: {text}");
+    let (ok, text) = out(&["client", "delete", &id]);
+    assert!(ok && text.contains("deleted"), "{text}");
+    let mut b = Client::new(&s);
+    let r = b.get(&authorize(&id, ""));
+    assert_eq!(
+        (r.status, r.header("location")),
+        (400, None),
+        "a deleted client is unknown"
+    );
 }

@@ -21,6 +21,8 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map().get_untracked();
     let recovery_mode = query.get("recovery").is_some();
     let verify = query.get("verify");
+    // An application's `login_hint` (issue 13) arrives as `?email=`: the address is filled in.
+    let hint = query.get("email").unwrap_or_default();
     server_view(get_login_view(), move |r| match r {
         Ok(v) => {
             // The verification result belongs to the first step only.
@@ -43,7 +45,7 @@ pub fn LoginPage() -> impl IntoView {
                 .clone()
                 .or(arrival_error.filter(|_| first));
             match v.step {
-                LoginStep::Email => email_step(v, notice, error).into_any(),
+                LoginStep::Email => email_step(v, notice, error, hint.clone()).into_any(),
                 LoginStep::Password => password_step(v, notice, error).into_any(),
                 LoginStep::Code(StepKind::EmailCode | StepKind::SmsCode) => {
                     code_step(v, notice, error).into_any()
@@ -65,7 +67,14 @@ pub fn LoginPage() -> impl IntoView {
     })
 }
 
-fn email_step(v: LoginView, notice: Option<String>, error: Option<String>) -> impl IntoView {
+fn email_step(
+    v: LoginView,
+    notice: Option<String>,
+    error: Option<String>,
+    hint: String,
+) -> impl IntoView {
+    let typed = v.flash.value("email");
+    let email = if typed.is_empty() { hint } else { typed };
     view! {
         <AuthCard title="Sign in">
             <FormMessage error=error notice=notice />
@@ -76,7 +85,7 @@ fn email_step(v: LoginView, notice: Option<String>, error: Option<String>) -> im
                     name="email"
                     kind="email"
                     autocomplete="username"
-                    value=v.flash.value("email")
+                    value=email
                     error=v.flash.error("email")
                     autofocus=true
                 />
