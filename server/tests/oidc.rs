@@ -606,3 +606,40 @@ fn clients_are_listed_updated_and_deleted_from_the_cli_and_bad_uris_are_refused(
         "a deleted client is unknown"
     );
 }
+
+#[test]
+fn o6_signing_out_another_session_from_the_security_tab_tells_its_applications_too() {
+    let s = Server::start(&[]);
+    let receiver = support::SmsProvider::start();
+    let logout_uri = format!("{}/bc", receiver.url());
+    let (id, secret) = client(
+        &s,
+        &[
+            "Wiki",
+            "--redirect-uri",
+            CB,
+            "--first-party",
+            "--logout-uri",
+            &logout_uri,
+        ],
+    );
+    let secret = secret.expect("secret");
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    // The laptop signed in to the wiki; the phone signs in to Gatehouse and ends the others.
+    let (_laptop, tokens) = signed_in_to(&s, &id, &secret);
+    let mut phone = Client::new(&s);
+    assert_eq!(sign_in(&mut phone).as_deref(), Some("/profile"));
+    let r = phone.form("/api/sign_out_others", "/profile/security", &[]);
+    assert_eq!(r.status, 303);
+    let notice = support::eventually(|| {
+        let got = receiver.requests.lock().ok()?.clone();
+        got.into_iter().find(|r| r.path == "/bc")
+    });
+    assert!(notice.body.starts_with("logout_token="), "{}", notice.body);
+    let (status, _) = userinfo(
+        &mut Client::new(&s),
+        tokens["access_token"].as_str().expect("access"),
+    );
+    assert_eq!(status, 401, "the laptop session's tokens are revoked");
+    assert_eq!(phone.get("/profile").status, 200, "this session stays");
+}

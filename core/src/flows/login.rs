@@ -17,6 +17,7 @@ use crate::mechanisms::challenges::{self, ChallengeError, Delivery};
 use crate::mechanisms::credentials::CredentialError;
 use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::mfa::Enrolment;
+use crate::mechanisms::oidc_logout::Ending;
 use crate::mechanisms::recovery_codes::CodesError;
 use crate::mechanisms::secret::Secret;
 use crate::mechanisms::service::Deps;
@@ -558,22 +559,8 @@ pub async fn sign_out(
     if let Some(uid) = session.authenticated_user() {
         events::record(&mut tx, Some(uid), EventKind::SignedOut, client, now).await?;
         // O6: the SSO session ends for every application too.
-        if let Some((sid, _)) = sessions::sso(&mut tx, &session.id_hash).await? {
-            let issuer = deps.settings.public_url.trim_end_matches('/');
-            crate::mechanisms::oidc_logout::session_ended(
-                &mut tx,
-                &deps.secret_key,
-                issuer,
-                &sid,
-                uid,
-                now,
-            )
-            .await
-            .map_err(|e| match e {
-                crate::mechanisms::signing::SigningError::Store(e) => LoginError::Store(e),
-                _ => LoginError::Internal,
-            })?;
-        }
+        deps.end_sso(&mut tx, uid, Ending::Only(&session.id_hash), now)
+            .await?;
     }
     sessions::revoke(&mut tx, &session.id_hash).await?;
     tx.commit().await?;

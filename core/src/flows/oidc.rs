@@ -167,7 +167,7 @@ fn refused_to_client(deps: &Deps, redirect_uri: &str, r: &Refused, state: Option
 
 /// The issuer: the public URL without a trailing slash.
 pub fn issuer(deps: &Deps) -> String {
-    deps.settings.public_url.trim_end_matches('/').to_string()
+    deps.issuer().to_string()
 }
 
 /// The request, checked. `Err(Next)` is the answer when it is not good.

@@ -18,6 +18,7 @@ use crate::mechanisms::credentials::CredentialError;
 use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::messages;
+use crate::mechanisms::oidc_logout::Ending;
 use crate::mechanisms::outbox;
 use crate::mechanisms::ratelimit::{self, Limit, RateError};
 use crate::mechanisms::secret::Secret;
@@ -411,6 +412,9 @@ pub(crate) async fn set_password(
     now: Timestamp,
 ) -> Result<(), RecoveryError> {
     users::set_password_hash(conn, &user.id, phc, now).await?;
+    // S6/P7: every other session ends, for the applications too (O6).
+    deps.end_sso(conn, &user.id, Ending::AllBut(keep_session), now)
+        .await?;
     sessions::revoke_all_for_user(conn, &user.id, keep_session).await?;
     email_links::revoke_all(conn, &user.id, RESET_PURPOSE, now).await?;
     events::record(

@@ -17,6 +17,7 @@ use crate::mechanisms::credentials::CredentialError;
 use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::messages::MethodChange;
 use crate::mechanisms::mfa;
+use crate::mechanisms::oidc_logout::Ending;
 use crate::mechanisms::reauth::{self, Reauth};
 use crate::mechanisms::recovery_codes::CodesError;
 use crate::mechanisms::service::Deps;
@@ -430,7 +431,15 @@ pub async fn sign_out_session(
         handle.len() == HANDLE_LEN && l.id_hash.starts_with(handle) && l.id_hash != session.id_hash
     });
     Ok(match target {
-        Some(l) => sessions::revoke_own(&mut c, uid, &l.id_hash).await?,
+        Some(l) => {
+            drop(c);
+            let mut tx = deps.store.begin().await?;
+            deps.end_sso(&mut tx, uid, Ending::Only(&l.id_hash), deps.now())
+                .await?;
+            let ended = sessions::revoke_own(&mut tx, uid, &l.id_hash).await?;
+            tx.commit().await?;
+            ended
+        }
         None => false,
     })
 }
@@ -458,6 +467,11 @@ pub async fn remove_app_access(
 /// S4/S6: ends every session of the person except this one; how many ended.
 pub async fn sign_out_others(deps: &Deps, session: &Session) -> Result<u64, SecurityError> {
     let uid = user_of(session)?;
-    let mut c = deps.store.conn().await?;
-    Ok(sessions::revoke_all_for_user(&mut c, uid, Some(&session.id_hash)).await?)
+    let mut tx = deps.store.begin().await?;
+    let keep = Some(session.id_hash.as_str());
+    deps.end_sso(&mut tx, uid, Ending::AllBut(keep), deps.now())
+        .await?;
+    let ended = sessions::revoke_all_for_user(&mut tx, uid, keep).await?;
+    tx.commit().await?;
+    Ok(ended)
 }

@@ -22,6 +22,46 @@ pub const LOGOUT_TOKEN_TTL: i64 = 120;
 /// The event a logout token carries.
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
+/// Which of a person's sessions are ending.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    /// This one (sign-out, or "Sign out" on its row).
+    Only(&'a str),
+    /// Every one but this (or every one): "Sign out other sessions", a password change (S6).
+    AllBut(Option<&'a str>),
+}
+
+/// O6: sessions of `user_id` are about to be deleted: each signed-in one's SSO session ends
+/// for every application too ([`session_ended`]). Call in the transaction that deletes them.
+pub async fn sessions_ending(
+    conn: &mut Conn,
+    key: &SecretKey,
+    issuer: &str,
+    user_id: &str,
+    which: Ending<'_>,
+    now: Timestamp,
+) -> Result<usize, SigningError> {
+    let sids: Vec<String> = match which {
+        Ending::Only(id_hash) => sqlx::query_scalar(
+            "SELECT sid FROM sessions WHERE user_id = $1 AND id_hash = $2 AND sid IS NOT NULL",
+        )
+        .bind(user_id)
+        .bind(id_hash),
+        Ending::AllBut(keep) => sqlx::query_scalar(
+            "SELECT sid FROM sessions WHERE user_id = $1 AND id_hash <> $2 AND sid IS NOT NULL",
+        )
+        .bind(user_id)
+        .bind(keep.unwrap_or("")),
+    }
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut queued = 0;
+    for sid in sids {
+        queued += session_ended(conn, key, issuer, &sid, user_id, now).await?;
+    }
+    Ok(queued)
+}
+
 /// The session `sid` of `user_id` ended: revoke its tokens and queue a logout token for each
 /// client that held one and has a logout URI. Returns how many were queued.
 pub async fn session_ended(

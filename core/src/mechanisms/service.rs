@@ -85,6 +85,41 @@ impl Deps {
         self.clock.now()
     }
 
+    /// The OpenID Connect issuer: the public URL without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        self.settings.public_url.trim_end_matches('/')
+    }
+
+    /// O6: `user_id`'s sessions named by `which` are ending; their tokens are revoked and
+    /// their applications told. A sign-out never fails for want of a logout token: a key that
+    /// cannot be opened is logged and the notices skipped (the tokens are revoked first).
+    pub async fn end_sso(
+        &self,
+        conn: &mut crate::store::Conn,
+        user_id: &str,
+        which: crate::mechanisms::oidc_logout::Ending<'_>,
+        now: i64,
+    ) -> Result<usize, sqlx::Error> {
+        use crate::mechanisms::signing::SigningError;
+        let ended = crate::mechanisms::oidc_logout::sessions_ending(
+            conn,
+            &self.secret_key,
+            self.issuer(),
+            user_id,
+            which,
+            now,
+        )
+        .await;
+        match ended {
+            Ok(n) => Ok(n),
+            Err(SigningError::Store(e)) => Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, "O6: logout tokens could not be made");
+                Ok(0)
+            }
+        }
+    }
+
     /// F3: an absolute link under the configured public URL.
     pub fn link(&self, path_and_query: &str) -> String {
         format!(
