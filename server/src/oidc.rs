@@ -50,8 +50,22 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A fault or an overload, for a browser.
+/// Y4: the database is overloaded (no connection in time, a statement cancelled).
+fn overloaded(e: &OidcError) -> bool {
+    matches!(e, OidcError::Store(db) if gatehouse_core::store::overloaded(db))
+}
+
+/// A fault or an overload, for a browser (an overload: 503, which the middleware turns into
+/// the busy page).
 fn fault_page(e: &OidcError) -> Response {
+    if overloaded(e) {
+        tracing::warn!(error = %e, "database overloaded: answered 503");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, HeaderValue::from_static("2"))],
+        )
+            .into_response();
+    }
     tracing::error!(error = %e, "oidc: authorization failed");
     let page = crate::middleware::card_page(
         "Something went wrong",
@@ -233,6 +247,11 @@ fn oauth_error(e: OidcError) -> Response {
             };
             (status, r.error.code(), r.description)
         }
+        other if overloaded(other) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "try again in a moment",
+        ),
         other => {
             tracing::error!(error = %other, "oidc: endpoint failed");
             (

@@ -117,7 +117,7 @@ fn y4_a_database_that_does_not_answer_gets_503_not_500_nor_a_hang() {
         .expect("connect");
     let lock = rt.block_on(gatehouse_core::store::testing::lock_tables(
         &holder,
-        &["users", "sessions", "rate_limits"],
+        &["users", "sessions", "rate_limits", "oidc_clients"],
     ));
     let sign_in = |s: &Server| {
         let mut c = Client::new(s);
@@ -136,6 +136,24 @@ fn y4_a_database_that_does_not_answer_gets_503_not_500_nor_a_hang() {
         assert_eq!(r.header("retry-after"), Some("2"));
         assert!(r.body.contains("The server is busy"), "{}", r.body);
     }
+    // The OpenID Connect endpoints answer the same way: a busy page, or the protocol's
+    // temporarily_unavailable.
+    let mut c = Client::new(&s);
+    let r = c.get("/oauth2/authorize?client_id=x&redirect_uri=https%3A%2F%2Fa.example%2Fcb");
+    assert_eq!(
+        (r.status, r.header("retry-after")),
+        (503, Some("2")),
+        "{}",
+        r.body
+    );
+    let r = c.request(
+        "POST",
+        "/oauth2/token",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "grant_type=authorization_code&client_id=x&code=y",
+    );
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("temporarily_unavailable"), "{}", r.body);
     eventually(|| s.log().contains("database overloaded").then_some(()));
     // The database answers again: so does the server.
     rt.block_on(lock.rollback()).expect("unlock");

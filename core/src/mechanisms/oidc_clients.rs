@@ -9,6 +9,7 @@
 //!   ask once per person and scope set.
 //! - O4: each client's signing algorithm is fixed at registration (RS256 unless said otherwise).
 
+use crate::mechanisms::oidc_grants::GrantError;
 use crate::mechanisms::secret::{ct_eq, digest, new_token, random_hex, Secret};
 use crate::store::Conn;
 use crate::values::clock::Timestamp;
@@ -203,16 +204,17 @@ pub async fn authenticate(
     conn: &mut Conn,
     id: &str,
     secret: Option<&str>,
-) -> Result<Client, Refused> {
-    const REFUSED: Refused =
-        Refused::new(OAuthError::InvalidClient, "client authentication failed");
+) -> Result<Client, GrantError> {
+    const REFUSED: GrantError = GrantError::Refused(Refused::new(
+        OAuthError::InvalidClient,
+        "client authentication failed",
+    ));
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *conn)
-        .await
-        .map_err(|_| Refused::new(OAuthError::ServerError, "try again"))?
+        .await?
         .ok_or(REFUSED)?;
-    let stored: Option<String> = row.try_get("secret_hash").map_err(|_| REFUSED)?;
+    let stored: Option<String> = row.try_get("secret_hash")?;
     let ok = match (&stored, secret) {
         (None, None) => true,
         (Some(hash), Some(given)) => ct_eq(hash, &digest(given)),
@@ -221,13 +223,20 @@ pub async fn authenticate(
     if !ok {
         return Err(REFUSED);
     }
-    from_row(&row).map_err(|_| REFUSED)
+    Ok(from_row(&row)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::testing;
+
+    fn refused(r: Result<Client, GrantError>) -> OAuthError {
+        match r {
+            Err(GrantError::Refused(x)) => x.error,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
 
     fn spec(public: bool) -> ClientSpec {
         ClientSpec {
@@ -264,10 +273,7 @@ mod tests {
             assert_eq!(ok.expect("right secret").id, client.id);
             for wrong in [None, Some("nope"), Some(stored.as_str())] {
                 assert_eq!(
-                    authenticate(&mut c, &client.id, wrong)
-                        .await
-                        .expect_err("refused")
-                        .error,
+                    refused(authenticate(&mut c, &client.id, wrong).await),
                     OAuthError::InvalidClient
                 );
             }
@@ -276,11 +282,9 @@ mod tests {
             let by_id = authenticate(&mut c, &public.id, None).await;
             assert_eq!(by_id.expect("public client by id").id, public.id);
             assert_eq!(
-                authenticate(&mut c, &public.id, Some("x"))
-                    .await
-                    .expect_err("a public client has no secret")
-                    .error,
-                OAuthError::InvalidClient
+                refused(authenticate(&mut c, &public.id, Some("x")).await),
+                OAuthError::InvalidClient,
+                "a public client has no secret"
             );
             let mut bad = spec(true);
             bad.redirect_uris = vec!["http://wiki.example.com/cb".into()];
