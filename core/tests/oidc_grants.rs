@@ -61,6 +61,29 @@ fn request(user: &str, client: &str) -> CodeRequest {
     }
 }
 
+/// A code issued to `wiki` at 1000 and redeemed at 1001: its grant (a new family).
+async fn redeemed(c: &mut gatehouse_core::store::Conn, user: &str, wiki: &str) -> Grant {
+    let code = grants::issue_code(c, &request(user, wiki), 1000)
+        .await
+        .expect("code");
+    grants::redeem_code(c, code.expose(), wiki, URI, VERIFIER, 1001)
+        .await
+        .expect("first use")
+        .0
+}
+
+/// An access token `name` and a refresh token of `grant`'s family, issued at 1001.
+async fn tokens(c: &mut gatehouse_core::store::Conn, grant: &Grant, name: &str) -> String {
+    grants::store_token(c, grants::TokenKind::Access, name, grant, 600, 1001)
+        .await
+        .expect("access");
+    grants::new_refresh(c, grant, 86_400, 1001)
+        .await
+        .expect("refresh")
+        .expose()
+        .to_string()
+}
+
 fn refused(r: Result<impl std::fmt::Debug, GrantError>) -> &'static str {
     match r {
         Err(GrantError::Refused(x)) => {
@@ -155,19 +178,7 @@ async fn o2_a_replayed_code_revokes_every_token_it_issued() {
         let (grant, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
             .await
             .expect("first use");
-        grants::store_token(
-            &mut c,
-            grants::TokenKind::Access,
-            "access-jwt",
-            &grant,
-            600,
-            1001,
-        )
-        .await
-        .expect("access");
-        let refresh = grants::new_refresh(&mut c, &grant, 86_400, 1001)
-            .await
-            .expect("refresh");
+        let refresh = tokens(&mut c, &grant, "access-jwt").await;
         assert!(grants::live(&mut c, "access-jwt", 1002)
             .await
             .expect("live")
@@ -183,9 +194,7 @@ async fn o2_a_replayed_code_revokes_every_token_it_issued() {
             None
         );
         assert_eq!(
-            grants::live(&mut c, refresh.expose(), 1003)
-                .await
-                .expect("live"),
+            grants::live(&mut c, &refresh, 1003).await.expect("live"),
             None
         );
     }
@@ -197,12 +206,7 @@ async fn o3_refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
         let d = deps(store, &FixedClock::at(1000));
         let (user, wiki, chat) = setup(&d).await;
         let mut c = d.store.conn().await.expect("conn");
-        let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
-            .await
-            .expect("code");
-        let (grant, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
-            .await
-            .expect("code");
+        let grant = redeemed(&mut c, &user, &wiki).await;
         let first = grants::new_refresh(&mut c, &grant, 86_400, 1001)
             .await
             .expect("refresh");
@@ -234,29 +238,12 @@ async fn o3_refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
             "refresh token revoked"
         );
         // RFC 7009 on another chain: revoking a refresh token revokes its family.
-        let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
-            .await
-            .expect("code");
-        let (other, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
-            .await
-            .expect("code");
-        grants::store_token(
-            &mut c,
-            grants::TokenKind::Access,
-            "jwt-2",
-            &other,
-            600,
-            1001,
-        )
-        .await
-        .expect("access");
-        let r = grants::new_refresh(&mut c, &other, 86_400, 1001)
-            .await
-            .expect("refresh");
-        assert!(!grants::revoke(&mut c, r.expose(), &chat, 1002)
+        let other = redeemed(&mut c, &user, &wiki).await;
+        let r = tokens(&mut c, &other, "jwt-2").await;
+        assert!(!grants::revoke(&mut c, &r, &chat, 1002)
             .await
             .expect("revoke"));
-        assert!(grants::revoke(&mut c, r.expose(), &wiki, 1002)
+        assert!(grants::revoke(&mut c, &r, &wiki, 1002)
             .await
             .expect("revoke"));
         assert_eq!(
@@ -295,22 +282,12 @@ async fn consent_is_remembered_and_remove_access_revokes_the_clients_tokens() {
             (apps[0].name.as_str(), apps[0].last_used_at),
             ("Wiki", 1010)
         );
-        let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
-            .await
-            .expect("code");
-        let (grant, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
-            .await
-            .expect("code");
-        let r = grants::new_refresh(&mut c, &grant, 86_400, 1001)
-            .await
-            .expect("refresh");
+        let grant = redeemed(&mut c, &user, &wiki).await;
+        let r = tokens(&mut c, &grant, "jwt-3").await;
         assert!(grants::remove_access(&mut c, &user, &wiki, 1020)
             .await
             .expect("remove"));
-        assert_eq!(
-            grants::live(&mut c, r.expose(), 1021).await.expect("live"),
-            None
-        );
+        assert_eq!(grants::live(&mut c, &r, 1021).await.expect("live"), None);
         assert_eq!(
             grants::consented(&mut c, &user, &wiki).await.expect("q"),
             None

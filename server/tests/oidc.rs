@@ -419,14 +419,14 @@ fn signed_in_to(s: &Server, id: &str, secret: &str) -> (Client, Value) {
     (b, tokens)
 }
 
-#[test]
-fn o6_signing_out_ends_the_sso_session_and_tells_the_application_by_back_channel() {
-    let s = Server::start(&[]);
-    // The application's back-channel endpoint: an HTTP receiver that keeps what it gets.
+/// An application with a back-channel logout endpoint (an HTTP receiver that keeps what it
+/// gets) and a person registered: (receiver, path of its endpoint, client id, secret).
+fn with_back_channel(s: &Server) -> (support::SmsProvider, &'static str, String, String) {
     let receiver = support::SmsProvider::start();
-    let logout_uri = format!("{}/backchannel-logout", receiver.url());
+    let path = "/backchannel-logout";
+    let logout_uri = format!("{}{path}", receiver.url());
     let (id, secret) = client(
-        &s,
+        s,
         &[
             "Wiki",
             "--redirect-uri",
@@ -436,8 +436,22 @@ fn o6_signing_out_ends_the_sso_session_and_tells_the_application_by_back_channel
             &logout_uri,
         ],
     );
-    let secret = secret.expect("secret");
-    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    register_and_verify(&mut Client::new(s), EMAIL, "email", "");
+    (receiver, path, id, secret.expect("secret"))
+}
+
+/// The first back-channel logout request `receiver` got at `path`.
+fn logout_notice(receiver: &support::SmsProvider, path: &str) -> support::ProviderRequest {
+    support::eventually(|| {
+        let got = receiver.requests.lock().ok()?.clone();
+        got.into_iter().find(|r| r.path == path)
+    })
+}
+
+#[test]
+fn o6_signing_out_ends_the_sso_session_and_tells_the_application_by_back_channel() {
+    let s = Server::start(&[]);
+    let (receiver, path, id, secret) = with_back_channel(&s);
     let (mut b, tokens) = signed_in_to(&s, &id, &secret);
     let mut rp = Client::new(&s);
     let keys: Value = serde_json::from_str(&rp.get("/oauth2/jwks").body).expect("jwks");
@@ -447,10 +461,7 @@ fn o6_signing_out_ends_the_sso_session_and_tells_the_application_by_back_channel
 
     let r = b.form("/api/sign_out", "/profile", &[]);
     assert_eq!(r.header("location"), Some("/login"));
-    let notice = support::eventually(|| {
-        let got = receiver.requests.lock().ok()?.clone();
-        got.into_iter().find(|r| r.path == "/backchannel-logout")
-    });
+    let notice = logout_notice(&receiver, path);
     assert_eq!(notice.method, "POST");
     let token = notice
         .body
@@ -610,31 +621,14 @@ fn clients_are_listed_updated_and_deleted_from_the_cli_and_bad_uris_are_refused(
 #[test]
 fn o6_signing_out_another_session_from_the_security_tab_tells_its_applications_too() {
     let s = Server::start(&[]);
-    let receiver = support::SmsProvider::start();
-    let logout_uri = format!("{}/bc", receiver.url());
-    let (id, secret) = client(
-        &s,
-        &[
-            "Wiki",
-            "--redirect-uri",
-            CB,
-            "--first-party",
-            "--logout-uri",
-            &logout_uri,
-        ],
-    );
-    let secret = secret.expect("secret");
-    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (receiver, path, id, secret) = with_back_channel(&s);
     // The laptop signed in to the wiki; the phone signs in to Gatehouse and ends the others.
     let (_laptop, tokens) = signed_in_to(&s, &id, &secret);
     let mut phone = Client::new(&s);
     assert_eq!(sign_in(&mut phone).as_deref(), Some("/profile"));
     let r = phone.form("/api/sign_out_others", "/profile/security", &[]);
     assert_eq!(r.status, 303);
-    let notice = support::eventually(|| {
-        let got = receiver.requests.lock().ok()?.clone();
-        got.into_iter().find(|r| r.path == "/bc")
-    });
+    let notice = logout_notice(&receiver, path);
     assert!(notice.body.starts_with("logout_token="), "{}", notice.body);
     let (status, _) = userinfo(
         &mut Client::new(&s),
