@@ -16,7 +16,7 @@ use gatehouse_core::values::email::Email;
 use gatehouse_core::values::name::person_name;
 use gatehouse_core::values::password::{Context, PasswordPolicy};
 use gatehouse_core::values::phone::Phone;
-use leptos::prelude::ServerFnError;
+use server_fn::ServerFnError;
 use libfuzzer_sys::fuzz_target;
 use server_fn::codec::{FromReq, PostUrl};
 use std::sync::OnceLock;
