@@ -637,3 +637,68 @@ fn o6_signing_out_another_session_from_the_security_tab_tells_its_applications_t
     assert_eq!(status, 401, "the laptop session's tokens are revoked");
     assert_eq!(phone.get("/profile").status, 200, "this session stays");
 }
+
+#[test]
+fn introspection_tells_a_confidential_client_about_its_tokens_and_revocation_ends_them() {
+    let s = Server::start(&[]);
+    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    let secret = secret.expect("secret");
+    let (other, other_secret) = client(&s, &["Chat", "--redirect-uri", CB, "--first-party"]);
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (_b, tokens) = signed_in_to(&s, &id, &secret);
+    let access = tokens["access_token"].as_str().expect("access");
+    let mut rp = Client::new(&s);
+    let auth = basic(&id, &secret);
+    let (status, info) = post_form(
+        &mut rp,
+        "/oauth2/introspect",
+        Some(&auth),
+        &format!("token={access}"),
+    );
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(
+        (info["active"].as_bool(), info["client_id"].as_str()),
+        (Some(true), Some(id.as_str()))
+    );
+    assert_eq!(info["token_type"], "Bearer");
+    // Another client learns nothing about it.
+    let other_auth = basic(&other, &other_secret.expect("secret"));
+    let (_, info) = post_form(
+        &mut rp,
+        "/oauth2/introspect",
+        Some(&other_auth),
+        &format!("token={access}"),
+    );
+    assert_eq!(info, serde_json::json!({"active": false}));
+    // RFC 7009: revoked by its client, then inactive everywhere.
+    let (status, _) = post_form(
+        &mut rp,
+        "/oauth2/revoke",
+        Some(&auth),
+        &format!("token={access}"),
+    );
+    assert_eq!(status, 200);
+    let (_, info) = post_form(
+        &mut rp,
+        "/oauth2/introspect",
+        Some(&auth),
+        &format!("token={access}"),
+    );
+    assert_eq!(info["active"], false);
+    assert_eq!(userinfo(&mut rp, access).0, 401);
+    // An unknown token is "revoked" too (200), and introspection needs client credentials.
+    assert_eq!(
+        post_form(&mut rp, "/oauth2/revoke", Some(&auth), "token=nothing").0,
+        200
+    );
+    let (status, err) = post_form(
+        &mut rp,
+        "/oauth2/introspect",
+        None,
+        &format!("token={access}"),
+    );
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+}
