@@ -33,11 +33,11 @@ fn ask(v: ConsentView) -> impl IntoView {
             <ul class="consent__claims">
                 {v.claims.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
             </ul>
-            <p class="card__aside">"You can remove its access at any time on the Security tab."</p>
             <PostForm to="/oauth2/consent" class="consent__actions">
                 <SubmitButton label="Allow" name=Some("decision".to_string()) value="allow" />
                 <SubmitButton label="Deny" secondary=true name=Some("decision".to_string()) value="deny" />
             </PostForm>
+            <p class="card__aside">"You can remove its access at any time on the Security tab."</p>
         </AuthCard>
     }
 }
