@@ -44,6 +44,25 @@ async fn setup(d: &gatehouse_core::mechanisms::service::Deps) -> (String, String
     (user.id, wiki.id, other.id)
 }
 
+/// G1: the newest security event of `user`.
+async fn newest_event(
+    c: &mut gatehouse_core::store::Conn,
+    user: &str,
+) -> Option<gatehouse_core::mechanisms::events::EventKind> {
+    gatehouse_core::mechanisms::events::recent(c, user, 1)
+        .await
+        .expect("events")
+        .first()
+        .map(|e| e.kind)
+}
+
+fn who() -> gatehouse_core::mechanisms::sessions::ClientInfo {
+    gatehouse_core::mechanisms::sessions::ClientInfo {
+        ip: "198.51.100.7".into(),
+        user_agent: "wiki-backend".into(),
+    }
+}
+
 fn request(user: &str, client: &str) -> CodeRequest {
     CodeRequest {
         grant: Grant {
@@ -66,7 +85,7 @@ async fn redeemed(c: &mut gatehouse_core::store::Conn, user: &str, wiki: &str) -
     let code = grants::issue_code(c, &request(user, wiki), 1000)
         .await
         .expect("code");
-    grants::redeem_code(c, code.expose(), wiki, URI, VERIFIER, 1001)
+    grants::redeem_code(c, code.expose(), wiki, URI, VERIFIER, &who(), 1001)
         .await
         .expect("first use")
         .0
@@ -109,9 +128,10 @@ async fn o2_a_code_is_good_once_for_59_seconds_and_only_with_its_client_uri_and_
             .await
             .expect("row");
         assert_eq!(stored, code.digest(), "O2: only the digest is stored");
-        let (grant, nonce) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1059)
-            .await
-            .expect("59 s after issue the code works");
+        let (grant, nonce) =
+            grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, &who(), 1059)
+                .await
+                .expect("59 s after issue the code works");
         assert_eq!(
             nonce.as_deref(),
             Some("n-0S6_WzA2Mj"),
@@ -122,7 +142,10 @@ async fn o2_a_code_is_good_once_for_59_seconds_and_only_with_its_client_uri_and_
             (user.as_str(), "sid-1")
         );
         assert_eq!(
-            refused(grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1059).await),
+            refused(
+                grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, &who(), 1059)
+                    .await
+            ),
             "code already used"
         );
 
@@ -130,7 +153,10 @@ async fn o2_a_code_is_good_once_for_59_seconds_and_only_with_its_client_uri_and_
             .await
             .expect("code");
         assert_eq!(
-            refused(grants::redeem_code(&mut c, late.expose(), &wiki, URI, VERIFIER, 1061).await),
+            refused(
+                grants::redeem_code(&mut c, late.expose(), &wiki, URI, VERIFIER, &who(), 1061)
+                    .await
+            ),
             "code expired"
         );
         let cases: [(&str, &str, &str, &str); 3] = [
@@ -154,13 +180,16 @@ async fn o2_a_code_is_good_once_for_59_seconds_and_only_with_its_client_uri_and_
                 .expect("code");
             assert_eq!(
                 refused(
-                    grants::redeem_code(&mut c, code.expose(), client, uri, verifier, 1001).await
+                    grants::redeem_code(&mut c, code.expose(), client, uri, verifier, &who(), 1001)
+                        .await
                 ),
                 why
             );
         }
         assert_eq!(
-            refused(grants::redeem_code(&mut c, "not-a-code", &wiki, URI, VERIFIER, 1001).await),
+            refused(
+                grants::redeem_code(&mut c, "not-a-code", &wiki, URI, VERIFIER, &who(), 1001).await
+            ),
             "unknown code"
         );
     }
@@ -175,17 +204,26 @@ async fn o2_a_replayed_code_revokes_every_token_it_issued() {
         let code = grants::issue_code(&mut c, &request(&user, &wiki), 1000)
             .await
             .expect("code");
-        let (grant, _) = grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1001)
-            .await
-            .expect("first use");
+        let (grant, _) =
+            grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, &who(), 1001)
+                .await
+                .expect("first use");
         let refresh = tokens(&mut c, &grant, "access-jwt").await;
         assert!(grants::live(&mut c, "access-jwt", 1002)
             .await
             .expect("live")
             .is_some());
         assert_eq!(
-            refused(grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, 1002).await),
+            refused(
+                grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, &who(), 1002)
+                    .await
+            ),
             "code already used"
+        );
+        assert_eq!(
+            newest_event(&mut c, &user).await,
+            Some(gatehouse_core::mechanisms::events::EventKind::AppTokensRevoked),
+            "G1: the person can see it"
         );
         assert_eq!(
             grants::live(&mut c, "access-jwt", 1003)
@@ -211,18 +249,18 @@ async fn o3_refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
             .await
             .expect("refresh");
         assert_eq!(
-            refused(grants::use_refresh(&mut c, first.expose(), &chat, 1002).await),
+            refused(grants::use_refresh(&mut c, first.expose(), &chat, &who(), 1002).await),
             "refresh token of another client",
             "another client cannot use it"
         );
-        let g = grants::use_refresh(&mut c, first.expose(), &wiki, 1002)
+        let g = grants::use_refresh(&mut c, first.expose(), &wiki, &who(), 1002)
             .await
             .expect("rotate");
         assert_eq!(g.family, grant.family);
         let second = grants::new_refresh(&mut c, &g, 86_400, 1002)
             .await
             .expect("next");
-        let g2 = grants::use_refresh(&mut c, second.expose(), &wiki, 1003)
+        let g2 = grants::use_refresh(&mut c, second.expose(), &wiki, &who(), 1003)
             .await
             .expect("rotate");
         let third = grants::new_refresh(&mut c, &g2, 86_400, 1003)
@@ -230,20 +268,25 @@ async fn o3_refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
             .expect("next");
         // The first token comes back (stolen): the chain dies, the newest token with it.
         assert_eq!(
-            refused(grants::use_refresh(&mut c, first.expose(), &wiki, 1004).await),
+            refused(grants::use_refresh(&mut c, first.expose(), &wiki, &who(), 1004).await),
             "refresh token already used"
         );
         assert_eq!(
-            refused(grants::use_refresh(&mut c, third.expose(), &wiki, 1005).await),
+            newest_event(&mut c, &user).await,
+            Some(gatehouse_core::mechanisms::events::EventKind::AppTokensRevoked),
+            "G1"
+        );
+        assert_eq!(
+            refused(grants::use_refresh(&mut c, third.expose(), &wiki, &who(), 1005).await),
             "refresh token revoked"
         );
         // RFC 7009 on another chain: revoking a refresh token revokes its family.
         let other = redeemed(&mut c, &user, &wiki).await;
         let r = tokens(&mut c, &other, "jwt-2").await;
-        assert!(!grants::revoke(&mut c, &r, &chat, 1002)
+        assert!(!grants::revoke(&mut c, &r, &chat, &who(), 1002)
             .await
             .expect("revoke"));
-        assert!(grants::revoke(&mut c, &r, &wiki, 1002)
+        assert!(grants::revoke(&mut c, &r, &wiki, &who(), 1002)
             .await
             .expect("revoke"));
         assert_eq!(

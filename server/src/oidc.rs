@@ -319,22 +319,34 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// `POST /oauth2/token`.
-pub async fn token(st: AppState, headers: HeaderMap, Form(p): Form<TokenParams>) -> Response {
+pub async fn token(
+    st: AppState,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    Form(p): Form<TokenParams>,
+) -> Response {
+    let who = client_info(&headers, peer(&ext));
     json_answer(
         async {
             let client = oidc::client_of(&st.deps, basic(&headers), &p).await?;
-            oidc::token(&st.deps, &client, &p).await
+            oidc::token(&st.deps, &client, &p, &who).await
         }
         .await,
     )
 }
 
 /// `POST /oauth2/revoke` (RFC 7009): 200 whatever the token was.
-pub async fn revoke(st: AppState, headers: HeaderMap, Form(p): Form<TokenParams>) -> Response {
+pub async fn revoke(
+    st: AppState,
+    headers: HeaderMap,
+    ext: axum::http::Extensions,
+    Form(p): Form<TokenParams>,
+) -> Response {
+    let who = client_info(&headers, peer(&ext));
     json_answer(
         async {
             let client = oidc::client_of(&st.deps, basic(&headers), &p).await?;
-            oidc::revoke(&st.deps, &client, &p).await?;
+            oidc::revoke(&st.deps, &client, &p, &who).await?;
             Ok(json!({}))
         }
         .await,

@@ -136,11 +136,11 @@ fn oidc_routes(state: &AppState) -> Router<gatehouse_core::mechanisms::service::
         })
         .route("/oauth2/token", {
             let s = with();
-            post(move |h: HeaderMap, f| oidc::token(s.clone(), h, f))
+            post(move |h: HeaderMap, e: axum::http::Extensions, f| oidc::token(s.clone(), h, e, f))
         })
         .route("/oauth2/revoke", {
             let s = with();
-            post(move |h: HeaderMap, f| oidc::revoke(s.clone(), h, f))
+            post(move |h: HeaderMap, e: axum::http::Extensions, f| oidc::revoke(s.clone(), h, e, f))
         })
         .route("/oauth2/introspect", {
             let s = with();

@@ -645,7 +645,7 @@ fn introspection_tells_a_confidential_client_about_its_tokens_and_revocation_end
     let secret = secret.expect("secret");
     let (other, other_secret) = client(&s, &["Chat", "--redirect-uri", CB, "--first-party"]);
     register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
-    let (_b, tokens) = signed_in_to(&s, &id, &secret);
+    let (mut b, tokens) = signed_in_to(&s, &id, &secret);
     let access = tokens["access_token"].as_str().expect("access");
     let mut rp = Client::new(&s);
     let auth = basic(&id, &secret);
@@ -686,6 +686,8 @@ fn introspection_tells_a_confidential_client_about_its_tokens_and_revocation_end
     );
     assert_eq!(info["active"], false);
     assert_eq!(userinfo(&mut rp, access).0, 401);
+    let page = b.get("/profile/security").body;
+    assert!(page.contains("Application sign-in revoked"), "G1: {page}");
     // An unknown token is "revoked" too (200), and introspection needs client credentials.
     assert_eq!(
         post_form(&mut rp, "/oauth2/revoke", Some(&auth), "token=nothing").0,

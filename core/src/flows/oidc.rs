@@ -517,7 +517,12 @@ fn required<'a>(v: &'a Option<String>, name: &'static str) -> Result<&'a str, Re
 }
 
 /// `/oauth2/token`: a code (with its PKCE verifier) or a refresh token for fresh tokens.
-pub async fn token(deps: &Deps, client: &Client, p: &TokenParams) -> Result<Value, OidcError> {
+pub async fn token(
+    deps: &Deps,
+    client: &Client,
+    p: &TokenParams,
+    who: &ClientInfo,
+) -> Result<Value, OidcError> {
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
     let (grant, nonce) = match p.grant_type.as_deref() {
@@ -525,7 +530,7 @@ pub async fn token(deps: &Deps, client: &Client, p: &TokenParams) -> Result<Valu
             let code = required(&p.code, "code is required")?;
             let uri = required(&p.redirect_uri, "redirect_uri is required")?;
             let verifier = required(&p.code_verifier, "code_verifier is required (PKCE)")?;
-            match grants::redeem_code(&mut tx, code, &client.id, uri, verifier, now).await {
+            match grants::redeem_code(&mut tx, code, &client.id, uri, verifier, who, now).await {
                 Ok(v) => v,
                 Err(e) => {
                     // O2: a replay's revocation stands even though the request fails.
@@ -536,7 +541,7 @@ pub async fn token(deps: &Deps, client: &Client, p: &TokenParams) -> Result<Valu
         }
         Some("refresh_token") => {
             let token = required(&p.refresh_token, "refresh_token is required")?;
-            match grants::use_refresh(&mut tx, token, &client.id, now).await {
+            match grants::use_refresh(&mut tx, token, &client.id, who, now).await {
                 Ok(g) => (g, None),
                 Err(e) => {
                     // O3: a reuse's revocation stands.
@@ -628,10 +633,15 @@ pub async fn userinfo(deps: &Deps, bearer: &str) -> Result<Value, OidcError> {
 }
 
 /// RFC 7009 `/oauth2/revoke`: always "done" (unknown tokens included).
-pub async fn revoke(deps: &Deps, client: &Client, p: &TokenParams) -> Result<(), OidcError> {
+pub async fn revoke(
+    deps: &Deps,
+    client: &Client,
+    p: &TokenParams,
+    who: &ClientInfo,
+) -> Result<(), OidcError> {
     let token = required(&p.token, "token is required")?;
     let mut c = deps.store.conn().await?;
-    grants::revoke(&mut c, token, &client.id, deps.now()).await?;
+    grants::revoke(&mut c, token, &client.id, who, deps.now()).await?;
     Ok(())
 }
 

@@ -34,11 +34,12 @@ pub enum EventKind {
     AppAuthorized,
     AppDenied,
     AppAccessRemoved,
+    AppTokensRevoked,
 }
 
 impl EventKind {
     /// Every kind, for reading a stored name back.
-    pub const ALL: [EventKind; 27] = [
+    pub const ALL: [EventKind; 28] = [
         EventKind::Registered,
         EventKind::RegistrationAttemptExisting,
         EventKind::EmailVerified,
@@ -66,6 +67,7 @@ impl EventKind {
         EventKind::AppAuthorized,
         EventKind::AppDenied,
         EventKind::AppAccessRemoved,
+        EventKind::AppTokensRevoked,
     ];
 
     /// The stored name (unchanged since the first migration) and the words the activity log
@@ -112,6 +114,7 @@ impl EventKind {
             EventKind::AppAuthorized => ("app_authorized", "Signed in to an application"),
             EventKind::AppDenied => ("app_denied", "Refused an application access"),
             EventKind::AppAccessRemoved => ("app_access_removed", "Application access removed"),
+            EventKind::AppTokensRevoked => ("app_tokens_revoked", "Application sign-in revoked"),
         }
     }
 

@@ -9,10 +9,14 @@
 //!   an already used refresh token is taken as theft and revokes the whole family. Tokens are
 //!   stored as digests only; an access token (a JWT) is checked against its stored digest too,
 //!   so revocation takes effect at once, not at expiry.
+//! - G1: every revocation that is not the person's own doing (a replayed code, a reused refresh
+//!   token, the application revoking its token) is a security event of the person.
 //! - Consent is remembered per person and client with the scopes it covered; "Remove access"
 //!   forgets it and revokes the client's tokens.
 
+use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::secret::{digest, new_token, random_hex, Secret};
+use crate::mechanisms::sessions::ClientInfo;
 use crate::store::Conn;
 use crate::values::clock::Timestamp;
 use crate::values::oidc::{CodeChallenge, OAuthError, Refused, Scopes};
@@ -106,6 +110,7 @@ pub async fn redeem_code(
     client_id: &str,
     redirect_uri: &str,
     verifier: &str,
+    who: &ClientInfo,
     now: Timestamp,
 ) -> Result<(Grant, Option<String>), GrantError> {
     let hash = digest(code);
@@ -128,6 +133,14 @@ pub async fn redeem_code(
     let grant = grant_of(&row)?;
     if !first {
         revoke_family(conn, &grant.family, now).await?;
+        events::record(
+            conn,
+            Some(&grant.user_id),
+            EventKind::AppTokensRevoked,
+            who,
+            now,
+        )
+        .await?;
         tracing::warn!(
             client_id,
             "O2: an authorization code was replayed; its tokens are revoked"
@@ -221,6 +234,7 @@ pub async fn use_refresh(
     conn: &mut Conn,
     token: &str,
     client_id: &str,
+    who: &ClientInfo,
     now: Timestamp,
 ) -> Result<Grant, GrantError> {
     let hash = digest(token);
@@ -250,6 +264,14 @@ pub async fn use_refresh(
     let revoked: Option<i64> = row.try_get("revoked_at")?;
     if used.is_some() && revoked.is_none() {
         revoke_family(conn, &grant.family, now).await?;
+        events::record(
+            conn,
+            Some(&grant.user_id),
+            EventKind::AppTokensRevoked,
+            who,
+            now,
+        )
+        .await?;
         tracing::warn!(
             client_id,
             "O3: a used refresh token came back; its family is revoked"
@@ -314,16 +336,19 @@ pub async fn revoke_family(
     Ok(())
 }
 
-/// RFC 7009: revokes `token` if it is `client_id`'s — a refresh token with its whole family.
-/// Whether anything was revoked (the endpoint answers 200 either way).
+/// RFC 7009: revokes `token` if it is `client_id`'s — a refresh token with its whole family —
+/// and records it for the person (G1). Whether anything was revoked (the endpoint answers 200
+/// either way).
 pub async fn revoke(
     conn: &mut Conn,
     token: &str,
     client_id: &str,
+    who: &ClientInfo,
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT kind, family FROM oidc_tokens WHERE token_hash = $1 AND client_id = $2",
+        "SELECT kind, family, user_id FROM oidc_tokens WHERE token_hash = $1 AND client_id = $2 \
+         AND revoked_at IS NULL",
     )
     .bind(digest(token))
     .bind(client_id)
@@ -331,6 +356,7 @@ pub async fn revoke(
     .await?;
     let Some(row) = row else { return Ok(false) };
     let kind: String = row.try_get("kind")?;
+    let user_id: String = row.try_get("user_id")?;
     if kind == "refresh" {
         let family: String = row.try_get("family")?;
         revoke_family(conn, &family, now).await?;
@@ -343,6 +369,7 @@ pub async fn revoke(
         .execute(&mut *conn)
         .await?;
     }
+    events::record(conn, Some(&user_id), EventKind::AppTokensRevoked, who, now).await?;
     Ok(true)
 }
 
