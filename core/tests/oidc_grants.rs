@@ -248,6 +248,15 @@ async fn o3_refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_chain() {
         let first = grants::new_refresh(&mut c, &grant, 86_400, 1001)
             .await
             .expect("refresh");
+        let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM oidc_tokens")
+            .fetch_all(&mut *c)
+            .await
+            .expect("rows");
+        assert_eq!(
+            stored,
+            vec![first.digest()],
+            "O3: only the digest is stored"
+        );
         assert_eq!(
             refused(grants::use_refresh(&mut c, first.expose(), &chat, &who(), 1002).await),
             "refresh token of another client",

@@ -401,6 +401,9 @@ fn a_third_party_application_asks_for_consent_once_and_deny_tells_it_access_deni
         Err(signing::VerifyError::WrongAlg),
         "O4: the client's alg, not the token's"
     );
+    // prompt=consent asks again even so.
+    let r = b.get(&authorize(&id, "&prompt=consent"));
+    assert_eq!(r.header("location"), Some("/oauth2/consent"));
     // Consent is remembered: the next request goes straight back.
     let r = b.get(&authorize(&id, ""));
     assert!(r
@@ -703,4 +706,128 @@ fn introspection_tells_a_confidential_client_about_its_tokens_and_revocation_end
         (status, err["error"].as_str()),
         (401, Some("invalid_client"))
     );
+}
+
+/// A small PNG (the avatar pipeline re-encodes whatever it gets).
+fn png() -> Vec<u8> {
+    let img = image::RgbImage::from_fn(64, 64, |x, _| image::Rgb([(x * 4) as u8, 90, 160]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("png");
+    out.into_inner()
+}
+
+#[test]
+fn the_picture_claim_is_the_avatar_every_application_can_show() {
+    let s = Server::start(&[]);
+    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    let secret = secret.expect("secret");
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (mut b, tokens) = signed_in_to(&s, &id, &secret);
+    let access = tokens["access_token"].as_str().expect("access");
+    let mut rp = Client::new(&s);
+    assert_eq!(
+        userinfo(&mut rp, access).1.get("picture"),
+        None,
+        "no avatar yet"
+    );
+    let r = b.upload("/api/upload_avatar", "photo", "me.png", &png());
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, info) = userinfo(&mut rp, access);
+    let picture = info["picture"]
+        .as_str()
+        .expect("the avatar's URL")
+        .to_string();
+    let prefix = format!("{}/avatars/", s.base.trim_end_matches('/'));
+    assert!(
+        picture.starts_with(&prefix) && picture.ends_with("/256"),
+        "{picture}"
+    );
+    // Anyone with the URL (another application's page) gets the picture, no cookie needed.
+    let image = rp.get(&picture[s.base.trim_end_matches('/').len()..]);
+    assert_eq!(
+        (image.status, image.header("content-type")),
+        (200, Some("image/webp"))
+    );
+}
+
+#[test]
+fn o6_prompt_login_and_max_age_ask_for_a_fresh_sign_in_with_mfa() {
+    let s = Server::start(&[]);
+    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    let secret = secret.expect("secret");
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (mut b, tokens) = signed_in_to(&s, &id, &secret);
+    let mut rp = Client::new(&s);
+    let keys: Value = serde_json::from_str(&rp.get("/oauth2/jwks").body).expect("jwks");
+    let keys = keys["keys"].as_array().expect("keys").clone();
+    let first = signing::verify(&keys, tokens["id_token"].as_str().expect("id"), Alg::Rs256)
+        .expect("id token");
+    // A signed-in browser normally goes straight back; max_age=0 and prompt=login do not.
+    for extra in ["&max_age=0", "&prompt=login"] {
+        // The clock moves on a second so a fresh sign-in has a later auth_time.
+        b.request("POST", "/dev/clock?advance=1", &[], "");
+        let r = b.get(&authorize(&id, extra));
+        assert_eq!(
+            (r.status, r.header("location")),
+            (303, Some("/login")),
+            "{extra}"
+        );
+        assert_eq!(
+            sign_in(&mut b).as_deref(),
+            Some("/oauth2/continue"),
+            "{extra}"
+        );
+        let page = b.get("/oauth2/continue");
+        let code = param(&continue_url(&page.body), "code").expect("code");
+        let (status, fresh) = exchange(&mut rp, &basic(&id, &secret), &code);
+        assert_eq!(status, 200, "{fresh}");
+        let claims = signing::verify(&keys, fresh["id_token"].as_str().expect("id"), Alg::Rs256)
+            .expect("id token");
+        assert!(
+            claims["auth_time"].as_i64() > first["auth_time"].as_i64(),
+            "{extra}: a new sign-in, not the old one: {claims}"
+        );
+        assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    }
+}
+
+#[test]
+fn o4_keys_rotate_from_the_cli_and_tokens_signed_before_still_verify() {
+    let s = Server::start(&[]);
+    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    let secret = secret.expect("secret");
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (_b, tokens) = signed_in_to(&s, &id, &secret);
+    let id_token = tokens["id_token"].as_str().expect("id");
+    let mut rp = Client::new(&s);
+    let jwks = |rp: &mut Client| -> Vec<Value> {
+        let v: Value = serde_json::from_str(&rp.get("/oauth2/jwks").body).expect("jwks");
+        v["keys"].as_array().expect("keys").clone()
+    };
+    assert_eq!(jwks(&mut rp).len(), 2, "one RS256 and one ES256 key");
+    let out = s.cli(&["keys", "rotate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = jwks(&mut rp);
+    assert_eq!(keys.len(), 4, "the retired keys stay published");
+    let old = signing::verify(&keys, id_token, Alg::Rs256).expect("old tokens still verify");
+    assert_eq!(old["aud"], id.as_str());
+    // New tokens are signed with the new key.
+    let (_b2, newer) = signed_in_to(&s, &id, &secret);
+    let kid = |t: &str| -> String {
+        use base64::Engine;
+        let head = t.split('.').next().expect("header");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(head)
+            .expect("b64");
+        serde_json::from_slice::<Value>(&bytes).expect("json")["kid"]
+            .as_str()
+            .expect("kid")
+            .to_string()
+    };
+    assert_ne!(kid(newer["id_token"].as_str().expect("id")), kid(id_token));
 }

@@ -298,9 +298,12 @@ pub async fn authorize(
         _ => None,
     };
     // O6: prompt=login and max_age ask for a sign-in newer than the request / than max_age.
+    // A sign-in made for this very request (after it started) satisfies both, however long the
+    // person took over it.
     let fresh_enough = |at: Timestamp| {
-        let login_ok = !req.prompt.login || (resumed_at.is_some() && at >= started);
-        let age_ok = req.max_age.is_none_or(|m| now - at <= m);
+        let for_this_request = resumed_at.is_some() && at >= started;
+        let login_ok = !req.prompt.login || for_this_request;
+        let age_ok = for_this_request || req.max_age.is_none_or(|m| now - at <= m);
         login_ok && age_ok
     };
     let sso = match (session, &signed_in) {
