@@ -5,7 +5,7 @@
 //! Y5: the outbox blanks a message's body once it is delivered, so the dev mailbox keeps what
 //! it received itself, in memory (the newest [`KEEP`]); nothing of it reaches the database.
 
-use crate::middleware::NO_SCRIPT_CSP;
+use crate::middleware::{html_escape, NO_SCRIPT_CSP};
 use axum::response::{Html, IntoResponse, Json, Response};
 use gatehouse_core::mechanisms::outbox::Queued;
 use serde::Serialize;
@@ -75,10 +75,10 @@ impl DevMailbox {
                         subj = if m.subject.is_empty() {
                             "Text message".to_string()
                         } else {
-                            escape(&m.subject)
+                            html_escape(&m.subject)
                         },
                         ch = m.channel,
-                        to = escape(&m.to),
+                        to = html_escape(&m.to),
                         at = m.created_at,
                         body = linkify(&m.text),
                     )
@@ -109,13 +109,6 @@ fn rfc3339(t: i64) -> String {
         .unwrap_or_default()
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Escapes text and turns http(s) URLs into links.
 fn linkify(text: &str) -> String {
     text.split('\n')
@@ -123,9 +116,9 @@ fn linkify(text: &str) -> String {
             line.split(' ')
                 .map(|w| {
                     if w.starts_with("http://") || w.starts_with("https://") {
-                        format!("<a href=\"{0}\">{0}</a>", escape(w))
+                        format!("<a href=\"{0}\">{0}</a>", html_escape(w))
                     } else {
-                        escape(w)
+                        html_escape(w)
                     }
                 })
                 .collect::<Vec<_>>()

@@ -397,6 +397,14 @@ pub fn card_page(title: &str, head: &str, inner: &str) -> String {
     )
 }
 
+/// Text made safe inside HTML (element content and quoted attribute values).
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Issue 13: endpoints a relying party's server (or a browser app, cross-origin) calls with
 /// its own credentials, never with cookies: H2's same-origin rule has nothing to protect there.
 fn cookieless(path: &str) -> bool {

@@ -10,6 +10,7 @@
 //! - Token, revocation, introspection and userinfo answers are `no-store` and open to other
 //!   origins (they take credentials, never cookies); errors are the RFC 6749 JSON.
 
+use crate::middleware::html_escape;
 use app::server_ctx::{cookie_from, AppState};
 use axum::extract::{Form, Query};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -41,13 +42,6 @@ fn client_info(headers: &HeaderMap, ip: Option<String>) -> ClientInfo {
 
 fn peer(ext: &axum::http::Extensions) -> Option<String> {
     ext.get::<app::server_ctx::PeerIp>().map(|p| p.0.clone())
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Y4: the database is overloaded (no connection in time, a statement cancelled).
@@ -87,12 +81,12 @@ fn respond(st: &AppState, next: Next, after_form: bool, end_session: bool) -> Re
             let page = crate::middleware::card_page(
                 "This sign-in request cannot continue",
                 "",
-                &format!("<p>{}</p>", escape(text)),
+                &format!("<p>{}</p>", html_escape(text)),
             );
             (StatusCode::BAD_REQUEST, axum::response::Html(page)).into_response()
         }
         Next::ToClient(url) if after_form => {
-            let url = escape(url);
+            let url = html_escape(url);
             let page = crate::middleware::card_page(
                 "Returning to the application",
                 &format!("<meta http-equiv=\"refresh\" content=\"0;url={url}\">"),
@@ -424,7 +418,7 @@ pub async fn logout(st: AppState, req: axum::extract::Request) -> Response {
                     .map(|v| {
                         format!(
                             "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                            escape(v)
+                            html_escape(v)
                         )
                     })
                     .unwrap_or_default()
