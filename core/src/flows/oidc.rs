@@ -21,6 +21,7 @@ use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{self, ClientInfo, Session, SessionState};
 use crate::mechanisms::signing::{self, SigningError};
 use crate::mechanisms::users;
+use crate::store::Conn;
 use crate::values::clock::Timestamp;
 use crate::values::oidc::{base64url, Alg, CodeChallenge, OAuthError, Prompt, Refused, Scopes};
 use crate::values::photo::AvatarSize;
@@ -170,16 +171,17 @@ pub fn issuer(deps: &Deps) -> String {
     deps.issuer().to_string()
 }
 
-/// The request, checked. `Err(Next)` is the answer when it is not good.
-async fn check(deps: &Deps, p: &AuthorizeParams) -> Result<Result<Checked, Next>, OidcError> {
-    let mut c = deps.store.read().await?;
-    let Some(client) = oidc_clients::find(&mut c, p.client_id.as_deref().unwrap_or("")).await?
-    else {
+/// The request, checked (the client read on `c`). `Err(Next)` is the answer when it is not good.
+async fn check(
+    deps: &Deps,
+    c: &mut Conn,
+    p: &AuthorizeParams,
+) -> Result<Result<Checked, Next>, OidcError> {
+    let Some(client) = oidc_clients::find(c, p.client_id.as_deref().unwrap_or("")).await? else {
         return Ok(Err(Next::ErrorPage(
             "This application is not registered with this sign-in service.",
         )));
     };
-    drop(c);
     let Some(redirect_uri) = p
         .redirect_uri
         .as_deref()
@@ -284,7 +286,9 @@ pub async fn authorize(
     resumed_at: Option<Timestamp>,
     client_info: &ClientInfo,
 ) -> Result<Next, OidcError> {
-    let req = match check(deps, p).await? {
+    // One read connection for the client, the SSO facts and the consent.
+    let mut c = deps.store.read().await?;
+    let req = match check(deps, &mut c, p).await? {
         Ok(r) => r,
         Err(next) => return Ok(next),
     };
@@ -307,10 +311,7 @@ pub async fn authorize(
         login_ok && age_ok
     };
     let sso = match (session, &signed_in) {
-        (Some(s), Some(_)) => {
-            let mut c = deps.store.read().await?;
-            sessions::sso(&mut c, &s.id_hash).await?
-        }
+        (Some(s), Some(_)) => sessions::sso(&mut c, &s.id_hash).await?,
         _ => None,
     };
     let (user_id, auth_time, (sid, amr)) = match (signed_in, sso) {
@@ -332,10 +333,8 @@ pub async fn authorize(
             });
         }
     };
-    let consented = {
-        let mut c = deps.store.read().await?;
-        grants::consented(&mut c, &user_id, &req.client.id).await?
-    };
+    let consented = grants::consented(&mut c, &user_id, &req.client.id).await?;
+    drop(c);
     let covered = consented.is_some_and(|s| req.scope.within(s));
     if !req.client.first_party && (!covered || req.prompt.consent) {
         if req.prompt.none {
@@ -412,7 +411,8 @@ pub async fn consent_view(deps: &Deps, parked: &str) -> Result<Option<ConsentVie
     let Some((p, _)) = unpark(deps, parked) else {
         return Ok(None);
     };
-    let Ok(req) = check(deps, &p).await? else {
+    let mut c = deps.store.read().await?;
+    let Ok(req) = check(deps, &mut c, &p).await? else {
         return Ok(None);
     };
     Ok(Some(ConsentView {
@@ -433,10 +433,13 @@ pub async fn decide(
     let Some((p, _)) = unpark(deps, parked) else {
         return Ok(None);
     };
-    let req = match check(deps, &p).await? {
+    let mut c = deps.store.read().await?;
+    let req = match check(deps, &mut c, &p).await? {
         Ok(r) => r,
         Err(next) => return Ok(Some(next)),
     };
+    let sso = sessions::sso(&mut c, &session.id_hash).await?;
+    drop(c);
     let SessionState::Authenticated {
         user_id,
         authenticated_at,
@@ -463,10 +466,6 @@ pub async fn decide(
             req.state.as_deref(),
         )));
     }
-    let sso = {
-        let mut c = deps.store.read().await?;
-        sessions::sso(&mut c, &session.id_hash).await?
-    };
     let Some((sid, amr)) = sso else {
         return Ok(None);
     };
@@ -564,8 +563,7 @@ pub async fn token(
     let Some(user) = users::by_id(&mut tx, &grant.user_id).await? else {
         return Err(Refused::new(OAuthError::InvalidGrant, "the account is gone").into());
     };
-    signing::ensure(&mut tx, &deps.secret_key, now).await?;
-    let key = signing::active(&mut tx, &deps.secret_key, client.alg).await?;
+    let key = signing::signer(&mut tx, &deps.secret_key, client.alg, now).await?;
     let base = json!({
         "iss": issuer(deps), "sub": grant.user_id, "aud": client.id, "iat": now,
         "exp": now + ACCESS_TTL, "sid": grant.sid,
@@ -674,8 +672,8 @@ pub async fn introspect(deps: &Deps, client: &Client, p: &TokenParams) -> Result
 /// `/oauth2/jwks`.
 pub async fn jwks(deps: &Deps) -> Result<Value, OidcError> {
     let mut c = deps.store.conn().await?;
-    signing::ensure(&mut c, &deps.secret_key, deps.now()).await?;
-    Ok(json!({"keys": signing::published(&mut c, deps.now(), KEY_KEEP).await?}))
+    let keys = signing::jwks(&mut c, &deps.secret_key, deps.now(), KEY_KEEP).await?;
+    Ok(json!({ "keys": keys }))
 }
 
 /// O4: on start-up, the signing keys exist.

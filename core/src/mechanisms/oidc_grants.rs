@@ -132,15 +132,7 @@ pub async fn redeem_code(
     .ok_or(invalid_grant("unknown code"))?;
     let grant = grant_of(&row)?;
     if !first {
-        revoke_family(conn, &grant.family, now).await?;
-        events::record(
-            conn,
-            Some(&grant.user_id),
-            EventKind::AppTokensRevoked,
-            who,
-            now,
-        )
-        .await?;
+        stolen(conn, &grant, who, now).await?;
         tracing::warn!(
             client_id,
             "O2: an authorization code was replayed; its tokens are revoked"
@@ -263,15 +255,7 @@ pub async fn use_refresh(
     let used: Option<i64> = row.try_get("used_at")?;
     let revoked: Option<i64> = row.try_get("revoked_at")?;
     if used.is_some() && revoked.is_none() {
-        revoke_family(conn, &grant.family, now).await?;
-        events::record(
-            conn,
-            Some(&grant.user_id),
-            EventKind::AppTokensRevoked,
-            who,
-            now,
-        )
-        .await?;
+        stolen(conn, &grant, who, now).await?;
         tracing::warn!(
             client_id,
             "O3: a used refresh token came back; its family is revoked"
@@ -320,6 +304,25 @@ pub async fn live(
         grant: grant_of(&row)?,
         expires_at: row.try_get("expires_at")?,
     }))
+}
+
+/// O2/O3: a code or refresh token of `grant` came back after its use — taken as stolen: the
+/// whole family is revoked and the person sees it (G1).
+async fn stolen(
+    conn: &mut Conn,
+    grant: &Grant,
+    who: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    revoke_family(conn, &grant.family, now).await?;
+    events::record(
+        conn,
+        Some(&grant.user_id),
+        EventKind::AppTokensRevoked,
+        who,
+        now,
+    )
+    .await
 }
 
 /// Revokes every token of a family (O2 replay, O3 reuse, RFC 7009 for a refresh token).

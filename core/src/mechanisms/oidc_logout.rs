@@ -81,8 +81,7 @@ pub async fn session_ended(
         let Some(uri) = client.logout_uri else {
             continue;
         };
-        signing::ensure(conn, key, now).await?;
-        let signer = signing::active(conn, key, client.alg).await?;
+        let signer = signing::signer(conn, key, client.alg, now).await?;
         let token = signer.sign(
             "logout+jwt",
             &json!({

@@ -292,6 +292,41 @@ pub async fn active(
     SigningKey::from_pkcs8(&kid, alg, &der)
 }
 
+/// The key that signs for `alg` now, made first if there is none yet (a first start whose
+/// background `ensure` has not finished): the one way callers get a signer.
+pub async fn signer(
+    conn: &mut Conn,
+    key: &SecretKey,
+    alg: Alg,
+    now: Timestamp,
+) -> Result<SigningKey, SigningError> {
+    match active(conn, key, alg).await {
+        Err(SigningError::NoKey(_)) => {
+            ensure(conn, key, now).await?;
+            active(conn, key, alg).await
+        }
+        found => found,
+    }
+}
+
+/// The JWKS as served: [`published`], with the keys made first if an algorithm has none yet.
+pub async fn jwks(
+    conn: &mut Conn,
+    key: &SecretKey,
+    now: Timestamp,
+    keep_secs: i64,
+) -> Result<Vec<Value>, SigningError> {
+    let keys = published(conn, now, keep_secs).await?;
+    let complete = Alg::ALL
+        .iter()
+        .all(|a| keys.iter().any(|k| k["alg"] == a.as_str()));
+    if complete {
+        return Ok(keys);
+    }
+    ensure(conn, key, now).await?;
+    published(conn, now, keep_secs).await
+}
+
 /// The JWKS: every active key and every key retired less than `keep_secs` ago. Older retired
 /// keys are deleted here (nothing they signed is still valid).
 pub async fn published(
