@@ -9,7 +9,7 @@ use gatehouse_core::mechanisms::signing;
 use gatehouse_core::values::oidc::Alg;
 use serde_json::Value;
 use support::flows::*;
-use support::{urlencode, Client, Server};
+use support::{urldecode, urlencode, Client, Server};
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -38,6 +38,13 @@ fn client(s: &Server, args: &[&str]) -> (String, Option<String>) {
     )
 }
 
+/// A first-party application "Wiki" and a registered person: (client id, client secret).
+fn wiki_and_person(s: &Server) -> (String, String) {
+    let (id, secret) = client(s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    register_and_verify(&mut Client::new(s), EMAIL, "email", "");
+    (id, secret.expect("a confidential client"))
+}
+
 fn authorize(client_id: &str, extra: &str) -> String {
     format!(
         "/oauth2/authorize?response_type=code&client_id={client_id}&redirect_uri={}&scope={}\
@@ -55,28 +62,10 @@ fn params(url: &str) -> Vec<(String, String)> {
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| {
-            let v = percent_decode(v);
+            let v = urldecode(v);
             (k.to_string(), v)
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).to_string()
 }
 
 fn param(url: &str, name: &str) -> Option<String> {
@@ -503,9 +492,7 @@ fn o6_signing_out_ends_the_sso_session_and_tells_the_application_by_back_channel
 #[test]
 fn rp_initiated_logout_with_an_id_token_hint_signs_out_and_returns_to_a_registered_uri() {
     let s = Server::start(&[]);
-    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
-    let secret = secret.expect("secret");
-    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (id, secret) = wiki_and_person(&s);
     let (mut b, tokens) = signed_in_to(&s, &id, &secret);
     let hint = tokens["id_token"].as_str().expect("id token");
     // Without a hint the person is asked first; nothing ends yet.
@@ -644,10 +631,8 @@ fn o6_signing_out_another_session_from_the_security_tab_tells_its_applications_t
 #[test]
 fn introspection_tells_a_confidential_client_about_its_tokens_and_revocation_ends_them() {
     let s = Server::start(&[]);
-    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
-    let secret = secret.expect("secret");
+    let (id, secret) = wiki_and_person(&s);
     let (other, other_secret) = client(&s, &["Chat", "--redirect-uri", CB, "--first-party"]);
-    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
     let (mut b, tokens) = signed_in_to(&s, &id, &secret);
     let access = tokens["access_token"].as_str().expect("access");
     let mut rp = Client::new(&s);
@@ -720,9 +705,7 @@ fn png() -> Vec<u8> {
 #[test]
 fn the_picture_claim_is_the_avatar_every_application_can_show() {
     let s = Server::start(&[]);
-    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
-    let secret = secret.expect("secret");
-    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (id, secret) = wiki_and_person(&s);
     let (mut b, tokens) = signed_in_to(&s, &id, &secret);
     let access = tokens["access_token"].as_str().expect("access");
     let mut rp = Client::new(&s);
@@ -754,9 +737,7 @@ fn the_picture_claim_is_the_avatar_every_application_can_show() {
 #[test]
 fn o6_prompt_login_and_max_age_ask_for_a_fresh_sign_in_with_mfa() {
     let s = Server::start(&[]);
-    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
-    let secret = secret.expect("secret");
-    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (id, secret) = wiki_and_person(&s);
     let (mut b, tokens) = signed_in_to(&s, &id, &secret);
     let mut rp = Client::new(&s);
     let keys: Value = serde_json::from_str(&rp.get("/oauth2/jwks").body).expect("jwks");
@@ -795,9 +776,7 @@ fn o6_prompt_login_and_max_age_ask_for_a_fresh_sign_in_with_mfa() {
 #[test]
 fn o4_keys_rotate_from_the_cli_and_tokens_signed_before_still_verify() {
     let s = Server::start(&[]);
-    let (id, secret) = client(&s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
-    let secret = secret.expect("secret");
-    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let (id, secret) = wiki_and_person(&s);
     let (_b, tokens) = signed_in_to(&s, &id, &secret);
     let id_token = tokens["id_token"].as_str().expect("id");
     let mut rp = Client::new(&s);

@@ -441,7 +441,8 @@ impl ProviderRequest {
     }
 }
 
-fn urldecode(s: &str) -> String {
+/// Undoes form/URL encoding (`+` and `%XX`).
+pub fn urldecode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
