@@ -287,6 +287,7 @@ async fn e1_registering_an_existing_email_answers_the_same_and_mails_the_owner()
             confirm: PW.into(),
             mfa_method: "email".into(),
             phone: String::new(),
+            invitation: String::new(),
         };
         accounts::register(&d, &r, &client()).await.expect("first");
         let verify = last_message(&d).await.text;
@@ -354,6 +355,7 @@ async fn e1_an_unverified_account_answers_like_a_wrong_password_and_gets_a_new_l
                 confirm: "chosen-by-the-prober-9".into(),
                 mfa_method: "email".into(),
                 phone: String::new(),
+                invitation: String::new(),
             };
             accounts::register(&d, &r, &client())
                 .await

@@ -78,6 +78,7 @@ async fn f7_an_unverified_address_gets_no_reset_link() {
             confirm: PW.into(),
             mfa_method: "email".into(),
             phone: String::new(),
+            invitation: String::new(),
         };
         accounts::register(&d, &r, &client())
             .await

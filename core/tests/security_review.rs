@@ -25,6 +25,7 @@ fn registration(email: &str, password: &str, method: &str, phone: &str) -> Regis
         confirm: password.into(),
         mfa_method: method.into(),
         phone: phone.into(),
+        invitation: String::new(),
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Config {
     #[serde(default)]
     pub recovery: RecoveryConfig,
     #[serde(default)]
+    pub orgs: OrgsConfig,
+    #[serde(default)]
     pub log: LogConfig,
     /// H3: production over plain `http://` only with this explicit opt-in.
     #[serde(default)]
@@ -212,6 +214,22 @@ impl Default for LimitsConfig {
             register_per_ip_per_hour: s.register_per_ip_per_hour,
             request_timeout_secs: 30,
             max_concurrent_requests: 512,
+        }
+    }
+}
+
+/// Issue 14: organizations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrgsConfig {
+    /// How long an invitation link works (1–90 days).
+    pub invitation_days: i64,
+}
+
+impl Default for OrgsConfig {
+    fn default() -> Self {
+        Self {
+            invitation_days: Settings::default().invitation_ttl_secs / 86_400,
         }
     }
 }
@@ -436,6 +454,7 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
         "DATABASE_STATEMENT_TIMEOUT_SECS",
         &["database", "statement_timeout_secs"],
     ),
+    ("ORGS_INVITATION_DAYS", &["orgs", "invitation_days"]),
     ("MFA_SECRET_KEY", &["mfa", "secret_key"]),
     ("MFA_SECRET_KEY_FILE", &["mfa", "secret_key_file"]),
     ("SMTP_URL", &["smtp", "url"]),
@@ -575,6 +594,7 @@ impl Loaded {
             },
             recovery_email_link: c.recovery.parsed().map(|m| m.0).unwrap_or(true),
             recovery_sms_code: c.recovery.parsed().map(|m| m.1).unwrap_or(false),
+            invitation_ttl_secs: c.orgs.invitation_days * 86_400,
             ..Settings::default()
         }
     }
@@ -670,6 +690,7 @@ const NUMERIC_KEYS: &[&str] = &[
     "max_connections",
     "acquire_timeout_secs",
     "statement_timeout_secs",
+    "invitation_days",
 ];
 
 /// Keys whose variables are booleans (`true` / `false`).
@@ -734,6 +755,9 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
         || config.limits.register_per_ip_per_hour < 1
     {
         return bad("limits.login_per_ip_per_minute, limits.login_per_account_per_hour and limits.register_per_ip_per_hour: must be at least 1".into());
+    }
+    if !(1..=90).contains(&config.orgs.invitation_days) {
+        return bad("orgs.invitation_days: must be between 1 and 90".into());
     }
     if config.sessions.idle_minutes < 1 || config.sessions.absolute_hours < 1 {
         return bad("sessions.idle_minutes and sessions.absolute_hours: must be at least 1".into());

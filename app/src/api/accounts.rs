@@ -32,6 +32,7 @@ pub async fn register(
     confirm: String,
     mfa_method: Option<String>,
     #[server(default)] phone: String,
+    #[server(default)] invitation: String,
 ) -> Result<(), ServerFnError> {
     use gatehouse_core::flows::accounts::{self, Registration};
     let st = ctx::state()?;
@@ -43,6 +44,7 @@ pub async fn register(
         confirm,
         mfa_method: mfa_method.unwrap_or_default(),
         phone,
+        invitation,
     };
     match accounts::register(&st.deps, &r, &ctx::client()).await {
         Ok(()) => {

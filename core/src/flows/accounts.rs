@@ -10,6 +10,7 @@
 use crate::mechanisms::email_links::{self, VERIFY_PURPOSE};
 use crate::mechanisms::events::{self, EventKind};
 use crate::mechanisms::hashing::HashError;
+use crate::mechanisms::invitations;
 use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
 use crate::mechanisms::ratelimit::{self, Limit, RateError};
@@ -31,17 +32,21 @@ pub struct Registration {
     pub mfa_method: String,
     /// Only read when the method is text messages (M9).
     pub phone: String,
+    /// Issue 14: the token of the invitation link the person came from, if any; the new
+    /// account joins that organization once its address is verified.
+    pub invitation: String,
 }
 
 impl Registration {
     /// What the form keeps after a refusal, by field name: everything but the passwords.
-    pub fn typed(&self) -> [(&'static str, &str); 5] {
+    pub fn typed(&self) -> [(&'static str, &str); 6] {
         [
             ("email", &self.email),
             ("first_name", &self.first_name),
             ("last_name", &self.last_name),
             ("mfa_method", &self.mfa_method),
             ("phone", &self.phone),
+            ("invitation", &self.invitation),
         ]
     }
 }
@@ -57,6 +62,7 @@ impl std::fmt::Debug for Registration {
             .field("confirm", &"***")
             .field("mfa_method", &self.mfa_method)
             .field("phone", &self.phone)
+            .field("invitation", &"***")
             .finish()
     }
 }
@@ -268,6 +274,9 @@ pub async fn register(
                 crate::mechanisms::mfa::add_unverified_phone(&mut tx, &user_id, p, now).await?;
             }
             events::record(&mut tx, Some(&user_id), EventKind::Registered, client, now).await?;
+            if !r.invitation.trim().is_empty() {
+                invitations::claim(&mut tx, &r.invitation, email.as_str(), &user_id, now).await?;
+            }
         }
         None => {
             let existing = users::by_email(&mut tx, &email).await?;
@@ -361,6 +370,10 @@ pub async fn verify_email(
         now,
     )
     .await?;
+    // Issue 14: registered through an invitation link to this address: it joins now.
+    if let Some(u) = users::by_id(&mut tx, &user_id).await? {
+        invitations::join_claimed(&mut tx, &user_id, u.email.as_str(), client, now).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
@@ -381,6 +394,7 @@ pub async fn create_verified(
         confirm: password.into(),
         mfa_method: "email".into(),
         phone: String::new(),
+        invitation: String::new(),
     };
     let v = validate(&deps.settings, &r).map_err(RegisterError::Invalid)?;
     let phc = deps.hasher.hash(&v.password).await?;
@@ -414,6 +428,7 @@ mod tests {
             confirm: "tulip-rain-77".into(),
             mfa_method: "email".into(),
             phone: String::new(),
+            invitation: String::new(),
         };
         let shown = format!("{r:?}");
         assert!(

@@ -6,6 +6,7 @@ pub mod caller;
 pub mod email_change;
 pub mod login;
 pub mod oidc;
+pub mod orgs;
 pub mod profile;
 pub mod recovery;
 pub mod security;

@@ -35,11 +35,22 @@ pub enum EventKind {
     AppDenied,
     AppAccessRemoved,
     AppTokensRevoked,
+    OrgCreated,
+    OrgJoined,
+    OrgInvitationSent,
+    OrgInvitationRevoked,
+    OrgInvitationDeclined,
+    OrgRoleChanged,
+    OrgMemberRemoved,
+    OrgLeft,
+    OrgOwnershipReceived,
+    OrgOwnershipHandedOver,
+    OrgSettingsChanged,
 }
 
 impl EventKind {
     /// Every kind, for reading a stored name back.
-    pub const ALL: [EventKind; 28] = [
+    pub const ALL: [EventKind; 39] = [
         EventKind::Registered,
         EventKind::RegistrationAttemptExisting,
         EventKind::EmailVerified,
@@ -68,6 +79,17 @@ impl EventKind {
         EventKind::AppDenied,
         EventKind::AppAccessRemoved,
         EventKind::AppTokensRevoked,
+        EventKind::OrgCreated,
+        EventKind::OrgJoined,
+        EventKind::OrgInvitationSent,
+        EventKind::OrgInvitationRevoked,
+        EventKind::OrgInvitationDeclined,
+        EventKind::OrgRoleChanged,
+        EventKind::OrgMemberRemoved,
+        EventKind::OrgLeft,
+        EventKind::OrgOwnershipReceived,
+        EventKind::OrgOwnershipHandedOver,
+        EventKind::OrgSettingsChanged,
     ];
 
     /// The stored name (unchanged since the first migration) and the words the activity log
@@ -115,6 +137,30 @@ impl EventKind {
             EventKind::AppDenied => ("app_denied", "Refused an application access"),
             EventKind::AppAccessRemoved => ("app_access_removed", "Application access removed"),
             EventKind::AppTokensRevoked => ("app_tokens_revoked", "Application sign-in revoked"),
+            EventKind::OrgCreated => ("org_created", "Created an organization"),
+            EventKind::OrgJoined => ("org_joined", "Joined an organization"),
+            EventKind::OrgInvitationSent => {
+                ("org_invitation_sent", "Invited someone to an organization")
+            }
+            EventKind::OrgInvitationRevoked => ("org_invitation_revoked", "Revoked an invitation"),
+            EventKind::OrgInvitationDeclined => {
+                ("org_invitation_declined", "Declined an invitation")
+            }
+            EventKind::OrgRoleChanged => ("org_role_changed", "Role in an organization changed"),
+            EventKind::OrgMemberRemoved => ("org_member_removed", "Removed from an organization"),
+            EventKind::OrgLeft => ("org_left", "Left an organization"),
+            EventKind::OrgOwnershipReceived => (
+                "org_ownership_received",
+                "Became an owner of an organization",
+            ),
+            EventKind::OrgOwnershipHandedOver => (
+                "org_ownership_handed_over",
+                "Handed over ownership of an organization",
+            ),
+            EventKind::OrgSettingsChanged => (
+                "org_settings_changed",
+                "Sign-in rules of an organization changed",
+            ),
         }
     }
 
@@ -140,16 +186,48 @@ pub async fn record(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    tracing::info!(event = kind.as_str(), user_id = user_id.unwrap_or("-"), ip = %client.ip, "security event");
+    record_about(conn, user_id, kind, About::default(), client, now).await
+}
+
+/// What an event is about beyond its kind: the organization, and who did it when that was not
+/// the account's owner (an admin, support). Ids only; the log shows their current names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct About<'a> {
+    pub org_id: Option<&'a str>,
+    pub actor_id: Option<&'a str>,
+}
+
+/// G1: records `kind` for `user_id` with what it is about.
+pub async fn record_about(
+    conn: &mut Conn,
+    user_id: Option<&str>,
+    kind: EventKind,
+    about: About<'_>,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    tracing::info!(
+        event = kind.as_str(),
+        user_id = user_id.unwrap_or("-"),
+        org_id = about.org_id.unwrap_or("-"),
+        actor_id = about.actor_id.unwrap_or("-"),
+        ip = %client.ip,
+        "security event"
+    );
     crate::mechanisms::tally::event(kind);
-    sqlx::query("INSERT INTO security_events (user_id, kind, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(user_id)
-        .bind(kind.as_str())
-        .bind(&client.ip)
-        .bind(client.user_agent.chars().take(256).collect::<String>())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO security_events (user_id, kind, ip, user_agent, at, org_id, actor_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(user_id)
+    .bind(kind.as_str())
+    .bind(&client.ip)
+    .bind(client.user_agent.chars().take(256).collect::<String>())
+    .bind(now)
+    .bind(about.org_id)
+    .bind(about.actor_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -171,6 +249,10 @@ pub struct Recorded {
     pub ip: String,
     pub user_agent: String,
     pub at: Timestamp,
+    /// The organization it was about (its current name), if any.
+    pub org: Option<String>,
+    /// Who did it when it was not the person (their name and email), if anyone.
+    pub actor: Option<String>,
 }
 
 /// G1: the newest `limit` events of a user, for the Security tab's activity log.
@@ -200,8 +282,11 @@ async fn newest(
 ) -> Result<Vec<Recorded>, sqlx::Error> {
     use sqlx::Row;
     let rows = sqlx::query(
-        "SELECT kind, ip, user_agent, at FROM security_events \
-         WHERE user_id = $1 AND ($2 = '' OR kind = $2) ORDER BY id DESC LIMIT $3",
+        "SELECT e.kind, e.ip, e.user_agent, e.at, o.name AS org, \
+         a.first_name AS actor_first, a.last_name AS actor_last, a.email AS actor_email \
+         FROM security_events e LEFT JOIN organizations o ON o.id = e.org_id \
+         LEFT JOIN users a ON a.id = e.actor_id \
+         WHERE e.user_id = $1 AND ($2 = '' OR e.kind = $2) ORDER BY e.id DESC LIMIT $3",
     )
     .bind(user_id)
     .bind(kind.map(EventKind::as_str).unwrap_or_default())
@@ -218,9 +303,26 @@ async fn newest(
                 ip: r.try_get("ip")?,
                 user_agent: r.try_get("user_agent")?,
                 at: r.try_get("at")?,
+                org: r.try_get("org")?,
+                actor: actor_words(
+                    r.try_get("actor_first")?,
+                    r.try_get("actor_last")?,
+                    r.try_get("actor_email")?,
+                ),
             })
         })
         .collect()
+}
+
+/// "Ann Admin (ann@example.com)" for the person who did it.
+fn actor_words(
+    first: Option<String>,
+    last: Option<String>,
+    email: Option<String>,
+) -> Option<String> {
+    let email = email?;
+    let name = format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default());
+    Some(format!("{} ({email})", name.trim()))
 }
 
 #[cfg(test)]

@@ -303,6 +303,55 @@ pub fn phone_replaced_sms(to: &str) -> Message {
     }
 }
 
+/// Issue 14: an invitation to an organization. E1: the same words whether or not the address
+/// has an account; the link's page tells the person what to do next.
+pub fn invitation(
+    to: &str,
+    org_name: &str,
+    inviter: &str,
+    role: &str,
+    link: &str,
+    days: i64,
+) -> Message {
+    let text = format!(
+        "{inviter} invited you to join {org_name} on Gatehouse as {role}.\n\n\
+         View invitation: {link}\n\nThe invitation expires in {days} days. If you do not know {inviter}, ignore this email.\n"
+    );
+    let html = format!(
+        "<p>{} invited you to join <strong>{}</strong> on Gatehouse as {}.</p>{}\
+         <p>The invitation expires in {days} days. If you do not know {}, ignore this email.</p>",
+        escape(inviter),
+        escape(org_name),
+        escape(role),
+        button(link, "View invitation"),
+        escape(inviter)
+    );
+    email(to, &format!("Join {org_name} on Gatehouse"), text, html)
+}
+
+/// Issue 14: ownership of an organization changed hands; both people get this (`you_received`
+/// says which side the recipient is on).
+pub fn ownership_transferred(
+    to: &str,
+    org_name: &str,
+    other: &str,
+    you_received: bool,
+    link: &str,
+) -> Message {
+    let what = if you_received {
+        format!("{other} made you an owner of {org_name} and is now an admin there.")
+    } else {
+        format!("You handed over ownership of {org_name} to {other}; you are now an admin there.")
+    };
+    let text = format!("{what}\n\n{link}\n\nIf this was not expected, contact support at once.\n");
+    let html = format!(
+        "<p>{}</p>{}<p>If this was not expected, contact support at once.</p>",
+        escape(&what),
+        button(link, "Open the organization")
+    );
+    email(to, &format!("Ownership of {org_name} changed"), text, html)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

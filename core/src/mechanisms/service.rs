@@ -35,6 +35,8 @@ pub struct Settings {
     /// only while SMS itself is available).
     pub recovery_email_link: bool,
     pub recovery_sms_code: bool,
+    /// Issue 14: how long an invitation to an organization works.
+    pub invitation_ttl_secs: i64,
 }
 
 impl Settings {
@@ -62,6 +64,7 @@ impl Default for Settings {
             sms_country_codes: vec!["+1".into(), "+44".into()],
             recovery_email_link: true,
             recovery_sms_code: true,
+            invitation_ttl_secs: 7 * 86_400,
         }
     }
 }

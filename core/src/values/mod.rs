@@ -12,6 +12,7 @@ pub mod name;
 pub mod netaddr;
 #[cfg(feature = "server")]
 pub mod oidc;
+pub mod org;
 pub mod password;
 pub mod phone;
 pub mod photo;

@@ -121,6 +121,7 @@ pub async fn register_verified_with_phone(d: &Deps, email: &str, method: &str, p
         confirm: PW.into(),
         mfa_method: method.into(),
         phone: phone.into(),
+        invitation: String::new(),
     };
     accounts::register(d, &r, &client())
         .await

@@ -68,6 +68,7 @@ fuzz_target!(|input: &[u8]| {
                     confirm: a.confirm,
                     mfa_method: a.mfa_method.unwrap_or_default(),
                     phone: a.phone,
+                    invitation: a.invitation,
                 };
                 let _ = validate(&settings, &r);
             }

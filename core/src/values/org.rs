@@ -1,0 +1,314 @@
+//! Organizations as values: names, slugs, roles, what each role may do, and an invitation's
+//! state. Pure rules shared by the server and the pages (the WASM shows the same role words).
+//!
+//! - Roles: [`allows`] is the one table of who may do what (the README prints it). The server
+//!   asks it before every change; the pages only hide buttons it would refuse anyway.
+//! - The last-owner rule is not here: it depends on the other members, so the store checks it
+//!   in the transaction that makes the change (`mechanisms::orgs`).
+//! - An invitation's state is computed from its row and the clock, never stored as "expired".
+
+use serde::{Deserialize, Serialize};
+
+/// The most code points an organization's name may have.
+pub const ORG_NAME_MAX: usize = 80;
+/// The longest slug made from a name (a number may follow it when the slug is taken).
+pub const SLUG_MAX: usize = 40;
+
+/// A person's role in one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
+
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+
+    /// The stored (or posted) form read back; `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s.trim())
+    }
+
+    /// The word the pages show.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Admin => "Admin",
+            Role::Member => "Member",
+        }
+    }
+}
+
+/// Something a member does in an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// See who belongs (the Members tab).
+    SeeMembers,
+    /// See, resend and revoke invitations.
+    ManageInvitations,
+    /// Invite someone with this role.
+    Invite(Role),
+    /// Change a member's role.
+    ChangeRole { from: Role, to: Role },
+    /// Remove someone else who has this role.
+    Remove(Role),
+    /// F7: recovery methods, allowed MFA methods, SMS calling codes.
+    EditSettings,
+    /// Make an admin an owner and step down to admin (S5).
+    TransferOwnership,
+    /// Leave the organization oneself.
+    Leave,
+}
+
+/// The role table: whether `role` may do `action`. Owners may do everything; admins manage
+/// admins and members, invitations and settings, but never touch an owner or make one; members
+/// see the member list and may leave. (The last owner can still not leave or be demoted: see
+/// `mechanisms::orgs`.)
+pub fn allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    let not_owner = |r: Role| r != Role::Owner;
+    match role {
+        Role::Owner => true,
+        Role::Admin => match action {
+            SeeMembers | ManageInvitations | EditSettings | Leave => true,
+            Invite(r) | Remove(r) => not_owner(r),
+            ChangeRole { from, to } => not_owner(from) && not_owner(to),
+            TransferOwnership => false,
+        },
+        Role::Member => matches!(action, SeeMembers | Leave),
+    }
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvitationState {
+    Pending,
+    Expired,
+    Accepted,
+    Declined,
+    Revoked,
+}
+
+/// How an invitation was answered (the stored `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Declined,
+    Revoked,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Declined => "declined",
+            Outcome::Revoked => "revoked",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Outcome::Accepted, Outcome::Declined, Outcome::Revoked]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
+impl InvitationState {
+    /// The state of an invitation answered with `outcome` (if at all) that works until
+    /// `expires_at`, at `now`.
+    pub fn at(outcome: Option<Outcome>, expires_at: i64, now: i64) -> Self {
+        match outcome {
+            Some(Outcome::Accepted) => Self::Accepted,
+            Some(Outcome::Declined) => Self::Declined,
+            Some(Outcome::Revoked) => Self::Revoked,
+            None if now >= expires_at => Self::Expired,
+            None => Self::Pending,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Expired => "Expired",
+            Self::Accepted => "Accepted",
+            Self::Declined => "Declined",
+            Self::Revoked => "Revoked",
+        }
+    }
+
+    /// Resend and Revoke apply to an invitation nobody answered yet.
+    pub fn open(self) -> bool {
+        matches!(self, Self::Pending | Self::Expired)
+    }
+}
+
+/// An organization's name as stored, or the message for its field: trimmed, 2–80 code points,
+/// no control characters (they could forge lines in the invitation email).
+pub fn org_name(input: &str) -> Result<String, String> {
+    let t = input.trim();
+    if t.chars().count() < 2 {
+        Err("Enter a name of at least 2 characters.".into())
+    } else if t.chars().count() > ORG_NAME_MAX {
+        Err(format!("Use at most {ORG_NAME_MAX} characters."))
+    } else if t.chars().any(char::is_control) {
+        Err("Use letters, digits, spaces and punctuation only.".into())
+    } else {
+        Ok(t.to_string())
+    }
+}
+
+/// The address part of `/orgs/{slug}` made from a name: lower-case ASCII letters and digits,
+/// other runs become one `-`; accents are dropped. A name with no such character gets `org`.
+pub fn slug_of(name: &str) -> String {
+    let mut s = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            s.push(c);
+        } else if !s.ends_with('-') && !s.is_empty() {
+            s.push('-');
+        }
+        if s.len() >= SLUG_MAX {
+            break;
+        }
+    }
+    let s = s.trim_matches('-').to_string();
+    if s.is_empty() {
+        "org".into()
+    } else {
+        s
+    }
+}
+
+/// Whether `s` could be a slug this code made (the router's `{slug}` is checked before any
+/// query).
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= SLUG_MAX + 8
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action::*;
+    use Role::*;
+
+    /// Every action, for the matrix.
+    fn actions() -> Vec<Action> {
+        let mut v = vec![
+            SeeMembers,
+            ManageInvitations,
+            EditSettings,
+            TransferOwnership,
+            Leave,
+        ];
+        for r in Role::ALL {
+            v.push(Invite(r));
+            v.push(Remove(r));
+            for t in Role::ALL {
+                v.push(ChangeRole { from: r, to: t });
+            }
+        }
+        v
+    }
+
+    /// The role × action matrix, written out: what the README's table says.
+    fn expected(role: Role, a: Action) -> bool {
+        match (role, a) {
+            (Owner, _) => true,
+            (Admin, SeeMembers | ManageInvitations | EditSettings | Leave) => true,
+            (Admin, Invite(Admin | Member) | Remove(Admin | Member)) => true,
+            (
+                Admin,
+                ChangeRole {
+                    from: Admin | Member,
+                    to: Admin | Member,
+                },
+            ) => true,
+            (Member, SeeMembers | Leave) => true,
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn roles_may_do_what_the_table_says_and_nothing_more() {
+        let mut checked = 0;
+        for role in Role::ALL {
+            for a in actions() {
+                assert_eq!(allows(role, a), expected(role, a), "{role:?} {a:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 3 * (5 + 3 * 2 + 9));
+        // The cases that matter most, spelled out.
+        assert!(!allows(Admin, Invite(Owner)), "an admin cannot make owners");
+        assert!(!allows(
+            Admin,
+            ChangeRole {
+                from: Owner,
+                to: Admin
+            }
+        ));
+        assert!(!allows(Admin, Remove(Owner)));
+        assert!(!allows(Admin, TransferOwnership));
+        assert!(!allows(Member, Invite(Member)));
+        assert!(!allows(Member, ManageInvitations));
+        assert!(!allows(Member, EditSettings));
+        assert!(allows(Owner, TransferOwnership));
+    }
+
+    #[test]
+    fn roles_round_trip_and_refuse_other_words() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(Role::parse("superuser"), None);
+        assert_eq!(Role::parse("Owner"), None, "the stored form is lower case");
+    }
+
+    #[test]
+    fn an_invitation_expires_at_its_time_unless_answered() {
+        assert_eq!(InvitationState::at(None, 100, 99), InvitationState::Pending);
+        assert_eq!(
+            InvitationState::at(None, 100, 100),
+            InvitationState::Expired
+        );
+        assert_eq!(
+            InvitationState::at(Some(Outcome::Accepted), 100, 500),
+            InvitationState::Accepted
+        );
+        assert_eq!(
+            InvitationState::at(Some(Outcome::Revoked), 100, 5),
+            InvitationState::Revoked
+        );
+        assert!(InvitationState::Expired.open());
+        assert!(!InvitationState::Declined.open());
+    }
+
+    #[test]
+    fn names_are_bounded_and_slugs_are_plain() {
+        assert_eq!(org_name("  Acme Corp "), Ok("Acme Corp".into()));
+        assert!(org_name("A").is_err());
+        assert!(org_name("Acme\r\nBcc: x").is_err());
+        assert!(org_name(&"x".repeat(ORG_NAME_MAX + 1)).is_err());
+        assert_eq!(slug_of("Acme Corp"), "acme-corp");
+        assert_eq!(slug_of("  Zoë's  Bäckerei!! "), "zo-s-b-ckerei");
+        assert_eq!(slug_of("日本"), "org");
+        assert!(slug_of(&"ab ".repeat(50)).len() <= SLUG_MAX);
+        assert!(is_slug("acme-corp-2"));
+        assert!(!is_slug("../etc"));
+        assert!(!is_slug("Acme"));
+        assert!(!is_slug(""));
+    }
+}
