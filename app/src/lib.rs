@@ -20,7 +20,8 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use pages::{
     confirm_email::ConfirmEmailPage, consent::ConsentPage, details::ProfileDetailsPage,
-    forgot::ForgotPasswordPage, gallery::GalleryPage, login::LoginPage, not_found::NotFound,
+    forgot::ForgotPasswordPage, gallery::GalleryPage, invitation::InvitationPage, login::LoginPage,
+    not_found::NotFound, org::OrgInvitationsPage, org::OrgMembersPage, orgs::OrgsPage,
     profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage, security::SecurityPage,
     verify::VerifyEmailPage,
 };
@@ -129,6 +130,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                 <Route path=path!("/profile/details") view=ProfileDetailsPage ssr=SsrMode::Async />
                 <Route path=path!("/profile/security") view=SecurityPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs") view=OrgsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:slug") view=OrgMembersPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:slug/invitations") view=OrgInvitationsPage ssr=SsrMode::Async />
+                <Route path=path!("/invitation") view=InvitationPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/gallery") view=GalleryPage />
             </Routes>
         </Router>

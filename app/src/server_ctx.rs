@@ -247,7 +247,7 @@ fn plain_form() -> bool {
 /// Without JavaScript a form post must end in a redirect back to its page (POST → redirect →
 /// GET); with JavaScript the page re-reads its state itself, so nothing is done. This does not
 /// rely on the Referer header.
-pub fn back_to(path: &'static str) {
+pub fn back_to(path: &str) {
     if let (true, Some(res)) = (plain_form(), use_context::<ResponseOptions>()) {
         // P6: a 503 from the hashing pool is the answer; the no-JS page shows its own message.
         if res
@@ -258,8 +258,10 @@ pub fn back_to(path: &'static str) {
         {
             return;
         }
-        res.set_status(http::StatusCode::SEE_OTHER);
-        res.insert_header(http::header::LOCATION, HeaderValue::from_static(path));
+        if let Ok(location) = HeaderValue::from_str(path) {
+            res.set_status(http::StatusCode::SEE_OTHER);
+            res.insert_header(http::header::LOCATION, location);
+        }
     }
 }
 
@@ -335,4 +337,25 @@ pub fn internal(e: impl Refusal) -> ServerFnError {
     }
     tracing::error!(error = %e, "internal error in server function");
     ServerFnError::new("Something went wrong on our side. Please try again.")
+}
+
+/// Issue 14: the person as the signed-in pages show them, with their organizations for the
+/// top-bar menu.
+pub async fn me_with_orgs(
+    st: &AppState,
+    session: &Session,
+    user: gatehouse_core::mechanisms::users::User,
+) -> Result<crate::wire::Me, ServerFnError> {
+    let mut me = crate::wire::Me::from(user);
+    me.orgs = gatehouse_core::flows::orgs::mine(&st.deps, session)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|(o, role)| crate::wire::orgs::OrgLink {
+            name: o.name,
+            slug: o.slug,
+            role,
+        })
+        .collect();
+    Ok(me)
 }

@@ -1,10 +1,17 @@
 //! Types that cross the wire between server functions and components (compiled on both sides).
 
+pub mod orgs;
+
 use gatehouse_core::values::factors::MfaMethod;
 use gatehouse_core::values::failure::{Refusal, Shown};
 use gatehouse_core::values::photo::AvatarSize;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// A value percent-encoded for a query string (`/login?email=…`).
+pub fn query_value(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
 
 /// Fields whose values a [`Flash`] never keeps.
 pub const SECRET_FIELDS: &[&str] = &[
@@ -168,6 +175,8 @@ pub struct DashboardView {
     pub me: Me,
     /// The sign-in before this one: (when, from which address, which browser).
     pub previous_sign_in: Option<(String, String, String)>,
+    /// Issue 14: invitations to organizations waiting for an answer.
+    pub invitations: Vec<orgs::WaitingItem>,
     pub flash: Flash,
 }
 
@@ -294,6 +303,9 @@ pub struct Me {
     pub mfa_method: MfaMethod,
     /// The avatar's public id (U2: its URLs come from [`AvatarSize::path`]).
     pub avatar: Option<String>,
+    /// Issue 14: the organizations in the top-bar menu.
+    #[serde(default)]
+    pub orgs: Vec<orgs::OrgLink>,
 }
 
 #[cfg(feature = "ssr")]
@@ -305,6 +317,7 @@ impl From<gatehouse_core::mechanisms::users::User> for Me {
             email: u.email.to_string(),
             mfa_method: u.mfa_method,
             avatar: u.avatar_id,
+            orgs: Vec::new(),
         }
     }
 }

@@ -97,7 +97,7 @@ fn respond(st: &AppState, next: Next, after_form: bool, end_session: bool) -> Re
         Next::ToClient(url) => redirect(url),
         Next::SignIn { login_hint, .. } => {
             let to = match login_hint {
-                Some(h) if !h.is_empty() => format!("/login?email={}", urlencode(h)),
+                Some(h) if !h.is_empty() => format!("/login?email={}", app::wire::query_value(h)),
                 _ => "/login".to_string(),
             };
             redirect(&to)
@@ -132,10 +132,6 @@ fn redirect(to: &str) -> Response {
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
     }
-}
-
-fn urlencode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// `prompt=login` / `max_age`: the current sign-in is too old; it ends here (a sign-out, S4) and

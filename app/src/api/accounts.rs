@@ -22,7 +22,9 @@ pub async fn get_register_view() -> Result<RegisterView, ServerFnError> {
     })
 }
 
-/// E1: "check your email" whether or not the address already has an account.
+/// E1: "check your email" whether or not the address already has an account. (One argument
+/// per form field: that is what a server function is.)
+#[allow(clippy::too_many_arguments)]
 #[server(endpoint = "register")]
 pub async fn register(
     email: String,

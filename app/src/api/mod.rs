@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod login;
 pub mod oidc;
+pub mod orgs;
 pub mod profile;
 pub mod recovery;
 pub mod security;

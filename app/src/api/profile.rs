@@ -19,7 +19,8 @@ pub(crate) const FORM: &str = "profile";
 #[cfg(feature = "ssr")]
 const DASHBOARD: &str = "/profile";
 #[cfg(feature = "ssr")]
-const AVATAR_FORM: &str = "avatar";
+/// The Dashboard's flash: its avatar forms and (issue 14) its invitations' answers.
+pub(crate) const AVATAR_FORM: &str = "dashboard";
 
 /// The Dashboard: the person, their previous sign-in, the avatar form's outcome.
 #[server(endpoint = "dashboard_view")]
@@ -32,8 +33,15 @@ pub async fn get_dashboard_view() -> Result<Option<DashboardView>, ServerFnError
     let d = gatehouse_core::flows::profile::dashboard(&st.deps, &session)
         .await
         .map_err(internal)?;
+    let invitations = gatehouse_core::flows::orgs::waiting(&st.deps, &session)
+        .await
+        .map_err(internal)?;
     Ok(Some(DashboardView {
-        me: crate::wire::Me::from(d.user),
+        me: ctx::me_with_orgs(&st, &session, d.user).await?,
+        invitations: invitations
+            .into_iter()
+            .map(super::orgs::waiting_item)
+            .collect(),
         previous_sign_in: d
             .previous_sign_in
             .map(|e| (format_utc(e.at), e.ip, super::device(&e.user_agent))),
@@ -146,7 +154,7 @@ pub async fn get_profile_view() -> Result<Option<ProfileView>, ServerFnError> {
         .await
         .map_err(internal)?;
     Ok(Some(ProfileView {
-        me: crate::wire::Me::from(tab.user),
+        me: ctx::me_with_orgs(&st, &session, tab.user).await?,
         phone: tab
             .phone
             .map(|p| p.as_str().to_string())

@@ -34,28 +34,33 @@ async fn signed_in(
 
 /// The page (and its flash's form) a form returns to.
 #[cfg(feature = "ssr")]
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Back {
-    page: &'static str,
+    page: String,
     form: &'static str,
 }
 
-#[cfg(feature = "ssr")]
-const SECURITY: Back = Back {
-    page: PAGE,
-    form: FORM,
-};
-
-/// S5: the re-authentication forms serve the Security tab and the Profile tab's phone
-/// (`tab` = "profile"); the answer goes back to the tab they were on.
+/// S5: the re-authentication forms serve the Security tab, the Profile tab's phone (`tab` =
+/// "profile") and an organization's ownership hand-over (`org:{slug}`); the answer goes back to
+/// the page they were on.
 #[cfg(feature = "ssr")]
 fn back_for(tab: &str) -> Back {
-    match tab {
-        "profile" => Back {
-            page: super::profile::PAGE,
+    let slug = tab
+        .strip_prefix("org:")
+        .filter(|s| gatehouse_core::values::org::is_slug(s));
+    match (tab, slug) {
+        (_, Some(slug)) => Back {
+            page: format!("/orgs/{slug}"),
+            form: super::orgs::FORM,
+        },
+        ("profile", _) => Back {
+            page: super::profile::PAGE.into(),
             form: super::profile::FORM,
         },
-        _ => SECURITY,
+        _ => Back {
+            page: PAGE.into(),
+            form: FORM,
+        },
     }
 }
 
@@ -77,7 +82,7 @@ fn done<T, E: gatehouse_core::values::failure::Refusal>(
             ctx::fail(st, back.form, field, &e, keep);
         }
     }
-    ctx::back_to(back.page);
+    ctx::back_to(&back.page);
 }
 
 #[server(endpoint = "security_view")]
@@ -90,7 +95,10 @@ pub async fn get_security_view() -> Result<Option<SecurityView>, ServerFnError> 
         .await
         .map_err(internal)?;
     let flash = ctx::take_flash(&st, FORM);
-    Ok(Some(view_of(ov, &session.id_hash, &st, flash)))
+    let user = ov.user.clone();
+    let mut v = view_of(ov, &session.id_hash, &st, flash);
+    v.me = ctx::me_with_orgs(&st, &session, user).await?;
+    Ok(Some(v))
 }
 
 /// The tab as the page shows it: words and times for people, no digests.
@@ -139,7 +147,7 @@ fn view_of(
             .activity
             .into_iter()
             .map(|e| ActivityItem {
-                what: e.kind.describe().to_string(),
+                what: activity_words(&e),
                 when: format_utc(e.at),
                 ip: e.ip,
             })
@@ -156,6 +164,19 @@ fn view_of(
             .collect(),
         flash,
     }
+}
+
+/// G1: an event in words, with the organization it was about and who did it.
+#[cfg(feature = "ssr")]
+fn activity_words(e: &gatehouse_core::mechanisms::events::Recorded) -> String {
+    let mut w = e.kind.describe().to_string();
+    if let Some(org) = &e.org {
+        w.push_str(&format!(": {org}"));
+    }
+    if let Some(actor) = &e.actor {
+        w.push_str(&format!(" (by {actor})"));
+    }
+    w
 }
 
 /// S4: ends one of the person's other sessions ("Sign out" on its row).
@@ -251,7 +272,7 @@ pub async fn reauth_password(
     if let Err(e) = r {
         ctx::fail(&st, back.form, "reauth_password", &e, &[]);
     }
-    ctx::back_to(back.page);
+    ctx::back_to(&back.page);
     Ok(())
 }
 
@@ -362,7 +383,7 @@ pub async fn verify_phone(code: String) -> Result<(), ServerFnError> {
         gatehouse_core::flows::security::verify_phone(&st.deps, &s, &code, &ctx::client()).await;
     done(
         &st,
-        SECURITY,
+        back_for(""),
         r,
         "phone_code",
         "Your phone number is verified. Sign-in codes now come by text message.",
@@ -392,7 +413,7 @@ pub async fn change_password(
     )
     .await;
     let ok = "Your password was changed. Every other session was signed out.";
-    done(&st, SECURITY, r, "current", ok, &[]);
+    done(&st, back_for(""), r, "current", ok, &[]);
     Ok(())
 }
 
@@ -443,7 +464,7 @@ pub async fn regenerate_codes() -> Result<(), ServerFnError> {
             .await;
     done(
         &st,
-        SECURITY,
+        back_for(""),
         r,
         "codes",
         "Here are your new recovery codes. The old ones no longer work.",
@@ -462,7 +483,7 @@ pub async fn codes_saved() -> Result<(), ServerFnError> {
     let r = gatehouse_core::flows::security::recovery_codes_saved(&st.deps, &s).await;
     done(
         &st,
-        SECURITY,
+        back_for(""),
         r,
         "codes",
         "Your recovery codes are saved.",

@@ -1,6 +1,7 @@
 //! The signed-in frame of the profile pages: top bar, page heading and the tabs (ARIA tablist
 //! whose tabs are real links, so they work without JavaScript), then the active tab's panel.
-//! The [`TabList`] island adds the arrow keys (and Home/End) between tabs.
+//! The [`TabList`] island adds the arrow keys (and Home/End) between tabs; an organization's
+//! page (`OrgFrame`) uses the same tabs.
 
 use crate::components::{SiteFooter, TopBar};
 use crate::wire::Me;
@@ -35,6 +36,7 @@ pub fn ProfileFrame(
                 <TabList
                     tabs=TABS.iter().map(|(l, p)| (l.to_string(), p.to_string())).collect()
                     active=active.to_string()
+                    label="Profile sections".to_string()
                 />
             </nav>
             <div class="panel" role="tabpanel" aria-labelledby=tab_id(panel_label)>
@@ -46,7 +48,7 @@ pub fn ProfileFrame(
 }
 
 /// The id of a tab, which its panel names in `aria-labelledby`.
-fn tab_id(label: &str) -> String {
+pub(crate) fn tab_id(label: &str) -> String {
     format!("tab-{}", label.to_lowercase())
 }
 
@@ -61,8 +63,9 @@ fn next_tab(key: &str, i: usize, n: usize) -> Option<usize> {
     }
 }
 
+/// Tabs as links: (label, path) each; `active` is the current path, `label` names the list.
 #[island]
-fn TabList(tabs: Vec<(String, String)>, active: String) -> impl IntoView {
+pub(crate) fn TabList(tabs: Vec<(String, String)>, active: String, label: String) -> impl IntoView {
     let n = tabs.len();
     let refs: Vec<NodeRef<leptos::html::A>> = (0..n).map(|_| NodeRef::new()).collect();
     let links = tabs
@@ -88,7 +91,7 @@ fn TabList(tabs: Vec<(String, String)>, active: String) -> impl IntoView {
             }
         })
         .collect_view();
-    view! { <div role="tablist" aria-label="Profile sections">{links}</div> }
+    view! { <div role="tablist" aria-label=label>{links}</div> }
 }
 
 #[cfg(test)]

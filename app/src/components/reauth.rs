@@ -16,8 +16,9 @@ use leptos::prelude::*;
 pub fn ReauthBox(
     reauth: ReauthView,
     flash: Flash,
-    /// "security" or "profile": the tab the answer comes back to.
-    tab: &'static str,
+    /// "security", "profile" or "org:{slug}": the page the answer comes back to.
+    #[prop(into)]
+    tab: String,
     why: &'static str,
     /// The prefix of the block's element ids (the gallery shows several).
     #[prop(default = "reauth")]
@@ -46,6 +47,7 @@ pub fn ReauthBox(
                     Lifetimes::current().code_hint(),
                 )
             };
+            let resend_tab = tab.clone();
             view! {
                 <p>{text}</p>
                 <PostForm to=ReauthCode::url()>
@@ -57,7 +59,7 @@ pub fn ReauthBox(
                 {(!by_app).then(|| view! {
                     <PostForm to=SecurityResend::url()>
                         <input type="hidden" name="purpose" value="reauth" />
-                        <input type="hidden" name="tab" value=tab />
+                        <input type="hidden" name="tab" value=resend_tab />
                         <SubmitButton label="Resend code" secondary=true />
                     </PostForm>
                     {(resend_in > 0).then(|| view! { <p class="field__hint">{format!("You can ask for a new code in {resend_in} seconds.")}</p> })}

@@ -1,4 +1,5 @@
-//! The signed-in top bar: the avatar (or initials) and name as a menu button with **My Profile** and **Sign out**.
+//! The signed-in top bar: the avatar (or initials) and name as a menu button with **My Profile**,
+//! one item per organization (its name), **Organizations** and **Sign out**.
 //! Without JavaScript the menu opens on focus (CSS `:focus-within`) and Sign out is a plain form;
 //! the [`UserMenu`] island adds the button's open/closed state (`aria-expanded`) and Escape.
 
@@ -14,13 +15,20 @@ use leptos::server_fn::ServerFn;
 pub fn TopBar(me: Me) -> impl IntoView {
     view! {
         <SiteHeader>
-            <UserMenu initials=me.initials() name=me.display_name() avatar=me.avatar_url(AvatarSize::Small) />
+            <UserMenu initials=me.initials() name=me.display_name() avatar=me.avatar_url(AvatarSize::Small)
+                orgs=me.orgs.iter().map(|o| (o.name.clone(), o.href())).collect() />
         </SiteHeader>
     }
 }
 
 #[island]
-fn UserMenu(initials: String, name: String, avatar: Option<String>) -> impl IntoView {
+fn UserMenu(
+    initials: String,
+    name: String,
+    avatar: Option<String>,
+    /// The person's organizations: (name, link).
+    orgs: Vec<(String, String)>,
+) -> impl IntoView {
     let (open, set_open) = signal(false);
     view! {
         <nav
@@ -46,6 +54,12 @@ fn UserMenu(initials: String, name: String, avatar: Option<String>) -> impl Into
             <ul class="user-menu__items" class:open=open id="user-menu-items" role="menu">
                 <li role="none">
                     <a role="menuitem" href="/profile">"My Profile"</a>
+                </li>
+                {orgs.into_iter().map(|(name, href)| view! {
+                    <li role="none"><a role="menuitem" href=href>{name}</a></li>
+                }).collect_view()}
+                <li role="none">
+                    <a role="menuitem" href="/orgs">"Organizations"</a>
                 </li>
                 <li role="none">
                     <form method="post" action=SignOut::url()>

@@ -38,6 +38,11 @@ pub fn GalleryPage() -> impl IntoView {
         email: "ada@example.com".into(),
         mfa_method: gatehouse_core::values::factors::MfaMethod::Email,
         avatar: None,
+        orgs: vec![crate::wire::orgs::OrgLink {
+            name: "Acme Corp".into(),
+            slug: "acme-corp".into(),
+            role: gatehouse_core::values::org::Role::Owner,
+        }],
     };
     let me_avatar = me.clone();
     view! {

@@ -6,6 +6,7 @@
 //! file form (**Photo**, **Upload photo**) whose photo the server centre-crops (U1). Either way
 //! the outcome shows here, and **Remove avatar** brings the initials back.
 
+use crate::api::orgs::AnswerInvitation;
 use crate::api::profile::{get_dashboard_view, RemoveAvatar, UploadAvatar};
 use crate::components::{
     server_view, AvatarEditor, AvatarImage, Field, FormMessage, PostForm, ProfileFrame, ServerFn,
@@ -72,10 +73,46 @@ fn dashboard(v: DashboardView) -> impl IntoView {
                     </PostForm>
                 })}
             </section>
-            <section class="panel__section" aria-labelledby="invitations-title">
-                <h3 id="invitations-title">"Invitations"</h3>
-                <p class="empty">"No invitations waiting"</p>
-            </section>
+            {invitations_section(v.invitations, f.error("invitations"))}
         </ProfileFrame>
+    }
+}
+
+/// Issue 14: invitations to organizations waiting for an answer, each with **Accept** and
+/// **Decline** (plain forms; Accept lands in the organization).
+fn invitations_section(
+    list: Vec<crate::wire::orgs::WaitingItem>,
+    error: Option<String>,
+) -> impl IntoView {
+    let empty = list.is_empty();
+    let items = list
+        .into_iter()
+        .map(|i| {
+            let by = i
+                .invited_by
+                .map(|b| format!(" · invited by {b}"))
+                .unwrap_or_default();
+            view! {
+                <li class="invitation">
+                    <div>
+                        <strong>{i.org_name}</strong>
+                        <small>{format!(" · as {}{by} · expires {}", i.role.label(), i.expires)}</small>
+                    </div>
+                    <PostForm to=AnswerInvitation::url() class="row-actions">
+                        <input type="hidden" name="invitation" value=i.id />
+                        <SubmitButton label="Accept" name=Some("answer".to_string()) value="accept" />
+                        <SubmitButton label="Decline" secondary=true name=Some("answer".to_string()) value="decline" />
+                    </PostForm>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="panel__section" aria-labelledby="invitations-title">
+            <h3 id="invitations-title">"Invitations"</h3>
+            {error.map(|e| view! { <p class="field__error" role="alert">{e}</p> })}
+            {empty.then(|| view! { <p class="empty">"No invitations waiting"</p> })}
+            <ul class="invitations" aria-label="Invitations waiting">{items}</ul>
+        </section>
     }
 }

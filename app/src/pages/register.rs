@@ -11,12 +11,19 @@ use crate::wire::{Lifetimes, RegisterView};
 use gatehouse_core::values::factors::MfaMethod;
 use gatehouse_core::values::password::PasswordPolicy;
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
-    server_view(get_register_view(), |r| match r {
+    // Issue 14: from an invitation's page, `?invitation=TOKEN&email=ADDRESS`.
+    let query = use_query_map().get_untracked();
+    let invited = Invited {
+        token: query.get("invitation").unwrap_or_default(),
+        email: query.get("email").unwrap_or_default(),
+    };
+    server_view(get_register_view(), move |r| match r {
         Ok(v) if v.flash.notice.is_some() => sent(v).into_any(),
-        Ok(v) => form(v).into_any(),
+        Ok(v) => form(v, invited).into_any(),
         Err(e) => failed_card("Create your account", e),
     })
 }
@@ -31,16 +38,34 @@ fn sent(v: RegisterView) -> impl IntoView {
     }
 }
 
-fn form(v: RegisterView) -> impl IntoView {
+/// The invitation a registration comes from (the new account joins once its address is
+/// verified).
+struct Invited {
+    token: String,
+    email: String,
+}
+
+fn form(v: RegisterView, invited: Invited) -> impl IntoView {
     let f = v.flash;
+    let token = Some(f.value("invitation"))
+        .filter(|t| !t.is_empty())
+        .unwrap_or(invited.token);
+    let email = Some(f.value("email"))
+        .filter(|t| !t.is_empty())
+        .unwrap_or(invited.email);
+    let joining = !token.is_empty();
     let policy = PasswordPolicy {
         min_length: v.min_length,
     };
     view! {
         <AuthCard title="Create your account">
             <FormMessage error=f.form_error.clone() />
+            {joining.then(|| view! {
+                <p class="status">"You were invited to an organization: register with the address the invitation was sent to, and you join it when you confirm that address."</p>
+            })}
             <PostForm to=Register::url()>
-                <Field id="reg-email" label="Email" name="email" kind="email" autocomplete="email" value=f.value("email") error=f.error("email") />
+                <input type="hidden" name="invitation" value=token />
+                <Field id="reg-email" label="Email" name="email" kind="email" autocomplete="email" value=email error=f.error("email") />
                 <div class="field-row">
                     <Field id="reg-first" label="First name" name="first_name" autocomplete="given-name" value=f.value("first_name") error=f.error("first_name") />
                     <Field id="reg-last" label="Last name" name="last_name" autocomplete="family-name" value=f.value("last_name") error=f.error("last_name") />

@@ -225,20 +225,20 @@ mod tests {
 
     /// The role × action matrix, written out: what the README's table says.
     fn expected(role: Role, a: Action) -> bool {
-        match (role, a) {
-            (Owner, _) => true,
-            (Admin, SeeMembers | ManageInvitations | EditSettings | Leave) => true,
-            (Admin, Invite(Admin | Member) | Remove(Admin | Member)) => true,
-            (
-                Admin,
-                ChangeRole {
-                    from: Admin | Member,
-                    to: Admin | Member,
-                },
-            ) => true,
-            (Member, SeeMembers | Leave) => true,
-            _ => false,
-        }
+        matches!(
+            (role, a),
+            (Owner, _)
+                | (Admin, SeeMembers | ManageInvitations | EditSettings | Leave)
+                | (Admin, Invite(Admin | Member) | Remove(Admin | Member))
+                | (
+                    Admin,
+                    ChangeRole {
+                        from: Admin | Member,
+                        to: Admin | Member,
+                    }
+                )
+                | (Member, SeeMembers | Leave)
+        )
     }
 
     #[test]

@@ -1,0 +1,156 @@
+//! Organizations over HTTP (issue 14): the role table holds when a member posts straight to
+//! an admin's server function (no page involved), and a stranger gets 404 for an organization
+//! that exists, as for one that does not.
+
+mod support;
+
+use support::flows::*;
+use support::{Client, Server};
+
+/// The value of the hidden input `name` in `page` (the first one).
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).expect("the hidden input") + marker.len();
+    page[start..]
+        .split('"')
+        .next()
+        .expect("its value")
+        .to_string()
+}
+
+/// The member ids the Members table's forms name, in order (a row may have two forms).
+fn member_ids(page: &str) -> Vec<String> {
+    let marker = "name=\"member\" value=\"";
+    page.match_indices(marker)
+        .map(|(i, _)| {
+            page[i + marker.len()..]
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn a_member_posting_to_admin_functions_directly_is_refused_and_nothing_changes() {
+    let s = Server::start(&[]);
+    let (mut owner, _) = sign_up_and_in(&s, "olga@example.com");
+    let (mut member, _) = sign_up_and_in(&s, "mia@example.com");
+    let (mut stranger, _) = sign_up_and_in(&s, "sam@example.com");
+
+    let r = owner.form("/api/create_org", "/orgs", &[("name", "Acme Corp")]);
+    assert_eq!(r.header("location"), Some("/orgs/acme-corp"));
+    let page = owner.get("/orgs/acme-corp").body;
+    assert!(
+        page.contains("Acme Corp is created. You are its owner."),
+        "{page}"
+    );
+    let owner_id = member_ids(&page).remove(0);
+
+    let r = owner.form(
+        "/api/send_invitation",
+        "/orgs/acme-corp/invitations",
+        &[
+            ("slug", "acme-corp"),
+            ("email", "mia@example.com"),
+            ("role", "member"),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/orgs/acme-corp/invitations"));
+    let dash = member.get("/profile").body;
+    assert!(
+        dash.contains("Acme Corp"),
+        "the invitation waits on the Dashboard: {dash}"
+    );
+    let invitation = hidden(&dash, "invitation");
+    let r = member.form(
+        "/api/answer_invitation",
+        "/profile",
+        &[("invitation", &invitation), ("answer", "accept")],
+    );
+    assert_eq!(r.header("location"), Some("/orgs/acme-corp"));
+    let page = member.get("/orgs/acme-corp").body;
+    assert!(
+        page.contains("Welcome to Acme Corp. Your role: Member."),
+        "{page}"
+    );
+    // A member's page offers no admin actions…
+    assert!(!page.contains("Change role"), "{page}");
+    assert!(member_ids(&page).is_empty(), "{page}");
+
+    // …and posting to them directly changes nothing.
+    let refused = "Your role in this organization does not allow that.";
+    let attempts: [(&str, Vec<(&str, &str)>); 4] = [
+        (
+            "/api/send_invitation",
+            vec![
+                ("slug", "acme-corp"),
+                ("email", "pal@example.com"),
+                ("role", "admin"),
+            ],
+        ),
+        (
+            "/api/change_member_role",
+            vec![
+                ("slug", "acme-corp"),
+                ("member", &owner_id),
+                ("role", "member"),
+            ],
+        ),
+        (
+            "/api/remove_member",
+            vec![("slug", "acme-corp"), ("member", &owner_id)],
+        ),
+        (
+            "/api/transfer_ownership",
+            vec![("slug", "acme-corp"), ("member", &owner_id)],
+        ),
+    ];
+    for (path, fields) in attempts {
+        let r = member.form(path, "/orgs/acme-corp", &fields);
+        assert_eq!(r.status, 303, "{path}");
+        let back = r.header("location").expect("back to the page").to_string();
+        let page = member.get(&back).body;
+        assert!(page.contains(refused), "{path}: {page}");
+    }
+    let page = owner.get("/orgs/acme-corp/invitations").body;
+    assert!(
+        !page.contains("pal@example.com"),
+        "no invitation was sent: {page}"
+    );
+    assert!(
+        page.contains("mia@example.com"),
+        "the owner's list is there: {page}"
+    );
+    let page = owner.get("/orgs/acme-corp").body;
+    let mut ids = member_ids(&page);
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "still two members, the owner first: {page}");
+    assert_eq!(ids[0], owner_id);
+    assert!(
+        page.contains("<span>Owner</span>") || page.contains("selected>Owner"),
+        "{page}"
+    );
+
+    // A stranger: 404 for this organization, as for one that does not exist.
+    let r = stranger.get("/orgs/acme-corp");
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("Page not found"), "{}", r.body);
+    assert_eq!(stranger.get("/orgs/no-such-org").status, 404);
+    let r = stranger.form(
+        "/api/send_invitation",
+        "/orgs/acme-corp",
+        &[
+            ("slug", "acme-corp"),
+            ("email", "pal@example.com"),
+            ("role", "member"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    let page = stranger.get("/orgs/acme-corp/invitations");
+    assert_eq!(page.status, 404);
+    // Signed out: to sign-in.
+    let r = Client::new(&s).get("/orgs/acme-corp");
+    assert_eq!(r.header("location"), Some("/login"), "{}", r.body);
+}
