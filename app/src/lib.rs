@@ -21,9 +21,9 @@ use leptos_router::{path, SsrMode};
 use pages::{
     confirm_email::ConfirmEmailPage, consent::ConsentPage, details::ProfileDetailsPage,
     forgot::ForgotPasswordPage, gallery::GalleryPage, invitation::InvitationPage, login::LoginPage,
-    not_found::NotFound, org::OrgInvitationsPage, org::OrgMembersPage, orgs::OrgsPage,
-    profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage, security::SecurityPage,
-    verify::VerifyEmailPage,
+    not_found::NotFound, org::OrgInvitationsPage, org::OrgMembersPage, org::OrgSettingsPage,
+    orgs::OrgsPage, profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage,
+    security::SecurityPage, verify::VerifyEmailPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -133,6 +133,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs") view=OrgsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:slug") view=OrgMembersPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:slug/invitations") view=OrgInvitationsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:slug/settings") view=OrgSettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/invitation") view=InvitationPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/gallery") view=GalleryPage />
             </Routes>

@@ -550,3 +550,204 @@ async fn s5_ownership_goes_to_an_admin_after_a_fresh_sign_in_and_both_are_told()
         assert_eq!(ev.first(), Some(&EventKind::OrgOwnershipReceived));
     }
 }
+
+fn policy(
+    email: bool,
+    sms: bool,
+    mfa: &[gatehouse_core::values::factors::MfaMethod],
+    codes: &str,
+) -> Result<gatehouse_core::values::org::Policy, gatehouse_core::values::org::PolicyError> {
+    gatehouse_core::values::org::Policy::from_form(email, sms, mfa, codes)
+}
+
+#[tokio::test]
+async fn f7_only_owners_and_admins_set_the_rules_and_every_member_sees_the_change() {
+    use gatehouse_core::values::factors::MfaMethod::*;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_800_000_000);
+        let d = deps(store, &clock);
+        let (slug, owner, admin, member) = team(&d).await;
+        let c = client();
+        let e = refused(
+            orgs::save_settings(&d, &member, &slug, policy(true, false, &[Email], ""), &c).await,
+            "a member sets the rules",
+        );
+        assert!(matches!(e, OrgError::NotAllowed), "{e:?}");
+        assert!(orgs::view(&d, &member, &slug)
+            .await
+            .expect("v")
+            .policy
+            .is_none());
+        let e = refused(
+            orgs::save_settings(&d, &owner, &slug, policy(false, false, &[Email], ""), &c).await,
+            "no recovery method",
+        );
+        assert_eq!(e.to_string(), "Keep at least one recovery method.");
+        orgs::save_settings(
+            &d,
+            &admin,
+            &slug,
+            policy(true, false, &[Authenticator], "+44"),
+            &c,
+        )
+        .await
+        .expect("an admin sets them");
+        let p = orgs::view(&d, &owner, &slug)
+            .await
+            .expect("v")
+            .policy
+            .expect("owner sees");
+        assert_eq!(p, policy(true, false, &[Authenticator], "+44").expect("p"));
+        let mia = user_id(&d, "mia@example.com").await;
+        assert_eq!(
+            event_kinds(&d, &mia).await.first(),
+            Some(&EventKind::OrgSettingsChanged)
+        );
+    }
+}
+
+/// F7, the strictest wins: a person in an email-only organization asking for a code by text
+/// message gets none (and an email saying what is allowed); the page's answer is the one an
+/// unknown address gets (F1).
+#[tokio::test]
+async fn f7_recovery_goes_only_the_ways_every_organization_of_the_person_allows() {
+    use gatehouse_core::flows::recovery::{self, Forgot};
+    use gatehouse_core::values::factors::MfaMethod::*;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_800_000_000);
+        let d = deps(store, &clock);
+        let c = client();
+        let grace = sms_user(&d, "grace@example.com", "+1 555 010 0200").await;
+        let grace = session(&d, &grace).await;
+        let owner = person(&d, "olga@example.com").await;
+        let a = orgs::create(&d, &owner, "Email Only", &c).await.expect("a");
+        join(
+            &d,
+            &owner,
+            &a.slug,
+            &grace,
+            "grace@example.com",
+            Role::Member,
+        )
+        .await;
+        orgs::save_settings(
+            &d,
+            &owner,
+            &a.slug,
+            policy(true, false, &[Email, Sms], ""),
+            &c,
+        )
+        .await
+        .expect("rules");
+        let texts = |d: &Deps| {
+            let d = d.clone();
+            async move {
+                let mut c = d.store.read().await.expect("conn");
+                outbox::recent(&mut c, 100)
+                    .await
+                    .expect("recent")
+                    .into_iter()
+                    .filter(|q| q.message.channel == outbox::Channel::Sms)
+                    .count()
+            }
+        };
+        let before = texts(&d).await;
+        let asked = recovery::forgot(&d, None, "grace@example.com", true, &c)
+            .await
+            .expect("asked");
+        let unknown = recovery::forgot(&d, None, "nobody@example.com", true, &c)
+            .await
+            .expect("unknown");
+        assert!(matches!(asked, Forgot::SmsCode(_)) && matches!(unknown, Forgot::SmsCode(_)));
+        assert_eq!(texts(&d).await, before, "no code by text message");
+        let told = last_to(&d, "grace@example.com").await;
+        assert_eq!(told.subject, "Your password reset request");
+        assert!(
+            told.text.contains("Email Only allows only a link by email"),
+            "{}",
+            told.text
+        );
+
+        // The email link still works for her.
+        recovery::forgot(&d, None, "grace@example.com", false, &c)
+            .await
+            .expect("link");
+        let link = last_to(&d, "grace@example.com").await;
+        assert!(
+            link.text.contains("/reset-password/open?token="),
+            "{}",
+            link.text
+        );
+
+        // A second organization allowing only text messages: together, no way is left.
+        let b = orgs::create(&d, &owner, "Sms Only", &c).await.expect("b");
+        join(
+            &d,
+            &owner,
+            &b.slug,
+            &grace,
+            "grace@example.com",
+            Role::Member,
+        )
+        .await;
+        orgs::save_settings(
+            &d,
+            &owner,
+            &b.slug,
+            policy(false, true, &[Email, Sms], ""),
+            &c,
+        )
+        .await
+        .expect("rules");
+        recovery::forgot(&d, None, "grace@example.com", false, &c)
+            .await
+            .expect("asked");
+        let told = last_to(&d, "grace@example.com").await;
+        assert!(
+            told.text.contains("no self-service password reset"),
+            "{}",
+            told.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn f7_a_method_an_organization_no_longer_allows_is_to_be_changed_at_the_next_sign_in() {
+    use gatehouse_core::flows::security::{self, Choice, SecurityError};
+    use gatehouse_core::values::factors::MfaMethod::*;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_800_000_000);
+        let d = deps(store, &clock);
+        let c = client();
+        let (slug, owner, _admin, _member) = team(&d).await;
+        let mia = signed_in(&d, "mia@example.com").await;
+        let mia = session(&d, &mia).await;
+        assert_eq!(
+            orgs::method_change_needed(&d, &mia).await.expect("ok"),
+            None
+        );
+        orgs::save_settings(
+            &d,
+            &owner,
+            &slug,
+            policy(true, true, &[Authenticator], ""),
+            &c,
+        )
+        .await
+        .expect("authenticator only");
+        let mia = signed_in(&d, "mia@example.com").await;
+        let mia = session(&d, &mia).await;
+        let asked = orgs::method_change_needed(&d, &mia).await.expect("ok");
+        assert_eq!(
+            asked.as_deref(),
+            Some("Acme Corp allows only these sign-in methods: Authenticator app. Choose another way to confirm sign-ins below.")
+        );
+        match security::change_method(&d, &mia, &Choice::Email, &c).await {
+            Err(SecurityError::OrgRules(w)) => assert!(w.contains("Authenticator app"), "{w}"),
+            other => panic!("F7: email refused, got {other:?}"),
+        }
+        security::change_method(&d, &mia, &Choice::Authenticator, &c)
+            .await
+            .expect("the allowed method");
+    }
+}

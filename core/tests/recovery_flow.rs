@@ -302,24 +302,6 @@ async fn f8_the_security_tab_sends_the_link_through_the_second_factor_channel() 
     }
 }
 
-/// An account whose phone was verified by its first SMS sign-in; returns the signed-in cookie.
-async fn sms_user(d: &Deps, email: &str, phone: &str) -> String {
-    register_verified_with_phone(d, email, "sms", phone).await;
-    let s = to_setup_step(d, email).await;
-    let code = sms_code(d).await;
-    login::verify_code(d, &s, &code, &client())
-        .await
-        .expect("signed in by SMS")
-        .token()
-        .expose()
-        .to_string()
-}
-
-async fn sms_code(d: &Deps) -> String {
-    assert_eq!(last_message(d).await.channel, outbox::Channel::Sms);
-    last_code(d).await
-}
-
 #[tokio::test]
 async fn f6_a_code_to_the_verified_phone_leads_to_a_new_password_and_ends_every_session() {
     use gatehouse_core::flows::recovery::sms;

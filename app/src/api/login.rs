@@ -91,14 +91,45 @@ fn flow_expired(st: &ctx::AppState, field: &str) {
 }
 
 /// The flow ended signed in: the new session cookie, then the profile — or, when an
-/// application sent the person here (issue 13), back to finish its authorization request.
+/// application sent the person here (issue 13), back to finish its authorization request; or
+/// (F7) when their organizations no longer allow their method, the Security tab, which says so.
 #[cfg(feature = "ssr")]
-fn signed_in(st: &ctx::AppState, token: &gatehouse_core::mechanisms::secret::Secret) {
+async fn signed_in(st: &ctx::AppState, token: &gatehouse_core::mechanisms::secret::Secret) {
     ctx::set_session_cookie(st, token);
     if ctx::authorization_waiting(st) {
         leptos_axum::redirect("/oauth2/continue");
-    } else {
-        leptos_axum::redirect("/profile");
+        return;
+    }
+    match method_change_needed(st, token).await {
+        Some(words) => {
+            ctx::notice(st, super::security::FORM, words);
+            leptos_axum::redirect("/profile/security");
+        }
+        None => leptos_axum::redirect("/profile"),
+    }
+}
+
+/// F7: the words asking the person to change their method, if their organizations want it. A
+/// fault here never stops the sign-in (it is logged; the next sign-in asks again).
+#[cfg(feature = "ssr")]
+async fn method_change_needed(
+    st: &ctx::AppState,
+    token: &gatehouse_core::mechanisms::secret::Secret,
+) -> Option<String> {
+    let deps = &st.deps;
+    let session = match gatehouse_core::flows::caller::session(deps, token.expose()).await {
+        Ok(s) => s?,
+        Err(e) => {
+            let _ = internal(e);
+            return None;
+        }
+    };
+    match gatehouse_core::flows::orgs::method_change_needed(deps, &session).await {
+        Ok(words) => words,
+        Err(e) => {
+            let _ = internal(e);
+            None
+        }
     }
 }
 
@@ -165,7 +196,7 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
     };
     match gatehouse_core::flows::login::verify_code(&st.deps, &session, &code, &ctx::client()).await
     {
-        Ok(outcome) => code_passed(&st, outcome),
+        Ok(outcome) => code_passed(&st, outcome).await,
         Err(e) => {
             // The code is never echoed back (the flash is a cookie; a code is a secret).
             login_failed(&st, "code", e, None);
@@ -178,10 +209,10 @@ pub async fn login_code(code: String) -> Result<(), ServerFnError> {
 /// A second factor answered: signed in, or on to the recovery codes or to setting up a pending
 /// factor (M13), each under its new session id.
 #[cfg(feature = "ssr")]
-fn code_passed(st: &ctx::AppState, outcome: gatehouse_core::flows::login::CodeOutcome) {
+async fn code_passed(st: &ctx::AppState, outcome: gatehouse_core::flows::login::CodeOutcome) {
     use gatehouse_core::flows::login::CodeOutcome;
     match outcome {
-        CodeOutcome::SignedIn(token) => signed_in(st, &token),
+        CodeOutcome::SignedIn(token) => signed_in(st, &token).await,
         CodeOutcome::ShowRecoveryCodes(token) | CodeOutcome::SetUpNext(token) => {
             ctx::set_session_cookie(st, &token);
             ctx::back_to("/login");
@@ -222,7 +253,7 @@ pub async fn login_recovery(recovery_code: String) -> Result<(), ServerFnError> 
     )
     .await
     {
-        Ok(outcome) => code_passed(&st, outcome),
+        Ok(outcome) => code_passed(&st, outcome).await,
         Err(e) => {
             login_failed(&st, "recovery_code", e, None);
             ctx::back_to("/login?recovery=1");
@@ -246,7 +277,7 @@ pub async fn ack_recovery_codes() -> Result<(), ServerFnError> {
     )
     .await
     {
-        Ok(token) => signed_in(&st, &token),
+        Ok(token) => signed_in(&st, &token).await,
         Err(e) => {
             login_failed(&st, "codes", e, None);
             ctx::back_to("/login");

@@ -71,8 +71,11 @@ fn done<T>(
 /// posted to an admin's form has no Invitations tab to read it on).
 #[cfg(feature = "ssr")]
 fn refused_page<T>(page: &str, r: &Result<T, OrgError>) -> String {
-    match (r, page.rsplit_once("/invitations")) {
-        (Err(OrgError::NotAllowed), Some((members, ""))) => members.to_string(),
+    let members = ["/invitations", "/settings"]
+        .into_iter()
+        .find_map(|tab| page.strip_suffix(tab));
+    match (r, members) {
+        (Err(OrgError::NotAllowed), Some(members)) => members.to_string(),
         _ => page.to_string(),
     }
 }
@@ -215,6 +218,8 @@ pub async fn get_org_view(slug: String) -> Result<Option<OrgView>, ServerFnError
         owner: allows(role, Action::TransferOwnership),
         grantable,
         invitation_days: st.deps.settings.invitation_ttl_secs / 86_400,
+        policy: v.policy,
+        sms_available: !st.deps.settings.sms_country_codes.is_empty(),
         reauth: crate::wire::ReauthView::of(v.reauth, now),
         flash: ctx::take_flash(&st, FORM),
     }))
@@ -285,6 +290,50 @@ pub async fn transfer_ownership(slug: String, member: String) -> Result<(), Serv
         ok,
         &[("member", &member)],
     );
+    Ok(())
+}
+
+/// F7: the Settings tab's form. Checkboxes send `on` when ticked and nothing otherwise.
+#[server(endpoint = "save_org_settings")]
+pub async fn save_org_settings(
+    slug: String,
+    #[server(default)] recovery_email: String,
+    #[server(default)] recovery_sms: String,
+    #[server(default)] mfa_email: String,
+    #[server(default)] mfa_sms: String,
+    #[server(default)] mfa_totp: String,
+    #[server(default)] sms_codes: String,
+) -> Result<(), ServerFnError> {
+    use gatehouse_core::values::factors::MfaMethod;
+    use gatehouse_core::values::org::Policy;
+    let st = ctx::state()?;
+    let Some(s) = signed_in(&st).await? else {
+        return Ok(());
+    };
+    let on = |v: &str| !v.is_empty();
+    let mfa: Vec<MfaMethod> = [
+        (MfaMethod::Email, &mfa_email),
+        (MfaMethod::Sms, &mfa_sms),
+        (MfaMethod::Authenticator, &mfa_totp),
+    ]
+    .into_iter()
+    .filter(|(_, v)| on(v))
+    .map(|(m, _)| m)
+    .collect();
+    let form = Policy::from_form(on(&recovery_email), on(&recovery_sms), &mfa, &sms_codes);
+    let r = orgs::save_settings(&st.deps, &s, &slug, form, &ctx::client()).await;
+    let keep = [
+        ("recovery_email", recovery_email.as_str()),
+        ("recovery_sms", &recovery_sms),
+        ("mfa_email", &mfa_email),
+        ("mfa_sms", &mfa_sms),
+        ("mfa_totp", &mfa_totp),
+        ("sms_codes", &sms_codes),
+        ("kept", "1"),
+    ];
+    let ok =
+        |_| "The rules are saved. Members are asked to follow them at their next sign-in.".into();
+    done(&st, &org_page(&slug, "/settings"), r, "settings", ok, &keep);
     Ok(())
 }
 

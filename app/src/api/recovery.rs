@@ -85,7 +85,7 @@ pub async fn forgot_password(
 #[cfg(feature = "ssr")]
 fn sms_answer() -> String {
     format!(
-        "If an account with a verified phone exists for that email, we have sent a six-digit code by text message. It expires in {} minutes.",
+        "If an account with a verified phone exists for that email, we have sent a six-digit code by text message. It expires in {} minutes. If your organization does not allow codes by text message, we emailed you what it allows instead.",
         crate::wire::Lifetimes::current().code_minutes
     )
 }

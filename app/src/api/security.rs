@@ -16,7 +16,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 const PAGE: &str = "/profile/security";
 #[cfg(feature = "ssr")]
-const FORM: &str = "security";
+pub(crate) const FORM: &str = "security";
 
 /// M5: the signed-in session, or a redirect to sign-in.
 #[cfg(feature = "ssr")]

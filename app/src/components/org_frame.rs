@@ -1,6 +1,6 @@
 //! The signed-in frame of an organization's page: top bar, the organization's name as the
 //! heading, and its tabs (the profile's [`TabList`], real links) — **Members** for everyone,
-//! **Invitations** for those whose role manages them.
+//! **Invitations** and **Settings** for those whose role manages them.
 
 use crate::components::profile_frame::{tab_id, TabList};
 use crate::components::{SiteFooter, TopBar};
@@ -17,6 +17,8 @@ pub fn OrgFrame(
     active: OrgTab,
     /// The Invitations tab is shown.
     invitations: bool,
+    /// The Settings tab is shown.
+    settings: bool,
     children: Children,
 ) -> impl IntoView {
     let mut tabs = vec![("Members".to_string(), format!("/orgs/{slug}"))];
@@ -26,9 +28,13 @@ pub fn OrgFrame(
             format!("/orgs/{slug}/invitations"),
         ));
     }
+    if settings {
+        tabs.push(("Settings".to_string(), format!("/orgs/{slug}/settings")));
+    }
     let (label, path) = match active {
-        OrgTab::Members => ("Members", tabs[0].1.clone()),
+        OrgTab::Members => ("Members", format!("/orgs/{slug}")),
         OrgTab::Invitations => ("Invitations", format!("/orgs/{slug}/invitations")),
+        OrgTab::Settings => ("Settings", format!("/orgs/{slug}/settings")),
     };
     view! {
         <Title text=format!("{label} · {name}") />

@@ -56,6 +56,7 @@ fn request(v: ForgotView) -> impl IntoView {
                             <input type="radio" id="forgot-sms" name="method" value="sms_code" checked=sms_first />
                             <label for="forgot-sms">"SMS code"</label>
                         </div>
+                        <p class="field__hint">"Your organization may allow only one of these; if you pick another, we email you which to use."</p>
                     </fieldset>
                 })}
                 <SubmitButton label="Continue" />

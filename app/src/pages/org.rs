@@ -9,10 +9,13 @@
 //!   **Transfer ownership** to an admin, after S5's "Confirm it is you".
 //! - Invitations: **Email**, **Role**, **Send invitation**; a table with each invitation's
 //!   state and **Resend** / **Revoke** while it is unanswered.
+//! - Settings (F7): **Recovery methods** (**Email link**, **SMS code**), **Allowed MFA methods**
+//!   (**Email**, **Text message (SMS)**, **Authenticator app**), the calling codes text messages
+//!   may go to, **Save**.
 
 use crate::api::orgs::{
     get_org_view, ChangeMemberRole, LeaveOrg, RemoveMember, ResendInvitation, RevokeInvitation,
-    SendInvitation, TransferOwnership,
+    SaveOrgSettings, SendInvitation, TransferOwnership,
 };
 use crate::components::{
     server_view, Field, FormMessage, OrgFrame, PostForm, ReauthBox, ServerFn, SubmitButton,
@@ -34,13 +37,21 @@ pub fn OrgInvitationsPage() -> impl IntoView {
     org_page(OrgTab::Invitations)
 }
 
+#[component]
+pub fn OrgSettingsPage() -> impl IntoView {
+    org_page(OrgTab::Settings)
+}
+
 fn org_page(tab: OrgTab) -> impl IntoView {
     let slug = use_params_map()
         .get_untracked()
         .get("slug")
         .unwrap_or_default();
     server_view(get_org_view(slug), move |r| match r {
-        Ok(Some(v)) if tab == OrgTab::Invitations && v.invitations.is_none() => {
+        Ok(Some(v))
+            if (tab == OrgTab::Invitations && v.invitations.is_none())
+                || (tab == OrgTab::Settings && v.policy.is_none()) =>
+        {
             view! { <NotFound /> }.into_any()
         }
         Ok(Some(v)) => frame(v, tab).into_any(),
@@ -53,10 +64,11 @@ fn frame(v: OrgView, tab: OrgTab) -> impl IntoView {
     let body = match tab {
         OrgTab::Members => members_tab(&v).into_any(),
         OrgTab::Invitations => invitations_tab(&v).into_any(),
+        OrgTab::Settings => settings_tab(&v).into_any(),
     };
     let f = v.flash.clone();
     view! {
-        <OrgFrame me=v.me.clone() name=v.name.clone() slug=v.slug.clone() active=tab invitations=v.invitations.is_some()>
+        <OrgFrame me=v.me.clone() name=v.name.clone() slug=v.slug.clone() active=tab invitations=v.invitations.is_some() settings=v.policy.is_some()>
             <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
             {body}
         </OrgFrame>
@@ -288,5 +300,75 @@ fn invitation_row(slug: String, i: InvitationItem) -> impl IntoView + use<> {
             <td><span class="badge">{i.state.label()}</span> <small>{format!("{}{by}", i.when)}</small></td>
             <td>{actions}</td>
         </tr>
+    }
+}
+
+/// One checkbox named `name`, labelled `label`.
+fn check(id: &'static str, name: &'static str, label: &'static str, on: bool) -> impl IntoView {
+    view! {
+        <label class="check" for=id>
+            <input type="checkbox" id=id name=name value="on" checked=on />
+            " " {label}
+        </label>
+    }
+}
+
+/// F7: the organization's rules. After a refusal the boxes show what was sent.
+fn settings_tab(v: &OrgView) -> impl IntoView + use<> {
+    use gatehouse_core::values::factors::MfaMethod;
+    let f = v.flash.clone();
+    let p = v.policy.clone().unwrap_or_default();
+    let kept = !f.value("kept").is_empty();
+    let on = |field: &str, stored: bool| {
+        if kept {
+            !f.value(field).is_empty()
+        } else {
+            stored
+        }
+    };
+    let boxes = (
+        on("recovery_email", p.recovery_email),
+        on("recovery_sms", p.recovery_sms),
+        on("mfa_email", p.allows_mfa(MfaMethod::Email)),
+        on("mfa_sms", p.allows_mfa(MfaMethod::Sms)),
+        on("mfa_totp", p.allows_mfa(MfaMethod::Authenticator)),
+    );
+    let codes = if kept {
+        f.value("sms_codes")
+    } else {
+        p.sms_codes.join(" ")
+    };
+    let (recovery_error, mfa_error, codes_error) =
+        (f.error("recovery"), f.error("mfa"), f.error("sms_codes"));
+    let slug = v.slug.clone();
+    let rec_described = recovery_error.is_some().then_some("recovery-error");
+    let mfa_described = mfa_error.is_some().then_some("mfa-error");
+    let sms_note = (!v.sms_available)
+        .then(|| view! { <p class="field__hint">"This server sends no text messages, so SMS methods are not offered whatever is ticked here."</p> });
+    view! {
+        <section class="panel__section" aria-labelledby="settings-title">
+            <h2 id="settings-title">"Sign-in and recovery rules"</h2>
+            <p class="field__hint">"They apply to every member. A person in several organizations gets what all of them allow (the strictest rules win)."</p>
+            {sms_note}
+            <PostForm to=SaveOrgSettings::url() class="settings-form">
+                <input type="hidden" name="slug" value=slug />
+                <fieldset class="choices" aria-describedby=rec_described>
+                    <legend>"Recovery methods"</legend>
+                    {check("set-rec-email", "recovery_email", "Email link", boxes.0)}
+                    {check("set-rec-sms", "recovery_sms", "SMS code", boxes.1)}
+                    {recovery_error.map(|e| view! { <p class="field__error" id="recovery-error">{e}</p> })}
+                </fieldset>
+                <fieldset class="choices" aria-describedby=mfa_described>
+                    <legend>"Allowed MFA methods"</legend>
+                    {check("set-mfa-email", "mfa_email", "Email", boxes.2)}
+                    {check("set-mfa-sms", "mfa_sms", "Text message (SMS)", boxes.3)}
+                    {check("set-mfa-totp", "mfa_totp", "Authenticator app", boxes.4)}
+                    {mfa_error.map(|e| view! { <p class="field__error" id="mfa-error">{e}</p> })}
+                </fieldset>
+                <Field id="set-codes" label="SMS calling codes" name="sms_codes" value=codes error=codes_error
+                    hint=Some("Leave empty for every code this server allows, or list some, like +1 +44.".to_string()) />
+                <SubmitButton label="Save" />
+            </PostForm>
+        </section>
     }
 }

@@ -31,6 +31,7 @@ pub struct OrgsView {
 pub enum OrgTab {
     Members,
     Invitations,
+    Settings,
 }
 
 /// One person on the Members tab.
@@ -72,6 +73,10 @@ pub struct OrgView {
     pub owner: bool,
     /// How long an invitation link works.
     pub invitation_days: i64,
+    /// F7: the rules, for those whose role edits them (`None`: no Settings tab).
+    pub policy: Option<gatehouse_core::values::org::Policy>,
+    /// SMS can be sent at all on this instance.
+    pub sms_available: bool,
     pub reauth: ReauthView,
     pub flash: Flash,
 }

@@ -27,7 +27,7 @@ use crate::mechanisms::users::{self, User};
 use crate::store::Conn;
 use crate::values::email::{Email, EmailError};
 use crate::values::failure::{Refusal, Shown};
-use crate::values::org::{self as rules, allows, Action, Outcome, Role};
+use crate::values::org::{self as rules, allows, Action, Outcome, Policy, Role};
 
 /// Invitations one organization may send per hour (resends included): an admin's account in
 /// the wrong hands cannot turn Gatehouse into a mailer.
@@ -65,6 +65,8 @@ pub enum OrgError {
     NotAdmin,
     #[error("For your safety, confirm it is you first.")]
     ReauthRequired,
+    #[error("{0}")]
+    Policy(crate::values::org::PolicyError),
     #[error("Too many invitations were sent. Try again in {retry_after} seconds.")]
     Limited { retry_after: i64 },
     #[error(transparent)]
@@ -77,6 +79,7 @@ impl Refusal for OrgError {
     fn shown(&self) -> Shown {
         match self {
             Self::Name(_) | Self::Email(_) | Self::Role => Shown::Field,
+            Self::Policy(p) => Shown::Fields(vec![(p.field(), p.to_string())]),
             Self::Store(e) => crate::store::shown(e),
             _ => Shown::Form,
         }
@@ -189,6 +192,8 @@ pub struct OrgView {
     pub invitations: Option<Vec<Invitation>>,
     /// S5: where re-authentication stands (handing over ownership needs it fresh).
     pub reauth: Reauth,
+    /// F7: the organization's rules, for those whose role edits them.
+    pub policy: Option<Policy>,
 }
 
 pub async fn view(deps: &Deps, session: &Session, slug: &str) -> Result<OrgView, OrgError> {
@@ -201,7 +206,12 @@ pub async fn view(deps: &Deps, session: &Session, slug: &str) -> Result<OrgView,
         false => None,
     };
     let reauth = reauth::state(&mut c, deps, session, deps.now()).await?;
+    let policy = match allows(my_role, Action::EditSettings) {
+        true => Some(orgs::policy(&mut c, &org.id).await?),
+        false => None,
+    };
     Ok(OrgView {
+        policy,
         org,
         my_role,
         my_id: uid.to_string(),
@@ -358,6 +368,68 @@ pub async fn transfer(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// F7: the organization's recovery and MFA rules (the form's fields, checked here); every
+/// member's activity log shows the change, naming who made it.
+pub async fn save_settings(
+    deps: &Deps,
+    session: &Session,
+    slug: &str,
+    form: Result<Policy, crate::values::org::PolicyError>,
+    client: &ClientInfo,
+) -> Result<(), OrgError> {
+    let uid = user_of(session)?;
+    let now = deps.now();
+    let mut tx = deps.store.begin().await?;
+    let (org, _) = allowed(&mut tx, slug, uid, |r| allows(r, Action::EditSettings)).await?;
+    let policy = form.map_err(OrgError::Policy)?;
+    orgs::set_policy(&mut tx, &org.id, &policy).await?;
+    for m in orgs::members(&mut tx, &org.id).await? {
+        let actor = (m.user_id != uid).then_some(uid);
+        let kind = EventKind::OrgSettingsChanged;
+        events::record_about(
+            &mut tx,
+            Some(&m.user_id),
+            kind,
+            about(&org, actor),
+            client,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// F7: after a sign-in, whether the person's method (or their phone's calling code) is one
+/// their organizations no longer allow: the words that ask them to change it, or `None`.
+pub async fn method_change_needed(
+    deps: &Deps,
+    session: &Session,
+) -> Result<Option<String>, OrgError> {
+    let uid = user_of(session)?;
+    let mut c = deps.store.read().await?;
+    let Some((policy, names)) = orgs::rules_for(&mut c, uid).await? else {
+        return Ok(None);
+    };
+    let user = me(&mut c, uid).await?;
+    let method = user.mfa_method;
+    let number_ok = match method {
+        crate::values::factors::MfaMethod::Sms => {
+            let codes = policy.sms_codes_within(&deps.settings.sms_country_codes);
+            crate::mechanisms::mfa::verified_phone(&mut c, uid)
+                .await?
+                .is_some_and(|p| p.is_allowed(&codes))
+        }
+        _ => true,
+    };
+    Ok((!policy.allows_mfa(method) || !number_ok).then(|| {
+        format!(
+            "{} Choose another way to confirm sign-ins below.",
+            policy.mfa_words(&names)
+        )
+    }))
 }
 
 /// Invites `email` with `role` (texts from the form) and emails the link. E1: the same answer

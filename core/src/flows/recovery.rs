@@ -207,10 +207,48 @@ pub async fn request_reset(
         .await?
         .filter(|u| u.email_verified);
     if let (Some(user), true) = (user, may_send) {
-        send_link(&mut tx, deps, &user, client, now).await?;
+        if allowed_by_orgs(&mut tx, deps, &user, Way::EmailLink, now).await? {
+            send_link(&mut tx, deps, &user, client, now).await?;
+        }
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A way to reset a forgotten password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Way {
+    EmailLink,
+    SmsCode,
+}
+
+/// F7: whether the person's organizations allow recovery by `way` (the strictest of their
+/// rules). When not, nothing goes out that way and the person is told by email what they
+/// allow; the page's answer stays the same for everyone (F1).
+pub(crate) async fn allowed_by_orgs(
+    conn: &mut Conn,
+    deps: &Deps,
+    user: &User,
+    way: Way,
+    now: Timestamp,
+) -> Result<bool, RecoveryError> {
+    let Some((policy, names)) = crate::mechanisms::orgs::rules_for(conn, &user.id).await? else {
+        return Ok(true);
+    };
+    let (allowed, tried) = match way {
+        Way::EmailLink => (policy.recovery_email, "email link"),
+        Way::SmsCode => (policy.recovery_sms, "text message"),
+    };
+    if !allowed {
+        let m = messages::recovery_not_allowed(
+            user.email.as_str(),
+            tried,
+            &policy.recovery_words(&names),
+            &deps.link("/forgot-password"),
+        );
+        outbox::enqueue(conn, &m, now).await?;
+    }
+    Ok(allowed)
 }
 
 /// Tells the owner when a reset is asked for from an address the account never used (checked

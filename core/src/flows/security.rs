@@ -43,6 +43,9 @@ pub enum SecurityError {
     NoAuthenticator,
     #[error("Choose how you want to receive sign-in codes.")]
     NoChoice,
+    /// F7: the person's organizations do not allow that method.
+    #[error("{0}")]
+    OrgRules(String),
     #[error(transparent)]
     Password(#[from] CredentialError),
     #[error(transparent)]
@@ -59,7 +62,7 @@ impl Refusal for SecurityError {
     fn shown(&self) -> Shown {
         match self {
             Self::SignedOut | Self::ReauthRequired | Self::NoAuthenticator => Shown::Form,
-            Self::NoChoice => Shown::Field,
+            Self::NoChoice | Self::OrgRules(_) => Shown::Field,
             Self::Password(e) => e.shown(),
             Self::Code(e) => e.shown(),
             Self::Phone(e) => e.shown(),
@@ -236,6 +239,15 @@ impl Choice {
             None => Err(SecurityError::NoChoice),
         }
     }
+
+    /// The method chosen.
+    pub fn method(&self) -> MfaMethod {
+        match self {
+            Choice::Email => MfaMethod::Email,
+            Choice::Authenticator => MfaMethod::Authenticator,
+            Choice::Sms { .. } => MfaMethod::Sms,
+        }
+    }
 }
 
 /// What saving the method did.
@@ -260,12 +272,23 @@ pub async fn change_method(
 ) -> Result<Changed, SecurityError> {
     let uid = user_of(session)?;
     let now = deps.now();
+    // F7: the person's organizations decide which methods, and which numbers, they may use.
+    let rules = {
+        let mut c = deps.store.read().await?;
+        crate::mechanisms::orgs::rules_for(&mut c, uid).await?
+    };
+    let codes = match &rules {
+        Some((p, names)) => {
+            if !p.allows_mfa(choice.method()) {
+                return Err(SecurityError::OrgRules(p.mfa_words(names)));
+            }
+            p.sms_codes_within(&deps.settings.sms_country_codes)
+        }
+        None => deps.settings.sms_country_codes.clone(),
+    };
     // M9/R4: a bad number is reported before anything else, so what was typed can be fixed.
     let phone = match choice {
-        Choice::Sms { phone } => Some(Phone::parse_allowed(
-            phone,
-            &deps.settings.sms_country_codes,
-        )?),
+        Choice::Sms { phone } => Some(Phone::parse_allowed(phone, &codes)?),
         _ => None,
     };
     require_fresh(session, now)?;

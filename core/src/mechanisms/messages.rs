@@ -352,6 +352,23 @@ pub fn ownership_transferred(
     email(to, &format!("Ownership of {org_name} changed"), text, html)
 }
 
+/// F7: a reset was asked for by a way the person's organizations do not allow; nothing was
+/// sent that way. `rule` says what they allow.
+pub fn recovery_not_allowed(to: &str, tried: &str, rule: &str, forgot_link: &str) -> Message {
+    let text = format!(
+        "Someone asked to reset the password of this account by {tried}. Nothing was sent that way: {rule}\n\n\
+         {forgot_link}\n\nIf it was not you, you can ignore this email; nothing changed.\n"
+    );
+    let html = format!(
+        "<p>Someone asked to reset the password of this account by {}. Nothing was sent that way: {}</p>{}\
+         <p>If it was not you, you can ignore this email; nothing changed.</p>",
+        escape(tried),
+        escape(rule),
+        button(forgot_link, "Reset password")
+    );
+    email(to, "Your password reset request", text, html)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,12 +4,14 @@
 //!   removing or the leaving of its last owner) is refused inside the transaction that makes it,
 //!   after [`lock`] has taken the organization's row (`FOR UPDATE` on PostgreSQL; SQLite has one
 //!   writer), so two owners demoting each other at the same moment cannot both succeed.
+//! - F7: each organization's rules live on its row; a person in several gets the strictest of
+//!   them ([`rules_for`]).
 //! - Roles are checked by the flow (`values::org::allows`) before it calls here; this module
 //!   only keeps the data consistent.
 
 use crate::store::{is_postgres, Conn};
 use crate::values::clock::Timestamp;
-use crate::values::org::{slug_of, Role};
+use crate::values::org::{slug_of, Policy, Role, MFA_ORDER};
 use sqlx::Row;
 
 /// An organization.
@@ -258,4 +260,68 @@ pub async fn change(
         }
     }
     Ok(was)
+}
+
+const POLICY: &str = "recovery_email, recovery_sms, mfa_methods, sms_calling_codes";
+
+fn policy_of(r: &sqlx::any::AnyRow) -> Result<Policy, sqlx::Error> {
+    let mfa: String = r.try_get("mfa_methods")?;
+    let codes: String = r.try_get("sms_calling_codes")?;
+    Ok(Policy {
+        recovery_email: r.try_get::<i64, _>("recovery_email")? != 0,
+        recovery_sms: r.try_get::<i64, _>("recovery_sms")? != 0,
+        mfa: MFA_ORDER
+            .into_iter()
+            .filter(|m| mfa.split_whitespace().any(|w| w == m.as_str()))
+            .collect(),
+        sms_codes: codes.split_whitespace().map(str::to_string).collect(),
+    })
+}
+
+/// F7: the organization's rules.
+pub async fn policy(conn: &mut Conn, org_id: &str) -> Result<Policy, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {POLICY} FROM organizations WHERE id = $1"))
+        .bind(org_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    policy_of(&row)
+}
+
+/// F7: stores the organization's rules (already checked by `Policy::from_form`).
+pub async fn set_policy(conn: &mut Conn, org_id: &str, p: &Policy) -> Result<(), sqlx::Error> {
+    let mfa: Vec<&str> = p.mfa.iter().map(|m| m.as_str()).collect();
+    sqlx::query(
+        "UPDATE organizations SET recovery_email = $2, recovery_sms = $3, mfa_methods = $4, \
+         sms_calling_codes = $5 WHERE id = $1",
+    )
+    .bind(org_id)
+    .bind(i64::from(p.recovery_email))
+    .bind(i64::from(p.recovery_sms))
+    .bind(mfa.join(" "))
+    .bind(p.sms_codes.join(" "))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// F7: the rules that apply to `user_id` — the strictest of their organizations'
+/// (`Policy::strictest`) — with the names of the organizations; `None` outside any.
+pub async fn rules_for(
+    conn: &mut Conn,
+    user_id: &str,
+) -> Result<Option<(Policy, Vec<String>)>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT o.name, {POLICY} FROM memberships m JOIN organizations o ON o.id = m.org_id \
+         WHERE m.user_id = $1 ORDER BY o.name"
+    ))
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut names = Vec::new();
+    let mut all = Vec::new();
+    for r in &rows {
+        names.push(r.try_get::<String, _>("name")?);
+        all.push(policy_of(r)?);
+    }
+    Ok(Policy::strictest(&all).map(|p| (p, names)))
 }

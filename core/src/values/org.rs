@@ -7,6 +7,7 @@
 //!   in the transaction that makes the change (`mechanisms::orgs`).
 //! - An invitation's state is computed from its row and the clock, never stored as "expired".
 
+use crate::values::factors::MfaMethod;
 use serde::{Deserialize, Serialize};
 
 /// The most code points an organization's name may have.
@@ -148,6 +149,178 @@ impl InvitationState {
     /// Resend and Revoke apply to an invitation nobody answered yet.
     pub fn open(self) -> bool {
         matches!(self, Self::Pending | Self::Expired)
+    }
+}
+
+/// F7: an organization's sign-in and recovery rules for its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Recovery by an emailed link.
+    pub recovery_email: bool,
+    /// Recovery by a code sent by text message.
+    pub recovery_sms: bool,
+    /// The MFA methods members may use (never empty).
+    pub mfa: Vec<MfaMethod>,
+    /// The calling codes ("+44") text messages may go to; empty: any the instance allows.
+    pub sms_codes: Vec<String>,
+}
+
+impl Default for Policy {
+    /// Everything the instance offers.
+    fn default() -> Self {
+        Self {
+            recovery_email: true,
+            recovery_sms: true,
+            mfa: MFA_ORDER.to_vec(),
+            sms_codes: Vec::new(),
+        }
+    }
+}
+
+/// The MFA methods in the order the pages list them.
+pub const MFA_ORDER: [MfaMethod; 3] = [MfaMethod::Email, MfaMethod::Sms, MfaMethod::Authenticator];
+
+/// An MFA method's name on the pages (the settings checkboxes use the same words).
+pub fn mfa_label(m: MfaMethod) -> &'static str {
+    match m {
+        MfaMethod::Email => "Email",
+        MfaMethod::Sms => "Text message (SMS)",
+        MfaMethod::Authenticator => "Authenticator app",
+    }
+}
+
+/// Why a settings form was refused, per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyError {
+    NoRecovery,
+    NoMfa,
+    CallingCode(String),
+}
+
+impl std::fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoRecovery => f.write_str("Keep at least one recovery method."),
+            Self::NoMfa => f.write_str("Keep at least one sign-in method."),
+            Self::CallingCode(c) => write!(
+                f,
+                "{c:?} is not a calling code. Write codes like +1 +44, separated by spaces."
+            ),
+        }
+    }
+}
+
+impl PolicyError {
+    /// The form field the message belongs next to.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::NoRecovery => "recovery",
+            Self::NoMfa => "mfa",
+            Self::CallingCode(_) => "sms_codes",
+        }
+    }
+}
+
+impl Policy {
+    /// The settings form: checkboxes and the calling codes as typed ("+1 +44" or "+1, +44").
+    pub fn from_form(
+        recovery_email: bool,
+        recovery_sms: bool,
+        mfa: &[MfaMethod],
+        sms_codes: &str,
+    ) -> Result<Self, PolicyError> {
+        if !recovery_email && !recovery_sms {
+            return Err(PolicyError::NoRecovery);
+        }
+        let mfa: Vec<MfaMethod> = MFA_ORDER.into_iter().filter(|m| mfa.contains(m)).collect();
+        if mfa.is_empty() {
+            return Err(PolicyError::NoMfa);
+        }
+        let mut codes = Vec::new();
+        for c in sms_codes.split([' ', ',', ';']).filter(|c| !c.is_empty()) {
+            let digits = c.strip_prefix('+').unwrap_or_default();
+            if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(PolicyError::CallingCode(c.chars().take(12).collect()));
+            }
+            if !codes.iter().any(|k: &String| k == c) {
+                codes.push(c.to_string());
+            }
+        }
+        Ok(Self {
+            recovery_email,
+            recovery_sms,
+            mfa,
+            sms_codes: codes,
+        })
+    }
+
+    /// F7, "the strictest wins": the rules of several organizations together — a recovery
+    /// method, an MFA method or a calling code is allowed only when every one of them allows
+    /// it (an organization without a calling-code list does not restrict numbers). `None` for
+    /// a person in no organization (the instance's settings alone apply).
+    pub fn strictest<'a>(all: impl IntoIterator<Item = &'a Policy>) -> Option<Policy> {
+        all.into_iter().fold(None, |acc: Option<Policy>, p| {
+            Some(match acc {
+                None => p.clone(),
+                Some(a) => Policy {
+                    recovery_email: a.recovery_email && p.recovery_email,
+                    recovery_sms: a.recovery_sms && p.recovery_sms,
+                    mfa: a.mfa.into_iter().filter(|m| p.mfa.contains(m)).collect(),
+                    sms_codes: match (a.sms_codes.is_empty(), p.sms_codes.is_empty()) {
+                        (true, _) => p.sms_codes.clone(),
+                        (_, true) => a.sms_codes,
+                        _ => a
+                            .sms_codes
+                            .into_iter()
+                            .filter(|c| p.sms_codes.contains(c))
+                            .collect(),
+                    },
+                },
+            })
+        })
+    }
+
+    /// Whether members may confirm sign-ins with `m`.
+    pub fn allows_mfa(&self, m: MfaMethod) -> bool {
+        self.mfa.contains(&m)
+    }
+
+    /// F7: what the person is told when their method is not allowed (the Security tab, the
+    /// sign-in's notice): which organizations, and what they allow.
+    pub fn mfa_words(&self, orgs: &[String]) -> String {
+        let allowed: Vec<&str> = self.mfa.iter().map(|m| mfa_label(*m)).collect();
+        format!(
+            "{} allow{} only these sign-in methods: {}.",
+            orgs.join(", "),
+            if orgs.len() == 1 { "s" } else { "" },
+            allowed.join(", ")
+        )
+    }
+
+    /// F7: what a person is told when they asked for a recovery method their organizations do
+    /// not allow.
+    pub fn recovery_words(&self, orgs: &[String]) -> String {
+        let who = format!(
+            "{} allow{}",
+            orgs.join(", "),
+            if orgs.len() == 1 { "s" } else { "" }
+        );
+        match (self.recovery_email, self.recovery_sms) {
+            (true, true) => format!("{who} every recovery method."),
+            (true, false) => format!("{who} only a link by email to reset your password: choose Email link on the forgot-password page."),
+            (false, true) => format!("{who} only a code by text message to reset your password: choose Text message on the forgot-password page."),
+            (false, false) => format!("{who} no self-service password reset together. Ask an administrator of your organization or support for help."),
+        }
+    }
+
+    /// The calling codes text messages may go to, given the instance's list.
+    pub fn sms_codes_within(&self, instance: &[String]) -> Vec<String> {
+        instance
+            .iter()
+            .filter(|c| self.sms_codes.is_empty() || self.sms_codes.contains(c))
+            .cloned()
+            .collect()
     }
 }
 
@@ -294,6 +467,48 @@ mod tests {
         );
         assert!(InvitationState::Expired.open());
         assert!(!InvitationState::Declined.open());
+    }
+
+    #[test]
+    fn f7_a_policy_keeps_one_recovery_and_one_mfa_method_and_plain_calling_codes() {
+        use MfaMethod::*;
+        assert_eq!(
+            Policy::from_form(false, false, &[Email], ""),
+            Err(PolicyError::NoRecovery)
+        );
+        assert_eq!(
+            Policy::from_form(true, false, &[], ""),
+            Err(PolicyError::NoMfa)
+        );
+        assert_eq!(
+            Policy::from_form(true, false, &[Email], "+1 44"),
+            Err(PolicyError::CallingCode("44".into()))
+        );
+        let p = Policy::from_form(true, false, &[Authenticator, Email], "+1, +44 +1").expect("ok");
+        assert_eq!(p.mfa, vec![Email, Authenticator], "in page order");
+        assert_eq!(p.sms_codes, vec!["+1".to_string(), "+44".to_string()]);
+    }
+
+    #[test]
+    fn f7_the_strictest_rules_win_across_organizations() {
+        use MfaMethod::*;
+        assert_eq!(Policy::strictest([]), None);
+        let a = Policy::from_form(true, true, &[Email, Authenticator], "").expect("a");
+        let b = Policy::from_form(true, false, &[Authenticator, Sms], "+44").expect("b");
+        let c = Policy::from_form(true, true, &[Email, Sms, Authenticator], "+1 +44").expect("c");
+        let s = Policy::strictest([&a, &b, &c]).expect("some");
+        assert!(s.recovery_email && !s.recovery_sms);
+        assert_eq!(s.mfa, vec![Authenticator]);
+        assert_eq!(s.sms_codes, vec!["+44".to_string()]);
+        assert!(!s.allows_mfa(Email));
+        let instance = vec!["+1".to_string(), "+44".to_string()];
+        assert_eq!(s.sms_codes_within(&instance), vec!["+44".to_string()]);
+        assert_eq!(a.sms_codes_within(&instance), instance);
+        // Two organizations with no recovery method in common leave none.
+        let email_only = Policy::from_form(true, false, &[Email], "").expect("e");
+        let sms_only = Policy::from_form(false, true, &[Email], "").expect("s");
+        let none = Policy::strictest([&email_only, &sms_only]).expect("some");
+        assert!(!none.recovery_email && !none.recovery_sms);
     }
 
     #[test]

@@ -203,3 +203,21 @@ pub async fn event_kinds(
         .map(|e| e.kind)
         .collect()
 }
+
+/// An account whose phone was verified by its first SMS sign-in; returns the signed-in cookie.
+pub async fn sms_user(d: &Deps, email: &str, phone: &str) -> String {
+    register_verified_with_phone(d, email, "sms", phone).await;
+    let s = to_setup_step(d, email).await;
+    let code = sms_code(d).await;
+    login::verify_code(d, &s, &code, &client())
+        .await
+        .expect("signed in by SMS")
+        .token()
+        .expose()
+        .to_string()
+}
+
+pub async fn sms_code(d: &Deps) -> String {
+    assert_eq!(last_message(d).await.channel, outbox::Channel::Sms);
+    last_code(d).await
+}

@@ -33,8 +33,14 @@ pub async fn start(
     let may_send = crate::flows::recovery::request_windows(&mut tx, &email, client, now).await?;
     let mut target = None;
     if let (Some(u), true) = (users::by_email(&mut tx, &email).await?, may_send) {
-        if let Some(phone) = crate::mechanisms::mfa::verified_phone(&mut tx, &u.id).await? {
-            target = Some((u.id, phone));
+        let phone = crate::mechanisms::mfa::verified_phone(&mut tx, &u.id).await?;
+        // F7: only when the person's organizations allow a code by text message (otherwise
+        // they are told by email what they allow; the answer stays the same, F1).
+        if let Some(phone) = phone {
+            let way = crate::flows::recovery::Way::SmsCode;
+            if crate::flows::recovery::allowed_by_orgs(&mut tx, deps, &u, way, now).await? {
+                target = Some((u.id, phone));
+            }
         }
     }
     let state = SessionState::Recovering {
