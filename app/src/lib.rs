@@ -23,7 +23,7 @@ use pages::{
     forgot::ForgotPasswordPage, gallery::GalleryPage, invitation::InvitationPage, login::LoginPage,
     not_found::NotFound, org::OrgInvitationsPage, org::OrgMembersPage, org::OrgSettingsPage,
     orgs::OrgsPage, profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage,
-    security::SecurityPage, verify::VerifyEmailPage,
+    security::SecurityPage, support::SupportPage, verify::VerifyEmailPage,
 };
 
 /// The HTML document around the app (server side only).
@@ -135,6 +135,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:slug/invitations") view=OrgInvitationsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:slug/settings") view=OrgSettingsPage ssr=SsrMode::Async />
                 <Route path=path!("/invitation") view=InvitationPage ssr=SsrMode::Async />
+                <Route path=path!("/support") view=SupportPage ssr=SsrMode::Async />
                 <Route path=path!("/dev/gallery") view=GalleryPage />
             </Routes>
         </Router>

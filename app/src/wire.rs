@@ -1,6 +1,7 @@
 //! Types that cross the wire between server functions and components (compiled on both sides).
 
 pub mod orgs;
+pub mod support;
 
 use gatehouse_core::values::factors::MfaMethod;
 use gatehouse_core::values::failure::{Refusal, Shown};

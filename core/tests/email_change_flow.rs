@@ -10,6 +10,7 @@ use gatehouse_core::flows::email_change::{self, EmailChangeError};
 use gatehouse_core::mechanisms::events::EventKind;
 use gatehouse_core::mechanisms::outbox;
 use gatehouse_core::mechanisms::service::Deps;
+use gatehouse_core::mechanisms::staff::By;
 use gatehouse_core::mechanisms::users;
 use gatehouse_core::store::testing;
 use gatehouse_core::values::clock::FixedClock;
@@ -69,9 +70,14 @@ async fn nothing_changes_until_the_new_address_confirms_and_the_old_one_is_told_
         let d = deps(store, &clock);
         verified_user(&d, "ada@example.com").await;
         let id = ada_id(&d).await;
-        let new = email_change::start(&d, "ada@example.com", " Ada@New.example ", &client())
-            .await
-            .expect("started");
+        let new = email_change::start(
+            &d,
+            "ada@example.com",
+            " Ada@New.example ",
+            By::Operator(&client()),
+        )
+        .await
+        .expect("started");
         assert_eq!(new.as_str(), "ada@new.example");
         assert_eq!(
             email_of_ada(&d, &id).await,
@@ -129,13 +135,23 @@ async fn a_newer_request_or_time_kills_a_link() {
         let d = deps(store, &clock);
         verified_user(&d, "ada@example.com").await;
         let id = ada_id(&d).await;
-        email_change::start(&d, "ada@example.com", "first@new.example", &client())
-            .await
-            .expect("started");
+        email_change::start(
+            &d,
+            "ada@example.com",
+            "first@new.example",
+            By::Operator(&client()),
+        )
+        .await
+        .expect("started");
         let old_link = link_token(&d, "first@new.example").await;
-        email_change::start(&d, "ada@example.com", "second@new.example", &client())
-            .await
-            .expect("started again");
+        email_change::start(
+            &d,
+            "ada@example.com",
+            "second@new.example",
+            By::Operator(&client()),
+        )
+        .await
+        .expect("started again");
         match email_change::confirm(&d, &old_link, &client()).await {
             Err(EmailChangeError::LinkDead) => {}
             other => panic!("{other:?}"),
@@ -158,26 +174,59 @@ async fn an_address_in_use_is_refused_at_the_start_and_at_the_confirmation() {
         verified_user(&d, "ada@example.com").await;
         verified_user(&d, "grace@example.com").await;
         let id = ada_id(&d).await;
-        match email_change::start(&d, "ada@example.com", "grace@example.com", &client()).await {
+        match email_change::start(
+            &d,
+            "ada@example.com",
+            "grace@example.com",
+            By::Operator(&client()),
+        )
+        .await
+        {
             Err(EmailChangeError::Taken) => {}
             other => panic!("{other:?}"),
         }
-        match email_change::start(&d, "nobody@example.com", "x@example.com", &client()).await {
+        match email_change::start(
+            &d,
+            "nobody@example.com",
+            "x@example.com",
+            By::Operator(&client()),
+        )
+        .await
+        {
             Err(EmailChangeError::NoAccount) => {}
             other => panic!("{other:?}"),
         }
-        match email_change::start(&d, "ada@example.com", "ADA@example.com", &client()).await {
+        match email_change::start(
+            &d,
+            "ada@example.com",
+            "ADA@example.com",
+            By::Operator(&client()),
+        )
+        .await
+        {
             Err(EmailChangeError::Same) => {}
             other => panic!("{other:?}"),
         }
-        match email_change::start(&d, "ada@example.com", "not an address", &client()).await {
+        match email_change::start(
+            &d,
+            "ada@example.com",
+            "not an address",
+            By::Operator(&client()),
+        )
+        .await
+        {
             Err(EmailChangeError::Email(_)) => {}
             other => panic!("{other:?}"),
         }
         // Free when asked, taken by the time the link is used.
-        email_change::start(&d, "ada@example.com", "late@example.com", &client())
-            .await
-            .expect("started");
+        email_change::start(
+            &d,
+            "ada@example.com",
+            "late@example.com",
+            By::Operator(&client()),
+        )
+        .await
+        .expect("started");
         let token = link_token(&d, "late@example.com").await;
         verified_user(&d, "late@example.com").await;
         match email_change::confirm(&d, &token, &client()).await {

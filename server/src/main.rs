@@ -71,6 +71,11 @@ enum UserCommand {
     /// Start changing an account's email: a confirmation link goes to NEW and a notice to OLD;
     /// nothing changes until the link is used (support, seed 001).
     ChangeEmail { old: String, new: String },
+    /// Give a person the instance role `support`: they may open the support console
+    /// (`/support`).
+    GrantSupport { email: String },
+    /// Take the role `support` away.
+    RevokeSupport { email: String },
 }
 
 #[derive(Subcommand)]
@@ -399,7 +404,17 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested; finishing in-flight requests");
 }
 
+/// The command line as the actor of a support action (G1: its events say `cli`).
+fn operator(command: &str) -> gatehouse_core::mechanisms::sessions::ClientInfo {
+    gatehouse_core::mechanisms::sessions::ClientInfo {
+        ip: "cli".into(),
+        user_agent: command.into(),
+    }
+}
+
 async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String> {
+    use gatehouse_core::flows::support;
+    use gatehouse_core::mechanisms::staff::By;
     let store = open_store(l).await?;
     let deps = deps(l, store, None)?;
     match cmd {
@@ -447,29 +462,37 @@ async fn user_command(l: &config::Loaded, cmd: UserCommand) -> Result<(), String
             }
         }
         UserCommand::Unlock { email } => {
-            let email = gatehouse_core::flows::support::unlock(&deps, &email)
+            let cli = operator("gatehouse user unlock");
+            let email = support::unlock(&deps, &email, By::Operator(&cli))
                 .await
                 .map_err(|e| e.to_string())?;
-            println!("unlocked {email}");
+            println!("unlocked {email}; the user was notified");
         }
         UserCommand::ResetMfa { email } => {
-            let support = gatehouse_core::mechanisms::sessions::ClientInfo {
-                ip: "cli".into(),
-                user_agent: "gatehouse user reset-mfa".into(),
-            };
-            let email = gatehouse_core::flows::support::reset_mfa(&deps, &email, &support)
+            let cli = operator("gatehouse user reset-mfa");
+            let email = support::reset_mfa(&deps, &email, By::Operator(&cli))
                 .await
                 .map_err(|e| e.to_string())?;
             println!("{email}: sign-in codes now come by email; the user was notified");
         }
-        UserCommand::ChangeEmail { old, new } => {
-            let support = gatehouse_core::mechanisms::sessions::ClientInfo {
-                ip: "cli".into(),
-                user_agent: "gatehouse user change-email".into(),
-            };
-            let new = gatehouse_core::flows::email_change::start(&deps, &old, &new, &support)
+        UserCommand::GrantSupport { email } => {
+            let email = support::grant(&deps, &email)
                 .await
                 .map_err(|e| e.to_string())?;
+            println!("{email} may now open the support console (/support)");
+        }
+        UserCommand::RevokeSupport { email } => {
+            let email = support::revoke(&deps, &email)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{email} no longer has the support role");
+        }
+        UserCommand::ChangeEmail { old, new } => {
+            let cli = operator("gatehouse user change-email");
+            let new =
+                gatehouse_core::flows::email_change::start(&deps, &old, &new, By::Operator(&cli))
+                    .await
+                    .map_err(|e| e.to_string())?;
             println!(
                 "a confirmation link went to {new} and a notice to {}; the email changes when the link is used",
                 old.trim()

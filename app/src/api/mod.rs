@@ -12,6 +12,7 @@ pub mod orgs;
 pub mod profile;
 pub mod recovery;
 pub mod security;
+pub mod support;
 
 /// A short, readable name for a browser from its User-Agent.
 #[cfg(feature = "ssr")]

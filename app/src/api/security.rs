@@ -41,10 +41,16 @@ struct Back {
 }
 
 /// S5: the re-authentication forms serve the Security tab, the Profile tab's phone (`tab` =
-/// "profile") and an organization's ownership hand-over (`org:{slug}`); the answer goes back to
-/// the page they were on.
+/// "profile"), an organization's ownership hand-over (`org:{slug}`) and the support console
+/// (`support:{email searched}`); the answer goes back to the page they were on.
 #[cfg(feature = "ssr")]
 fn back_for(tab: &str) -> Back {
+    if let Some(email) = tab.strip_prefix("support:") {
+        return Back {
+            page: super::support::page(email),
+            form: super::support::FORM,
+        };
+    }
     let slug = tab
         .strip_prefix("org:")
         .filter(|s| gatehouse_core::values::org::is_slug(s));
@@ -109,7 +115,7 @@ fn view_of(
     st: &ctx::AppState,
     flash: Flash,
 ) -> SecurityView {
-    use crate::wire::{ActivityItem, ApplicationItem, Me, ReauthView, SessionItem};
+    use crate::wire::{ApplicationItem, Me, ReauthView, SessionItem};
     use gatehouse_core::values::clock::format_utc;
     use gatehouse_core::values::factors::MfaMethod;
     let now = st.deps.now();
@@ -143,15 +149,7 @@ fn view_of(
                 last_seen: format_utc(s.last_seen_at),
             })
             .collect(),
-        activity: ov
-            .activity
-            .into_iter()
-            .map(|e| ActivityItem {
-                what: activity_words(&e),
-                when: format_utc(e.at),
-                ip: e.ip,
-            })
-            .collect(),
+        activity: ov.activity.into_iter().map(activity_item).collect(),
         applications: ov
             .applications
             .into_iter()
@@ -163,6 +161,18 @@ fn view_of(
             })
             .collect(),
         flash,
+    }
+}
+
+/// G1: an event as the activity lists show it.
+#[cfg(feature = "ssr")]
+pub(crate) fn activity_item(
+    e: gatehouse_core::mechanisms::events::Recorded,
+) -> crate::wire::ActivityItem {
+    crate::wire::ActivityItem {
+        what: activity_words(&e),
+        when: gatehouse_core::values::clock::format_utc(e.at),
+        ip: e.ip,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Reusable building blocks. Every one of them appears in `/dev/gallery` in each of its states.
 
+pub mod activity;
 pub mod avatar;
 pub mod avatar_editor;
 pub mod button;
@@ -14,6 +15,7 @@ pub mod reauth;
 pub mod recovery_codes;
 pub mod top_bar;
 
+pub use activity::ActivityList;
 pub use avatar::AvatarImage;
 pub use avatar_editor::AvatarEditor;
 pub use button::SubmitButton;

@@ -14,4 +14,5 @@ pub mod profile;
 pub mod register;
 pub mod reset;
 pub mod security;
+pub mod support;
 pub mod verify;

@@ -14,8 +14,8 @@ use crate::api::security::{
     SecurityResend, SendResetLink, SignOutOthers, SignOutSession, VerifyPhone,
 };
 use crate::components::{
-    server_view, FormMessage, MfaMethodChoice, PasswordField, PostForm, ProfileFrame, ReauthBox,
-    RecoveryCodesList, SentCodeBox, ServerFn, SubmitButton,
+    server_view, ActivityList, FormMessage, MfaMethodChoice, PasswordField, PostForm, ProfileFrame,
+    ReauthBox, RecoveryCodesList, SentCodeBox, ServerFn, SubmitButton,
 };
 use crate::wire::SecurityView;
 use gatehouse_core::values::factors::MfaMethod;
@@ -223,20 +223,11 @@ fn applications_section(v: &SecurityView) -> impl IntoView + use<> {
 
 /// G1: the newest security events of the account.
 fn activity_section(v: &SecurityView) -> impl IntoView + use<> {
-    let rows = v
-        .activity
-        .clone()
-        .into_iter()
-        .map(|e| {
-            view! {
-                <li><span>{e.what}</span> <small>{format!(" · {} · {}", e.when, e.ip)}</small></li>
-            }
-        })
-        .collect_view();
+    let items = v.activity.clone();
     view! {
         <section class="panel__section" aria-labelledby="activity-title">
             <h3 id="activity-title">"Recent security activity"</h3>
-            <ul class="activity" aria-label="Security events">{rows}</ul>
+            <ActivityList items=items />
         </section>
     }
 }

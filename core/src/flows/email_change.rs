@@ -1,5 +1,6 @@
-//! Changing a person's email address, started by support (`gatehouse user change-email OLD NEW`;
-//! the Profile tab shows the email read-only and points to support).
+//! Changing a person's email address, started by support (`gatehouse user change-email OLD NEW`
+//! or the support console, `mechanisms::staff::By`; the Profile tab shows the email read-only
+//! and points to support).
 //!
 //! - Nothing changes until the new address proves it can receive mail: a single-use link
 //!   (256 random bits, stored as its SHA-256 digest by `mechanisms::email_links`) goes to the new
@@ -17,6 +18,7 @@ use crate::mechanisms::messages;
 use crate::mechanisms::outbox;
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::ClientInfo;
+use crate::mechanisms::staff::{By, StaffError};
 use crate::mechanisms::users::{self, User};
 use crate::values::clock::Timestamp;
 use crate::values::email::{Email, EmailError};
@@ -37,8 +39,23 @@ pub enum EmailChangeError {
     Taken,
     #[error("This link is invalid, was already used or has expired.")]
     LinkDead,
+    /// The console: not a support person (404), or S5.
+    #[error("not found")]
+    NotSupport,
+    #[error("For your safety, confirm it is you first.")]
+    ReauthRequired,
     #[error(transparent)]
     Store(#[from] sqlx::Error),
+}
+
+impl From<StaffError> for EmailChangeError {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::NotSupport => Self::NotSupport,
+            StaffError::ReauthRequired => Self::ReauthRequired,
+            StaffError::Store(s) => Self::Store(s),
+        }
+    }
 }
 
 impl crate::values::failure::Refusal for EmailChangeError {
@@ -57,7 +74,7 @@ pub async fn start(
     deps: &Deps,
     old: &str,
     new: &str,
-    client: &ClientInfo,
+    by: By<'_>,
 ) -> Result<Email, EmailChangeError> {
     let (old, new) = (Email::parse(old)?, Email::parse(new)?);
     if old == new {
@@ -65,6 +82,7 @@ pub async fn start(
     }
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
+    let actor = by.actor(&mut tx, now).await?;
     let user = users::by_email(&mut tx, &old)
         .await?
         .ok_or(EmailChangeError::NoAccount)?;
@@ -90,14 +108,12 @@ pub async fn start(
     outbox::enqueue(&mut tx, &confirm, now).await?;
     let notice = messages::email_change_notice(old.as_str(), &new.masked(), false);
     outbox::enqueue(&mut tx, &notice, now).await?;
-    events::record(
-        &mut tx,
-        Some(&user.id),
-        EventKind::EmailChangeStarted,
-        client,
-        now,
-    )
-    .await?;
+    let about = events::About {
+        org_id: None,
+        actor_id: actor.as_deref(),
+    };
+    let kind = EventKind::EmailChangeStarted;
+    events::record_about(&mut tx, Some(&user.id), kind, about, by.client(), now).await?;
     tx.commit().await?;
     Ok(new)
 }

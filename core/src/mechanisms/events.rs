@@ -46,11 +46,12 @@ pub enum EventKind {
     OrgOwnershipReceived,
     OrgOwnershipHandedOver,
     OrgSettingsChanged,
+    AccountUnlocked,
 }
 
 impl EventKind {
     /// Every kind, for reading a stored name back.
-    pub const ALL: [EventKind; 39] = [
+    pub const ALL: [EventKind; 40] = [
         EventKind::Registered,
         EventKind::RegistrationAttemptExisting,
         EventKind::EmailVerified,
@@ -90,6 +91,7 @@ impl EventKind {
         EventKind::OrgOwnershipReceived,
         EventKind::OrgOwnershipHandedOver,
         EventKind::OrgSettingsChanged,
+        EventKind::AccountUnlocked,
     ];
 
     /// The stored name (unchanged since the first migration) and the words the activity log
@@ -157,6 +159,7 @@ impl EventKind {
                 "org_ownership_handed_over",
                 "Handed over ownership of an organization",
             ),
+            EventKind::AccountUnlocked => ("account_unlocked", "Sign-in unlocked by support"),
             EventKind::OrgSettingsChanged => (
                 "org_settings_changed",
                 "Sign-in rules of an organization changed",

@@ -161,6 +161,20 @@ pub fn mfa_reset(to: &str, login_link: &str) -> Message {
     email(to, "Your sign-in method was reset", text, html)
 }
 
+/// R1: support lifted the pause on sign-in.
+pub fn account_unlocked(to: &str, login_link: &str) -> Message {
+    let text = format!(
+        "Gatehouse support lifted the pause on signing in to your account after failed attempts. You can sign in again:\n\n\
+         {login_link}\n\nIf you did not ask for this, change your password and contact support.\n"
+    );
+    let html = format!(
+        "<p>Gatehouse support lifted the pause on signing in to your account after failed attempts. You can sign in again.</p>{}\
+         <p>If you did not ask for this, change your password and contact support.</p>",
+        button(login_link, "Sign in")
+    );
+    email(to, "Your account was unlocked", text, html)
+}
+
 /// F2/F3: the reset link (built from the public URL by the caller), valid `minutes`.
 pub fn password_reset(to: &str, first_name: &str, link: &str, minutes: i64) -> Message {
     let text = format!(

@@ -225,6 +225,7 @@ pub async fn activate_phone(
         user_id,
         MfaMethod::Sms,
         EventKind::MfaEnrolled,
+        None,
         client,
         now,
     )
@@ -242,6 +243,7 @@ async fn switch_method(
     user_id: &str,
     to: MfaMethod,
     why: EventKind,
+    actor: Option<&str>,
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
@@ -255,7 +257,11 @@ async fn switch_method(
     .await?;
     recovery_codes::clear(conn, user_id).await?;
     users::set_mfa_method(conn, user_id, to, now).await?;
-    events::record(conn, Some(user_id), why, client, now).await?;
+    let about = events::About {
+        org_id: None,
+        actor_id: actor,
+    };
+    events::record_about(conn, Some(user_id), why, about, client, now).await?;
     Ok(())
 }
 
@@ -272,6 +278,7 @@ pub async fn use_email(
         user_id,
         MfaMethod::Email,
         EventKind::MfaChanged,
+        None,
         client,
         now,
     )
@@ -395,7 +402,16 @@ pub async fn confirm_totp(
         .execute(&mut *conn)
         .await?;
     let why = EventKind::MfaEnrolled;
-    switch_method(conn, user_id, MfaMethod::Authenticator, why, client, now).await?;
+    switch_method(
+        conn,
+        user_id,
+        MfaMethod::Authenticator,
+        why,
+        None,
+        client,
+        now,
+    )
+    .await?;
     Ok(recovery_codes::regenerate(conn, key, user_id, now).await?)
 }
 
@@ -424,11 +440,12 @@ pub async fn verify_totp(
 pub async fn reset_to_email(
     conn: &mut Conn,
     user_id: &str,
+    actor: Option<&str>,
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<(), MfaError> {
     let why = EventKind::MfaReset;
-    Ok(switch_method(conn, user_id, MfaMethod::Email, why, client, now).await?)
+    Ok(switch_method(conn, user_id, MfaMethod::Email, why, actor, client, now).await?)
 }
 
 #[cfg(test)]
@@ -558,7 +575,7 @@ mod tests {
             let uid = user(&mut c).await;
             let t = 1_700_000_000;
             enrolled(&mut c, &key, &uid, t).await;
-            reset_to_email(&mut c, &uid, &ClientInfo::default(), t + 60)
+            reset_to_email(&mut c, &uid, None, &ClientInfo::default(), t + 60)
                 .await
                 .expect("reset");
             assert_eq!(method(&mut c, &uid).await, MfaMethod::Email);

@@ -24,6 +24,7 @@ pub mod secret;
 pub mod service;
 pub mod sessions;
 pub mod signing;
+pub mod staff;
 pub mod sweep;
 pub mod tally;
 pub mod totp;
