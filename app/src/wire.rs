@@ -9,9 +9,15 @@ use gatehouse_core::values::photo::AvatarSize;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// A value percent-encoded for a query string (`/login?email=…`).
+/// A value percent-encoded for a query string (`/login?email=…`): everything but RFC 3986's
+/// unreserved characters.
 pub fn query_value(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, QUERY).to_string()
 }
 
 /// Fields whose values a [`Flash`] never keeps.
@@ -392,11 +398,13 @@ pub struct VerifyView {
     pub flash: Flash,
 }
 
-/// `/confirm-email`: support's email change, before (and after) the new address confirms it.
+/// `/confirm-email`: support's email change, before (and after) an address confirms it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailChangeView {
     /// The link can still be used.
     pub live: bool,
+    /// The link went to the address in use (not the new one).
+    pub to_current: bool,
     pub name: String,
     pub old_email: String,
     pub new_email: String,

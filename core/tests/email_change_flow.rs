@@ -1,12 +1,12 @@
-//! Support's email change on SQLite and PostgreSQL: nothing changes until the new address uses
-//! its link; the old address is told at the start and at the end; reading the link changes
+//! Support's email change on SQLite and PostgreSQL: nothing changes until both addresses used
+//! their links (in either order); the old address is told at the end; reading a link changes
 //! nothing (E4); a link works once, dies with a newer request and with time; an address another
 //! account took meanwhile is refused; both steps are in the activity log (G1).
 
 mod common;
 
 use common::*;
-use gatehouse_core::flows::email_change::{self, EmailChangeError};
+use gatehouse_core::flows::email_change::{self, Confirmed, EmailChangeError, Side};
 use gatehouse_core::mechanisms::events::EventKind;
 use gatehouse_core::mechanisms::outbox;
 use gatehouse_core::mechanisms::service::Deps;
@@ -28,10 +28,19 @@ async fn mail_to(d: &Deps, to: &str) -> Vec<outbox::Message> {
         .collect()
 }
 
-/// The token in the newest confirmation link sent to `to`.
+/// The token in the newest confirmation link sent to the new address `to`.
 async fn link_token(d: &Deps, to: &str) -> String {
+    token_in(d, to, "Confirm your new email address").await
+}
+
+/// The token in the newest confirmation link sent to the address in use, `to`.
+async fn old_link_token(d: &Deps, to: &str) -> String {
+    token_in(d, to, "A change of your email address was requested").await
+}
+
+async fn token_in(d: &Deps, to: &str, subject: &str) -> String {
     let m = mail_to(d, to).await.remove(0);
-    assert_eq!(m.subject, "Confirm your new email address");
+    assert_eq!(m.subject, subject);
     let at = m.text.find("/confirm-email?token=").expect("the link");
     assert!(
         m.text[..at].ends_with("https://id.example.com"),
@@ -64,7 +73,7 @@ async fn ada_id(d: &Deps) -> String {
 }
 
 #[tokio::test]
-async fn nothing_changes_until_the_new_address_confirms_and_the_old_one_is_told_twice() {
+async fn nothing_changes_until_both_addresses_confirm_and_the_old_one_is_told() {
     for store in testing::all().await {
         let clock = FixedClock::at(1_000_000);
         let d = deps(store, &clock);
@@ -85,11 +94,8 @@ async fn nothing_changes_until_the_new_address_confirms_and_the_old_one_is_told_
             "nothing yet"
         );
         let told = mail_to(&d, "ada@example.com").await;
-        assert_eq!(
-            told[0].subject,
-            "A change of your email address was requested"
-        );
         assert!(told[0].text.contains(&new.masked()), "{}", told[0].text);
+        let old_token = old_link_token(&d, "ada@example.com").await;
 
         let token = link_token(&d, "ada@new.example").await;
         // E4: reading the link changes nothing.
@@ -99,17 +105,15 @@ async fn nothing_changes_until_the_new_address_confirms_and_the_old_one_is_told_
             .expect("live");
         assert_eq!(p.new_email.as_str(), "ada@new.example");
         assert_eq!(p.user.email.as_str(), "ada@example.com");
+        assert_eq!(p.side, Side::New);
         assert_eq!(email_of_ada(&d, &id).await, "ada@example.com");
 
-        let done = email_change::confirm(&d, &token, &client())
+        // The new address alone does not change it.
+        let first = email_change::confirm(&d, &token, &client())
             .await
             .expect("confirmed");
-        assert_eq!(done.as_str(), "ada@new.example");
-        assert_eq!(email_of_ada(&d, &id).await, "ada@new.example");
-        assert_eq!(
-            mail_to(&d, "ada@example.com").await[0].subject,
-            "Your email address was changed"
-        );
+        assert_eq!(first, Confirmed::Waiting(Side::New));
+        assert_eq!(email_of_ada(&d, &id).await, "ada@example.com", "one of two");
         // Single use.
         match email_change::confirm(&d, &token, &client()).await {
             Err(EmailChangeError::LinkDead) => {}
@@ -119,6 +123,18 @@ async fn nothing_changes_until_the_new_address_confirms_and_the_old_one_is_told_
             .await
             .expect("read")
             .is_none());
+        // The address in use agrees: now it changes.
+        let p = email_change::pending(&d, &old_token).await.expect("read");
+        assert_eq!(p.map(|p| p.side), Some(Side::Current));
+        let done = email_change::confirm(&d, &old_token, &client())
+            .await
+            .expect("confirmed");
+        assert_eq!(done, Confirmed::Changed(new.clone()));
+        assert_eq!(email_of_ada(&d, &id).await, "ada@new.example");
+        assert_eq!(
+            mail_to(&d, "ada@example.com").await[0].subject,
+            "Your email address was changed"
+        );
         let kinds = event_kinds(&d, &id).await;
         assert_eq!(
             &kinds[..2],
@@ -157,6 +173,15 @@ async fn a_newer_request_or_time_kills_a_link() {
             other => panic!("{other:?}"),
         }
         let link = link_token(&d, "second@new.example").await;
+        // The address in use confirms the second request; the first request's new-address
+        // link stays dead, so nothing changes through it.
+        let current = old_link_token(&d, "ada@example.com").await;
+        assert_eq!(
+            email_change::confirm(&d, &current, &client())
+                .await
+                .expect("ok"),
+            Confirmed::Waiting(Side::Current)
+        );
         clock.advance(email_change::TTL_SECS + 1);
         match email_change::confirm(&d, &link, &client()).await {
             Err(EmailChangeError::LinkDead) => {}
@@ -228,6 +253,10 @@ async fn an_address_in_use_is_refused_at_the_start_and_at_the_confirmation() {
         .await
         .expect("started");
         let token = link_token(&d, "late@example.com").await;
+        let current = old_link_token(&d, "ada@example.com").await;
+        email_change::confirm(&d, &current, &client())
+            .await
+            .expect("the address in use agrees");
         verified_user(&d, "late@example.com").await;
         match email_change::confirm(&d, &token, &client()).await {
             Err(EmailChangeError::Taken) => {}

@@ -292,11 +292,11 @@ fn m8_cli_reset_mfa_switches_to_email_and_notifies_the_user() {
     );
 }
 
-/// Support's email change (`gatehouse user change-email OLD NEW`): the new address gets a link
-/// whose page changes nothing until its button is pressed (E4); the old address is told at the
-/// start and at the end.
+/// Support's email change (`gatehouse user change-email OLD NEW`): each address gets a link
+/// whose page changes nothing until its button is pressed (E4); the change is made when both
+/// have confirmed, and the old address is told.
 #[test]
-fn cli_change_email_waits_for_the_new_address_and_tells_the_old_one() {
+fn cli_change_email_waits_for_both_addresses_and_tells_the_old_one() {
     let s = Server::start(&[]);
     let (mut c, _) = sign_up_and_in(&s, "ada@example.com");
     let out = s.cli(&["user", "change-email", "ada@example.com", "ada@new.example"]);
@@ -314,9 +314,10 @@ fn cli_change_email_waits_for_the_new_address_and_tells_the_old_one() {
         0,
     );
     assert!(
-        notice.contains("Nothing changes until that address confirms it."),
+        notice.contains("Nothing changes until both that address and this one confirm it."),
         "{notice}"
     );
+    let current_link = after(&notice, "confirm here: ").to_string();
     let mail = newest(
         &mut c,
         "ada@new.example",
@@ -342,6 +343,27 @@ fn cli_change_email_waits_for_the_new_address_and_tells_the_old_one() {
     assert!(c.get("/profile").body.contains("ada@example.com"));
 
     let r = c.form("/api/confirm_email_change", &path, &[("token", &token)]);
+    assert_eq!(r.header("location"), Some("/confirm-email"));
+    assert!(c
+        .get("/confirm-email")
+        .body
+        .contains("The address in use now must confirm too"));
+    assert!(
+        c.get("/profile").body.contains("ada@example.com"),
+        "not yet"
+    );
+    // The address in use confirms: now it changes.
+    let current_token = current_link
+        .split_once("token=")
+        .map(|(_, t)| t.to_string())
+        .expect("token");
+    let current_path = format!("/confirm-email?token={current_token}");
+    assert!(c.get(&current_path).body.contains("Confirm the change"));
+    let r = c.form(
+        "/api/confirm_email_change",
+        &current_path,
+        &[("token", &current_token)],
+    );
     assert_eq!(r.header("location"), Some("/confirm-email"));
     assert!(c
         .get("/confirm-email")

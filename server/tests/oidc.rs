@@ -315,7 +315,7 @@ fn o1_a_wrong_redirect_uri_gets_an_error_page_and_is_never_redirected_to() {
     // login_hint fills in the sign-in page's address.
     let r = b.get(&authorize(&id, "&login_hint=grace%40example.com"));
     let to = r.header("location").expect("to sign-in").to_string();
-    assert_eq!(to, "/login?email=grace%40example%2Ecom");
+    assert_eq!(to, "/login?email=grace%40example.com");
     let page = b.get(&to).body;
     assert!(page.contains("value=\"grace@example.com\""), "{page}");
 }

@@ -154,3 +154,61 @@ fn a_member_posting_to_admin_functions_directly_is_refused_and_nothing_changes()
     let r = Client::new(&s).get("/orgs/acme-corp");
     assert_eq!(r.header("location"), Some("/login"), "{}", r.body);
 }
+
+/// The support console: 404 for everyone without the role (signed out too), even for its
+/// actions; a support person finds a person, unlocks them, and the person's activity names who
+/// did it (G1) and they are emailed.
+#[test]
+fn the_support_console_is_404_for_everyone_else_and_its_actions_name_the_support_person() {
+    let s = Server::start(&[]);
+    let (mut sue, _) = sign_up_and_in(&s, "sue@example.com");
+    let (mut ada, _) = sign_up_and_in(&s, "ada@example.com");
+    assert_eq!(sue.get("/support").status, 404, "not support yet");
+    let out = s.cli(&["user", "grant-support", "sue@example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = sue.get("/support");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(">Support<"), "{}", page.body);
+    assert_eq!(ada.get("/support").status, 404);
+    assert_eq!(Client::new(&s).get("/support").status, 404);
+    let r = ada.form(
+        "/api/support_unlock",
+        "/support",
+        &[("email", "sue@example.com")],
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    let page = sue.get("/support?email=ada%40example.com").body;
+    assert!(page.contains("Recent security activity"), "{page}");
+    assert!(
+        page.contains("Unlock account"),
+        "fresh sign-in, no re-authentication: {page}"
+    );
+    let r = sue.form(
+        "/api/support_unlock",
+        "/support?email=ada%40example.com",
+        &[("email", "ada@example.com")],
+    );
+    assert_eq!(
+        r.header("location"),
+        Some("/support?email=ada%40example.com")
+    );
+    let page = sue.get("/support?email=ada%40example.com").body;
+    assert!(page.contains("Done: they can sign in again."), "{page}");
+    let mail = newest(&mut sue, "ada@example.com", "Your account was unlocked", 0);
+    assert!(mail.contains("support lifted the pause"), "{mail}");
+    let theirs = ada.get("/profile/security").body;
+    assert!(
+        theirs.contains("Sign-in unlocked by support (by Ada Lovelace (sue@example.com))"),
+        "{theirs}"
+    );
+    let page = sue.get("/support?email=nobody%40example.com").body;
+    assert!(
+        page.contains("No account uses that email address."),
+        "{page}"
+    );
+}

@@ -131,6 +131,7 @@ pub async fn get_email_change_view(token: String) -> Result<EmailChangeView, Ser
     Ok(match pending {
         Some(p) => EmailChangeView {
             live: true,
+            to_current: p.side == gatehouse_core::flows::email_change::Side::Current,
             name: p.user.display_name(),
             old_email: p.user.email.masked(),
             new_email: p.new_email.to_string(),
@@ -144,17 +145,22 @@ pub async fn get_email_change_view(token: String) -> Result<EmailChangeView, Ser
     })
 }
 
-/// The button on the confirmation page: the address changes now.
+/// The button on the confirmation page: this address confirms; the address changes when both
+/// have.
 #[server(endpoint = "confirm_email_change")]
 pub async fn confirm_email_change(token: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
+    use gatehouse_core::flows::email_change::{Confirmed, Side};
     match gatehouse_core::flows::email_change::confirm(&st.deps, &token, &ctx::client()).await {
-        Ok(new) => {
-            ctx::notice(
-                &st,
-                "email_change",
-                format!("Your email address is now {new}. Use it to sign in."),
-            );
+        Ok(done) => {
+            let text = match done {
+                Confirmed::Changed(new) => {
+                    format!("Your email address is now {new}. Use it to sign in.")
+                }
+                Confirmed::Waiting(Side::New) => "Thank you. The address in use now must confirm too; nothing changes until it does.".to_string(),
+                Confirmed::Waiting(Side::Current) => "Thank you. The new address must confirm too; nothing changes until it does.".to_string(),
+            };
+            ctx::notice(&st, "email_change", text);
         }
         Err(e) => {
             ctx::fail(&st, "email_change", "token", &e, &[]);

@@ -1,6 +1,7 @@
-//! `/confirm-email?token=…`: the page the link of support's email change opens. Opening it
-//! changes nothing (E4); it says whose address changes to what, and only its button **Confirm my
-//! new email** (a POST) makes the change. The old address was told when support started it.
+//! `/confirm-email?token=…`: the page the links of support's email change open (one went to
+//! the new address, one to the address in use). Opening it changes nothing (E4); it says whose
+//! address changes to what, and only its button (**Confirm my new email** or **Confirm the
+//! change**, a POST) confirms; the address changes once both have.
 
 use crate::api::accounts::{get_email_change_view, ConfirmEmailChange};
 use crate::components::{
@@ -26,6 +27,11 @@ pub fn ConfirmEmailPage() -> impl IntoView {
 }
 
 fn confirm(v: EmailChangeView, token: String) -> impl IntoView {
+    let label = if v.to_current {
+        "Confirm the change"
+    } else {
+        "Confirm my new email"
+    };
     view! {
         <AuthCard title=TITLE>
             <FormMessage error=v.flash.form_error.clone() />
@@ -33,10 +39,10 @@ fn confirm(v: EmailChangeView, token: String) -> impl IntoView {
                 "Support was asked to change the email of " <strong>{v.name}</strong> "'s account from "
                 {v.old_email} " to " <strong>{v.new_email}</strong> "."
             </p>
-            <p>"Nothing changes until you confirm. This link works until " {v.expires_at} "."</p>
+            <p>"Nothing changes until both addresses confirm. This link works until " {v.expires_at} "."</p>
             <PostForm to=ConfirmEmailChange::url()>
                 <input type="hidden" name="token" value=token />
-                <SubmitButton label="Confirm my new email" />
+                <SubmitButton label=label />
             </PostForm>
             <p class="card__aside">"If you did not ask for this, close this page: nothing will change."</p>
         </AuthCard>

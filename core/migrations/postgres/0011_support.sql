@@ -6,3 +6,7 @@ CREATE TABLE staff (
     granted_at BIGINT NOT NULL,
     PRIMARY KEY (user_id, role)
 );
+
+-- Support's email change is confirmed from both addresses: its two links share a request id,
+-- and the change is made when both are used.
+ALTER TABLE email_tokens ADD COLUMN request_id TEXT;

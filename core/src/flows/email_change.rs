@@ -2,12 +2,13 @@
 //! or the support console, `mechanisms::staff::By`; the Profile tab shows the email read-only
 //! and points to support).
 //!
-//! - Nothing changes until the new address proves it can receive mail: a single-use link
-//!   (256 random bits, stored as its SHA-256 digest by `mechanisms::email_links`) goes to the new
-//!   address; the old one is told at once and again when the change is made, so a change the
-//!   owner did not ask for cannot pass unnoticed.
-//! - E4: opening the link only shows what would change (`pending`); the page's button (a POST)
-//!   makes it (`confirm`). A newer request kills the older links of the same account.
+//! - Both addresses confirm: a single-use link (256 random bits, stored as its SHA-256 digest by
+//!   `mechanisms::email_links`) goes to the new address (it can receive mail) and another to
+//!   the address in use (its owner agrees); the change is made when the second one is used, and
+//!   the old address is told. A change the owner did not ask for cannot pass unnoticed, and a
+//!   support person alone cannot move an account to an address of their choosing.
+//! - E4: opening a link only shows what would change (`pending`); the page's button (a POST)
+//!   confirms (`confirm`). A newer request kills the older links of the same account.
 //! - The new address must not belong to another account, checked when the change starts and
 //!   again (in the same statement as the change, by the unique index) when it is made.
 //! - G1: both steps are security events of the account.
@@ -23,7 +24,10 @@ use crate::mechanisms::users::{self, User};
 use crate::values::clock::Timestamp;
 use crate::values::email::{Email, EmailError};
 
+/// The link to the new address.
 const PURPOSE: &str = "change_email";
+/// The link to the address in use.
+const PURPOSE_OLD: &str = "change_email_old";
 /// How long the confirmation link works.
 pub const TTL_SECS: i64 = 24 * 3600;
 
@@ -68,8 +72,8 @@ impl crate::values::failure::Refusal for EmailChangeError {
     }
 }
 
-/// Starts the change of `old`'s address to `new`: the link to the new address, the notice to
-/// the old one, a G1 event. Returns the new address.
+/// Starts the change of `old`'s address to `new`: a confirmation link to each address, a G1
+/// event naming who started it. Returns the new address.
 pub async fn start(
     deps: &Deps,
     old: &str,
@@ -91,23 +95,30 @@ pub async fn start(
     }
     // A newer request replaces every older link of this account.
     email_links::revoke_all(&mut tx, &user.id, PURPOSE, now).await?;
-    let token = deps.random.token(32);
-    email_links::issue(
-        &mut tx,
-        &token,
-        &user.id,
-        PURPOSE,
-        TTL_SECS,
-        Some(new.as_str()),
-        now,
-    )
-    .await?;
-    let link = deps.link(&format!("/confirm-email?token={}", token.expose()));
-    let confirm =
-        messages::email_change_confirm(new.as_str(), &user.first_name, &link, TTL_SECS / 3600);
-    outbox::enqueue(&mut tx, &confirm, now).await?;
-    let notice = messages::email_change_notice(old.as_str(), &new.masked(), false);
-    outbox::enqueue(&mut tx, &notice, now).await?;
+    email_links::revoke_all(&mut tx, &user.id, PURPOSE_OLD, now).await?;
+    let request = crate::mechanisms::secret::new_id();
+    let mut links = Vec::new();
+    for purpose in [PURPOSE, PURPOSE_OLD] {
+        let token = deps.random.token(32);
+        let ttl = TTL_SECS;
+        email_links::issue(
+            &mut tx,
+            &token,
+            &user.id,
+            purpose,
+            ttl,
+            Some(new.as_str()),
+            now,
+        )
+        .await?;
+        email_links::tag(&mut tx, &token, &request).await?;
+        links.push(deps.link(&format!("/confirm-email?token={}", token.expose())));
+    }
+    let hours = TTL_SECS / 3600;
+    let to_new = messages::email_change_confirm(new.as_str(), &user.first_name, &links[0], hours);
+    outbox::enqueue(&mut tx, &to_new, now).await?;
+    let to_old = messages::email_change_confirm_old(old.as_str(), &new.masked(), &links[1], hours);
+    outbox::enqueue(&mut tx, &to_old, now).await?;
     let about = events::About {
         org_id: None,
         actor_id: actor.as_deref(),
@@ -118,44 +129,93 @@ pub async fn start(
     Ok(new)
 }
 
+/// Which address a link was sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The new address.
+    New,
+    /// The address in use.
+    Current,
+}
+
+impl Side {
+    fn purpose(self) -> &'static str {
+        match self {
+            Side::New => PURPOSE,
+            Side::Current => PURPOSE_OLD,
+        }
+    }
+    fn other(self) -> Side {
+        match self {
+            Side::New => Side::Current,
+            Side::Current => Side::New,
+        }
+    }
+}
+
 /// What a working link would change (E4: reading it changes nothing).
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub user: User,
     pub new_email: Email,
     pub expires_at: Timestamp,
+    pub side: Side,
 }
 
 /// The change behind a link, while the link works.
 pub async fn pending(deps: &Deps, token: &str) -> Result<Option<Pending>, sqlx::Error> {
     let mut c = deps.store.read().await?;
-    let Some(link) = email_links::live(&mut c, token, PURPOSE, deps.now()).await? else {
-        return Ok(None);
-    };
-    let Some(new_email) = link.new_email.as_deref().and_then(|n| Email::parse(n).ok()) else {
-        return Ok(None);
-    };
-    Ok(users::by_id(&mut c, &link.user_id)
-        .await?
-        .map(|user| Pending {
-            user,
-            new_email,
-            expires_at: link.expires_at,
-        }))
+    for side in [Side::New, Side::Current] {
+        let Some(link) = email_links::live(&mut c, token, side.purpose(), deps.now()).await? else {
+            continue;
+        };
+        let Some(new_email) = link.new_email.as_deref().and_then(|n| Email::parse(n).ok()) else {
+            return Ok(None);
+        };
+        return Ok(users::by_id(&mut c, &link.user_id)
+            .await?
+            .map(|user| Pending {
+                user,
+                new_email,
+                expires_at: link.expires_at,
+                side,
+            }));
+    }
+    Ok(None)
 }
 
-/// The confirmation page's button: uses the link (once) and changes the address; the old
-/// address is told. Returns the new address.
+/// What a confirmation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmed {
+    /// Both addresses confirmed: the account uses this one now.
+    Changed(Email),
+    /// This address confirmed; the other one has not yet.
+    Waiting(Side),
+}
+
+/// The confirmation page's button: uses the link (once); when the other address confirmed too,
+/// the address changes and the old one is told.
 pub async fn confirm(
     deps: &Deps,
     token: &str,
     client: &ClientInfo,
-) -> Result<Email, EmailChangeError> {
+) -> Result<Confirmed, EmailChangeError> {
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
-    let link = email_links::consume(&mut tx, token, PURPOSE, now)
-        .await?
-        .ok_or(EmailChangeError::LinkDead)?;
+    let mut used = None;
+    for side in [Side::New, Side::Current] {
+        if let Some(link) = email_links::consume(&mut tx, token, side.purpose(), now).await? {
+            used = Some((side, link));
+            break;
+        }
+    }
+    let (side, link) = used.ok_or(EmailChangeError::LinkDead)?;
+    let request = link.request_id.clone().unwrap_or_default();
+    let other = side.other().purpose();
+    if !email_links::used_in_request(&mut tx, &link.user_id, other, &request).await? {
+        tx.commit().await?;
+        return Ok(Confirmed::Waiting(side));
+    }
     let new = Email::parse(link.new_email.as_deref().unwrap_or_default())?;
     let user_id = link.user_id;
     let user = users::by_id(&mut tx, &user_id)
@@ -174,7 +234,7 @@ pub async fn confirm(
     if changed.rows_affected() != 1 {
         return Err(EmailChangeError::Taken);
     }
-    let notice = messages::email_change_notice(user.email.as_str(), &new.masked(), true);
+    let notice = messages::email_change_done(user.email.as_str(), &new.masked());
     outbox::enqueue(&mut tx, &notice, now).await?;
     events::record(
         &mut tx,
@@ -185,5 +245,5 @@ pub async fn confirm(
     )
     .await?;
     tx.commit().await?;
-    Ok(new)
+    Ok(Confirmed::Changed(new))
 }

@@ -19,6 +19,8 @@ pub struct Live {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub new_email: Option<String>,
+    /// Links issued together (support's email change: one to each address) share this.
+    pub request_id: Option<String>,
 }
 
 fn live_of(row: &sqlx::any::AnyRow) -> Result<Live, sqlx::Error> {
@@ -27,10 +29,11 @@ fn live_of(row: &sqlx::any::AnyRow) -> Result<Live, sqlx::Error> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         new_email: row.try_get("new_email")?,
+        request_id: row.try_get("request_id")?,
     })
 }
 
-const LIVE: &str = "user_id, created_at, expires_at, new_email";
+const LIVE: &str = "user_id, created_at, expires_at, new_email, request_id";
 
 /// Stores a link's token of `purpose` (only its SHA-256 digest), working for `ttl_secs`.
 pub async fn issue(
@@ -116,6 +119,37 @@ pub async fn revoke_all(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Marks the link of `token` as one of the links of `request_id`.
+pub async fn tag(conn: &mut Conn, token: &Secret, request_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE email_tokens SET request_id = $2 WHERE token_hash = $1")
+        .bind(token.digest())
+        .bind(request_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether the link of `purpose` issued with `request_id` was used. (A link is revoked only
+/// together with every other link of its purpose for the account, by a newer request, so while
+/// one link of a request still works, a used sibling was used, not revoked.)
+pub async fn used_in_request(
+    conn: &mut Conn,
+    user_id: &str,
+    purpose: &str,
+    request_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM email_tokens WHERE user_id = $1 AND purpose = $2 \
+         AND request_id = $3 AND used_at IS NOT NULL",
+    )
+    .bind(user_id)
+    .bind(purpose)
+    .bind(request_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
 }
 
 /// F2: how long a reset link works.

@@ -120,29 +120,41 @@ pub fn email_change_confirm(to: &str, first_name: &str, link: &str, hours: i64) 
     email(to, "Confirm your new email address", text, html)
 }
 
-/// Support's email change: the notice to the address in use now, when the change starts
-/// (`done` false) and when it is made (`done` true).
-pub fn email_change_notice(to: &str, new_masked: &str, done: bool) -> Message {
-    let (subject, what) = if done {
-        (
-            "Your email address was changed",
-            format!("Your Gatehouse account now uses {new_masked} to sign in. This address no longer does."),
-        )
-    } else {
-        (
-            "A change of your email address was requested",
-            format!(
-                "Gatehouse support started changing the email of your account to {new_masked}. \
-                 Nothing changes until that address confirms it."
-            ),
-        )
-    };
+/// Support's email change, to the address in use now: what was asked, and its own
+/// confirmation link (both addresses must confirm).
+pub fn email_change_confirm_old(to: &str, new_masked: &str, link: &str, hours: i64) -> Message {
+    let what = format!(
+        "Gatehouse support started changing the email of your account to {new_masked}. \
+         Nothing changes until both that address and this one confirm it."
+    );
+    let text = format!(
+        "{what}\n\nIf you asked for it, confirm here: {link}\n\nThe link expires in {hours} hours. \
+         If you did not ask for this, do not confirm, and contact support at once.\n"
+    );
+    let html = format!(
+        "<p>{}</p>{}<p>The link expires in {hours} hours. If you did not ask for this, do not confirm, and contact support at once.</p>",
+        escape(&what),
+        button(link, "Confirm the change")
+    );
+    email(
+        to,
+        "A change of your email address was requested",
+        text,
+        html,
+    )
+}
+
+/// Support's email change is made: the notice to the address the account no longer uses.
+pub fn email_change_done(to: &str, new_masked: &str) -> Message {
+    let what = format!(
+        "Your Gatehouse account now uses {new_masked} to sign in. This address no longer does."
+    );
     let text = format!("{what}\n\nIf you did not ask for this, contact support at once.\n");
     let html = format!(
         "<p>{}</p><p>If you did not ask for this, contact support at once.</p>",
         escape(&what)
     );
-    email(to, subject, text, html)
+    email(to, "Your email address was changed", text, html)
 }
 
 /// M8: support reset the sign-in method to email codes.
