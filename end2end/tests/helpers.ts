@@ -1,5 +1,7 @@
 import { expect, type Page, type APIRequestContext } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 
 export const PASSWORD = 'tulip-rain-77';
 
@@ -178,4 +180,19 @@ export async function serverNow(request: APIRequestContext): Promise<number> {
 export async function advanceClock(request: APIRequestContext, seconds: number): Promise<void> {
   const res = await request.post(`/dev/clock?advance=${seconds}`);
   expect(res.status()).toBe(200);
+}
+
+/**
+ * Runs the `gatehouse` command line (the release build) on the database of the server under
+ * test, named by E2E_DATABASE_URL (.ci/test sets it); returns what it printed.
+ */
+export function gatehouseCli(args: string[]): string {
+  const dbUrl = process.env.E2E_DATABASE_URL;
+  if (!dbUrl) throw new Error('E2E_DATABASE_URL must name the database of the server under test (.ci/test sets it)');
+  const root = path.resolve(__dirname, '..', '..');
+  return execFileSync(path.join(root, 'target', 'release', 'gatehouse'), args, {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: dbUrl },
+    encoding: 'utf8',
+  });
 }

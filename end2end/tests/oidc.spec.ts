@@ -1,9 +1,9 @@
 import { test, expect, type Page } from '@playwright/test';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  PASSWORD, codeIn, hydrated, mailCount, noAxeViolations, registerAndVerify, signOut, uniqueEmail, waitForMail,
+  PASSWORD, codeIn, gatehouseCli, hydrated, mailCount, noAxeViolations, registerAndVerify, signOut, uniqueEmail, waitForMail,
 } from './helpers';
 
 // Issue 13: Gatehouse as an OpenID Connect provider for a team's own applications. Each
@@ -29,14 +29,9 @@ async function freePort(): Promise<number> {
 
 /** Registers an application and starts it; returns its address. */
 async function application(baseURL: string, name: string, flags: string[]): Promise<string> {
-  const dbUrl = process.env.E2E_DATABASE_URL as string;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const out = execFileSync(
-    path.join(root, 'target', 'release', 'gatehouse'),
-    ['client', 'create', name, '--redirect-uri', `${url}/cb`, ...flags],
-    { env: { PATH: process.env.PATH, DATABASE_URL: dbUrl }, encoding: 'utf8' },
-  );
+  const out = gatehouseCli(['client', 'create', name, '--redirect-uri', `${url}/cb`, ...flags]);
   const id = /client_id=(\S+)/.exec(out)?.[1] as string;
   const secret = /client_secret=(\S+)/.exec(out)?.[1] ?? '-';
   const alg = flags.includes('ES256') ? 'ES256' : 'RS256';
@@ -68,7 +63,6 @@ async function signInAtGatehouse(page: Page, email: string, js: boolean): Promis
 for (const js of [true, false]) {
   test.describe(js ? 'with JavaScript' : 'without JavaScript', () => {
     test.use({ javaScriptEnabled: js });
-    test.skip(!process.env.E2E_DATABASE_URL, 'E2E_DATABASE_URL names the database of the server under test (.ci/test sets it)');
 
     test('two applications: sign in once with MFA, the second needs no sign-in, a new name shows, sign-out ends both', async ({ page, baseURL }) => {
       const email = uniqueEmail(js ? 'oidc-js' : 'oidc-nojs');
