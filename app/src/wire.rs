@@ -268,6 +268,8 @@ pub struct SecurityView {
     pub activity: Vec<ActivityItem>,
     /// Issue 13: applications signed in to through Gatehouse.
     pub applications: Vec<ApplicationItem>,
+    /// F7: what the person's organizations allow, when they restrict the methods.
+    pub org_rules: Option<String>,
     pub flash: Flash,
 }
 

@@ -746,6 +746,23 @@ async fn f7_a_method_an_organization_no_longer_allows_is_to_be_changed_at_the_ne
             Err(SecurityError::OrgRules(w)) => assert!(w.contains("Authenticator app"), "{w}"),
             other => panic!("F7: email refused, got {other:?}"),
         }
+        // Text messages allowed, but only to +44: a +1 number is refused (R4 narrowed, F7).
+        orgs::save_settings(
+            &d,
+            &owner,
+            &slug,
+            policy(true, true, &[Authenticator, Sms], "+44"),
+            &c,
+        )
+        .await
+        .expect("+44 only");
+        let to_us = Choice::Sms {
+            phone: "+1 555 010 0200".into(),
+        };
+        match security::change_method(&d, &mia, &to_us, &c).await {
+            Err(SecurityError::Phone(_)) => {}
+            other => panic!("F7: a +1 number refused, got {other:?}"),
+        }
         security::change_method(&d, &mia, &Choice::Authenticator, &c)
             .await
             .expect("the allowed method");

@@ -134,6 +134,7 @@ fn view_of(
         new_codes: ov.new_recovery_codes,
         sms_country_codes: ov.sms_country_codes,
         min_length: st.deps.settings.password.min_length,
+        org_rules: ov.org_rules,
         reset_link: ov
             .reset_link
             .map(|(sent, expires)| (format_utc(sent), format_utc(expires))),

@@ -56,6 +56,7 @@ fn page(v: SecurityView) -> impl IntoView {
                 {v.pending.clone().map(|p| view! {
                     <p class="status status--pending">{p}</p>
                 })}
+                {v.org_rules.clone().map(|w| view! { <p class="status">{w}</p> })}
                 {(v.me.mfa_method != MfaMethod::Authenticator).then(|| view! {
                     <p class="field__hint">"An authenticator app is the strongest choice: codes by email or text message can be intercepted."</p>
                 })}

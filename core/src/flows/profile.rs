@@ -192,7 +192,12 @@ pub async fn tab(deps: &Deps, session: &Session) -> Result<Tab, ProfileError> {
         )
         .await?,
         reauth: crate::mechanisms::reauth::state(&mut c, deps, session, now).await?,
-        sms_country_codes: deps.settings.sms_country_codes.clone(),
+        sms_country_codes: crate::mechanisms::orgs::sms_codes_for(
+            &mut c,
+            &deps.settings.sms_country_codes,
+            &user.id,
+        )
+        .await?,
         user,
     })
 }

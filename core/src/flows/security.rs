@@ -114,6 +114,8 @@ pub struct Overview {
     pub sessions: Vec<sessions::Listed>,
     /// G1: the newest security events.
     pub activity: Vec<events::Recorded>,
+    /// F7: what the person's organizations allow, in words, when they restrict the methods.
+    pub org_rules: Option<String>,
     /// Issue 13: the applications the person signed in to (OpenID Connect), last used first.
     pub applications: Vec<crate::mechanisms::oidc_grants::Application>,
 }
@@ -156,8 +158,17 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
         reauth,
         verifying_phone,
         new_recovery_codes,
-        sms_country_codes: deps.settings.sms_country_codes.clone(),
+        sms_country_codes: crate::mechanisms::orgs::sms_codes_for(
+            &mut c,
+            &deps.settings.sms_country_codes,
+            uid,
+        )
+        .await?,
         reset_link: crate::mechanisms::email_links::open_reset_link(&mut c, uid, now).await?,
+        org_rules: crate::mechanisms::orgs::rules_for(&mut c, uid)
+            .await?
+            .filter(|(p, _)| p.mfa.len() < crate::values::org::MFA_ORDER.len())
+            .map(|(p, names)| p.mfa_words(&names)),
         sessions: listed,
         activity: events::recent(&mut c, uid, ACTIVITY_SHOWN).await?,
         applications: crate::mechanisms::oidc_grants::applications(&mut c, uid).await?,
@@ -277,13 +288,13 @@ pub async fn change_method(
         let mut c = deps.store.read().await?;
         crate::mechanisms::orgs::rules_for(&mut c, uid).await?
     };
-    let codes = match &rules {
-        Some((p, names)) => {
-            if !p.allows_mfa(choice.method()) {
-                return Err(SecurityError::OrgRules(p.mfa_words(names)));
-            }
-            p.sms_codes_within(&deps.settings.sms_country_codes)
+    if let Some((p, names)) = &rules {
+        if !p.allows_mfa(choice.method()) {
+            return Err(SecurityError::OrgRules(p.mfa_words(names)));
         }
+    }
+    let codes = match &rules {
+        Some((p, _)) => p.sms_codes_within(&deps.settings.sms_country_codes),
         None => deps.settings.sms_country_codes.clone(),
     };
     // M9/R4: a bad number is reported before anything else, so what was typed can be fixed.

@@ -325,3 +325,16 @@ pub async fn rules_for(
     }
     Ok(Policy::strictest(&all).map(|p| (p, names)))
 }
+
+/// F7/R4: the calling codes text messages to `user_id` may go to — the instance's, narrowed by
+/// the person's organizations.
+pub async fn sms_codes_for(
+    conn: &mut Conn,
+    instance: &[String],
+    user_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    Ok(match rules_for(conn, user_id).await? {
+        Some((p, _)) => p.sms_codes_within(instance),
+        None => instance.to_vec(),
+    })
+}

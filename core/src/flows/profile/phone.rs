@@ -73,8 +73,11 @@ pub(super) async fn step(
         events::record(conn, Some(uid), EventKind::PhoneRemoved, client, now).await?;
         return Ok(PhoneStep::Removed);
     };
-    // R4: only to the calling codes this instance texts (a number already stored may stay).
-    if !new.is_allowed(&deps.settings.sms_country_codes) {
+    // R4/F7: only to the calling codes this instance texts, narrowed by the person's
+    // organizations (a number already stored may stay).
+    let codes =
+        crate::mechanisms::orgs::sms_codes_for(conn, &deps.settings.sms_country_codes, uid).await?;
+    if !new.is_allowed(&codes) {
         return Err(ProfileError::Invalid(super::Fields {
             phone: Some(NOT_TEXTED.to_string()),
             ..Default::default()
