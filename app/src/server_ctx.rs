@@ -178,6 +178,17 @@ pub async fn signed_in(st: &AppState) -> Result<Option<(Session, String)>, Serve
         .and_then(|s| s.authenticated_user().map(str::to_string).map(|u| (s, u))))
 }
 
+/// M5: the fully signed-in session behind a form post, or (`None`) a redirect to sign-in.
+pub async fn signed_in_or_login(st: &AppState) -> Result<Option<Session>, ServerFnError> {
+    match signed_in(st).await? {
+        Some((s, _)) => Ok(Some(s)),
+        None => {
+            leptos_axum::redirect("/login");
+            Ok(None)
+        }
+    }
+}
+
 pub fn set_session_cookie(st: &AppState, token: &gatehouse_core::mechanisms::secret::Secret) {
     set_cookie(format!(
         "{}={}{}",

@@ -20,20 +20,6 @@ pub(crate) const FORM: &str = "org";
 #[cfg(feature = "ssr")]
 const LIST_FORM: &str = "orgs";
 
-/// M5: the signed-in session, or a redirect to sign-in.
-#[cfg(feature = "ssr")]
-async fn signed_in(
-    st: &ctx::AppState,
-) -> Result<Option<gatehouse_core::mechanisms::sessions::Session>, ServerFnError> {
-    match ctx::signed_in(st).await? {
-        Some((s, _)) => Ok(Some(s)),
-        None => {
-            leptos_axum::redirect("/login");
-            Ok(None)
-        }
-    }
-}
-
 /// The page of the organization `slug` (only a slug this code could have made; anything else
 /// goes to the list).
 #[cfg(feature = "ssr")]
@@ -115,7 +101,7 @@ pub async fn get_orgs_view() -> Result<Option<OrgsView>, ServerFnError> {
 #[server(endpoint = "create_org")]
 pub async fn create_org(name: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     match orgs::create(&st.deps, &s, &name, &ctx::client()).await {
@@ -232,7 +218,7 @@ pub async fn change_member_role(
     role: String,
 ) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = orgs::change_role(&st.deps, &s, &slug, &member, &role, &ctx::client()).await;
@@ -244,7 +230,7 @@ pub async fn change_member_role(
 #[server(endpoint = "remove_member")]
 pub async fn remove_member(slug: String, member: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = orgs::remove(&st.deps, &s, &slug, &member, &ctx::client()).await;
@@ -257,7 +243,7 @@ pub async fn remove_member(slug: String, member: String) -> Result<(), ServerFnE
 #[server(endpoint = "leave_org")]
 pub async fn leave_org(slug: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     match orgs::leave(&st.deps, &s, &slug, &ctx::client()).await {
@@ -277,7 +263,7 @@ pub async fn leave_org(slug: String) -> Result<(), ServerFnError> {
 #[server(endpoint = "transfer_ownership")]
 pub async fn transfer_ownership(slug: String, member: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = orgs::transfer(&st.deps, &s, &slug, &member, &ctx::client()).await;
@@ -307,7 +293,7 @@ pub async fn save_org_settings(
     use gatehouse_core::values::factors::MfaMethod;
     use gatehouse_core::values::org::Policy;
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let on = |v: &str| !v.is_empty();
@@ -345,7 +331,7 @@ pub async fn send_invitation(
     #[server(default)] role: String,
 ) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = orgs::invite(&st.deps, &s, &slug, &email, &role, &ctx::client()).await;
@@ -363,7 +349,7 @@ pub async fn send_invitation(
 #[server(endpoint = "resend_invitation")]
 pub async fn resend_invitation(slug: String, invitation: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = orgs::resend(&st.deps, &s, &slug, &invitation, &ctx::client()).await;
@@ -383,7 +369,7 @@ pub async fn resend_invitation(slug: String, invitation: String) -> Result<(), S
 #[server(endpoint = "revoke_invitation")]
 pub async fn revoke_invitation(slug: String, invitation: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = orgs::revoke(&st.deps, &s, &slug, &invitation, &ctx::client()).await;
@@ -403,7 +389,7 @@ pub async fn revoke_invitation(slug: String, invitation: String) -> Result<(), S
 #[server(endpoint = "answer_invitation")]
 pub async fn answer_invitation(invitation: String, answer: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let accept = answer == "accept";

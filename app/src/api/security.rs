@@ -18,20 +18,6 @@ const PAGE: &str = "/profile/security";
 #[cfg(feature = "ssr")]
 pub(crate) const FORM: &str = "security";
 
-/// M5: the signed-in session, or a redirect to sign-in.
-#[cfg(feature = "ssr")]
-async fn signed_in(
-    st: &ctx::AppState,
-) -> Result<Option<gatehouse_core::mechanisms::sessions::Session>, ServerFnError> {
-    match ctx::signed_in(st).await? {
-        Some((s, _)) => Ok(Some(s)),
-        None => {
-            leptos_axum::redirect("/login");
-            Ok(None)
-        }
-    }
-}
-
 /// The page (and its flash's form) a form returns to.
 #[cfg(feature = "ssr")]
 #[derive(Clone)]
@@ -194,7 +180,7 @@ fn activity_words(e: &gatehouse_core::mechanisms::events::Recorded) -> String {
 #[server(endpoint = "sign_out_session")]
 pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = gatehouse_core::flows::security::sign_out_session(&st.deps, &s, &handle).await;
@@ -218,7 +204,7 @@ pub async fn sign_out_session(handle: String) -> Result<(), ServerFnError> {
 #[server(endpoint = "remove_app_access")]
 pub async fn remove_app_access(client_id: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = gatehouse_core::flows::security::remove_app_access(
@@ -251,7 +237,7 @@ pub async fn remove_app_access(client_id: String) -> Result<(), ServerFnError> {
 #[server(endpoint = "sign_out_others")]
 pub async fn sign_out_others() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     match gatehouse_core::flows::security::sign_out_others(&st.deps, &s).await {
@@ -273,7 +259,7 @@ pub async fn reauth_password(
     #[server(default)] tab: String,
 ) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r =
@@ -294,7 +280,7 @@ pub async fn reauth_code(
     #[server(default)] tab: String,
 ) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = gatehouse_core::flows::security::reauth_code(&st.deps, &s, &code, &ctx::client()).await;
@@ -319,7 +305,7 @@ pub async fn security_resend(
     #[server(default)] tab: String,
 ) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     use gatehouse_core::values::factors::Purpose;
@@ -348,7 +334,7 @@ pub async fn save_mfa_method(
 ) -> Result<(), ServerFnError> {
     use gatehouse_core::flows::security::{self, Choice, SecurityError};
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let keep = [("mfa_method", mfa_method.as_str()), ("phone", &phone)];
@@ -387,7 +373,7 @@ fn changed_words(changed: gatehouse_core::flows::security::Changed) -> String {
 #[server(endpoint = "verify_phone")]
 pub async fn verify_phone(code: String) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r =
@@ -411,7 +397,7 @@ pub async fn change_password(
     confirm: String,
 ) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = gatehouse_core::flows::recovery::change_password(
@@ -433,7 +419,7 @@ pub async fn change_password(
 pub async fn send_reset_link() -> Result<(), ServerFnError> {
     use gatehouse_core::flows::recovery;
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     match recovery::send_link_to_factor(&st.deps, &s, &ctx::client()).await {
@@ -467,7 +453,7 @@ fn link_sent_words(sent: &gatehouse_core::flows::recovery::LinkSent) -> String {
 #[server(endpoint = "regenerate_codes")]
 pub async fn regenerate_codes() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r =
@@ -488,7 +474,7 @@ pub async fn regenerate_codes() -> Result<(), ServerFnError> {
 #[server(endpoint = "codes_saved")]
 pub async fn codes_saved() -> Result<(), ServerFnError> {
     let st = ctx::state()?;
-    let Some(s) = signed_in(&st).await? else {
+    let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
     let r = gatehouse_core::flows::security::recovery_codes_saved(&st.deps, &s).await;

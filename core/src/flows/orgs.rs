@@ -142,11 +142,21 @@ async fn allowed(
     }
 }
 
-fn about<'a>(org: &'a Org, actor: Option<&'a str>) -> About<'a> {
-    About {
+/// G1: `kind` for `user`, about `org`, done by `actor` when that is someone else.
+async fn record(
+    conn: &mut Conn,
+    user: &str,
+    kind: EventKind,
+    org: &Org,
+    actor: Option<&str>,
+    client: &ClientInfo,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let about = About {
         org_id: Some(&org.id),
         actor_id: actor,
-    }
+    };
+    events::record_about(conn, Some(user), kind, about, client, now).await
 }
 
 /// The organizations the person belongs to, by name, with their role (the menu, `/orgs`).
@@ -168,15 +178,7 @@ pub async fn create(
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
     let org = orgs::create(&mut tx, &name, uid, now).await?;
-    events::record_about(
-        &mut tx,
-        Some(uid),
-        EventKind::OrgCreated,
-        about(&org, None),
-        client,
-        now,
-    )
-    .await?;
+    record(&mut tx, uid, EventKind::OrgCreated, &org, None, client, now).await?;
     tx.commit().await?;
     Ok(org)
 }
@@ -246,11 +248,12 @@ pub async fn change_role(
     }
     orgs::change(&mut tx, &org.id, member_id, Change::Role(to)).await?;
     let actor = (member_id != uid).then_some(uid);
-    events::record_about(
+    record(
         &mut tx,
-        Some(member_id),
+        member_id,
         EventKind::OrgRoleChanged,
-        about(&org, actor),
+        &org,
+        actor,
         client,
         now,
     )
@@ -281,15 +284,8 @@ pub async fn remove(
         return Err(OrgError::NotAllowed);
     }
     orgs::change(&mut tx, &org.id, member_id, Change::Remove).await?;
-    events::record_about(
-        &mut tx,
-        Some(member_id),
-        EventKind::OrgMemberRemoved,
-        about(&org, Some(uid)),
-        client,
-        now,
-    )
-    .await?;
+    let kind = EventKind::OrgMemberRemoved;
+    record(&mut tx, member_id, kind, &org, Some(uid), client, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -306,15 +302,7 @@ pub async fn leave(
     let mut tx = deps.store.begin().await?;
     let (org, _) = allowed(&mut tx, slug, uid, |r| allows(r, Action::Leave)).await?;
     orgs::change(&mut tx, &org.id, uid, Change::Remove).await?;
-    events::record_about(
-        &mut tx,
-        Some(uid),
-        EventKind::OrgLeft,
-        about(&org, None),
-        client,
-        now,
-    )
-    .await?;
+    record(&mut tx, uid, EventKind::OrgLeft, &org, None, client, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -348,15 +336,7 @@ pub async fn transfer(
             false => EventKind::OrgOwnershipHandedOver,
         };
         let actor = received.then_some(uid);
-        events::record_about(
-            &mut tx,
-            Some(&user.id),
-            kind,
-            about(&org, actor),
-            client,
-            now,
-        )
-        .await?;
+        record(&mut tx, &user.id, kind, &org, actor, client, now).await?;
         let m = messages::ownership_transferred(
             user.email.as_str(),
             &org.name,
@@ -388,15 +368,7 @@ pub async fn save_settings(
     for m in orgs::members(&mut tx, &org.id).await? {
         let actor = (m.user_id != uid).then_some(uid);
         let kind = EventKind::OrgSettingsChanged;
-        events::record_about(
-            &mut tx,
-            Some(&m.user_id),
-            kind,
-            about(&org, actor),
-            client,
-            now,
-        )
-        .await?;
+        record(&mut tx, &m.user_id, kind, &org, actor, client, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -466,11 +438,12 @@ pub async fn invite(
         .ok_or(OrgError::AlreadyInvited)?;
     let inviter = me(&mut tx, uid).await?;
     queue_invitation(&mut tx, deps, &org, &inviter, &email, role, &token, now).await?;
-    events::record_about(
+    record(
         &mut tx,
-        Some(uid),
+        uid,
         EventKind::OrgInvitationSent,
-        about(&org, None),
+        &org,
+        None,
         client,
         now,
     )
@@ -539,11 +512,12 @@ pub async fn resend(
     let email = Email::parse(&inv.email)?;
     let inviter = me(&mut tx, uid).await?;
     queue_invitation(&mut tx, deps, &org, &inviter, &email, inv.role, &token, now).await?;
-    events::record_about(
+    record(
         &mut tx,
-        Some(uid),
+        uid,
         EventKind::OrgInvitationSent,
-        about(&org, None),
+        &org,
+        None,
         client,
         now,
     )
@@ -567,11 +541,12 @@ pub async fn revoke(
     if !invitations::revoke(&mut tx, &org.id, invitation_id, now).await? {
         return Err(OrgError::Answered);
     }
-    events::record_about(
+    record(
         &mut tx,
-        Some(uid),
+        uid,
         EventKind::OrgInvitationRevoked,
-        about(&org, None),
+        &org,
+        None,
         client,
         now,
     )
