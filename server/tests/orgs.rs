@@ -212,3 +212,83 @@ fn the_support_console_is_404_for_everyone_else_and_its_actions_name_the_support
         "{page}"
     );
 }
+
+/// F7: when an organization no longer allows a member's method, their next sign-in lands on
+/// the Security tab, which says why; choosing a method it does not allow is refused there.
+#[test]
+fn f7_a_member_whose_method_is_no_longer_allowed_is_sent_to_the_security_tab_at_sign_in() {
+    let s = Server::start(&[]);
+    let (mut owner, _) = sign_up_and_in(&s, "olga@example.com");
+    let (mut member, _) = sign_up_and_in(&s, "mia@example.com");
+    owner.form("/api/create_org", "/orgs", &[("name", "Strict Co")]);
+    owner.form(
+        "/api/send_invitation",
+        "/orgs/strict-co/invitations",
+        &[
+            ("slug", "strict-co"),
+            ("email", "mia@example.com"),
+            ("role", "member"),
+        ],
+    );
+    let invitation = hidden(&member.get("/profile").body, "invitation");
+    member.form(
+        "/api/answer_invitation",
+        "/profile",
+        &[("invitation", &invitation), ("answer", "accept")],
+    );
+    let r = owner.form(
+        "/api/save_org_settings",
+        "/orgs/strict-co/settings",
+        &[
+            ("slug", "strict-co"),
+            ("recovery_email", "on"),
+            ("mfa_totp", "on"),
+            ("sms_codes", ""),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/orgs/strict-co/settings"));
+    assert!(owner
+        .get("/orgs/strict-co/settings")
+        .body
+        .contains("The rules are saved."));
+
+    // Mia signs in again with her emailed code.
+    let mut again = Client::new(&s);
+    again.form(
+        "/api/login_email",
+        "/login",
+        &[("email", "mia@example.com")],
+    );
+    let before = count(&mut again, "mia@example.com", "sign-in code");
+    again.form("/api/login_password", "/login", &[("password", PW)]);
+    let code = after(
+        &newest(&mut again, "mia@example.com", "sign-in code", before),
+        "code is ",
+    )
+    .to_string();
+    let r = again.form("/api/login_code", "/login", &[("code", &code)]);
+    assert_eq!(
+        r.header("location"),
+        Some("/profile/security"),
+        "{}",
+        r.body
+    );
+    let page = again.get("/profile/security").body;
+    assert!(
+        page.contains("Strict Co allows only these sign-in methods: Authenticator app."),
+        "{page}"
+    );
+    let r = again.form(
+        "/api/save_mfa_method",
+        "/profile/security",
+        &[("mfa_method", "email")],
+    );
+    assert_eq!(r.header("location"), Some("/profile/security"));
+    let page = again.get("/profile/security").body;
+    assert_eq!(
+        page.matches("Strict Co allows only these sign-in methods").count(),
+        2,
+        "the rule on the tab and the refusal next to the choice: {page}"
+    );
+    assert!(page.contains("Codes by email to"), "unchanged: {page}");
+}
