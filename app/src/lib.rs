@@ -7,6 +7,10 @@
 //! after it loads. Every form is a plain POST answered with a redirect, so it works the same
 //! before, after and without the WASM.
 
+// The pages' view types nest deeply (tables of forms); the default limit (128) is too low
+// for the release build's layout queries.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod pages;

@@ -236,6 +236,22 @@ fn f7_a_member_whose_method_is_no_longer_allowed_is_sent_to_the_security_tab_at_
         "/profile",
         &[("invitation", &invitation), ("answer", "accept")],
     );
+    // No recovery method at all: refused next to the group, what was ticked kept.
+    owner.form(
+        "/api/save_org_settings",
+        "/orgs/strict-co/settings",
+        &[
+            ("slug", "strict-co"),
+            ("mfa_totp", "on"),
+            ("sms_codes", "+44"),
+        ],
+    );
+    let page = owner.get("/orgs/strict-co/settings").body;
+    assert!(
+        page.contains("Keep at least one recovery method."),
+        "{page}"
+    );
+    assert!(page.contains("value=\"+44\""), "{page}");
     let r = owner.form(
         "/api/save_org_settings",
         "/orgs/strict-co/settings",
@@ -286,7 +302,8 @@ fn f7_a_member_whose_method_is_no_longer_allowed_is_sent_to_the_security_tab_at_
     assert_eq!(r.header("location"), Some("/profile/security"));
     let page = again.get("/profile/security").body;
     assert_eq!(
-        page.matches("Strict Co allows only these sign-in methods").count(),
+        page.matches("Strict Co allows only these sign-in methods")
+            .count(),
         2,
         "the rule on the tab and the refusal next to the choice: {page}"
     );

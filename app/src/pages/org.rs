@@ -75,13 +75,20 @@ fn frame(v: OrgView, tab: OrgTab) -> impl IntoView {
     }
 }
 
-/// A select named `role` labelled **Role** offering `roles`, with `selected` chosen.
-fn role_select(id: String, roles: &[Role], selected: Role, error: Option<String>) -> impl IntoView {
+/// A select named `role` labelled **Role** offering `roles`, with `selected` chosen; in a table
+/// row the label is for assistive technology only (the column says it).
+fn role_select(
+    id: String,
+    roles: &[Role],
+    selected: Role,
+    error: Option<String>,
+    in_row: bool,
+) -> impl IntoView {
     let err_id = format!("{id}-error");
     let described = error.is_some().then(|| err_id.clone());
     view! {
         <div class="field field--inline">
-            <label for=id.clone()>"Role"</label>
+            <label for=id.clone() class:visually-hidden=in_row>"Role"</label>
             <select id=id name="role" aria-describedby=described aria-invalid=error.is_some().then_some("true")>
                 {roles.iter().map(|r| view! {
                     <option value=r.as_str() selected=*r == selected>{r.label()}</option>
@@ -96,7 +103,7 @@ fn members_tab(v: &OrgView) -> impl IntoView + use<> {
     let rows = v.members.iter().map(|m| member_row(v, m)).collect_view();
     let error = v.flash.error("members");
     let slug = v.slug.clone();
-    let transfer = v.owner.then(|| transfer_section(v));
+    let transfer = v.owner.then(|| transfer_section(v).into_any());
     view! {
         <section class="panel__section" aria-labelledby="members-title">
             <h2 id="members-title">"Members"</h2>
@@ -105,7 +112,7 @@ fn members_tab(v: &OrgView) -> impl IntoView + use<> {
                 <thead><tr><th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
-            <PostForm to=LeaveOrg::url() class="method-form">
+            <PostForm to=LeaveOrg::url() class="inline-form">
                 <input type="hidden" name="slug" value=slug />
                 <SubmitButton label="Leave organization" secondary=true />
             </PostForm>
@@ -146,7 +153,7 @@ fn member_row(v: &OrgView, m: &MemberItem) -> impl IntoView + use<> {
     let role_cell = match can_change {
         true => {
             let (slug, id) = (slug.clone(), id.clone());
-            let select = role_select(format!("role-{id}"), &settable, role, None);
+            let select = role_select(format!("role-{id}"), &settable, role, None, true);
             view! {
                 <PostForm to=ChangeMemberRole::url() class="inline-form">
                     <input type="hidden" name="slug" value=slug />
@@ -232,7 +239,7 @@ fn invitations_tab(v: &OrgView) -> impl IntoView + use<> {
     let selected = Role::parse(&f.value("role")).unwrap_or(Role::Member);
     let rows = list
         .into_iter()
-        .map(|i| invitation_row(v.slug.clone(), i))
+        .map(|i| invitation_row(v.slug.clone(), i).into_any())
         .collect_view();
     let slug = v.slug.clone();
     let select = role_select(
@@ -240,6 +247,7 @@ fn invitations_tab(v: &OrgView) -> impl IntoView + use<> {
         &v.grantable,
         selected,
         f.error("role"),
+        false,
     );
     let (email, email_error, list_error) =
         (f.value("email"), f.error("email"), f.error("invitations"));
@@ -264,7 +272,7 @@ fn invitations_tab(v: &OrgView) -> impl IntoView + use<> {
                     <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"State"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
-            })}
+            }.into_any())}
         </section>
     }
 }
@@ -365,7 +373,7 @@ fn settings_tab(v: &OrgView) -> impl IntoView + use<> {
                     {check("set-mfa-totp", "mfa_totp", "Authenticator app", boxes.4)}
                     {mfa_error.map(|e| view! { <p class="field__error" id="mfa-error">{e}</p> })}
                 </fieldset>
-                <Field id="set-codes" label="SMS calling codes" name="sms_codes" value=codes error=codes_error
+                <Field id="set-codes" label="SMS calling codes" name="sms_codes" value=codes error=codes_error optional=true
                     hint=Some("Leave empty for every code this server allows, or list some, like +1 +44.".to_string()) />
                 <SubmitButton label="Save" />
             </PostForm>
