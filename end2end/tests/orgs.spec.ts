@@ -237,6 +237,7 @@ for (const js of [true, false]) {
       await expect(page.getByRole('group', { name: 'Recovery methods' }).getByRole('checkbox', { name: 'SMS code' })).not.toBeChecked();
 
       // The member asks for a code by text message: none comes; an email says what is allowed.
+      await p2.goto('/profile');
       await signOut(p2, 'Ada Lovelace');
       await p2.goto('/forgot-password');
       await p2.getByRole('textbox', { name: 'Email' }).fill(member);
