@@ -38,15 +38,17 @@ fn page(v: SupportView) -> impl IntoView {
         <TopBar me=v.me.clone() />
         <main class="page" id="main">
             <h1>"Support"</h1>
-            <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
-            <section class="panel__section" aria-labelledby="find-title">
-                <h2 id="find-title">"Find a person"</h2>
-                <form method="get" action="/support" class="inline-form">
-                    <Field id="support-email" label="Email" name="email" kind="email" autocomplete="off" value=v.query.clone() error=f.error("email") />
-                    <SubmitButton label="Find" />
-                </form>
-            </section>
-            {person}
+            <div class="panel">
+                <FormMessage error=f.form_error.clone() notice=f.notice.clone() />
+                <section class="panel__section" aria-labelledby="find-title">
+                    <h2 id="find-title">"Find a person"</h2>
+                    <form method="get" action="/support" class="inline-form">
+                        <Field id="support-email" label="Email" name="email" kind="email" autocomplete="off" value=v.query.clone() error=f.error("email") />
+                        <SubmitButton label="Find" />
+                    </form>
+                </section>
+                {person}
+            </div>
         </main>
         <SiteFooter />
     }
