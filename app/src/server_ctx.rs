@@ -305,6 +305,29 @@ pub fn fail(
     f
 }
 
+/// The ending a form's server function shares: the notice (`ok` of the outcome) or the refusal
+/// (where core says, `field` being the input the action was about, keeping `keep`) in `form`'s
+/// flash, then back to `page` (POST → redirect → GET).
+pub fn answer<T, E: Refusal>(
+    st: &AppState,
+    form: &str,
+    page: &str,
+    r: Result<T, E>,
+    field: &str,
+    ok: impl FnOnce(T) -> String,
+    keep: &[(&str, &str)],
+) {
+    match r {
+        Ok(v) => {
+            notice(st, form, ok(v));
+        }
+        Err(e) => {
+            fail(st, form, field, &e, keep);
+        }
+    }
+    back_to(page);
+}
+
 /// A success: `text` for the whole form.
 pub fn notice(st: &AppState, form: &str, text: impl Into<String>) -> Flash {
     notice_keeping(st, form, text, &[])

@@ -42,15 +42,7 @@ fn done<T>(
     keep: &[(&str, &str)],
 ) {
     let page = refused_page(page, &r);
-    match r {
-        Ok(v) => {
-            ctx::notice(st, FORM, ok(v));
-        }
-        Err(e) => {
-            ctx::fail(st, FORM, field, &e, keep);
-        }
-    }
-    ctx::back_to(&page);
+    ctx::answer(st, FORM, &page, r, field, ok, keep);
 }
 
 /// A refusal by role comes back on the Members tab, which every member sees (a member who

@@ -66,15 +66,7 @@ fn done<T, E: gatehouse_core::values::failure::Refusal>(
     ok: &str,
     keep: &[(&str, &str)],
 ) {
-    match r {
-        Ok(_) => {
-            ctx::notice(st, back.form, ok);
-        }
-        Err(e) => {
-            ctx::fail(st, back.form, field, &e, keep);
-        }
-    }
-    ctx::back_to(&back.page);
+    ctx::answer(st, back.form, &back.page, r, field, |_| ok.into(), keep);
 }
 
 #[server(endpoint = "security_view")]

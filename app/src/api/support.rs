@@ -95,15 +95,7 @@ fn done<T, E: gatehouse_core::values::failure::Refusal>(
     if not_support {
         return Err(not_found());
     }
-    match r {
-        Ok(_) => {
-            ctx::notice(st, FORM, ok);
-        }
-        Err(e) => {
-            ctx::fail(st, FORM, field, &e, keep);
-        }
-    }
-    ctx::back_to(&page(email));
+    ctx::answer(st, FORM, &page(email), r, field, |_| ok.into(), keep);
     Ok(())
 }
 

@@ -119,10 +119,7 @@ pub async fn start(
     outbox::enqueue(&mut tx, &to_new, now).await?;
     let to_old = messages::email_change_confirm_old(old.as_str(), &new.masked(), &links[1], hours);
     outbox::enqueue(&mut tx, &to_old, now).await?;
-    let about = events::About {
-        org_id: None,
-        actor_id: actor.as_deref(),
-    };
+    let about = events::About::by(actor.as_deref());
     let kind = EventKind::EmailChangeStarted;
     events::record_about(&mut tx, Some(&user.id), kind, about, by.client(), now).await?;
     tx.commit().await?;

@@ -104,27 +104,36 @@ async fn me(conn: &mut Conn, uid: &str) -> Result<User, OrgError> {
     users::by_id(conn, uid).await?.ok_or(OrgError::SignedOut)
 }
 
-/// The organization of `slug` and the caller's role in it; `NotFound` for a stranger.
-async fn membership(conn: &mut Conn, slug: &str, uid: &str) -> Result<(Org, Role), OrgError> {
+/// The organization of `slug` and the caller's role in it; `NotFound` for a stranger. For a
+/// change (`lock`), the organization's row is taken before the role is read, so a role changed
+/// by a concurrent transaction is seen as it is now.
+async fn membership_of(
+    conn: &mut Conn,
+    slug: &str,
+    uid: &str,
+    lock: bool,
+) -> Result<(Org, Role), OrgError> {
     if !rules::is_slug(slug) {
         return Err(OrgError::NotFound);
     }
     let org = orgs::by_slug(conn, slug).await?.ok_or(OrgError::NotFound)?;
+    if lock {
+        orgs::lock(conn, &org.id).await?;
+    }
     let role = orgs::role_of(conn, &org.id, uid)
         .await?
         .ok_or(OrgError::NotFound)?;
     Ok((org, role))
 }
 
-/// For a change: the organization's row is taken first (`orgs::lock`), then the caller's role
-/// is read, so a role changed by a concurrent transaction is seen as it is now.
+/// For a page: the organization and the caller's role.
+async fn membership(conn: &mut Conn, slug: &str, uid: &str) -> Result<(Org, Role), OrgError> {
+    membership_of(conn, slug, uid, false).await
+}
+
+/// For a change: the same, under the organization's row lock.
 async fn locked(conn: &mut Conn, slug: &str, uid: &str) -> Result<(Org, Role), OrgError> {
-    let (org, _) = membership(conn, slug, uid).await?;
-    orgs::lock(conn, &org.id).await?;
-    let role = orgs::role_of(conn, &org.id, uid)
-        .await?
-        .ok_or(OrgError::NotFound)?;
-    Ok((org, role))
+    membership_of(conn, slug, uid, true).await
 }
 
 /// [`locked`], then the role table: the caller may do `action`, or `NotAllowed`.
@@ -152,10 +161,7 @@ async fn record(
     client: &ClientInfo,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let about = About {
-        org_id: Some(&org.id),
-        actor_id: actor,
-    };
+    let about = About::org(&org.id, actor);
     events::record_about(conn, Some(user), kind, about, client, now).await
 }
 
@@ -420,8 +426,7 @@ pub async fn invite(
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
     let (org, _) = allowed(&mut tx, slug, uid, |r| allows(r, Action::Invite(role))).await?;
-    let members = orgs::members(&mut tx, &org.id).await?;
-    if members.iter().any(|m| m.email == email.as_str()) {
+    if orgs::has_member_email(&mut tx, &org.id, &email).await? {
         return Err(OrgError::AlreadyMember);
     }
     invitation_sent(&mut tx, &org, now).await?;

@@ -151,6 +151,9 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
             .await?;
     let mut listed = sessions::list_for_user(&mut c, uid, &deps.settings.sessions, now).await?;
     listed.sort_by_key(|l| l.id_hash != session.id_hash);
+    // F7: the person's organizations narrow the numbers and may restrict the methods.
+    let rules = crate::mechanisms::orgs::rules_for(&mut c, uid).await?;
+    let policy = rules.as_ref().map(|(p, _)| p);
     Ok(Overview {
         pending: mfa::pending(&mut c, uid, now).await?,
         phone,
@@ -158,17 +161,12 @@ pub async fn overview(deps: &Deps, session: &Session) -> Result<Overview, Securi
         reauth,
         verifying_phone,
         new_recovery_codes,
-        sms_country_codes: crate::mechanisms::orgs::sms_codes_for(
-            &mut c,
-            &deps.settings.sms_country_codes,
-            uid,
-        )
-        .await?,
+        sms_country_codes: crate::values::org::sms_codes(policy, &deps.settings.sms_country_codes),
         reset_link: crate::mechanisms::email_links::open_reset_link(&mut c, uid, now).await?,
-        org_rules: crate::mechanisms::orgs::rules_for(&mut c, uid)
-            .await?
+        org_rules: rules
+            .as_ref()
             .filter(|(p, _)| p.mfa.len() < crate::values::org::MFA_ORDER.len())
-            .map(|(p, names)| p.mfa_words(&names)),
+            .map(|(p, names)| p.mfa_words(names)),
         sessions: listed,
         activity: events::recent(&mut c, uid, ACTIVITY_SHOWN).await?,
         applications: crate::mechanisms::oidc_grants::applications(&mut c, uid).await?,
@@ -293,10 +291,8 @@ pub async fn change_method(
             return Err(SecurityError::OrgRules(p.mfa_words(names)));
         }
     }
-    let codes = match &rules {
-        Some((p, _)) => p.sms_codes_within(&deps.settings.sms_country_codes),
-        None => deps.settings.sms_country_codes.clone(),
-    };
+    let policy = rules.as_ref().map(|(p, _)| p);
+    let codes = crate::values::org::sms_codes(policy, &deps.settings.sms_country_codes);
     // M9/R4: a bad number is reported before anything else, so what was typed can be fixed.
     let phone = match choice {
         Choice::Sms { phone } => Some(Phone::parse_allowed(phone, &codes)?),

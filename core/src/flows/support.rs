@@ -118,13 +118,6 @@ pub async fn find(deps: &Deps, session: &Session, email: &str) -> Result<Found, 
     })
 }
 
-fn about(actor: Option<&str>) -> About<'_> {
-    About {
-        org_id: None,
-        actor_id: actor,
-    }
-}
-
 /// R1: lifts the lock of the account of `email`; the person is told.
 pub async fn unlock(deps: &Deps, email: &str, by: By<'_>) -> Result<Email, SupportError> {
     let now = deps.now();
@@ -137,7 +130,7 @@ pub async fn unlock(deps: &Deps, email: &str, by: By<'_>) -> Result<Email, Suppo
         &mut tx,
         Some(&u.id),
         kind,
-        about(actor.as_deref()),
+        About::by(actor.as_deref()),
         by.client(),
         now,
     )

@@ -189,15 +189,33 @@ pub async fn record(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    record_about(conn, user_id, kind, About::default(), client, now).await
+    record_about(conn, user_id, kind, About::by(None), client, now).await
 }
 
 /// What an event is about beyond its kind: the organization, and who did it when that was not
 /// the account's owner (an admin, support). Ids only; the log shows their current names.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct About<'a> {
     pub org_id: Option<&'a str>,
     pub actor_id: Option<&'a str>,
+}
+
+impl<'a> About<'a> {
+    /// Done by `actor` (support), about no organization; `None`: by the person or the operator.
+    pub fn by(actor: Option<&'a str>) -> Self {
+        Self {
+            org_id: None,
+            actor_id: actor,
+        }
+    }
+
+    /// About the organization `org_id`, done by `actor` when that is someone else.
+    pub fn org(org_id: &'a str, actor: Option<&'a str>) -> Self {
+        Self {
+            org_id: Some(org_id),
+            actor_id: actor,
+        }
+    }
 }
 
 /// G1: records `kind` for `user_id` with what it is about.

@@ -300,10 +300,7 @@ pub async fn settle(
         }
         false => EventKind::OrgInvitationDeclined,
     };
-    let about = About {
-        org_id: Some(&inv.org_id),
-        actor_id: None,
-    };
+    let about = About::org(&inv.org_id, None);
     events::record_about(conn, Some(user_id), kind, about, client, now).await
 }
 

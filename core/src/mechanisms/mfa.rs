@@ -257,10 +257,7 @@ async fn switch_method(
     .await?;
     recovery_codes::clear(conn, user_id).await?;
     users::set_mfa_method(conn, user_id, to, now).await?;
-    let about = events::About {
-        org_id: None,
-        actor_id: actor,
-    };
+    let about = events::About::by(actor);
     events::record_about(conn, Some(user_id), why, about, client, now).await?;
     Ok(())
 }

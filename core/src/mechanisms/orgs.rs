@@ -154,6 +154,23 @@ pub async fn role_of(
         .transpose()
 }
 
+/// Whether the account of `email` belongs to the organization.
+pub async fn has_member_email(
+    conn: &mut Conn,
+    org_id: &str,
+    email: &crate::values::email::Email,
+) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = $1 AND u.email = $2",
+    )
+    .bind(org_id)
+    .bind(email.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
 /// The organizations `user_id` belongs to, by name, with their role.
 pub async fn of_user(conn: &mut Conn, user_id: &str) -> Result<Vec<(Org, Role)>, sqlx::Error> {
     let rows = sqlx::query(
@@ -333,8 +350,9 @@ pub async fn sms_codes_for(
     instance: &[String],
     user_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    Ok(match rules_for(conn, user_id).await? {
-        Some((p, _)) => p.sms_codes_within(instance),
-        None => instance.to_vec(),
-    })
+    let rules = rules_for(conn, user_id).await?;
+    Ok(crate::values::org::sms_codes(
+        rules.as_ref().map(|(p, _)| p),
+        instance,
+    ))
 }

@@ -180,6 +180,15 @@ impl Default for Policy {
 /// The MFA methods in the order the pages list them.
 pub const MFA_ORDER: [MfaMethod; 3] = [MfaMethod::Email, MfaMethod::Sms, MfaMethod::Authenticator];
 
+/// F7/R4: the calling codes text messages to a person may go to — the instance's, narrowed by
+/// the person's rules (`Policy::strictest` of their organizations) when they have any.
+pub fn sms_codes(rules: Option<&Policy>, instance: &[String]) -> Vec<String> {
+    match rules {
+        Some(p) => p.sms_codes_within(instance),
+        None => instance.to_vec(),
+    }
+}
+
 /// An MFA method's name on the pages (the settings checkboxes use the same words).
 pub fn mfa_label(m: MfaMethod) -> &'static str {
     match m {
