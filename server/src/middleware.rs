@@ -269,8 +269,10 @@ async fn guarded(p: HttpPolicy, mut req: Request<Body>, next: Next) -> Response 
         || path.starts_with("/forgot-password")
         || path.starts_with("/verify-email")
         || path.starts_with("/confirm-email")
+        || path.starts_with("/invitation")
     {
-        // F4: nothing on the reset pages ever leaves in a Referer.
+        // F4: nothing on the pages opened by an emailed link (its token in the address) ever
+        // leaves in a Referer.
         h.insert(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
