@@ -63,7 +63,11 @@ fn a_member_posting_to_admin_functions_directly_is_refused_and_nothing_changes()
     let path = format!("/invitation?token={}", after(&link, "invitation?token="));
     let page = member.get(&path);
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
-    assert!(page.body.contains("to join Acme Corp as Member."), "{}", page.body);
+    assert!(
+        page.body.contains("to join Acme Corp as Member."),
+        "{}",
+        page.body
+    );
     let dash = member.get("/profile").body;
     assert!(
         dash.contains("Acme Corp"),
