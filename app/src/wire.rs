@@ -422,6 +422,8 @@ pub struct ConsentView {
     pub client_name: String,
     /// What the application will see, in words.
     pub claims: Vec<String>,
+    /// O7: the id of the request shown; the form posts it back (`request`).
+    pub request: String,
 }
 
 /// How long codes, links and the re-authentication window last, as pages say it: read from the

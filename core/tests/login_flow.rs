@@ -375,11 +375,31 @@ async fn e1_an_unverified_account_answers_like_a_wrong_password_and_gets_a_new_l
             answers.push(format!("{answer:?}"));
         }
         assert_eq!(answers[0], answers[1], "E1: the same answer");
-        let m = last_message(&d).await;
-        assert_eq!(
-            (m.recipient.as_str(), m.subject.as_str()),
-            ("linus@example.com", "Verify your email address"),
-            "the owner of the new address gets a fresh link"
+        // The owner of the new address gets a fresh link — in the one verification mail still
+        // waiting in the outbox (R4: coalesced, not a second mail).
+        let mut c = d.store.read().await.expect("conn");
+        let to_linus: Vec<_> = outbox::recent(&mut c, 100)
+            .await
+            .expect("recent")
+            .into_iter()
+            .filter(|q| q.message.recipient == "linus@example.com")
+            .collect();
+        drop(c);
+        assert_eq!(to_linus.len(), 1, "one mail");
+        assert_eq!(to_linus[0].message.subject, "Verify your email address");
+        let token = to_linus[0]
+            .message
+            .text
+            .split("token=")
+            .nth(1)
+            .expect("link");
+        let token = token.split_whitespace().next().expect("token");
+        assert!(
+            accounts::pending_verification(&d, token)
+                .await
+                .expect("read")
+                .is_some(),
+            "the link in it is the fresh one"
         );
     }
 }
@@ -536,4 +556,44 @@ async fn r3_regression_2_enrolment_codes_are_limited_too() {
         login::verify_code(&d, &s, &right, &client()).await,
         Err(LoginError::Code(ChallengeError::Dead))
     ));
+}
+
+/// O6 (issue 24, item 10): a sign-in on a browser that was already signed in — as the same
+/// person or someone else — gets a new `sid`; the earlier sign-in's id is never handed on.
+#[tokio::test]
+async fn o6_a_new_sign_in_on_a_signed_in_browser_gets_a_new_sid() {
+    for store in testing::all().await {
+        let d = deps(store, &FixedClock::at(1000));
+        verified_user(&d, "ada@example.com").await;
+        verified_user(&d, "bob@example.com").await;
+        let first = signed_in(&d, "ada@example.com").await;
+        let s = session(&d, &first).await;
+        let sid = |id_hash: String| {
+            let d = d.clone();
+            async move {
+                let mut c = d.store.conn().await.expect("conn");
+                sessions::sso(&mut c, &id_hash)
+                    .await
+                    .expect("sso")
+                    .expect("signed in")
+                    .0
+            }
+        };
+        let first_sid = sid(s.id_hash.clone()).await;
+        // The same browser (its session cookie) signs in again, as Bob.
+        let t = login::submit_email(&d, Some(&s), "bob@example.com", &client())
+            .await
+            .expect("email step");
+        let s = session(&d, t.expose()).await;
+        let PasswordOutcome::CodeSent(t) = login::submit_password(&d, &s, PW, &client())
+            .await
+            .expect("password ok");
+        let s = session(&d, t.expose()).await;
+        let code = last_code(&d).await;
+        let t = login::verify_code(&d, &s, &code, &client())
+            .await
+            .expect("signed in");
+        let second = session(&d, t.token().expose()).await;
+        assert_ne!(sid(second.id_hash).await, first_sid);
+    }
 }

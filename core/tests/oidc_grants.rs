@@ -23,6 +23,7 @@ fn spec(name: &str) -> ClientSpec {
         public: false,
         first_party: false,
         logout_uri: None,
+        post_logout_uris: Vec::new(),
         alg: Alg::Rs256,
     }
 }
@@ -348,5 +349,111 @@ async fn consent_is_remembered_and_remove_access_revokes_the_clients_tokens() {
             .await
             .expect("apps")
             .is_empty());
+    }
+}
+
+/// The SSO id of the signed-in session behind `token`.
+async fn sid_of(d: &gatehouse_core::mechanisms::service::Deps, token: &str) -> (String, String) {
+    let s = session(d, token).await;
+    let mut c = d.store.conn().await.expect("conn");
+    let (sid, _) = gatehouse_core::mechanisms::sessions::sso(&mut c, &s.id_hash)
+        .await
+        .expect("sso")
+        .expect("signed in");
+    (s.id_hash, sid)
+}
+
+/// O3/S6/O6: "Sign out other sessions" and a password change or reset end every token of the
+/// person — also those of an SSO session whose row idled out and was swept — and every code not
+/// yet redeemed; only the kept session's tokens live on.
+#[tokio::test]
+async fn o3_s6_every_token_of_the_person_dies_with_a_reset_whatever_the_session_rows() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1000);
+        let d = deps(store, &clock);
+        let (user, wiki, _) = setup(&d).await;
+        let attacker = signed_in(&d, "ada@example.com").await;
+        let (attacker_hash, attacker_sid) = sid_of(&d, &attacker).await;
+        let victim = signed_in(&d, "ada@example.com").await;
+        let (_, victim_sid) = sid_of(&d, &victim).await;
+        assert_ne!(attacker_sid, victim_sid, "each sign-in its own sid");
+        let mut c = d.store.conn().await.expect("conn");
+        let under = |sid: &str| {
+            let mut r = request(&user, &wiki);
+            r.grant.sid = sid.to_string();
+            r
+        };
+        // The attacker's offline_access refresh token and a code not redeemed yet.
+        let code = grants::issue_code(&mut c, &under(&attacker_sid), 1000)
+            .await
+            .expect("code");
+        let stolen = grants::issue_code(&mut c, &under(&attacker_sid), 1000)
+            .await
+            .expect("code");
+        let g = grants::redeem_code(&mut c, stolen.expose(), &wiki, URI, VERIFIER, &who(), 1001)
+            .await
+            .expect("redeem")
+            .0;
+        let refresh = tokens(&mut c, &g, "jwt-attacker").await;
+        // The victim's own application session, on the session that is kept.
+        let code_v = grants::issue_code(&mut c, &under(&victim_sid), 1000)
+            .await
+            .expect("code");
+        let gv = grants::redeem_code(&mut c, code_v.expose(), &wiki, URI, VERIFIER, &who(), 1001)
+            .await
+            .expect("redeem")
+            .0;
+        let refresh_v = tokens(&mut c, &gv, "jwt-victim").await;
+        // The attacker's session idles out and is swept: its row is gone.
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(&attacker_hash)
+            .execute(&mut *c)
+            .await
+            .expect("swept");
+        drop(c);
+        let kept = session(&d, &victim).await;
+        gatehouse_core::flows::security::sign_out_others(&d, &kept)
+            .await
+            .expect("sign out others");
+        let mut c = d.store.conn().await.expect("conn");
+        assert_eq!(
+            refused(grants::use_refresh(&mut c, &refresh, &wiki, &who(), 1002).await),
+            "refresh token revoked",
+            "O3: the swept session's refresh token died"
+        );
+        assert_eq!(
+            grants::live(&mut c, "jwt-attacker", 1002)
+                .await
+                .expect("live"),
+            None
+        );
+        assert_eq!(
+            refused(
+                grants::redeem_code(&mut c, code.expose(), &wiki, URI, VERIFIER, &who(), 1002)
+                    .await
+            ),
+            "code expired",
+            "a code issued before the sign-out is refused after it"
+        );
+        // The kept session's tokens live on …
+        let next = grants::use_refresh(&mut c, &refresh_v, &wiki, &who(), 1002)
+            .await
+            .expect("the kept session's token rotates");
+        let refresh_v = grants::new_refresh(&mut c, &next, 86_400, 1002)
+            .await
+            .expect("next");
+        // … until a password reset, which keeps no session at all (F5).
+        d.end_sso(
+            &mut c,
+            &user,
+            gatehouse_core::mechanisms::oidc_logout::Ending::AllBut(None),
+            1003,
+        )
+        .await
+        .expect("reset");
+        assert_eq!(
+            refused(grants::use_refresh(&mut c, refresh_v.expose(), &wiki, &who(), 1004).await),
+            "refresh token revoked"
+        );
     }
 }

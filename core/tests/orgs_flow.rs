@@ -668,6 +668,23 @@ async fn f7_recovery_goes_only_the_ways_every_organization_of_the_person_allows(
             told.text
         );
 
+        // F7/F8: the Security tab's "Send reset password link" asks the same rules: her
+        // factor's channel (text message) is not allowed, so the link goes by email.
+        let sent = recovery::send_link_to_factor(&d, &grace, &c)
+            .await
+            .expect("sent");
+        assert!(
+            !sent.via_sms,
+            "f7_the_security_tab_link_follows_the_organizations_rules"
+        );
+        assert_eq!(texts(&d).await, before, "no link by text message");
+        let link = last_to(&d, "grace@example.com").await;
+        assert!(
+            link.text.contains("/reset-password/open?token="),
+            "{}",
+            link.text
+        );
+
         // The email link still works for her.
         recovery::forgot(&d, None, "grace@example.com", false, &c)
             .await
@@ -708,6 +725,13 @@ async fn f7_recovery_goes_only_the_ways_every_organization_of_the_person_allows(
             "{}",
             told.text
         );
+        // … and the Security tab refuses to send one, saying why.
+        match recovery::send_link_to_factor(&d, &grace, &c).await {
+            Err(recovery::RecoveryError::NotAllowed(words)) => {
+                assert!(words.contains("no self-service password reset"), "{words}")
+            }
+            other => panic!("expected NotAllowed, got {other:?}"),
+        }
     }
 }
 

@@ -635,9 +635,10 @@ async fn y5_delivered_bodies_are_blanked_and_expired_rows_swept() {
                 sessions: 1,     // the sign-in flow
                 challenges: 1,   // its emailed code
                 email_tokens: 1, // the used verification link
-                rate_limits: 4,  // register and login per IP, login per account, code sends
-                mfa_factors: 1,  // the pending authenticator, past its 7 days (M13)
-                outbox: 0,       // delivered rows stay 30 days, bodies already blank
+                rate_limits: 5,  // register and login per IP, login per account, code sends,
+                // verification mails per recipient (R4)
+                mfa_factors: 1, // the pending authenticator, past its 7 days (M13)
+                outbox: 0,      // delivered rows stay 30 days, bodies already blank
             }
         );
         for table in [
@@ -873,5 +874,84 @@ async fn e3_an_unknown_account_costs_the_same_argon2_work() {
         }
         assert_eq!(cost[0], (1, 64), "one verification, m=64 blocks x t=1");
         assert_eq!(cost[1], cost[0], "E3: the same work for an unknown account");
+    }
+}
+
+/// R4/R7 (issue 24, item 8): registering an unverified address again and again, from many
+/// addresses, cannot fill its inbox: links waiting in the outbox are replaced by the newest
+/// (one mail), and at most three verification mails reach one address in an hour.
+#[tokio::test]
+async fn r4_verification_mail_is_capped_per_recipient_and_coalesced() {
+    use gatehouse_core::mechanisms::outbox;
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_700_000_000);
+        let d = deps(store, &clock);
+        let from = |i: usize| gatehouse_core::mechanisms::sessions::ClientInfo {
+            ip: format!("198.51.100.{i}"),
+            user_agent: "bomber".into(),
+        };
+        let register = |i: usize| {
+            let d = d.clone();
+            async move {
+                accounts::register(
+                    &d,
+                    &registration("victim@example.com", PW, "email", ""),
+                    &from(i),
+                )
+                .await
+                .expect("registers");
+            }
+        };
+        let queued = || {
+            let d = d.clone();
+            async move {
+                let mut c = d.store.read().await.expect("conn");
+                outbox::recent(&mut c, 1000)
+                    .await
+                    .expect("recent")
+                    .into_iter()
+                    .filter(|q| q.message.recipient == "victim@example.com")
+                    .count()
+            }
+        };
+        // A burst before the worker runs: one mail, carrying the newest link.
+        for i in 0..5 {
+            register(i).await;
+        }
+        assert_eq!(queued().await, 1, "coalesced");
+        let newest = verification_token(&d, "victim@example.com").await;
+        assert!(accounts::pending_verification(&d, &newest)
+            .await
+            .expect("read")
+            .is_some());
+        // Each one delivered before the next: three in the hour, then nothing more.
+        let deliver = || {
+            let d = d.clone();
+            async move {
+                let mut c = d.store.conn().await.expect("conn");
+                while let Some(q) = outbox::claim_next(&mut c, d.now(), 60)
+                    .await
+                    .expect("claim")
+                {
+                    outbox::mark_sent(&mut c, q.id, d.now())
+                        .await
+                        .expect("sent");
+                }
+            }
+        };
+        for i in 5..15 {
+            deliver().await;
+            register(i).await;
+        }
+        deliver().await;
+        assert_eq!(
+            queued().await,
+            3,
+            "r4_verification_mail_is_capped_per_recipient"
+        );
+        // The next hour, a registration mails its link again.
+        clock.advance(3601);
+        register(20).await;
+        assert_eq!(queued().await, 4);
     }
 }

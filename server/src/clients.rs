@@ -27,6 +27,9 @@ pub struct ClientArgs {
     /// Back-channel logout URI (OpenID Connect Back-Channel Logout 1.0).
     #[arg(long)]
     pub logout_uri: Option<String>,
+    /// Where RP-initiated logout may send people back to (exact match); repeat for several.
+    #[arg(long = "post-logout-uri")]
+    pub post_logout_uri: Vec<String>,
     /// How its tokens are signed: RS256 (most libraries) or ES256.
     #[arg(long, default_value = "RS256")]
     pub alg: String,
@@ -40,6 +43,7 @@ impl ClientArgs {
             public: self.public,
             first_party: self.first_party,
             logout_uri: self.logout_uri.clone(),
+            post_logout_uris: self.post_logout_uri.clone(),
             alg: Alg::parse(&self.alg).ok_or("--alg must be RS256 or ES256")?,
         })
     }
@@ -69,7 +73,7 @@ pub enum KeysCommand {
 
 fn describe(c: &Client) -> String {
     format!(
-        "{}  {}  {}{}{}  redirect: {}{}",
+        "{}  {}  {}{}{}  redirect: {}{}{}",
         c.id,
         c.name,
         if c.public { "public" } else { "confidential" },
@@ -84,6 +88,12 @@ fn describe(c: &Client) -> String {
             .as_ref()
             .map(|u| format!("  logout: {}", u.as_str()))
             .unwrap_or_default(),
+        if c.post_logout_uris.is_empty() {
+            String::new()
+        } else {
+            let uris: Vec<&str> = c.post_logout_uris.iter().map(|r| r.as_str()).collect();
+            format!("  post-logout: {}", uris.join(" "))
+        },
     )
 }
 

@@ -60,10 +60,18 @@ pub struct Config {
     /// Where `/metrics` (Prometheus text) is served; off when unset. Keep it off the public
     /// network: it tells how busy the service is.
     pub metrics_listen: Option<String>,
-    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` header is believed (CIDR list,
-    /// comma separated). Empty: the peer address is the client (R2).
+    /// Reverse proxies whose forwarded-for header is believed (CIDR list, comma separated).
+    /// Empty: the peer address is the client (R2).
     #[serde(default)]
     pub trusted_proxies: String,
+    /// R7: the one header those proxies set: `X-Forwarded-For` (default) or `Forwarded`. The
+    /// other is ignored (a proxy passes it through untouched, so a client could name itself).
+    #[serde(default = "default_proxy_header")]
+    pub trusted_proxy_header: String,
+}
+
+fn default_proxy_header() -> String {
+    "X-Forwarded-For".to_string()
 }
 
 /// G1: the database URL may carry a password; only its scheme prints.
@@ -89,6 +97,7 @@ impl fmt::Debug for Config {
             .field("log", &self.log)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("trusted_proxy_header", &self.trusted_proxy_header)
             .field("metrics_listen", &self.metrics_listen)
             .finish()
     }
@@ -481,6 +490,7 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     ("LOG_FORMAT", &["log", "format"]),
     ("ALLOW_INSECURE_HTTP", &["allow_insecure_http"]),
     ("TRUSTED_PROXIES", &["trusted_proxies"]),
+    ("TRUSTED_PROXY_HEADER", &["trusted_proxy_header"]),
     ("METRICS_LISTEN", &["metrics_listen"]),
 ];
 
@@ -514,8 +524,9 @@ pub struct Loaded {
     pub mode: Mode,
     pub public_url: String,
     pub listen: SocketAddr,
-    /// R2: the proxies allowed to name the client, parsed from `trusted_proxies`.
-    pub trusted_proxies: Vec<gatehouse_core::values::netaddr::Cidr>,
+    /// R2/R7: the proxies allowed to name the client (`trusted_proxies`) and the one header
+    /// they name it in (`trusted_proxy_header`).
+    pub trusted_proxies: gatehouse_core::values::netaddr::TrustedProxies,
     /// The checked `[smtp]` section; `None` in dev mode.
     pub relay: Option<crate::smtp::Relay>,
     /// Where `/metrics` listens, if anywhere.
@@ -878,11 +889,16 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
             config.outbox.lease_secs
         ));
     }
-    let trusted_proxies =
-        match gatehouse_core::values::netaddr::parse_cidrs(&config.trusted_proxies) {
-            Ok(t) => t,
-            Err(m) => return bad(format!("trusted_proxies: {m}")),
+    let networks = match gatehouse_core::values::netaddr::parse_cidrs(&config.trusted_proxies) {
+        Ok(t) => t,
+        Err(m) => return bad(format!("trusted_proxies: {m}")),
+    };
+    let header =
+        match gatehouse_core::values::netaddr::ProxyHeader::parse(&config.trusted_proxy_header) {
+            Ok(h) => h,
+            Err(m) => return bad(format!("trusted_proxy_header: {m}")),
         };
+    let trusted_proxies = gatehouse_core::values::netaddr::TrustedProxies { networks, header };
     let public_url = config
         .public_url
         .clone()
@@ -999,7 +1015,11 @@ mod tests {
             "{e}"
         );
         let l = from_sources("f", "trusted_proxies = \"10.0.0.0/8, fd00::/8\"", &[]).expect("ok");
-        assert_eq!(l.trusted_proxies.len(), 2);
+        assert_eq!(l.trusted_proxies.networks.len(), 2);
+        assert_eq!(
+            l.trusted_proxies.header,
+            gatehouse_core::values::netaddr::ProxyHeader::XForwardedFor
+        );
     }
 
     #[test]

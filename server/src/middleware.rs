@@ -8,7 +8,8 @@
 //! - H3: every request's `Host` must be one this instance serves (the public URL's, the listen
 //!   address, and `localhost` in dev mode), so a DNS-rebinding page cannot read it through a
 //!   name of its own; `/healthz` is exempt for load balancers.
-//! - R2: the client address is the peer, or — only from `trusted_proxies` — the forwarded one.
+//! - R2/R7: the client address is the peer, or — only from `trusted_proxies`, and only from the
+//!   one header the operator named — the forwarded one.
 //! - Request logs carry method, path (never the query: it may hold a token, G1), status, time.
 
 use app::server_ctx::PeerIp;
@@ -23,14 +24,19 @@ use std::time::Instant;
 /// H3: the CSP of pages without any script (the dev mailbox).
 pub const NO_SCRIPT_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/// H1: the CSP of every HTML answer that sets none itself — the pages the server writes
+/// ([`card_page`]: OIDC errors, "Returning to the application", the logout question, busy and
+/// too-large pages). No script at all; forms post only to us.
+pub const CARD_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 #[derive(Clone)]
 pub struct HttpPolicy {
     pub dev: bool,
     pub hsts: bool,
     /// H3: the `Host` values this instance answers (lowercase `host[:port]`).
     pub hosts: std::sync::Arc<Vec<String>>,
-    /// R2: proxies whose forwarded-for header names the client.
-    pub trusted_proxies: std::sync::Arc<Vec<gatehouse_core::values::netaddr::Cidr>>,
+    /// R2/R7: proxies whose forwarded-for header (the named one) names the client.
+    pub trusted_proxies: std::sync::Arc<gatehouse_core::values::netaddr::TrustedProxies>,
     /// Requests by route, status and time taken.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Y4: one permit per request being handled (`limits.max_concurrent_requests`).
@@ -187,7 +193,11 @@ async fn guarded(p: HttpPolicy, mut req: Request<Body>, next: Next) -> Response 
         )
             .into_response();
     }
-    if is_state_changing(&method) && !cookieless(&path) && !same_origin(&req) {
+    if is_state_changing(&method)
+        && !cookieless(&path)
+        && !cross_site_by_design(&path)
+        && !same_origin(&req)
+    {
         tracing::warn!(%method, %path, "cross-site request refused (H2)");
         return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
     }
@@ -197,11 +207,16 @@ async fn guarded(p: HttpPolicy, mut req: Request<Body>, next: Next) -> Response 
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| {
             let h = req.headers();
-            let text = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
             gatehouse_core::values::netaddr::client_ip(
                 c.0.ip(),
-                text("forwarded"),
-                text("x-forwarded-for"),
+                |name| {
+                    let lines: Vec<&str> = h
+                        .get_all(name)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .collect();
+                    (!lines.is_empty()).then(|| lines.join(","))
+                },
                 &p.trusted_proxies,
             )
             .to_string()
@@ -260,6 +275,15 @@ async fn guarded(p: HttpPolicy, mut req: Request<Body>, next: Next) -> Response 
         _ => res,
     };
     let h = res.headers_mut();
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        // H1: every HTML answer has a CSP; Leptos pages set theirs (with the nonce) already.
+        h.entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(CARD_CSP));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -414,6 +438,14 @@ fn cookieless(path: &str) -> bool {
         path,
         "/oauth2/token" | "/oauth2/revoke" | "/oauth2/introspect" | "/oauth2/userinfo"
     )
+}
+
+/// O9: forms on an application's own page post here (OpenID Connect Core 3.1.2.1, RP-Initiated
+/// Logout 1.0 §2), cross-site by design. Neither gains anything from the cookie a same-site
+/// page could send along: authorize does what its GET does, and logout without a trusted
+/// `id_token_hint` only asks, unless our own page's confirmation comes with it (O8).
+fn cross_site_by_design(path: &str) -> bool {
+    matches!(path, "/oauth2/authorize" | "/oauth2/logout")
 }
 
 fn is_state_changing(m: &Method) -> bool {

@@ -12,12 +12,14 @@
 
 use crate::middleware::html_escape;
 use app::server_ctx::{cookie_from, AppState};
-use axum::extract::{Form, Query};
+use axum::extract::Form;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use gatehouse_core::flows::oidc::{self, AuthorizeParams, Next, OidcError, TokenParams};
+use gatehouse_core::flows::oidc::{
+    self, AuthorizeParams, Next, NotDecided, OidcError, TokenParams,
+};
 use gatehouse_core::mechanisms::sessions::{ClientInfo, Session};
-use gatehouse_core::values::oidc::OAuthError;
+use gatehouse_core::values::oidc::{OAuthError, Refused};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -144,19 +146,22 @@ async fn end_current(st: &AppState, session: Option<&Session>, next: &Next, info
     }
 }
 
-/// `GET /oauth2/authorize`.
+/// `GET|POST /oauth2/authorize` (O9, Core 3.1.2.1: both methods; a POST is a form on the
+/// application's own page, cross-site by design, with no power the same GET lacks).
 pub async fn authorize(st: AppState, req: axum::extract::Request) -> Response {
-    let (parts, _) = req.into_parts();
-    let Query(p) = match Query::<AuthorizeParams>::try_from_uri(&parts.uri) {
-        Ok(q) => q,
-        Err(_) => {
-            return respond(
-                &st,
-                Next::ErrorPage("The sign-in request is malformed."),
-                false,
-                false,
-            )
-        }
+    let (parts, body) = req.into_parts();
+    let params = if parts.method == axum::http::Method::POST {
+        form_params::<AuthorizeParams>(&parts.headers, body).await
+    } else {
+        query_params(&parts.uri)
+    };
+    let Ok(p) = params else {
+        return respond(
+            &st,
+            Next::ErrorPage("The sign-in request is malformed."),
+            false,
+            false,
+        );
     };
     let info = client_info(&parts.headers, peer(&parts.extensions));
     let answer = async {
@@ -206,15 +211,16 @@ pub async fn consent(
     let info = client_info(&headers, peer(&ext));
     let parked = cookie_from(&headers, st.authz_cookie()).unwrap_or_default();
     let allow = form.get("decision").map(String::as_str) == Some("allow");
+    let shown = form.get("request").map(String::as_str).unwrap_or_default();
     let answer = async {
         let Some(s) = session(&st, &headers).await? else {
-            return Ok(None);
+            return Ok(Err(NotDecided::Expired));
         };
-        oidc::decide(&st.deps, &s, &parked, allow, &info).await
+        oidc::decide(&st.deps, &s, &parked, shown, allow, &info).await
     };
     match answer.await {
-        Ok(Some(next)) => respond(&st, next, true, false),
-        Ok(None) => respond(
+        Ok(Ok(next)) => respond(&st, next, true, false),
+        Ok(Err(NotDecided::Expired)) => respond(
             &st,
             Next::ErrorPage(
                 "This sign-in request has expired. Go back to the application and start again.",
@@ -222,8 +228,78 @@ pub async fn consent(
             true,
             false,
         ),
+        // O7: nothing is granted, and the request parked now stays for its own page.
+        Ok(Err(NotDecided::OtherRequest)) => other_request_page(),
         Err(e) => fault_page(&e),
     }
+}
+
+/// O7: a consent answer arrived for another request than the one this browser holds now.
+fn other_request_page() -> Response {
+    let page = crate::middleware::card_page(
+        "This answer was for another request",
+        "",
+        "<p>Another sign-in request was started in this browser while you were reading this one, \
+         so your answer was not applied to either. Nothing was shared.</p>\
+         <p><a class=\"button\" href=\"/oauth2/consent\">See the request waiting now</a></p>",
+    );
+    let mut res = (StatusCode::CONFLICT, axum::response::Html(page)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The most a form body to an OAuth endpoint may hold.
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// O9 (RFC 6749 §3.1, §3.2): the parameters of a form-encoded body. A body that is not
+/// `application/x-www-form-urlencoded`, cannot be read, or repeats a parameter is an
+/// `invalid_request` (answered as the RFC's JSON, never a framework's plain-text 415/422).
+pub async fn form_params<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<T, Refused> {
+    let malformed = |why| Refused::new(OAuthError::InvalidRequest, why);
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form {
+        return Err(malformed(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| malformed("the body could not be read"))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&bytes).map_err(|_| malformed("the body is not a form"))?;
+    unique(pairs)
+}
+
+/// The query of `uri`, with the same rules as [`form_params`] (a repeated parameter refused).
+fn query_params<T: serde::de::DeserializeOwned>(uri: &axum::http::Uri) -> Result<T, Refused> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|_| Refused::new(OAuthError::InvalidRequest, "the query is malformed"))?;
+    unique(pairs)
+}
+
+fn unique<T: serde::de::DeserializeOwned>(pairs: Vec<(String, String)>) -> Result<T, Refused> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        if map.insert(k, serde_json::Value::String(v)).is_some() {
+            return Err(Refused::new(
+                OAuthError::InvalidRequest,
+                "a parameter is repeated",
+            ));
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|_| Refused::new(OAuthError::InvalidRequest, "a parameter is malformed"))
 }
 
 /// The RFC 6749 §5.2 error answer.
@@ -289,11 +365,18 @@ fn json_answer(r: Result<serde_json::Value, OidcError>) -> Response {
     }
 }
 
+/// O9 (RFC 7235 §2.1): the credentials of `Authorization: <scheme> …`, the scheme compared
+/// without regard to case (`bearer`, `BASIC` …).
+fn credentials<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (given, rest) = v.trim_start().split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then_some(rest.trim())
+}
+
 /// HTTP Basic client credentials (`client_secret_basic`, form-encoded id and secret).
 fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     use base64::Engine;
-    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = v.strip_prefix("Basic ")?;
+    let encoded = credentials(headers, "Basic")?;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
@@ -308,62 +391,70 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((decode(id)?, decode(secret)?))
 }
 
-/// `POST /oauth2/token`.
-pub async fn token(
+/// The client-authenticated endpoints.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientEndpoint {
+    /// `POST /oauth2/token`.
+    Token,
+    /// `POST /oauth2/revoke` (RFC 7009): 200 whatever the token was.
+    Revoke,
+    /// `POST /oauth2/introspect` (RFC 7662).
+    Introspect,
+}
+
+/// `POST /oauth2/token|revoke|introspect`: the form read by [`form_params`], the client
+/// authenticated, then the endpoint's answer or the RFC's JSON error.
+pub async fn client_endpoint(
     st: AppState,
-    headers: HeaderMap,
-    ext: axum::http::Extensions,
-    Form(p): Form<TokenParams>,
+    which: ClientEndpoint,
+    req: axum::extract::Request,
 ) -> Response {
-    let who = client_info(&headers, peer(&ext));
+    let (parts, body) = req.into_parts();
+    let who = client_info(&parts.headers, peer(&parts.extensions));
     json_answer(
         async {
-            let client = oidc::client_of(&st.deps, basic(&headers), &p).await?;
-            oidc::token(&st.deps, &client, &p, &who).await
+            let p: TokenParams = form_params(&parts.headers, body).await?;
+            let client = oidc::client_of(&st.deps, basic(&parts.headers), &p).await?;
+            match which {
+                ClientEndpoint::Token => oidc::token(&st.deps, &client, &p, &who).await,
+                ClientEndpoint::Revoke => {
+                    oidc::revoke(&st.deps, &client, &p, &who).await?;
+                    Ok(json!({}))
+                }
+                ClientEndpoint::Introspect => oidc::introspect(&st.deps, &client, &p).await,
+            }
         }
         .await,
     )
 }
 
-/// `POST /oauth2/revoke` (RFC 7009): 200 whatever the token was.
-pub async fn revoke(
-    st: AppState,
-    headers: HeaderMap,
-    ext: axum::http::Extensions,
-    Form(p): Form<TokenParams>,
-) -> Response {
-    let who = client_info(&headers, peer(&ext));
-    json_answer(
-        async {
-            let client = oidc::client_of(&st.deps, basic(&headers), &p).await?;
-            oidc::revoke(&st.deps, &client, &p, &who).await?;
-            Ok(json!({}))
-        }
-        .await,
-    )
-}
-
-/// `POST /oauth2/introspect` (RFC 7662).
-pub async fn introspect(st: AppState, headers: HeaderMap, Form(p): Form<TokenParams>) -> Response {
-    json_answer(
-        async {
-            let client = oidc::client_of(&st.deps, basic(&headers), &p).await?;
-            oidc::introspect(&st.deps, &client, &p).await
-        }
-        .await,
-    )
-}
-
-/// `GET|POST /oauth2/userinfo` with `Authorization: Bearer`.
+/// `GET|POST /oauth2/userinfo` with `Authorization: Bearer` (any case, O9). Without a token
+/// the 401 names no error (RFC 6750 §3.1): the client just did not authenticate.
 pub async fn userinfo(st: AppState, headers: HeaderMap) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    json_answer(oidc::userinfo(&st.deps, &bearer).await)
+    let Some(bearer) = credentials(&headers, "Bearer").filter(|b| !b.is_empty()) else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            json_headers(),
+            [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+        )
+            .into_response();
+    };
+    json_answer(oidc::userinfo(&st.deps, bearer).await)
+}
+
+/// `OPTIONS /oauth2/userinfo`: the CORS preflight of a browser application, which sends its
+/// access token in `Authorization` (O9). No cookies are involved, so any origin may ask.
+pub async fn userinfo_preflight() -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+            (header::ACCESS_CONTROL_ALLOW_HEADERS, "Authorization"),
+            (header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ],
+    )
+        .into_response()
 }
 
 /// `GET /oauth2/jwks`.
@@ -378,72 +469,103 @@ pub async fn discovery(st: AppState) -> Response {
 
 /// `GET|POST /oauth2/logout` (RP-initiated logout): with an ID token we signed for this
 /// person, sign out at once (S4, and O6 tells the other applications); without one, ask first
-/// (a POST from our own page, H2). Then back to a registered post-logout URI, or to sign-in.
+/// (O8: no link or foreign form ends a session — only the answer posted from our own page,
+/// which carries this session's confirmation). O9: the application may POST (its page, so no
+/// SameSite=Lax cookie comes along): then the hint's `sid` names the session to end. Then back
+/// to a registered post-logout URI, or to sign-in.
 pub async fn logout(st: AppState, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
     let posted = parts.method == axum::http::Method::POST;
-    let p: oidc::LogoutParams = if posted {
-        let bytes = axum::body::to_bytes(body, 16 * 1024)
-            .await
-            .unwrap_or_default();
-        serde_urlencoded::from_bytes(&bytes).unwrap_or_default()
+    let params = if posted {
+        form_params::<oidc::LogoutParams>(&parts.headers, body).await
     } else {
-        Query::try_from_uri(&parts.uri)
-            .map(|q| q.0)
-            .unwrap_or_default()
+        query_params(&parts.uri)
+    };
+    let Ok(p) = params else {
+        return respond(
+            &st,
+            Next::ErrorPage("The sign-out request is malformed."),
+            false,
+            false,
+        );
     };
     let info = client_info(&parts.headers, peer(&parts.extensions));
     let answer = async {
         let s = session(&st, &parts.headers).await?;
         let plan = oidc::logout_plan(&st.deps, s.as_ref(), &p).await?;
-        let signed_in = s.as_ref().and_then(|s| s.authenticated_user()).is_some();
-        if signed_in && !plan.trusted && !posted {
-            return Ok(None);
+        let signed_in = s.as_ref().filter(|s| s.authenticated_user().is_some());
+        let confirmed = signed_in.is_some_and(|s| {
+            p.confirm
+                .as_deref()
+                .is_some_and(|c| oidc::confirms_logout(&st.deps, &s.id_hash, c))
+        });
+        if let Some(s) = signed_in {
+            if !plan.trusted && !confirmed {
+                return Ok(Err(oidc::logout_confirmation(&st.deps, &s.id_hash)));
+            }
         }
-        if let Some(s) = &s {
-            gatehouse_core::flows::login::sign_out(&st.deps, s, &info)
-                .await
-                .map_err(|e| OidcError::Refused(oidc_fault(e)))?;
-        }
-        Ok::<_, OidcError>(Some(plan.redirect))
+        let ended = match (&s, &plan.sid) {
+            (Some(s), _) => gatehouse_core::flows::login::sign_out(&st.deps, s, &info).await,
+            (None, Some(sid)) if plan.trusted => {
+                gatehouse_core::flows::login::sign_out_sid(&st.deps, sid, &info)
+                    .await
+                    .map(|_| ())
+            }
+            (None, _) => Ok(()),
+        };
+        ended.map_err(|e| OidcError::Refused(oidc_fault(e)))?;
+        Ok::<_, OidcError>(Ok(plan.redirect))
     };
     let mut res = match answer.await {
-        Ok(None) => {
-            let field = |name: &str, v: &Option<String>| {
-                v.as_deref()
-                    .map(|v| {
-                        format!(
-                            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                            html_escape(v)
-                        )
-                    })
-                    .unwrap_or_default()
-            };
-            let hidden = [
-                field("client_id", &p.client_id),
-                field("post_logout_redirect_uri", &p.post_logout_redirect_uri),
-                field("state", &p.state),
-            ]
-            .concat();
-            let page = crate::middleware::card_page(
-                "Sign out of Gatehouse?",
-                "",
-                &format!(
-                    "<p>An application asked to sign you out. This signs you out of every application that uses your Gatehouse account.</p>\
-                     <form method=\"post\" action=\"/oauth2/logout\">{hidden}<button class=\"button\" type=\"submit\">Sign out</button></form>\
-                     <p><a href=\"/profile\">Stay signed in</a></p>"
-                ),
-            );
-            return axum::response::Html(page).into_response();
+        Ok(Err(confirm)) => return logout_question(&p, &confirm),
+        Ok(Ok(Some(url))) if posted => respond(&st, Next::ToClient(url), true, false),
+        Ok(Ok(Some(url))) => redirect(&url),
+        Ok(Ok(None)) => redirect("/login"),
+        Err(OidcError::Refused(r)) if r.error == OAuthError::InvalidRequest => {
+            return respond(&st, Next::ErrorPage(r.description), false, false)
         }
-        Ok(Some(Some(url))) if posted => respond(&st, Next::ToClient(url), true, false),
-        Ok(Some(Some(url))) => redirect(&url),
-        Ok(Some(None)) => redirect("/login"),
         Err(e) => return fault_page(&e),
     };
     if let Ok(v) = HeaderValue::from_str(&st.session_cookie_clear_value()) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
+    res
+}
+
+/// O8: "Sign out of Gatehouse?" — the only way a sign-out without a trusted hint happens is
+/// its button, whose form carries this session's confirmation.
+fn logout_question(p: &oidc::LogoutParams, confirm: &str) -> Response {
+    let field = |name: &str, v: Option<&str>| {
+        v.map(|v| {
+            format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                html_escape(v)
+            )
+        })
+        .unwrap_or_default()
+    };
+    let hidden = [
+        field("client_id", p.client_id.as_deref()),
+        field(
+            "post_logout_redirect_uri",
+            p.post_logout_redirect_uri.as_deref(),
+        ),
+        field("state", p.state.as_deref()),
+        field("confirm", Some(confirm)),
+    ]
+    .concat();
+    let page = crate::middleware::card_page(
+        "Sign out of Gatehouse?",
+        "",
+        &format!(
+            "<p>An application asked to sign you out. This signs you out of every application that uses your Gatehouse account.</p>\
+             <form method=\"post\" action=\"/oauth2/logout\">{hidden}<button class=\"button\" type=\"submit\">Sign out</button></form>\
+             <p><a href=\"/profile\">Stay signed in</a></p>"
+        ),
+    );
+    let mut res = axum::response::Html(page).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 

@@ -111,7 +111,7 @@ pub fn build(
 
 /// The OpenID Connect provider's endpoints (issue 13).
 fn oidc_routes(state: &AppState) -> Router<gatehouse_core::mechanisms::service::Deps> {
-    use crate::oidc;
+    use crate::oidc::{self, ClientEndpoint};
     use axum::routing::post;
     let st = state.clone();
     let with = move || st.clone();
@@ -121,8 +121,9 @@ fn oidc_routes(state: &AppState) -> Router<gatehouse_core::mechanisms::service::
             get(move || oidc::discovery(s.clone()))
         })
         .route("/oauth2/authorize", {
-            let s = with();
-            get(move |r: Request| oidc::authorize(s.clone(), r))
+            let (a, b) = (with(), with());
+            get(move |r: Request| oidc::authorize(a.clone(), r))
+                .post(move |r: Request| oidc::authorize(b.clone(), r))
         })
         .route("/oauth2/continue", {
             let s = with();
@@ -136,20 +137,21 @@ fn oidc_routes(state: &AppState) -> Router<gatehouse_core::mechanisms::service::
         })
         .route("/oauth2/token", {
             let s = with();
-            post(move |h: HeaderMap, e: axum::http::Extensions, f| oidc::token(s.clone(), h, e, f))
+            post(move |r: Request| oidc::client_endpoint(s.clone(), ClientEndpoint::Token, r))
         })
         .route("/oauth2/revoke", {
             let s = with();
-            post(move |h: HeaderMap, e: axum::http::Extensions, f| oidc::revoke(s.clone(), h, e, f))
+            post(move |r: Request| oidc::client_endpoint(s.clone(), ClientEndpoint::Revoke, r))
         })
         .route("/oauth2/introspect", {
             let s = with();
-            post(move |h: HeaderMap, f| oidc::introspect(s.clone(), h, f))
+            post(move |r: Request| oidc::client_endpoint(s.clone(), ClientEndpoint::Introspect, r))
         })
         .route("/oauth2/userinfo", {
             let (a, b) = (with(), with());
             get(move |h: HeaderMap| oidc::userinfo(a.clone(), h))
                 .post(move |h: HeaderMap| oidc::userinfo(b.clone(), h))
+                .options(oidc::userinfo_preflight)
         })
         .route("/oauth2/logout", {
             let (a, b) = (with(), with());

@@ -13,6 +13,7 @@ use crate::sms::{HttpSms, HttpSmsConfig, SmsSender};
 use crate::smtp::{Relay, Smtp};
 use gatehouse_core::mechanisms::outbox::{self, AfterFailure, Channel, Failure, Queued};
 use gatehouse_core::mechanisms::service::Deps;
+use gatehouse_core::mechanisms::signing::SigningError;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -100,7 +101,10 @@ impl Worker {
                 outbox::claim_next(&mut c, deps.now(), self.lease_secs).await?
             };
             let Some(q) = claimed else { break };
-            let result = self.transport.send(&q).await;
+            let result = match self.ready(&q).await {
+                Ok(q) => self.transport.send(&q).await,
+                Err(e) => Err(e),
+            };
             let mut c = deps.store.conn().await?;
             match result {
                 Ok(()) => {
@@ -126,6 +130,34 @@ impl Worker {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// The message as it leaves now. O9: a back-channel logout notice is signed at each
+    /// attempt (fresh `iat`/`exp`), so a retry after the first token's lifetime still counts.
+    async fn ready(&self, q: &Queued) -> Result<Queued, Failure> {
+        if q.message.channel != Channel::Logout {
+            return Ok(q.clone());
+        }
+        let deps = &self.deps;
+        let mut c = deps
+            .store
+            .conn()
+            .await
+            .map_err(|e| Failure::Temporary(format!("database: {e}")))?;
+        let token = gatehouse_core::mechanisms::oidc_logout::signed_for_delivery(
+            &mut c,
+            &deps.secret_key,
+            &q.message.text,
+            deps.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            SigningError::Malformed(_) => Failure::Permanent(format!("logout notice: {e}")),
+            e => Failure::Temporary(format!("logout token: {e}")),
+        })?;
+        let mut q = q.clone();
+        q.message.text = token;
+        Ok(q)
     }
 
     /// Runs until `stop` flips, polling every `every`.

@@ -14,6 +14,8 @@ use support::{urldecode, urlencode, Client, Server};
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const CB: &str = "http://127.0.0.1:9/cb";
+/// Where Wiki registered people to land after logout (O9: apart from its redirect URI).
+const BYE: &str = "http://127.0.0.1:9/bye";
 const EMAIL: &str = "ada@example.com";
 
 /// `gatehouse client create …`: (client_id, client_secret).
@@ -40,7 +42,17 @@ fn client(s: &Server, args: &[&str]) -> (String, Option<String>) {
 
 /// A first-party application "Wiki" and a registered person: (client id, client secret).
 fn wiki_and_person(s: &Server) -> (String, String) {
-    let (id, secret) = client(s, &["Wiki", "--redirect-uri", CB, "--first-party"]);
+    let (id, secret) = client(
+        s,
+        &[
+            "Wiki",
+            "--redirect-uri",
+            CB,
+            "--first-party",
+            "--post-logout-uri",
+            BYE,
+        ],
+    );
     register_and_verify(&mut Client::new(s), EMAIL, "email", "");
     (id, secret.expect("a confidential client"))
 }
@@ -125,20 +137,33 @@ fn userinfo(c: &mut Client, access: &str) -> (u16, Value) {
 
 /// Email → password → emailed code in browser `b`; returns where the last step sent it.
 fn sign_in(b: &mut Client) -> Option<String> {
+    sign_in_as(b, EMAIL)
+}
+
+/// [`sign_in`] as `email`.
+fn sign_in_as(b: &mut Client, email: &str) -> Option<String> {
     assert_eq!(
-        b.form("/api/login_email", "/login", &[("email", EMAIL)])
+        b.form("/api/login_email", "/login", &[("email", email)])
             .status,
         303
     );
-    let before = count(b, EMAIL, "sign-in code");
+    let before = count(b, email, "sign-in code");
     assert_eq!(
         b.form("/api/login_password", "/login", &[("password", PW)])
             .status,
         303
     );
-    let code = after(&newest(b, EMAIL, "sign-in code", before), "code is ").to_string();
+    let code = after(&newest(b, email, "sign-in code", before), "code is ").to_string();
     let r = b.form("/api/login_code", "/login", &[("code", &code)]);
     r.header("location").map(str::to_string)
+}
+
+/// Where a plain authorization request of `id` sends the signed-in browser `b` (SSO).
+fn to_client_after(b: &mut Client, id: &str) -> String {
+    b.get(&authorize(id, ""))
+        .header("location")
+        .expect("back to the client")
+        .to_string()
 }
 
 #[test]
@@ -294,6 +319,12 @@ fn o1_a_wrong_redirect_uri_gets_an_error_page_and_is_never_redirected_to() {
     }
     let r = b.get(&authorize("unknown-client", ""));
     assert_eq!((r.status, r.header("location")), (400, None));
+    // H1: the server's own pages carry the same CSP as every HTML answer.
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+        "h1_every_html_answer_has_a_csp"
+    );
     // With the right URI, protocol errors go back to the client: no PKCE, prompt=none.
     let no_pkce =
         authorize(&id, "").replace("code_challenge_method=S256", "code_challenge_method=plain");
@@ -318,6 +349,29 @@ fn o1_a_wrong_redirect_uri_gets_an_error_page_and_is_never_redirected_to() {
     assert_eq!(to, "/login?email=grace%40example.com");
     let page = b.get(&to).body;
     assert!(page.contains("value=\"grace@example.com\""), "{page}");
+}
+
+/// O7: the id of the request the consent page in `b` shows now.
+fn shown_request(b: &mut Client) -> String {
+    let page = b.get("/oauth2/consent");
+    let marker = "name=\"request\" value=\"";
+    let start = page
+        .body
+        .find(marker)
+        .unwrap_or_else(|| panic!("a request id on the consent page: {}", page.body))
+        + marker.len();
+    let rest = &page.body[start..];
+    rest[..rest.find('"').expect("end of value")].to_string()
+}
+
+/// Answers the consent page in `b` as a person does: for the request it shows.
+fn answer_consent(b: &mut Client, decision: &str) -> support::Response {
+    let request = shown_request(b);
+    b.form(
+        "/oauth2/consent",
+        "/oauth2/consent",
+        &[("decision", decision), ("request", &request)],
+    )
 }
 
 #[test]
@@ -345,11 +399,7 @@ fn a_third_party_application_asks_for_consent_once_and_deny_tells_it_access_deni
     );
     assert!(page.body.contains("Your email address"), "{}", page.body);
     // Deny: the application hears access_denied.
-    let r = b.form(
-        "/oauth2/consent",
-        "/oauth2/consent",
-        &[("decision", "deny")],
-    );
+    let r = answer_consent(&mut b, "deny");
     let to = continue_url(&r.body);
     assert_eq!(
         param(&to, "error").as_deref(),
@@ -363,11 +413,7 @@ fn a_third_party_application_asks_for_consent_once_and_deny_tells_it_access_deni
         b.get("/oauth2/continue").header("location"),
         Some("/oauth2/consent")
     );
-    let r = b.form(
-        "/oauth2/consent",
-        "/oauth2/consent",
-        &[("decision", "allow")],
-    );
+    let r = answer_consent(&mut b, "allow");
     let code = param(&continue_url(&r.body), "code").expect("code");
     let mut rp = Client::new(&s);
     let (status, tokens) = post_form(
@@ -398,6 +444,72 @@ fn a_third_party_application_asks_for_consent_once_and_deny_tells_it_access_deni
     assert!(r
         .header("location")
         .is_some_and(|l| l.starts_with(&format!("{CB}?code="))));
+}
+
+/// O7: a popup that opens another application's authorization request while the person reads
+/// "Chat wants…" replaces the parked request; Allow, posted for Chat's request, grants nothing —
+/// neither to the other application nor to Chat — and says why.
+#[test]
+fn o7_consent_applies_to_the_request_shown() {
+    let s = Server::start(&[]);
+    let (chat, _) = client(&s, &["Chat", "--redirect-uri", CB, "--public"]);
+    let (evil, _) = client(&s, &["Evil", "--redirect-uri", CB, "--public"]);
+    register_and_verify(&mut Client::new(&s), EMAIL, "email", "");
+    let mut b = Client::new(&s);
+    b.get(&authorize(&chat, ""));
+    sign_in(&mut b);
+    b.get("/oauth2/continue");
+    let shown = shown_request(&mut b);
+    assert!(b
+        .get("/oauth2/consent")
+        .body
+        .contains("Allow Chat to use your account?"));
+    // The popup: the same browser, another application's request.
+    assert_eq!(
+        b.get(&authorize(&evil, "")).header("location"),
+        Some("/oauth2/consent")
+    );
+    let r = b.form(
+        "/oauth2/consent",
+        "/oauth2/consent",
+        &[("decision", "allow"), ("request", &shown)],
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("This answer was for another request"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.header("location"), None, "no code went anywhere");
+    // Nothing was stored either: a silent request still needs consent.
+    let r = b.get(&authorize(&evil, "&prompt=none"));
+    let to = r
+        .header("location")
+        .expect("back to the client")
+        .to_string();
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("consent_required"),
+        "{to}"
+    );
+    // A made-up or missing id is refused the same way.
+    b.get(&authorize(&evil, ""));
+    let r = b.form(
+        "/oauth2/consent",
+        "/oauth2/consent",
+        &[("decision", "allow")],
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    // The page as shown now (Evil's) is answered normally.
+    assert!(b
+        .get("/oauth2/consent")
+        .body
+        .contains("Allow Evil to use your account?"));
+    let r = answer_consent(&mut b, "deny");
+    assert_eq!(
+        param(&continue_url(&r.body), "error").as_deref(),
+        Some("access_denied")
+    );
 }
 
 /// A browser signed in to `id` through the authorization flow; returns (browser, tokens).
@@ -503,25 +615,265 @@ fn rp_initiated_logout_with_an_id_token_hint_signs_out_and_returns_to_a_register
     assert_eq!(r.status, 200);
     assert!(r.body.contains("Sign out of Gatehouse?"), "{}", r.body);
     assert_eq!(b.get("/profile").status, 200, "still signed in");
-    // An unregistered post-logout URI is not redirected to, even with a good hint.
-    let evil = "https://evil.example.net/";
-    let r = b.get(&format!(
-        "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri={}",
-        urlencode(evil)
-    ));
-    assert_eq!(r.header("location"), Some("/login"));
+    // An unregistered post-logout URI is not redirected to, even with a good hint; nor is a
+    // redirect URI that was not registered for logout (O9).
+    for not_for_logout in ["https://evil.example.net/", CB] {
+        let r = b.get(&format!(
+            "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri={}",
+            urlencode(not_for_logout)
+        ));
+        assert_eq!(r.header("location"), Some("/login"), "{not_for_logout}");
+        let (again, _) = signed_in_to(&s, &id, &secret);
+        b = again;
+    }
     // Signed in again, a hint and a registered URI: out at once, back to the application.
     let (mut b, tokens) = signed_in_to(&s, &id, &secret);
     let hint = tokens["id_token"].as_str().expect("id token");
     let r = b.get(&format!(
         "/oauth2/logout?id_token_hint={hint}&post_logout_redirect_uri={}&state=bye",
-        urlencode(CB)
+        urlencode(BYE)
     ));
     assert_eq!(
         r.header("location"),
-        Some(format!("{CB}?state=bye").as_str())
+        Some(format!("{BYE}?state=bye").as_str())
     );
     sent_to_sign_in(&mut b);
+}
+
+/// O9 (RP-Initiated Logout 1.0 §2): the application's page POSTs the logout (no SameSite=Lax
+/// cookie comes along): the hint's `sid` ends the session. An access token is no hint, and a
+/// `client_id` must be the hint's audience. O8: a form on another site without a hint signs
+/// nobody out — only our own question's answer does.
+#[test]
+fn o9_logout_by_post_from_the_application_ends_the_session_its_hint_names() {
+    let s = Server::start(&[]);
+    let (id, secret) = wiki_and_person(&s);
+    let (mut b, tokens) = signed_in_to(&s, &id, &secret);
+    let hint = tokens["id_token"].as_str().expect("id token");
+    let access = tokens["access_token"].as_str().expect("access token");
+    let mut app_page = Client::new(&s); // the application's page: no cookie of ours
+    let post = |c: &mut Client, body: &str| {
+        c.request(
+            "POST",
+            "/oauth2/logout",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Origin", "http://127.0.0.1:9"),
+            ],
+            body,
+        )
+    };
+    // An access token signed with the same key is not an ID token: nothing ends.
+    post(
+        &mut app_page,
+        &format!(
+            "id_token_hint={access}&post_logout_redirect_uri={}",
+            urlencode(BYE)
+        ),
+    );
+    assert_eq!(b.get("/profile").status, 200, "still signed in");
+    // A client_id that is not the hint's audience is refused.
+    let r = post(
+        &mut app_page,
+        &format!("id_token_hint={hint}&client_id=someone-else"),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(
+        r.body.contains("client_id is not the audience"),
+        "{}",
+        r.body
+    );
+    // A foreign form with the person's cookie but no hint only asks (O8).
+    let r = post(&mut b, &format!("client_id={id}"));
+    assert!(r.body.contains("Sign out of Gatehouse?"), "{}", r.body);
+    assert_eq!(b.get("/profile").status, 200, "still signed in");
+    // The ID token as hint, posted: the session it names ends, and back to the application.
+    let r = post(
+        &mut app_page,
+        &format!(
+            "id_token_hint={hint}&client_id={id}&post_logout_redirect_uri={}&state=s2",
+            urlencode(BYE)
+        ),
+    );
+    assert_eq!(
+        continue_url(&r.body),
+        format!("{BYE}?state=s2"),
+        "{}",
+        r.body
+    );
+    sent_to_sign_in(&mut b);
+}
+
+/// O9: the endpoints as relying-party libraries call them — authorize by POST, any case of
+/// the auth scheme, RFC 6749 JSON errors for malformed token requests, the truth in discovery,
+/// request objects refused, acr_values honoured, at_hash, the userinfo preflight and a 401
+/// without an error when no token came.
+#[test]
+fn o9_the_endpoints_follow_the_specs_musts() {
+    let s = Server::start(&[]);
+    let (id, secret) = wiki_and_person(&s);
+    let (mut b, _) = signed_in_to(&s, &id, &secret);
+    // Authorize by POST (a form on the application's page, cross-site): SSO answers with a code.
+    let query = authorize(&id, "");
+    let (_, form) = query.split_once('?').expect("query");
+    let r = b.request(
+        "POST",
+        "/oauth2/authorize",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Sec-Fetch-Site", "cross-site"),
+        ],
+        form,
+    );
+    let to = r
+        .header("location")
+        .expect("back to the client")
+        .to_string();
+    let code = param(&to, "code").expect("a code");
+    let mut rp = Client::new(&s);
+    // A lower-case "basic" authenticates the client.
+    let lower = basic(&id, &secret).replacen("Basic", "basic", 1);
+    let (status, tokens) = exchange(&mut rp, &lower, &code);
+    assert_eq!(status, 200, "{tokens}");
+    // at_hash: the left half of the access token's SHA-256.
+    let jwks: Value = serde_json::from_str(&rp.get("/oauth2/jwks").body).expect("jwks");
+    let keys = jwks["keys"].as_array().expect("keys").clone();
+    let claims =
+        signing::verify(&keys, tokens["id_token"].as_str().expect("id"), Alg::Rs256).expect("ok");
+    let access = tokens["access_token"].as_str().expect("access");
+    let expected = {
+        use sha2::Digest;
+        gatehouse_core::values::oidc::base64url(&sha2::Sha256::digest(access.as_bytes())[..16])
+    };
+    assert_eq!(claims["at_hash"], expected.as_str());
+    // A lower-case "bearer" reads userinfo.
+    let r = rp.request(
+        "GET",
+        "/oauth2/userinfo",
+        &[("Authorization", &format!("bearer {access}"))],
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    // No token: 401 with a bare challenge, no error code (RFC 6750 §3.1).
+    let r = rp.request("GET", "/oauth2/userinfo", &[], "");
+    assert_eq!(
+        (r.status, r.header("www-authenticate")),
+        (401, Some("Bearer"))
+    );
+    // The browser application's preflight.
+    let r = rp.request(
+        "OPTIONS",
+        "/oauth2/userinfo",
+        &[
+            ("Origin", "http://127.0.0.1:9"),
+            ("Access-Control-Request-Method", "GET"),
+            ("Access-Control-Request-Headers", "authorization"),
+        ],
+        "",
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert!(r
+        .header("access-control-allow-headers")
+        .is_some_and(|h| h.eq_ignore_ascii_case("authorization")));
+    // Malformed token requests: 400 invalid_request as JSON.
+    let auth = basic(&id, &secret);
+    for (content_type, body) in [
+        (
+            "application/x-www-form-urlencoded",
+            "grant_type=refresh_token&grant_type=refresh_token&refresh_token=x",
+        ),
+        ("application/json", "{\"grant_type\":\"refresh_token\"}"),
+        ("application/x-www-form-urlencoded", "refresh_token=x"),
+    ] {
+        let r = rp.request(
+            "POST",
+            "/oauth2/token",
+            &[("Content-Type", content_type), ("Authorization", &auth)],
+            body,
+        );
+        let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        assert_eq!(
+            (r.status, v["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}: {}",
+            r.body
+        );
+    }
+    // Discovery tells the truth.
+    let d: Value =
+        serde_json::from_str(&rp.get("/.well-known/openid-configuration").body).expect("json");
+    assert_eq!(d["request_uri_parameter_supported"], false);
+    assert_eq!(d["request_parameter_supported"], false);
+    assert_eq!(
+        d["acr_values_supported"],
+        serde_json::json!(["urn:gatehouse:mfa"])
+    );
+    // … and what it says is not supported is refused, as is an acr that cannot be met.
+    for (extra, error) in [
+        (
+            "&request_uri=https%3A%2F%2Fapp%2Freq",
+            "request_uri_not_supported",
+        ),
+        ("&request=eyJhbGciOiJub25lIn0.e30.", "request_not_supported"),
+        (
+            "&acr_values=urn%3Agatehouse%3Aphr",
+            "unmet_authentication_requirements",
+        ),
+    ] {
+        let r = b.get(&authorize(&id, extra));
+        let to = r.header("location").expect("to the client").to_string();
+        assert_eq!(param(&to, "error").as_deref(), Some(error), "{to}");
+    }
+    // acr_values we meet are fine.
+    let r = b.get(&authorize(&id, "&acr_values=urn%3Agatehouse%3Amfa"));
+    assert!(r.header("location").is_some_and(|l| l.contains("code=")));
+    // prompt=consent asks a first-party client's person too.
+    let r = b.get(&authorize(&id, "&prompt=consent"));
+    assert_eq!(r.header("location"), Some("/oauth2/consent"));
+}
+
+/// O9: with prompt=none, an id_token_hint naming someone else than the signed-in person
+/// cannot be answered silently: login_required.
+#[test]
+fn o9_prompt_none_with_a_hint_for_someone_else_is_login_required() {
+    let s = Server::start(&[]);
+    let (id, secret) = wiki_and_person(&s);
+    let (_, tokens) = signed_in_to(&s, &id, &secret);
+    let ada_hint = tokens["id_token"].as_str().expect("id token").to_string();
+    register_and_verify(&mut Client::new(&s), "grace@example.com", "email", "");
+    let mut grace = Client::new(&s);
+    grace.get(&authorize(&id, "&login_hint=grace%40example.com"));
+    sign_in_as(&mut grace, "grace@example.com");
+    grace.get("/oauth2/continue");
+    let r = grace.get(&authorize(
+        &id,
+        &format!("&prompt=none&id_token_hint={ada_hint}"),
+    ));
+    let to = r
+        .header("location")
+        .unwrap_or_else(|| panic!("to the client: {} {}", r.status, r.body))
+        .to_string();
+    assert_eq!(
+        param(&to, "error").as_deref(),
+        Some("login_required"),
+        "{to}"
+    );
+    // Her own hint is fine.
+    let mut rp = Client::new(&s);
+    let code = param(&to_client_after(&mut grace, &id), "code").expect("code");
+    let (_, own) = exchange(&mut rp, &basic(&id, &secret), &code);
+    let own_hint = own["id_token"].as_str().expect("id token");
+    let r = grace.get(&authorize(
+        &id,
+        &format!("&prompt=none&id_token_hint={own_hint}"),
+    ));
+    assert!(
+        r.header("location").is_some_and(|l| l.contains("code=")),
+        "{:?}",
+        r.header("location")
+    );
 }
 
 #[test]

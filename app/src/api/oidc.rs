@@ -10,13 +10,13 @@ use leptos::prelude::*;
 #[server(endpoint = "consent_view")]
 pub async fn get_consent_view() -> Result<ConsentView, ServerFnError> {
     let st = ctx::state()?;
-    let Some((_, _)) = ctx::signed_in(&st).await? else {
+    let Some((session, _)) = ctx::signed_in(&st).await? else {
         return Ok(ConsentView::default());
     };
     let Some(parked) = ctx::parked_authorization(&st) else {
         return Ok(ConsentView::default());
     };
-    let view = gatehouse_core::flows::oidc::consent_view(&st.deps, &parked)
+    let view = gatehouse_core::flows::oidc::consent_view(&st.deps, &session, &parked)
         .await
         .map_err(internal)?;
     Ok(match view {
@@ -24,6 +24,7 @@ pub async fn get_consent_view() -> Result<ConsentView, ServerFnError> {
             live: true,
             client_name: v.client_name,
             claims: v.claims.into_iter().map(String::from).collect(),
+            request: v.request,
         },
         None => ConsentView::default(),
     })

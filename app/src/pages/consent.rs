@@ -34,6 +34,8 @@ fn ask(v: ConsentView) -> impl IntoView {
                 {v.claims.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
             </ul>
             <PostForm to="/oauth2/consent" class="consent__actions">
+                // O7: the answer names the request it was shown for.
+                <input type="hidden" name="request" value=v.request />
                 <SubmitButton label="Allow" name=Some("decision".to_string()) value="allow" />
                 <SubmitButton label="Deny" secondary=true name=Some("decision".to_string()) value="deny" />
             </PostForm>

@@ -549,6 +549,18 @@ pub async fn stage(deps: &Deps, session: Option<&Session>) -> Result<Stage, Logi
 }
 
 /// S4: sign-out deletes the server-side session.
+/// O9: RP-initiated logout posted from an application's page (no cookie comes with it) ends
+/// the SSO session its verified hint names. Whether there was one.
+pub async fn sign_out_sid(deps: &Deps, sid: &str, client: &ClientInfo) -> Result<bool, LoginError> {
+    let mut c = deps.store.conn().await?;
+    let session = sessions::by_sid(&mut c, sid, &deps.settings.sessions, deps.now()).await?;
+    drop(c);
+    match session {
+        Some(s) => sign_out(deps, &s, client).await.map(|()| true),
+        None => Ok(false),
+    }
+}
+
 pub async fn sign_out(
     deps: &Deps,
     session: &Session,

@@ -38,6 +38,11 @@ pub const REQUEST_TTL: i64 = 15 * 60;
 pub const KEY_KEEP: i64 = ACCESS_TTL + 60;
 /// The `acr` of every sign-in: password and a second factor, always.
 pub const ACR: &str = "urn:gatehouse:mfa";
+/// O9: the level a phishing-resistant factor (a passkey) will meet; asked for in `acr_values`
+/// it is answered `unmet_authentication_requirements` until passkeys exist.
+pub const ACR_PHISHING_RESISTANT: &str = "urn:gatehouse:phr";
+/// The `acr` values this provider can meet (published in discovery).
+pub const ACR_SUPPORTED: [&str; 1] = [ACR];
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -88,6 +93,14 @@ pub struct AuthorizeParams {
     pub prompt: Option<String>,
     pub max_age: Option<String>,
     pub login_hint: Option<String>,
+    /// O9: an ID token we issued, naming who the application expects.
+    pub id_token_hint: Option<String>,
+    /// O9: the authentication levels asked for, most wanted first.
+    pub acr_values: Option<String>,
+    /// O9: request objects are refused (`request_not_supported`).
+    pub request: Option<String>,
+    /// O9: request objects by reference are refused (`request_uri_not_supported`).
+    pub request_uri: Option<String>,
 }
 
 /// Where `/oauth2/authorize` sends the browser next.
@@ -213,6 +226,30 @@ async fn check(
             "only response_mode=query is supported",
         ));
     }
+    // O9 (Core 6): discovery says neither is supported, and a request that relies on one is
+    // answered so, never silently served from the plain parameters.
+    if p.request.is_some() {
+        return fail(Refused::new(
+            OAuthError::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if p.request_uri.is_some() {
+        return fail(Refused::new(
+            OAuthError::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    // O9: acr_values are honoured: a level none of whose values this provider meets is refused
+    // rather than answered with a weaker sign-in.
+    if let Some(acr) = p.acr_values.as_deref().filter(|a| !a.trim().is_empty()) {
+        if !acr.split(' ').any(|v| ACR_SUPPORTED.contains(&v)) {
+            return fail(Refused::new(
+                OAuthError::UnmetAuthenticationRequirements,
+                "the requested acr_values cannot be met",
+            ));
+        }
+    }
     let checked = (|| {
         let scope = Scopes::parse(p.scope.as_deref().unwrap_or(""))?;
         let challenge = CodeChallenge::parse(
@@ -333,10 +370,33 @@ pub async fn authorize(
             });
         }
     };
+    // O9: with prompt=none, a hint naming someone else (or not an ID token of ours for this
+    // client) cannot be answered silently.
+    if req.prompt.none {
+        if let Some(hint) = p.id_token_hint.as_deref() {
+            let keys = signing::public_keys(&mut c, now, KEY_KEEP).await?;
+            let hinted = signing::verify_id_token(&keys, hint, req.client.alg)
+                .ok()
+                .filter(|h| h["aud"] == req.client.id.as_str() && h["iss"] == deps.issuer());
+            if hinted.is_none_or(|h| h["sub"] != user_id.as_str()) {
+                let r = Refused::new(
+                    OAuthError::LoginRequired,
+                    "the signed-in person is not the one id_token_hint names",
+                );
+                return Ok(refused_to_client(
+                    deps,
+                    &req.redirect_uri,
+                    &r,
+                    req.state.as_deref(),
+                ));
+            }
+        }
+    }
     let consented = grants::consented(&mut c, &user_id, &req.client.id).await?;
     drop(c);
     let covered = consented.is_some_and(|s| req.scope.within(s));
-    if !req.client.first_party && (!covered || req.prompt.consent) {
+    // O9: prompt=consent asks every client's person, first-party ones too.
+    if (!req.client.first_party && !covered) || req.prompt.consent {
         if req.prompt.none {
             let r = Refused::new(OAuthError::ConsentRequired, "the person has not consented");
             return Ok(refused_to_client(
@@ -399,15 +459,50 @@ async fn issue(
     Ok(Next::ToClient(to_client(deps, &req.redirect_uri, &params)))
 }
 
+/// O7: the id of the parked request `parked` as shown to the browser session `session_hash`:
+/// a MAC over both, so a form can name the request it shows and nobody can name one for
+/// another browser. A request parked later (another tab, a popup) has another id.
+pub fn request_id(deps: &Deps, session_hash: &str, parked: &str) -> String {
+    let data = format!("{session_hash}\n{parked}");
+    deps.secret_key.mac("oidc-request-shown", data.as_bytes())
+}
+
+/// O7: whether `shown` (posted by a form) names the request parked now, for this session.
+pub fn shows_request(deps: &Deps, session_hash: &str, parked: &str, shown: &str) -> bool {
+    let data = format!("{session_hash}\n{parked}");
+    deps.secret_key
+        .verify_mac("oidc-request-shown", data.as_bytes(), shown)
+}
+
+/// O8: the proof a logout question was answered on our own page by this browser session (the
+/// question's form carries it; a form on another site cannot).
+pub fn logout_confirmation(deps: &Deps, session_hash: &str) -> String {
+    deps.secret_key
+        .mac("oidc-logout-confirmed", session_hash.as_bytes())
+}
+
+/// O8: whether `given` is this session's [`logout_confirmation`].
+pub fn confirms_logout(deps: &Deps, session_hash: &str, given: &str) -> bool {
+    deps.secret_key
+        .verify_mac("oidc-logout-confirmed", session_hash.as_bytes(), given)
+}
+
 /// What the consent page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsentView {
     pub client_name: String,
     pub claims: Vec<&'static str>,
+    /// O7: the id of the request shown, for the form to post back.
+    pub request: String,
 }
 
-/// The consent page's content for a parked request (None: nothing to ask about).
-pub async fn consent_view(deps: &Deps, parked: &str) -> Result<Option<ConsentView>, OidcError> {
+/// The consent page's content for a parked request, shown to `session` (None: nothing to ask
+/// about).
+pub async fn consent_view(
+    deps: &Deps,
+    session: &Session,
+    parked: &str,
+) -> Result<Option<ConsentView>, OidcError> {
     let Some((p, _)) = unpark(deps, parked) else {
         return Ok(None);
     };
@@ -418,25 +513,42 @@ pub async fn consent_view(deps: &Deps, parked: &str) -> Result<Option<ConsentVie
     Ok(Some(ConsentView {
         client_name: req.client.name,
         claims: req.scope.in_words(),
+        request: request_id(deps, &session.id_hash, parked),
     }))
 }
 
-/// The person answered the consent page: Allow issues the code, Deny tells the client
-/// `access_denied`. `None`: the parked request is gone (expired or not ours).
+/// Why a consent answer cannot be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotDecided {
+    /// The parked request is gone (expired, not ours, or the person is not signed in).
+    Expired,
+    /// O7: the answer was given for another request than the one parked now (one opened in
+    /// another tab or a popup replaced it).
+    OtherRequest,
+}
+
+/// The person answered the consent page shown for request `shown` ([`request_id`]): Allow
+/// issues the code, Deny tells the client `access_denied`. O7: the answer applies only to the
+/// request it was shown for.
 pub async fn decide(
     deps: &Deps,
     session: &Session,
     parked: &str,
+    shown: &str,
     allow: bool,
     client_info: &ClientInfo,
-) -> Result<Option<Next>, OidcError> {
+) -> Result<Result<Next, NotDecided>, OidcError> {
     let Some((p, _)) = unpark(deps, parked) else {
-        return Ok(None);
+        return Ok(Err(NotDecided::Expired));
     };
+    if !shows_request(deps, &session.id_hash, parked, shown) {
+        tracing::warn!("O7: a consent answer for another request than the one parked: refused");
+        return Ok(Err(NotDecided::OtherRequest));
+    }
     let mut c = deps.store.read().await?;
     let req = match check(deps, &mut c, &p).await? {
         Ok(r) => r,
-        Err(next) => return Ok(Some(next)),
+        Err(next) => return Ok(Ok(next)),
     };
     let sso = sessions::sso(&mut c, &session.id_hash).await?;
     drop(c);
@@ -445,7 +557,7 @@ pub async fn decide(
         authenticated_at,
     } = &session.state
     else {
-        return Ok(None);
+        return Ok(Err(NotDecided::Expired));
     };
     let now = deps.now();
     if !allow {
@@ -459,7 +571,7 @@ pub async fn decide(
         )
         .await?;
         let r = Refused::new(OAuthError::AccessDenied, "the person refused");
-        return Ok(Some(refused_to_client(
+        return Ok(Ok(refused_to_client(
             deps,
             &req.redirect_uri,
             &r,
@@ -467,7 +579,7 @@ pub async fn decide(
         )));
     }
     let Some((sid, amr)) = sso else {
-        return Ok(None);
+        return Ok(Err(NotDecided::Expired));
     };
     let grant = Grant {
         family: String::new(),
@@ -478,7 +590,7 @@ pub async fn decide(
         auth_time: *authenticated_at,
         amr,
     };
-    issue(deps, &req, grant, client_info, now).await.map(Some)
+    issue(deps, &req, grant, client_info, now).await.map(Ok)
 }
 
 /// A token request's client authentication and parameters.
@@ -552,7 +664,10 @@ pub async fn token(
                 }
             }
         }
-        _ => {
+        None => {
+            return Err(Refused::new(OAuthError::InvalidRequest, "grant_type is required").into())
+        }
+        Some(_) => {
             return Err(Refused::new(
                 OAuthError::UnsupportedGrantType,
                 "grant_type must be authorization_code or refresh_token",
@@ -575,6 +690,13 @@ pub async fn token(
     let access = key.sign("at+jwt", &access)?;
     grants::store_token(&mut tx, TokenKind::Access, &access, &grant, ACCESS_TTL, now).await?;
     let mut id = base;
+    // O9 (Core 3.1.3.6): at_hash, the left half of the access token's SHA-256 (RS256 and ES256
+    // both hash with SHA-256).
+    let at_hash = {
+        use sha2::{Digest, Sha256};
+        base64url(&Sha256::digest(access.as_bytes())[..16])
+    };
+    id["at_hash"] = json!(at_hash);
     id["auth_time"] = json!(grant.auth_time);
     id["azp"] = json!(client.id);
     id["acr"] = json!(ACR);
@@ -711,8 +833,13 @@ pub fn discovery(deps: &Deps) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
-            "sid", "azp", "name", "given_name", "family_name", "picture", "email", "email_verified"],
+            "sid", "azp", "at_hash", "name", "given_name", "family_name", "picture", "email", "email_verified"],
         "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": ACR_SUPPORTED,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
@@ -726,6 +853,8 @@ pub struct LogoutParams {
     pub client_id: Option<String>,
     pub post_logout_redirect_uri: Option<String>,
     pub state: Option<String>,
+    /// O8: posted by our own "Sign out?" page ([`logout_confirmation`]).
+    pub confirm: Option<String>,
 }
 
 /// What RP-initiated logout may do.
@@ -734,12 +863,17 @@ pub struct LogoutPlan {
     /// The request proves which application sent it (an ID token we signed for the signed-in
     /// person): sign out at once. Otherwise the person is asked (no logout by a stray link).
     pub trusted: bool,
+    /// O9: the SSO session the trusted hint names (its `sid`): what a POST from the
+    /// application's page ends, since the browser sends no SameSite=Lax cookie with it.
+    pub sid: Option<String>,
     /// Where to send the browser afterwards: a URI the client registered (O1: exact), with
     /// `state`; `None` means our own signed-out page.
     pub redirect: Option<String>,
 }
 
-/// RP-initiated logout 1.0: checks the hint and the post-logout URI.
+/// RP-initiated logout 1.0: checks the hint and the post-logout URI. O9: the hint must be an
+/// ID token of ours (not an access token signed with the same key), and a `client_id` given
+/// with it must be its audience.
 pub async fn logout_plan(
     deps: &Deps,
     session: Option<&Session>,
@@ -756,6 +890,15 @@ pub async fn logout_plan(
         let claims: Value = serde_json::from_slice(&bytes).ok()?;
         Some((t.to_string(), claims["aud"].as_str()?.to_string()))
     });
+    if let (Some(id), Some((_, aud))) = (&p.client_id, &hinted) {
+        if id != aud {
+            return Err(Refused::new(
+                OAuthError::InvalidRequest,
+                "client_id is not the audience of id_token_hint",
+            )
+            .into());
+        }
+    }
     let client_id = p
         .client_id
         .clone()
@@ -765,21 +908,29 @@ pub async fn logout_plan(
         None => None,
     };
     let mut trusted = false;
+    let mut sid = None;
     if let (Some((token, _)), Some(client)) = (&hinted, &client) {
         let keys = signing::published(&mut c, deps.now(), KEY_KEEP).await?;
-        if let Ok(claims) = signing::verify(&keys, token, client.alg) {
+        if let Ok(claims) = signing::verify_id_token(&keys, token, client.alg) {
             let me = session.and_then(Session::authenticated_user);
             trusted = claims["aud"] == client.id.as_str()
                 && claims["iss"] == issuer(deps).as_str()
                 && me.is_none_or(|u| claims["sub"] == u);
+            if trusted {
+                sid = claims["sid"].as_str().map(str::to_string);
+            }
         }
     }
     let redirect = match (&client, p.post_logout_redirect_uri.as_deref()) {
-        (Some(client), Some(uri)) => client.redirect(uri).map(|r| match &p.state {
+        (Some(client), Some(uri)) => client.post_logout_redirect(uri).map(|r| match &p.state {
             Some(state) => with_params(r.as_str(), &[("state", state)]),
             None => r.as_str().to_string(),
         }),
         _ => None,
     };
-    Ok(LogoutPlan { trusted, redirect })
+    Ok(LogoutPlan {
+        trusted,
+        sid,
+        redirect,
+    })
 }

@@ -73,6 +73,9 @@ pub enum RecoveryError {
     /// F1: a wrong, used-up or never-sent code, or a full window, all read the same.
     #[error("That code is not correct or can no longer be used. After five tries, start again.")]
     CodeRefused,
+    /// F7: the person's organizations allow no way this person can be reached by.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("internal error")]
     Internal,
     #[error(transparent)]
@@ -88,9 +91,11 @@ impl Refusal for RecoveryError {
                 ("confirm", &f.confirm),
             ]),
             Self::Email(_) | Self::CodeFormat | Self::CodeRefused => Shown::Field,
-            Self::LinkInvalid | Self::Limited { .. } | Self::Expired | Self::SignedOut => {
-                Shown::Form
-            }
+            Self::LinkInvalid
+            | Self::Limited { .. }
+            | Self::Expired
+            | Self::SignedOut
+            | Self::NotAllowed(_) => Shown::Form,
             Self::Busy => Shown::Busy,
             Self::Internal => Shown::Internal,
             Self::Store(e) => crate::store::shown(e),
@@ -232,23 +237,43 @@ pub(crate) async fn allowed_by_orgs(
     way: Way,
     now: Timestamp,
 ) -> Result<bool, RecoveryError> {
-    let Some((policy, names)) = crate::mechanisms::orgs::rules_for(conn, &user.id).await? else {
+    let Err(words) = orgs_verdict(conn, &user.id, way).await? else {
         return Ok(true);
     };
-    let (allowed, tried) = match way {
-        Way::EmailLink => (policy.recovery_email, "email link"),
-        Way::SmsCode => (policy.recovery_sms, "text message"),
+    let tried = match way {
+        Way::EmailLink => "email link",
+        Way::SmsCode => "text message",
     };
-    if !allowed {
-        let m = messages::recovery_not_allowed(
-            user.email.as_str(),
-            tried,
-            &policy.recovery_words(&names),
-            &deps.link("/forgot-password"),
-        );
-        outbox::enqueue(conn, &m, now).await?;
-    }
-    Ok(allowed)
+    let m = messages::recovery_not_allowed(
+        user.email.as_str(),
+        tried,
+        &words,
+        &deps.link("/forgot-password"),
+    );
+    outbox::enqueue(conn, &m, now).await?;
+    Ok(false)
+}
+
+/// F7: the one check of recovery by `way` against the person's organizations (the strictest of
+/// their rules): `Ok(())`, or the words that say what they allow. "Forgot password?" and the
+/// Security tab's "Send reset password link" (F8) both ask it.
+pub(crate) async fn orgs_verdict(
+    conn: &mut Conn,
+    user_id: &str,
+    way: Way,
+) -> Result<Result<(), String>, RecoveryError> {
+    let Some((policy, names)) = crate::mechanisms::orgs::rules_for(conn, user_id).await? else {
+        return Ok(Ok(()));
+    };
+    let allowed = match way {
+        Way::EmailLink => policy.recovery_email,
+        Way::SmsCode => policy.recovery_sms,
+    };
+    Ok(if allowed {
+        Ok(())
+    } else {
+        Err(policy.recovery_words(&names))
+    })
 }
 
 /// Tells the owner when a reset is asked for from an address the account never used (checked
@@ -351,7 +376,9 @@ pub struct LinkSent {
 }
 
 /// F8: from the Security tab, a reset link through the account's second-factor channel — text
-/// message for SMS users, email otherwise.
+/// message for SMS users, email otherwise. F7: only through a channel the person's
+/// organizations allow; when theirs is not, the other one (if the person has it), else a
+/// refusal that says what the organizations allow.
 pub async fn send_link_to_factor(
     deps: &Deps,
     session: &Session,
@@ -373,8 +400,15 @@ pub async fn send_link_to_factor(
     )
     .await?;
     let phone = crate::mechanisms::mfa::verified_phone(&mut tx, uid).await?;
-    let via = match (user.mfa_method, phone) {
-        (MfaMethod::Sms, Some(p)) => Via::Sms(p),
+    let by_email = orgs_verdict(&mut tx, uid, Way::EmailLink).await?;
+    let by_sms = orgs_verdict(&mut tx, uid, Way::SmsCode).await?;
+    let via = match (user.mfa_method, phone, by_email, by_sms) {
+        (MfaMethod::Sms, Some(p), _, Ok(())) => Via::Sms(p),
+        (_, _, Ok(()), _) if user.email_verified => Via::Email,
+        (_, Some(p), _, Ok(())) => Via::Sms(p),
+        (_, _, Err(words), _) | (_, _, _, Err(words)) => {
+            return Err(RecoveryError::NotAllowed(words))
+        }
         _ => Via::Email,
     };
     let expires_at = send_link_via(&mut tx, deps, &user, &via, client, now).await?;

@@ -160,6 +160,12 @@ pub const RESET_PURPOSE: &str = "reset_password";
 pub const VERIFY_PURPOSE: &str = "verify_email";
 
 /// Y1: stores a new verification token (hashed) and queues its email in the caller's transaction.
+///
+/// R4/R7: a stranger can trigger this mail (registering an unverified address again, signing in
+/// to it), so it is capped per recipient — [`VERIFY_MAILS_PER_HOUR`] an hour, whoever asks
+/// and from wherever — and coalesced: a link still waiting in the outbox is replaced by the new
+/// one instead of a second mail. Beyond the cap the new link is issued but not mailed (the
+/// next hour's registration or sign-in mails a fresh one).
 pub async fn queue_verification(
     conn: &mut Conn,
     deps: &Deps,
@@ -172,13 +178,27 @@ pub async fn queue_verification(
     let ttl = deps.settings.verify_ttl_secs;
     issue(conn, &token, user_id, VERIFY_PURPOSE, ttl, None, now).await?;
     let link = deps.link(&format!("/verify-email?token={}", token.expose()));
-    outbox::enqueue(
-        conn,
-        &messages::verify_email(email.as_str(), first_name, &link),
-        now,
-    )
-    .await
+    let message = messages::verify_email(email.as_str(), first_name, &link);
+    if outbox::coalesce(conn, &message, now).await? {
+        return Ok(());
+    }
+    let cap = crate::mechanisms::ratelimit::Limit {
+        max: VERIFY_MAILS_PER_HOUR,
+        window_secs: 3600,
+    };
+    let key = format!("send:verify:{}", email.as_str());
+    match crate::mechanisms::ratelimit::hit(conn, &key, cap, now).await {
+        Ok(()) => outbox::enqueue(conn, &message, now).await,
+        Err(crate::mechanisms::ratelimit::RateError::Limited(_)) => {
+            tracing::warn!("R4: verification mail cap reached for an address; not mailed");
+            Ok(())
+        }
+        Err(crate::mechanisms::ratelimit::RateError::Store(e)) => Err(e),
+    }
 }
+
+/// R4: verification mails one address receives in an hour at most.
+pub const VERIFY_MAILS_PER_HOUR: i64 = 3;
 
 /// F8: when the newest unused reset link of the user was sent and when it expires, while it
 /// works.

@@ -27,6 +27,8 @@ pub struct Client {
     pub redirect_uris: Vec<RedirectUri>,
     /// Back-channel logout (O6).
     pub logout_uri: Option<RedirectUri>,
+    /// O9: where RP-initiated logout may send people back to (registered apart).
+    pub post_logout_uris: Vec<RedirectUri>,
     pub alg: Alg,
     pub created_at: Timestamp,
 }
@@ -35,6 +37,11 @@ impl Client {
     /// O1: the registered URI equal to `requested`, if any.
     pub fn redirect(&self, requested: &str) -> Option<&RedirectUri> {
         self.redirect_uris.iter().find(|r| r.matches(requested))
+    }
+
+    /// O1/O9: the registered post-logout URI equal to `requested`, if any.
+    pub fn post_logout_redirect(&self, requested: &str) -> Option<&RedirectUri> {
+        self.post_logout_uris.iter().find(|r| r.matches(requested))
     }
 }
 
@@ -46,6 +53,8 @@ pub struct ClientSpec {
     pub public: bool,
     pub first_party: bool,
     pub logout_uri: Option<String>,
+    /// O9: `post_logout_redirect_uri` values the client may use.
+    pub post_logout_uris: Vec<String>,
     pub alg: Alg,
 }
 
@@ -59,14 +68,38 @@ pub enum ClientError {
     RedirectUri(String, RedirectUriError),
     #[error("logout URI {0}: {1}")]
     LogoutUri(String, RedirectUriError),
+    #[error("post-logout URI {0}: {1}")]
+    PostLogoutUri(String, RedirectUriError),
     #[error("no client with id {0}")]
     NotFound(String),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
 
-/// The checked form of a spec: (name, redirect URIs joined one per line, logout URI).
-fn checked(spec: &ClientSpec) -> Result<(String, String, Option<String>), ClientError> {
+/// The checked form of a spec.
+struct Checked {
+    name: String,
+    /// Redirect URIs, one per line.
+    uris: String,
+    logout: Option<String>,
+    /// Post-logout URIs, one per line.
+    post_logout: String,
+}
+
+/// Each of `uris` registered (O1), one per line.
+fn registered(
+    uris: &[String],
+    err: fn(String, RedirectUriError) -> ClientError,
+) -> Result<String, ClientError> {
+    let mut out = Vec::new();
+    for u in uris {
+        let r = RedirectUri::register(u).map_err(|e| err(u.clone(), e))?;
+        out.push(r.as_str().to_string());
+    }
+    Ok(out.join("\n"))
+}
+
+fn checked(spec: &ClientSpec) -> Result<Checked, ClientError> {
     let name = spec.name.trim();
     if name.is_empty() {
         return Err(ClientError::NoName);
@@ -74,11 +107,8 @@ fn checked(spec: &ClientSpec) -> Result<(String, String, Option<String>), Client
     if spec.redirect_uris.is_empty() {
         return Err(ClientError::NoRedirectUri);
     }
-    let mut uris = Vec::new();
-    for u in &spec.redirect_uris {
-        let r = RedirectUri::register(u).map_err(|e| ClientError::RedirectUri(u.clone(), e))?;
-        uris.push(r.as_str().to_string());
-    }
+    let uris = registered(&spec.redirect_uris, ClientError::RedirectUri)?;
+    let post_logout = registered(&spec.post_logout_uris, ClientError::PostLogoutUri)?;
     let logout = match &spec.logout_uri {
         Some(u) => Some(
             RedirectUri::register(u)
@@ -88,7 +118,12 @@ fn checked(spec: &ClientSpec) -> Result<(String, String, Option<String>), Client
         ),
         None => None,
     };
-    Ok((name.to_string(), uris.join("\n"), logout))
+    Ok(Checked {
+        name: name.to_string(),
+        uris,
+        logout,
+        post_logout,
+    })
 }
 
 /// Registers a client; returns it and, for a confidential client, its secret (shown once).
@@ -97,21 +132,22 @@ pub async fn create(
     spec: &ClientSpec,
     now: Timestamp,
 ) -> Result<(Client, Option<Secret>), ClientError> {
-    let (name, uris, logout) = checked(spec)?;
+    let c = checked(spec)?;
     let id = random_hex(16);
     let secret = (!spec.public).then(new_token);
     sqlx::query(
-        "INSERT INTO oidc_clients (id, name, secret_hash, first_party, redirect_uris, logout_uri, alg, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO oidc_clients (id, name, secret_hash, first_party, redirect_uris, logout_uri, alg, created_at, \
+         post_logout_uris) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
-    .bind(&name)
+    .bind(&c.name)
     .bind(secret.as_ref().map(Secret::digest))
     .bind(i64::from(spec.first_party))
-    .bind(&uris)
-    .bind(&logout)
+    .bind(&c.uris)
+    .bind(&c.logout)
     .bind(spec.alg.as_str())
     .bind(now)
+    .bind(&c.post_logout)
     .execute(&mut *conn)
     .await?;
     let client = find(conn, &id).await?.ok_or(ClientError::NotFound(id))?;
@@ -120,17 +156,18 @@ pub async fn create(
 
 /// Changes a client's settings (not its id or secret).
 pub async fn update(conn: &mut Conn, id: &str, spec: &ClientSpec) -> Result<Client, ClientError> {
-    let (name, uris, logout) = checked(spec)?;
+    let c = checked(spec)?;
     let res = sqlx::query(
-        "UPDATE oidc_clients SET name = $2, first_party = $3, redirect_uris = $4, logout_uri = $5, alg = $6 \
-         WHERE id = $1",
+        "UPDATE oidc_clients SET name = $2, first_party = $3, redirect_uris = $4, logout_uri = $5, alg = $6, \
+         post_logout_uris = $7 WHERE id = $1",
     )
     .bind(id)
-    .bind(&name)
+    .bind(&c.name)
     .bind(i64::from(spec.first_party))
-    .bind(&uris)
-    .bind(&logout)
+    .bind(&c.uris)
+    .bind(&c.logout)
     .bind(spec.alg.as_str())
+    .bind(&c.post_logout)
     .execute(&mut *conn)
     .await?;
     if res.rows_affected() == 0 {
@@ -160,7 +197,7 @@ pub async fn delete(conn: &mut Conn, id: &str) -> Result<(), ClientError> {
 }
 
 const COLUMNS: &str =
-    "id, name, secret_hash, first_party, redirect_uris, logout_uri, alg, created_at";
+    "id, name, secret_hash, first_party, redirect_uris, logout_uri, alg, created_at, post_logout_uris";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
     let uris: String = r.try_get("redirect_uris")?;
@@ -168,6 +205,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
     let secret: Option<String> = r.try_get("secret_hash")?;
     let first_party: i64 = r.try_get("first_party")?;
     let logout: Option<String> = r.try_get("logout_uri")?;
+    let post_logout: String = r.try_get("post_logout_uris")?;
     Ok(Client {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -175,6 +213,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Client, sqlx::Error> {
         first_party: first_party != 0,
         redirect_uris: uris.lines().map(RedirectUri::stored).collect(),
         logout_uri: logout.map(RedirectUri::stored),
+        post_logout_uris: post_logout.lines().map(RedirectUri::stored).collect(),
         alg: Alg::parse(&alg).unwrap_or(Alg::Rs256),
         created_at: r.try_get("created_at")?,
     })
@@ -248,6 +287,7 @@ mod tests {
             public,
             first_party: false,
             logout_uri: Some("https://wiki.example.com/logout".into()),
+            post_logout_uris: vec!["https://wiki.example.com/bye".into()],
             alg: Alg::Es256,
         }
     }
@@ -260,6 +300,13 @@ mod tests {
             let secret = secret.expect("a confidential client gets a secret");
             assert_eq!(client.redirect_uris.len(), 2);
             assert_eq!(client.alg, Alg::Es256);
+            // O9: post-logout URIs are their own list, matched exactly.
+            assert!(client
+                .post_logout_redirect("https://wiki.example.com/bye")
+                .is_some());
+            assert!(client
+                .post_logout_redirect("https://wiki.example.com/cb")
+                .is_none());
             assert!(!client.public);
             let stored: String =
                 sqlx::query_scalar("SELECT secret_hash FROM oidc_clients WHERE id = $1")

@@ -376,8 +376,9 @@ pub async fn revoke(
     Ok(true)
 }
 
-/// O6: the SSO session `sid` ended: its tokens are revoked. Returns the clients that held
-/// live tokens of it (to be told by back-channel logout).
+/// O6: the SSO session `sid` ended: its tokens are revoked and its unredeemed codes die (a
+/// code issued before a sign-out is refused after it). Returns the clients that held live
+/// tokens of it (to be told by back-channel logout).
 pub async fn end_session(
     conn: &mut Conn,
     sid: &str,
@@ -394,6 +395,13 @@ pub async fn end_session(
         .bind(now)
         .execute(&mut *conn)
         .await?;
+    sqlx::query(
+        "UPDATE oidc_codes SET expires_at = $2 WHERE sid = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(sid)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(clients)
 }
 

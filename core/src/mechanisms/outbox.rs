@@ -123,6 +123,26 @@ pub async fn enqueue(conn: &mut Conn, m: &Message, now: Timestamp) -> Result<(),
     Ok(())
 }
 
+/// R4: puts `m` in place of a message of the same recipient and subject that waits unsent and
+/// unclaimed (never tried, so nobody is sending it now), instead of queueing a second one.
+/// Whether one was replaced (when not, nothing changed: the caller decides whether to queue).
+pub async fn coalesce(conn: &mut Conn, m: &Message, now: Timestamp) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE outbox SET body_text = $4, body_html = $5 WHERE channel = $1 AND recipient = $2 \
+         AND subject = $3 AND sent_at IS NULL AND failed_at IS NULL AND attempts = 0 \
+         AND (claimed_until IS NULL OR claimed_until <= $6)",
+    )
+    .bind(m.channel.as_str())
+    .bind(&m.recipient)
+    .bind(&m.subject)
+    .bind(&m.text)
+    .bind(&m.html)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Queued, sqlx::Error> {
     let channel: String = r.try_get("channel")?;
     Ok(Queued {

@@ -93,9 +93,9 @@ impl Deps {
         self.settings.public_url.trim_end_matches('/')
     }
 
-    /// O6: `user_id`'s sessions named by `which` are ending; their tokens are revoked and
-    /// their applications told. A sign-out never fails for want of a logout token: a key that
-    /// cannot be opened is logged and the notices skipped (the tokens are revoked first).
+    /// O6/O3/S6: `user_id`'s sessions named by `which` are ending; their tokens and codes are
+    /// revoked and their applications' logout notices queued (signed when sent, so a sign-out
+    /// never fails for want of a key).
     pub async fn end_sso(
         &self,
         conn: &mut crate::store::Conn,
@@ -103,24 +103,8 @@ impl Deps {
         which: crate::mechanisms::oidc_logout::Ending<'_>,
         now: i64,
     ) -> Result<usize, sqlx::Error> {
-        use crate::mechanisms::signing::SigningError;
-        let ended = crate::mechanisms::oidc_logout::sessions_ending(
-            conn,
-            &self.secret_key,
-            self.issuer(),
-            user_id,
-            which,
-            now,
-        )
-        .await;
-        match ended {
-            Ok(n) => Ok(n),
-            Err(SigningError::Store(e)) => Err(e),
-            Err(e) => {
-                tracing::error!(error = %e, "O6: logout tokens could not be made");
-                Ok(0)
-            }
-        }
+        crate::mechanisms::oidc_logout::sessions_ending(conn, self.issuer(), user_id, which, now)
+            .await
     }
 
     /// F3: an absolute link under the configured public URL.

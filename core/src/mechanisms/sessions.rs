@@ -152,7 +152,34 @@ pub async fn lookup(
     policy: &SessionPolicy,
     now: Timestamp,
 ) -> Result<Option<Session>, sqlx::Error> {
-    let id_hash = digest(token);
+    load(conn, &digest(token), policy, now).await
+}
+
+/// O9: the live session whose SSO id is `sid` (RP-initiated logout posted from an application's
+/// page carries no cookie; its verified `id_token_hint` names the session).
+pub async fn by_sid(
+    conn: &mut Conn,
+    sid: &str,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<Option<Session>, sqlx::Error> {
+    let id_hash: Option<String> = sqlx::query_scalar("SELECT id_hash FROM sessions WHERE sid = $1")
+        .bind(sid)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match id_hash {
+        Some(h) => load(conn, &h, policy, now).await,
+        None => Ok(None),
+    }
+}
+
+async fn load(
+    conn: &mut Conn,
+    id_hash: &str,
+    policy: &SessionPolicy,
+    now: Timestamp,
+) -> Result<Option<Session>, sqlx::Error> {
+    let id_hash = id_hash.to_string();
     let row = sqlx::query(
         "SELECT state, user_id, login_email, created_at, last_seen_at, expires_at, authenticated_at FROM sessions WHERE id_hash = $1",
     )
@@ -236,10 +263,13 @@ pub async fn rotate(
     Ok((res.rows_affected() == 1).then_some(token))
 }
 
-/// A sign-in completed on this session: it gets its stable SSO id (`sid`, kept through later
-/// rotations) and records how the person signed in (`amr`, space separated).
+/// A sign-in completed on this session: it gets a new SSO id (`sid`, kept through later
+/// rotations such as S5's) and records how the person signed in (`amr`, space separated).
+/// O6: always a new one — a browser that was signed in before (perhaps as someone else) must
+/// not hand the earlier sign-in's `sid` to this one, or tokens of two sign-ins would share it
+/// and one sign-out would end (or fail to end) the other's.
 pub async fn mark_signed_in(conn: &mut Conn, id_hash: &str, amr: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET sid = COALESCE(sid, $2), amr = $3 WHERE id_hash = $1")
+    sqlx::query("UPDATE sessions SET sid = $2, amr = $3 WHERE id_hash = $1")
         .bind(id_hash)
         .bind(crate::mechanisms::secret::random_hex(16))
         .bind(amr)

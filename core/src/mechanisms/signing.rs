@@ -30,6 +30,8 @@ pub enum SigningError {
     Sign,
     #[error("no active {0} signing key")]
     NoKey(&'static str),
+    #[error("{0} is malformed")]
+    Malformed(&'static str),
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
@@ -45,6 +47,8 @@ pub enum VerifyError {
     UnknownKey,
     #[error("the signature does not verify")]
     BadSignature,
+    #[error("the token is not an ID token")]
+    NotAnIdToken,
 }
 
 enum Inner {
@@ -210,6 +214,26 @@ pub fn verify(jwks: &[Value], token: &str, alg: Alg) -> Result<Value, VerifyErro
         .ok_or(VerifyError::Malformed)
 }
 
+/// O9: an ID token we signed (`typ` JWT, with `auth_time` and no `scope`): what `id_token_hint`
+/// accepts. An access token (`at+jwt`) or a logout token signed with the same key is refused.
+pub fn verify_id_token(jwks: &[Value], token: &str, alg: Alg) -> Result<Value, VerifyError> {
+    let claims = verify(jwks, token, alg)?;
+    let header: Option<Value> = token
+        .split('.')
+        .next()
+        .and_then(unbase64)
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let typ = header.as_ref().and_then(|h| h["typ"].as_str());
+    let shaped = claims.get("auth_time").is_some()
+        && claims.get("scope").is_none()
+        && claims.get("events").is_none();
+    if typ == Some("JWT") && shaped {
+        Ok(claims)
+    } else {
+        Err(VerifyError::NotAnIdToken)
+    }
+}
+
 /// Makes and stores a new active key for `alg`.
 async fn create(
     conn: &mut Conn,
@@ -338,9 +362,22 @@ pub async fn published(
         .bind(now - keep_secs)
         .execute(&mut *conn)
         .await?;
-    let rows = sqlx::query("SELECT public_jwk FROM signing_keys ORDER BY created_at DESC, kid")
-        .fetch_all(&mut *conn)
-        .await?;
+    public_keys(conn, now, keep_secs).await
+}
+
+/// The keys [`published`] lists, read without sweeping (for a read-only connection).
+pub async fn public_keys(
+    conn: &mut Conn,
+    now: Timestamp,
+    keep_secs: i64,
+) -> Result<Vec<Value>, SigningError> {
+    let rows = sqlx::query(
+        "SELECT public_jwk FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1 \
+         ORDER BY created_at DESC, kid",
+    )
+    .bind(now - keep_secs)
+    .fetch_all(&mut *conn)
+    .await?;
     let mut keys = Vec::new();
     for r in rows {
         let text: String = r.try_get("public_jwk")?;

@@ -1,8 +1,11 @@
 //! Client addresses for per-IP limits (R2), behind reverse proxies and over IPv6.
 //!
-//! - Only a peer inside `trusted_proxies` may name the client (`Forwarded: for=` or
-//!   `X-Forwarded-For`); the header is read from the right, skipping trusted hops, so a client
-//!   cannot prepend an address of its choosing. Without trusted proxies the header is ignored.
+//! - R2/R7: only a peer inside `trusted_proxies` may name the client, and only through the one
+//!   header the operator names ([`ProxyHeader`], `X-Forwarded-For` by default). The other header
+//!   is ignored whatever it says: proxies append to the header they manage and pass the other
+//!   one through untouched, so reading both (or preferring one when present) lets every client
+//!   name its own address. The named header is read from the right, skipping trusted hops, so a
+//!   client cannot prepend an address of its choosing. Without trusted proxies no header is read.
 //! - IPv6 clients are limited per /64 (one subscriber's prefix): one host owns billions of
 //!   /128 addresses, so counting each alone would make every per-IP limit void.
 
@@ -74,11 +77,51 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses a proxy chain names, nearest last: `Forwarded: for=…` (RFC 7239) when
-/// present, else `X-Forwarded-For`.
-fn forwarded_chain(forwarded: Option<&str>, x_forwarded_for: Option<&str>) -> Vec<IpAddr> {
-    if let Some(f) = forwarded {
-        return f
+/// R7: the one header that names the client behind a trusted proxy (`trusted_proxy_header`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, …` (what nginx, HAProxy and most balancers append).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+impl ProxyHeader {
+    /// The header's name as configured (case-insensitive), or a message naming the choices.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            _ => Err(format!(
+                "{s:?}: must be X-Forwarded-For or Forwarded (the header your proxy sets)"
+            )),
+        }
+    }
+
+    /// The lowercase header name to read.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
+}
+
+/// R2/R7: which peers may name the client, and through which header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies {
+    pub networks: Vec<Cidr>,
+    pub header: ProxyHeader,
+}
+
+/// The addresses the named header's proxy chain holds, nearest last.
+fn forwarded_chain(header: ProxyHeader, value: Option<&str>) -> Vec<IpAddr> {
+    let Some(value) = value else {
+        return Vec::new();
+    };
+    if header == ProxyHeader::Forwarded {
+        return value
             .split(',')
             .filter_map(|element| {
                 element.split(';').find_map(|pair| {
@@ -91,9 +134,10 @@ fn forwarded_chain(forwarded: Option<&str>, x_forwarded_for: Option<&str>) -> Ve
             })
             .collect();
     }
-    x_forwarded_for
-        .map(|x| x.split(',').filter_map(|a| parse_node(a.trim())).collect())
-        .unwrap_or_default()
+    value
+        .split(',')
+        .filter_map(|a| parse_node(a.trim()))
+        .collect()
 }
 
 /// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`, `[2001:db8::1]:4711` or `2001:db8::1`.
@@ -107,18 +151,20 @@ fn parse_node(s: &str) -> Option<IpAddr> {
 }
 
 /// The client's address: the peer itself, unless the peer is a trusted proxy; then the
-/// nearest address in the forwarded chain that is not itself a trusted proxy.
+/// nearest address in the named header's chain that is not itself a trusted proxy.
+/// `header_value` reads a request header by its lowercase name (all its lines joined with `,`,
+/// as RFC 9110 §5.3 allows); only `trusted.header` is asked.
 pub fn client_ip(
     peer: IpAddr,
-    forwarded: Option<&str>,
-    x_forwarded_for: Option<&str>,
-    trusted: &[Cidr],
+    header_value: impl Fn(&str) -> Option<String>,
+    trusted: &TrustedProxies,
 ) -> IpAddr {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    let is_trusted = |ip: IpAddr| trusted.networks.iter().any(|c| c.contains(ip));
     if !is_trusted(peer) {
         return canonical(peer);
     }
-    let chain = forwarded_chain(forwarded, x_forwarded_for);
+    let value = header_value(trusted.header.name());
+    let chain = forwarded_chain(trusted.header, value.as_deref());
     let mut client = peer;
     for hop in chain.into_iter().rev() {
         client = hop;
@@ -164,20 +210,39 @@ mod tests {
         assert_eq!(rate_bucket("::ffff:192.0.2.7"), "192.0.2.7");
     }
 
+    /// A request's headers as `client_ip` reads them.
+    fn headers<'a>(h: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            let lines: Vec<&str> = h
+                .iter()
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| *v)
+                .collect();
+            (!lines.is_empty()).then(|| lines.join(", "))
+        }
+    }
+
+    fn proxies(header: ProxyHeader) -> TrustedProxies {
+        TrustedProxies {
+            networks: parse_cidrs("10.0.0.0/8, fd00::/8").expect("cidrs"),
+            header,
+        }
+    }
+
     #[test]
     fn r2_forwarded_for_is_read_only_from_trusted_proxies() {
-        let trusted = parse_cidrs("10.0.0.0/8, fd00::/8").expect("cidrs");
+        let trusted = proxies(ProxyHeader::XForwardedFor);
+        let xff = |v| [("x-forwarded-for", v)];
         // Straight from the internet: the header is the client's own words, ignored.
         assert_eq!(
-            client_ip(ip("203.0.113.9"), None, Some("198.51.100.1"), &trusted),
+            client_ip(ip("203.0.113.9"), headers(&xff("198.51.100.1")), &trusted),
             ip("203.0.113.9")
         );
         // Through our proxy: the nearest untrusted address; a spoofed left part is skipped.
         assert_eq!(
             client_ip(
                 ip("10.1.2.3"),
-                None,
-                Some("6.6.6.6, 198.51.100.1, 10.0.0.2"),
+                headers(&xff("6.6.6.6, 198.51.100.1, 10.0.0.2")),
                 &trusted
             ),
             ip("198.51.100.1")
@@ -185,20 +250,86 @@ mod tests {
         assert_eq!(
             client_ip(
                 ip("fd00::1"),
-                Some("for=192.0.2.60;proto=http, for=\"[2001:db8::17]:4711\""),
-                None,
-                &trusted
+                headers(&[(
+                    "forwarded",
+                    "for=192.0.2.60;proto=http, for=\"[2001:db8::17]:4711\""
+                )]),
+                &proxies(ProxyHeader::Forwarded)
             ),
             ip("2001:db8::17")
         );
         // No proxies configured: never read.
         assert_eq!(
-            client_ip(ip("10.1.2.3"), None, Some("198.51.100.1"), &[]),
+            client_ip(
+                ip("10.1.2.3"),
+                headers(&xff("198.51.100.1")),
+                &TrustedProxies::default()
+            ),
             ip("10.1.2.3")
         );
         assert!(parse_cidrs("10.0.0.0/33")
             .expect_err("too long")
             .contains("prefix length must be 0 to 32"));
         assert_eq!(parse_cidrs(" ").expect("empty"), vec![]);
+    }
+
+    /// R7: a proxy appends to the header it manages and passes the other one through; the
+    /// other is the client's own words and must change nothing, in either order and either
+    /// configuration.
+    #[test]
+    fn r7_forwarded_is_ignored_unless_named() {
+        // nginx (X-Forwarded-For) in front; the client sent its own `Forwarded`.
+        let sent = [
+            ("forwarded", "for=6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.1"),
+        ];
+        let xff = proxies(ProxyHeader::XForwardedFor);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), headers(&sent), &xff),
+            ip("198.51.100.1")
+        );
+        let reversed = [sent[1], sent[0]];
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), headers(&reversed), &xff),
+            ip("198.51.100.1")
+        );
+        // A proxy that sets `Forwarded`; the client sent its own `X-Forwarded-For`.
+        let sent = [
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=198.51.100.1"),
+        ];
+        let fwd = proxies(ProxyHeader::Forwarded);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), headers(&sent), &fwd),
+            ip("198.51.100.1")
+        );
+        let reversed = [sent[1], sent[0]];
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), headers(&reversed), &fwd),
+            ip("198.51.100.1")
+        );
+        // A second line of the named header (the proxy's own, after the client's) counts too.
+        let two_lines = [
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.1"),
+        ];
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), headers(&two_lines), &xff),
+            ip("198.51.100.1")
+        );
+        // The named header missing: the proxy itself, never the other header's claim.
+        let only_other = [("forwarded", "for=6.6.6.6")];
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), headers(&only_other), &xff),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            ProxyHeader::parse("x-FORWARDED-for"),
+            Ok(ProxyHeader::XForwardedFor)
+        );
+        assert_eq!(ProxyHeader::parse("Forwarded"), Ok(ProxyHeader::Forwarded));
+        assert!(ProxyHeader::parse("X-Real-IP")
+            .expect_err("unknown header")
+            .contains("must be X-Forwarded-For or Forwarded"));
     }
 }

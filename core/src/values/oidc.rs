@@ -32,6 +32,12 @@ pub enum OAuthError {
     InvalidToken,
     ServerError,
     TemporarilyUnavailable,
+    /// O9 (Core 6.1): `request` objects are not supported.
+    RequestNotSupported,
+    /// O9 (Core 6.2): `request_uri` is not supported.
+    RequestUriNotSupported,
+    /// O9 (OpenID Connect Core 1.0 errata, RFC 9470): the `acr_values` asked for cannot be met.
+    UnmetAuthenticationRequirements,
 }
 
 impl OAuthError {
@@ -50,6 +56,9 @@ impl OAuthError {
             Self::InvalidToken => "invalid_token",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }
