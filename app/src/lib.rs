@@ -25,7 +25,7 @@ use leptos_router::{path, SsrMode};
 use pages::{
     confirm_email::ConfirmEmailPage, consent::ConsentPage, details::ProfileDetailsPage,
     forgot::ForgotPasswordPage, gallery::GalleryPage, invitation::InvitationPage, login::LoginPage,
-    not_found::NotFound, org::OrgInvitationsPage, org::OrgMembersPage, org::OrgSettingsPage,
+    not_found::NotFound, oidc_reauth::OidcReauthPage, org::OrgInvitationsPage, org::OrgMembersPage, org::OrgSettingsPage,
     orgs::OrgsPage, profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage,
     security::SecurityPage, support::SupportPage, verify::VerifyEmailPage,
 };
@@ -131,6 +131,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async />
                 <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async />
                 <Route path=path!("/oauth2/consent") view=ConsentPage ssr=SsrMode::Async />
+                <Route path=path!("/oauth2/reauthenticate") view=OidcReauthPage ssr=SsrMode::Async />
                 <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async />
                 <Route path=path!("/profile/details") view=ProfileDetailsPage ssr=SsrMode::Async />
                 <Route path=path!("/profile/security") view=SecurityPage ssr=SsrMode::Async />

@@ -426,6 +426,17 @@ pub struct ConsentView {
     pub request: String,
 }
 
+/// `/oauth2/reauthenticate` (O8): a signed-in person proves it again for an application that
+/// asked for a newer sign-in (`prompt=login`, `max_age`); the session stays as it is until then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcReauthView {
+    /// A parked request and a signed-in person: there is something to do.
+    pub live: bool,
+    pub client_name: String,
+    pub reauth: ReauthView,
+    pub flash: Flash,
+}
+
 /// How long codes, links and the re-authentication window last, as pages say it: read from the
 /// running instance's settings, never written as literals in a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

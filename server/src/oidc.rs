@@ -77,7 +77,7 @@ fn fault_page(e: &OidcError) -> Response {
 
 /// The browser's next step. `after_form`: this answers a form post (sign-in or consent), so a
 /// redirect to the client must not be a 303 (see the module comment).
-fn respond(st: &AppState, next: Next, after_form: bool, end_session: bool) -> Response {
+fn respond(st: &AppState, next: Next, after_form: bool) -> Response {
     let mut res = match &next {
         Next::ErrorPage(text) => {
             let page = crate::middleware::card_page(
@@ -105,6 +105,7 @@ fn respond(st: &AppState, next: Next, after_form: bool, end_session: bool) -> Re
             redirect(&to)
         }
         Next::Consent { .. } => redirect("/oauth2/consent"),
+        Next::Reauthenticate { .. } => redirect("/oauth2/reauthenticate"),
     };
     let h = res.headers_mut();
     h.insert(
@@ -113,18 +114,13 @@ fn respond(st: &AppState, next: Next, after_form: bool, end_session: bool) -> Re
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let cookie = match &next {
-        Next::SignIn { parked, .. } | Next::Consent { parked } => {
-            Some(st.authz_cookie_value(parked, oidc::REQUEST_TTL))
-        }
-        Next::ToClient(_) | Next::ErrorPage(_) => Some(st.authz_cookie_value("", 0)),
+        Next::SignIn { parked, .. }
+        | Next::Consent { parked }
+        | Next::Reauthenticate { parked } => st.authz_cookie_value(parked, oidc::REQUEST_TTL),
+        Next::ToClient(_) | Next::ErrorPage(_) => st.authz_cookie_value("", 0),
     };
-    for c in cookie.into_iter().chain(
-        (end_session && matches!(next, Next::SignIn { fresh: true, .. }))
-            .then(|| st.session_cookie_clear_value()),
-    ) {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            h.append(header::SET_COOKIE, v);
-        }
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        h.append(header::SET_COOKIE, v);
     }
     res
 }
@@ -133,16 +129,6 @@ fn redirect(to: &str) -> Response {
     match HeaderValue::from_str(to) {
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
-    }
-}
-
-/// `prompt=login` / `max_age`: the current sign-in is too old; it ends here (a sign-out, S4) and
-/// the person signs in again in the same browser.
-async fn end_current(st: &AppState, session: Option<&Session>, next: &Next, info: &ClientInfo) {
-    if let (Next::SignIn { fresh: true, .. }, Some(s)) = (next, session) {
-        if let Err(e) = gatehouse_core::flows::login::sign_out(&st.deps, s, info).await {
-            tracing::error!(error = %e, "oidc: could not end the old session");
-        }
     }
 }
 
@@ -160,18 +146,15 @@ pub async fn authorize(st: AppState, req: axum::extract::Request) -> Response {
             &st,
             Next::ErrorPage("The sign-in request is malformed."),
             false,
-            false,
         );
     };
     let info = client_info(&parts.headers, peer(&parts.extensions));
     let answer = async {
         let s = session(&st, &parts.headers).await?;
-        let next = oidc::authorize(&st.deps, s.as_ref(), &p, None, &info).await?;
-        end_current(&st, s.as_ref(), &next, &info).await;
-        Ok::<_, OidcError>(next)
+        oidc::authorize(&st.deps, s.as_ref(), &p, None, &info).await
     };
     match answer.await {
-        Ok(next) => respond(&st, next, false, true),
+        Ok(next) => respond(&st, next, false),
         Err(e) => fault_page(&e),
     }
 }
@@ -188,7 +171,6 @@ pub async fn resume(st: AppState, req: axum::extract::Request) -> Response {
                 "This sign-in request has expired. Go back to the application and start again.",
             ),
             true,
-            false,
         );
     };
     let answer = async {
@@ -196,7 +178,7 @@ pub async fn resume(st: AppState, req: axum::extract::Request) -> Response {
         oidc::authorize(&st.deps, s.as_ref(), &p, Some(started), &info).await
     };
     match answer.await {
-        Ok(next) => respond(&st, next, true, false),
+        Ok(next) => respond(&st, next, true),
         Err(e) => fault_page(&e),
     }
 }
@@ -219,14 +201,13 @@ pub async fn consent(
         oidc::decide(&st.deps, &s, &parked, shown, allow, &info).await
     };
     match answer.await {
-        Ok(Ok(next)) => respond(&st, next, true, false),
+        Ok(Ok(next)) => respond(&st, next, true),
         Ok(Err(NotDecided::Expired)) => respond(
             &st,
             Next::ErrorPage(
                 "This sign-in request has expired. Go back to the application and start again.",
             ),
             true,
-            false,
         ),
         // O7: nothing is granted, and the request parked now stays for its own page.
         Ok(Err(NotDecided::OtherRequest)) => other_request_page(),
@@ -486,7 +467,6 @@ pub async fn logout(st: AppState, req: axum::extract::Request) -> Response {
             &st,
             Next::ErrorPage("The sign-out request is malformed."),
             false,
-            false,
         );
     };
     let info = client_info(&parts.headers, peer(&parts.extensions));
@@ -518,11 +498,11 @@ pub async fn logout(st: AppState, req: axum::extract::Request) -> Response {
     };
     let mut res = match answer.await {
         Ok(Err(confirm)) => return logout_question(&p, &confirm),
-        Ok(Ok(Some(url))) if posted => respond(&st, Next::ToClient(url), true, false),
+        Ok(Ok(Some(url))) if posted => respond(&st, Next::ToClient(url), true),
         Ok(Ok(Some(url))) => redirect(&url),
         Ok(Ok(None)) => redirect("/login"),
         Err(OidcError::Refused(r)) if r.error == OAuthError::InvalidRequest => {
-            return respond(&st, Next::ErrorPage(r.description), false, false)
+            return respond(&st, Next::ErrorPage(r.description), false)
         }
         Err(e) => return fault_page(&e),
     };

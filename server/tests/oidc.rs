@@ -1087,7 +1087,7 @@ fn the_picture_claim_is_the_avatar_every_application_can_show() {
 }
 
 #[test]
-fn o6_prompt_login_and_max_age_ask_for_a_fresh_sign_in_with_mfa() {
+fn o8_prompt_login_and_max_age_reauthenticate_in_place() {
     let s = Server::start(&[]);
     let (id, secret) = wiki_and_person(&s);
     let (mut b, tokens) = signed_in_to(&s, &id, &secret);
@@ -1096,21 +1096,49 @@ fn o6_prompt_login_and_max_age_ask_for_a_fresh_sign_in_with_mfa() {
     let keys = keys["keys"].as_array().expect("keys").clone();
     let first = signing::verify(&keys, tokens["id_token"].as_str().expect("id"), Alg::Rs256)
         .expect("id token");
-    // A signed-in browser normally goes straight back; max_age=0 and prompt=login do not.
+    // A signed-in browser normally goes straight back; max_age=0 and prompt=login ask the
+    // person to prove it again — on the session they have.
     for extra in ["&max_age=0", "&prompt=login"] {
         // The clock moves on a second so a fresh sign-in has a later auth_time.
         b.request("POST", "/dev/clock?advance=1", &[], "");
         let r = b.get(&authorize(&id, extra));
         assert_eq!(
             (r.status, r.header("location")),
-            (303, Some("/login")),
+            (303, Some("/oauth2/reauthenticate")),
             "{extra}"
+        );
+        assert!(
+            r.header("set-cookie")
+                .is_none_or(|c| !c.contains("gatehouse_session")),
+            "O8: the link ends nothing"
+        );
+        // Giving up changes nothing: still signed in, and SSO still answers without a prompt.
+        assert_eq!(b.get("/profile").status, 200, "{extra}: still signed in");
+        let page = b.get("/oauth2/reauthenticate");
+        assert!(
+            page.body.contains("Sign in again to continue to Wiki"),
+            "{}",
+            page.body
+        );
+        b.get(&authorize(&id, extra));
+        let before = count(&mut b, EMAIL, "sign-in code");
+        let r = b.form(
+            "/api/reauth_password",
+            "/oauth2/reauthenticate",
+            &[("password", PW), ("tab", "oauth")],
         );
         assert_eq!(
-            sign_in(&mut b).as_deref(),
-            Some("/oauth2/continue"),
+            r.header("location"),
+            Some("/oauth2/reauthenticate"),
             "{extra}"
         );
+        let code = after(&newest(&mut b, EMAIL, "sign-in code", before), "code is ").to_string();
+        let r = b.form(
+            "/api/reauth_code",
+            "/oauth2/reauthenticate",
+            &[("code", &code), ("tab", "oauth")],
+        );
+        assert_eq!(r.header("location"), Some("/oauth2/continue"), "{extra}");
         let page = b.get("/oauth2/continue");
         let code = param(&continue_url(&page.body), "code").expect("code");
         let (status, fresh) = exchange(&mut rp, &basic(&id, &secret), &code);
@@ -1121,8 +1149,12 @@ fn o6_prompt_login_and_max_age_ask_for_a_fresh_sign_in_with_mfa() {
             claims["auth_time"].as_i64() > first["auth_time"].as_i64(),
             "{extra}: a new sign-in, not the old one: {claims}"
         );
+        assert_eq!(claims["sid"], first["sid"], "{extra}: the same SSO session");
         assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     }
+    // The first application's tokens were never revoked along the way.
+    let (status, _) = userinfo(&mut rp, tokens["access_token"].as_str().expect("access"));
+    assert_eq!(status, 200, "O8: no sign-out happened");
 }
 
 #[test]

@@ -41,6 +41,10 @@ fn back_for(tab: &str) -> Back {
         .strip_prefix("org:")
         .filter(|s| gatehouse_core::values::org::is_slug(s));
     match (tab, slug) {
+        (super::oidc::TAB, _) => Back {
+            page: super::oidc::PAGE.into(),
+            form: super::oidc::FORM,
+        },
         (_, Some(slug)) => Back {
             page: format!("/orgs/{slug}"),
             form: super::orgs::FORM,
@@ -276,6 +280,11 @@ pub async fn reauth_code(
         return Ok(());
     };
     let r = gatehouse_core::flows::security::reauth_code(&st.deps, &s, &code, &ctx::client()).await;
+    if tab == super::oidc::TAB && r.is_ok() {
+        // O8: proven again for an application's request: it continues.
+        leptos_axum::redirect("/oauth2/continue");
+        return Ok(());
+    }
     done(
         &st,
         back_for(&tab),

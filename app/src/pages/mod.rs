@@ -8,6 +8,7 @@ pub mod gallery;
 pub mod invitation;
 pub mod login;
 pub mod not_found;
+pub mod oidc_reauth;
 pub mod org;
 pub mod orgs;
 pub mod profile;

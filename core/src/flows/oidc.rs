@@ -110,13 +110,15 @@ pub enum Next {
     ErrorPage(&'static str),
     /// Back to the client (a registered redirect URI) with a code or an error.
     ToClient(String),
-    /// Sign in first; the request waits in `parked`. `fresh`: the current session must end
-    /// first (`prompt=login`, `max_age`).
+    /// Sign in first; the request waits in `parked`.
     SignIn {
         parked: String,
         login_hint: Option<String>,
-        fresh: bool,
     },
+    /// O8: the person is signed in, but `prompt=login` or `max_age` asks for a newer sign-in:
+    /// they prove it again (password and second factor) on the session they have, which stays
+    /// as it is until that succeeds — then its `auth_time` is new and its `sid` the same.
+    Reauthenticate { parked: String },
     /// Ask the person (third-party client).
     Consent { parked: String },
 }
@@ -363,10 +365,15 @@ pub async fn authorize(
                     req.state.as_deref(),
                 ));
             }
-            return Ok(Next::SignIn {
-                parked: park(deps, p, started),
-                login_hint: p.login_hint.clone(),
-                fresh: signed_in.is_some(),
+            let parked = park(deps, p, started);
+            // O8: no link ends a session: a signed-in person re-authenticates in place.
+            return Ok(if signed_in.is_some() {
+                Next::Reauthenticate { parked }
+            } else {
+                Next::SignIn {
+                    parked,
+                    login_hint: p.login_hint.clone(),
+                }
             });
         }
     };
@@ -485,6 +492,38 @@ pub fn logout_confirmation(deps: &Deps, session_hash: &str) -> String {
 pub fn confirms_logout(deps: &Deps, session_hash: &str, given: &str) -> bool {
     deps.secret_key
         .verify_mac("oidc-logout-confirmed", session_hash.as_bytes(), given)
+}
+
+/// O8: what the "sign in again" page shows: the application and where re-authentication
+/// stands for this session (a fresh window does not count: this request wants a newer one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReauthPrompt {
+    pub client_name: String,
+    pub reauth: crate::mechanisms::reauth::Reauth,
+}
+
+/// The "sign in again" page's content for a parked request (None: nothing waits).
+pub async fn reauth_prompt(
+    deps: &Deps,
+    session: &Session,
+    parked: &str,
+) -> Result<Option<ReauthPrompt>, OidcError> {
+    use crate::mechanisms::reauth::{self, Reauth};
+    let Some((p, _)) = unpark(deps, parked) else {
+        return Ok(None);
+    };
+    let mut c = deps.store.read().await?;
+    let Ok(req) = check(deps, &mut c, &p).await? else {
+        return Ok(None);
+    };
+    let state = match reauth::state(&mut c, deps, session, deps.now()).await? {
+        Reauth::Fresh { .. } => Reauth::Password,
+        other => other,
+    };
+    Ok(Some(ReauthPrompt {
+        client_name: req.client.name,
+        reauth: state,
+    }))
 }
 
 /// What the consent page shows.
