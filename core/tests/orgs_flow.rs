@@ -50,7 +50,7 @@ async fn last_to(d: &Deps, to: &str) -> outbox::Message {
 /// The invitation link's token in the newest message to `to`.
 async fn invitation_token(d: &Deps, to: &str) -> String {
     let m = last_to(d, to).await;
-    assert!(m.subject.starts_with("Join "), "{}", m.subject);
+    assert_eq!(m.subject, "Invitation to an organization on Gatehouse");
     m.text
         .split("/invitation?token=")
         .nth(1)
@@ -287,6 +287,8 @@ async fn the_last_owner_guard_holds_under_two_concurrent_demotions_on_postgres()
     let bert = user_id(&d, "bert@example.com").await;
     let c = client();
     for round in 0..12 {
+        // R7: one account makes a few organizations a day; the race needs twelve.
+        clock.advance(86_401);
         let org = orgs::create(&d, &a, &format!("Race {round}"), &c)
             .await
             .expect("create");
@@ -790,5 +792,85 @@ async fn f7_a_method_an_organization_no_longer_allows_is_to_be_changed_at_the_ne
         security::change_method(&d, &mia, &Choice::Authenticator, &c)
             .await
             .expect("the allowed method");
+    }
+}
+
+/// R4/R7 (issue 24, item 4): one account cannot relay mail through organizations it makes up:
+/// organizations per account per day, invitations per inviter per hour across organizations and
+/// per recipient per day from everyone are capped; the mail quotes the organization's name as
+/// data, never as its subject.
+#[tokio::test]
+async fn r7_invitations_are_capped_per_inviter_and_recipient_across_organizations() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_800_000_000);
+        let d = deps(store, &clock);
+        let c = client();
+        let spammer = person(&d, "sam@example.com").await;
+        let mut slugs = Vec::new();
+        for i in 0..gatehouse_core::flows::orgs::ORGS_PER_ACCOUNT_PER_DAY {
+            let org = orgs::create(&d, &spammer, &format!("Your Bank Security Team {i}"), &c)
+                .await
+                .expect("org");
+            slugs.push(org.slug);
+        }
+        assert!(matches!(
+            orgs::create(&d, &spammer, "One more", &c).await,
+            Err(OrgError::TooManyOrgs)
+        ));
+        // The same stranger from every organization: five a day, then no more from anyone.
+        for slug in &slugs {
+            orgs::invite(&d, &spammer, slug, "victim@example.com", "member", &c)
+                .await
+                .expect("invited");
+        }
+        let m = last_to(&d, "victim@example.com").await;
+        assert_eq!(m.subject, "Invitation to an organization on Gatehouse");
+        assert!(
+            m.text.contains(
+                "Organization name (as its owner typed it): \"Your Bank Security Team 4\""
+            ),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("you can ignore this email"), "{}", m.text);
+        let other = person(&d, "olga@example.com").await;
+        let theirs = orgs::create(&d, &other, "Other Org", &c)
+            .await
+            .expect("org");
+        assert!(matches!(
+            orgs::invite(&d, &other, &theirs.slug, "victim@example.com", "member", &c).await,
+            Err(OrgError::RecipientLimited)
+        ));
+        // Many addresses, spread over organizations: the inviter's hourly budget holds.
+        let per_inviter = gatehouse_core::flows::orgs::INVITES_PER_INVITER_PER_HOUR as usize;
+        let mut refused = None;
+        for i in 0..per_inviter {
+            let slug = &slugs[i % slugs.len()];
+            let r = orgs::invite(
+                &d,
+                &spammer,
+                slug,
+                &format!("p{i}@example.com"),
+                "member",
+                &c,
+            )
+            .await;
+            if let Err(e) = r {
+                refused = Some((i, e));
+                break;
+            }
+        }
+        let (at, e) = refused.expect("the inviter's cap is reached");
+        assert_eq!(
+            at,
+            per_inviter - slugs.len(),
+            "five went to the victim first"
+        );
+        assert!(matches!(e, OrgError::Limited { .. }), "{e:?}");
+        // The next hour the inviter may send again; the victim's day is still full.
+        clock.advance(3601);
+        orgs::invite(&d, &spammer, &slugs[0], "late@example.com", "member", &c)
+            .await
+            .expect("a new hour");
     }
 }

@@ -65,8 +65,9 @@ for (const js of [true, false]) {
 
       await invite(page, mate, 'Admin');
       if (js) await noAxeViolations(page);
-      const mail = await waitForMail(page.request, mate, new RegExp(`^Join ${org.name}`));
-      expect(mail.text).toContain(`invited you to join ${org.name} on Gatehouse as Admin`);
+      const mail = await waitForMail(page.request, mate, /^Invitation to an organization on Gatehouse$/);
+      expect(mail.text).toContain(`Organization name (as its owner typed it): "${org.name}"`);
+      expect(mail.text).toContain('Role: Admin');
 
       // The colleague signs in: the invitation waits on the Dashboard.
       const p2 = await colleague(browser, mate, js);
@@ -133,7 +134,7 @@ for (const js of [true, false]) {
       await p2.context().close();
 
       // Eve's expires after seven days.
-      const oldLink = linkIn(await waitForMail(page.request, eve, /^Join /));
+      const oldLink = linkIn(await waitForMail(page.request, eve, /^Invitation to an organization/));
       await advanceClock(page.request, 7 * 86400 + 1);
       await page.goto(oldLink);
       await expect(page.getByText('This invitation is expired. Ask for a new one if you still want to join.')).toBeVisible();
@@ -144,11 +145,11 @@ for (const js of [true, false]) {
       await expect(eveRow).toContainText('Expired');
 
       // Resend: a new link; the old one no longer works.
-      const sent = await mailCount(page.request, eve, /^Join /);
+      const sent = await mailCount(page.request, eve, /^Invitation to an organization/);
       await eveRow.getByRole('button', { name: 'Resend' }).click();
       await expect(page.getByText(`A new invitation is on its way to ${eve}. The earlier link no longer works.`)).toBeVisible();
       await expect(page.getByRole('row', { name: new RegExp(eve) })).toContainText('Pending');
-      const newLink = linkIn(await waitForMail(page.request, eve, /^Join /, sent));
+      const newLink = linkIn(await waitForMail(page.request, eve, /^Invitation to an organization/, sent));
       expect(newLink).not.toEqual(oldLink);
       await page.goto(oldLink);
       await expect(page.getByText('This invitation link does not work')).toBeVisible();
@@ -178,7 +179,7 @@ for (const js of [true, false]) {
 
       const ctx = await browser.newContext({ javaScriptEnabled: js });
       const p2 = await ctx.newPage();
-      await p2.goto(linkIn(await waitForMail(page.request, newcomer, /^Join /)));
+      await p2.goto(linkIn(await waitForMail(page.request, newcomer, /^Invitation to an organization/)));
       if (js) await hydrated(p2);
       await expect(p2.getByText(`Ada Lovelace invited ${newcomer} to join ${org.name} as Member.`)).toBeVisible();
       if (js) await noAxeViolations(p2);

@@ -59,7 +59,12 @@ fn a_member_posting_to_admin_functions_directly_is_refused_and_nothing_changes()
     );
     assert_eq!(r.header("location"), Some("/orgs/acme-corp/invitations"));
     // The emailed link's page (its token in the address) never sends a Referer (F4).
-    let link = newest(&mut member, "mia@example.com", "Join Acme Corp", 0);
+    let link = newest(
+        &mut member,
+        "mia@example.com",
+        "Invitation to an organization",
+        0,
+    );
     let path = format!("/invitation?token={}", after(&link, "invitation?token="));
     let page = member.get(&path);
     assert_eq!(page.header("referrer-policy"), Some("no-referrer"));

@@ -32,6 +32,13 @@ use crate::values::org::{self as rules, allows, Action, Outcome, Policy, Role};
 /// Invitations one organization may send per hour (resends included): an admin's account in
 /// the wrong hands cannot turn Gatehouse into a mailer.
 pub const INVITES_PER_HOUR: i64 = 50;
+/// R7: invitations one person may send per hour across all their organizations (making more
+/// organizations does not multiply it).
+pub const INVITES_PER_INVITER_PER_HOUR: i64 = 50;
+/// R7: invitations one address may receive per day, from every organization together.
+pub const INVITES_PER_RECIPIENT_PER_DAY: i64 = 5;
+/// R7: organizations one account may create per day.
+pub const ORGS_PER_ACCOUNT_PER_DAY: i64 = 5;
 
 /// Why an organization action did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +76,12 @@ pub enum OrgError {
     Policy(crate::values::org::PolicyError),
     #[error("Too many invitations were sent. Try again in {retry_after} seconds.")]
     Limited { retry_after: i64 },
+    /// R7: the address got as many invitations as it may today (from anyone).
+    #[error("This address has received as many invitations as it can today. Try again tomorrow.")]
+    RecipientLimited,
+    /// R7: the account created as many organizations as it may today.
+    #[error("You have created as many organizations as you can today. Try again tomorrow.")]
+    TooManyOrgs,
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
@@ -78,7 +91,11 @@ from_rate_error!(OrgError);
 impl Refusal for OrgError {
     fn shown(&self) -> Shown {
         match self {
-            Self::Name(_) | Self::Email(_) | Self::Role => Shown::Field,
+            Self::Name(_)
+            | Self::Email(_)
+            | Self::Role
+            | Self::RecipientLimited
+            | Self::TooManyOrgs => Shown::Field,
             Self::Policy(p) => Shown::Fields(vec![(p.field(), p.to_string())]),
             Self::Store(e) => crate::store::shown(e),
             _ => Shown::Form,
@@ -183,6 +200,14 @@ pub async fn create(
     let name = rules::org_name(name).map_err(OrgError::Name)?;
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
+    let per_day = Limit {
+        max: ORGS_PER_ACCOUNT_PER_DAY,
+        window_secs: 86_400,
+    };
+    match ratelimit::hit(&mut tx, &format!("org:create:{uid}"), per_day, now).await {
+        Err(ratelimit::RateError::Limited(_)) => return Err(OrgError::TooManyOrgs),
+        other => other?,
+    }
     let org = orgs::create(&mut tx, &name, uid, now).await?;
     record(&mut tx, uid, EventKind::OrgCreated, &org, None, client, now).await?;
     tx.commit().await?;
@@ -429,7 +454,7 @@ pub async fn invite(
     if orgs::has_member_email(&mut tx, &org.id, &email).await? {
         return Err(OrgError::AlreadyMember);
     }
-    invitation_sent(&mut tx, &org, now).await?;
+    invitation_sent(&mut tx, &org, uid, &email, now).await?;
     let token = deps.random.token(32);
     let new = invitations::New {
         org_id: &org.id,
@@ -457,14 +482,42 @@ pub async fn invite(
     Ok(email)
 }
 
-/// Counts one invitation email of the organization against its hourly budget.
-async fn invitation_sent(conn: &mut Conn, org: &Org, now: i64) -> Result<(), OrgError> {
-    let limit = Limit {
-        max: INVITES_PER_HOUR,
+/// Counts one invitation email against every budget it spends (R4/R7): the organization's
+/// per hour, the inviter's per hour across all their organizations, and the recipient's per
+/// day from everyone.
+async fn invitation_sent(
+    conn: &mut Conn,
+    org: &Org,
+    inviter: &str,
+    to: &Email,
+    now: i64,
+) -> Result<(), OrgError> {
+    let hourly = |max| Limit {
+        max,
         window_secs: 3600,
     };
-    ratelimit::hit(conn, &format!("invite:org:{}", org.id), limit, now).await?;
-    Ok(())
+    ratelimit::hit(
+        conn,
+        &format!("invite:org:{}", org.id),
+        hourly(INVITES_PER_HOUR),
+        now,
+    )
+    .await?;
+    ratelimit::hit(
+        conn,
+        &format!("invite:by:{inviter}"),
+        hourly(INVITES_PER_INVITER_PER_HOUR),
+        now,
+    )
+    .await?;
+    let daily = Limit {
+        max: INVITES_PER_RECIPIENT_PER_DAY,
+        window_secs: 86_400,
+    };
+    match ratelimit::hit(conn, &format!("invite:to:{}", to.as_str()), daily, now).await {
+        Err(ratelimit::RateError::Limited(_)) => Err(OrgError::RecipientLimited),
+        other => Ok(other?),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -508,13 +561,13 @@ pub async fn resend(
     if !allows(role, Action::Invite(inv.role)) {
         return Err(OrgError::NotAllowed);
     }
-    invitation_sent(&mut tx, &org, now).await?;
+    let email = Email::parse(&inv.email)?;
+    invitation_sent(&mut tx, &org, uid, &email, now).await?;
     let token = deps.random.token(32);
     let ttl = deps.settings.invitation_ttl_secs;
     if !invitations::renew(&mut tx, &org.id, &inv.id, &token, ttl, now).await? {
         return Err(OrgError::Answered);
     }
-    let email = Email::parse(&inv.email)?;
     let inviter = me(&mut tx, uid).await?;
     queue_invitation(&mut tx, deps, &org, &inviter, &email, inv.role, &token, now).await?;
     record(

@@ -339,21 +339,31 @@ pub fn invitation(
     link: &str,
     days: i64,
 ) -> Message {
+    // R7: the organization's name and the inviter's are typed by whoever sends this: quoted
+    // as data inside the text, never the subject's first words (no phishing headline on our
+    // domain), and the reader is told they may ignore it.
     let text = format!(
-        "{inviter} invited you to join {org_name} on Gatehouse as {role}.\n\n\
-         View invitation: {link}\n\nThe invitation expires in {days} days. If you do not know {inviter}, ignore this email.\n"
+        "Someone using Gatehouse invited you to an organization.\n\n\
+         Organization name (as its owner typed it): \"{org_name}\"\n\
+         Invited by: {inviter}\nRole: {role}\n\n\
+         View invitation: {link}\n\nThe invitation expires in {days} days. If you do not expect it \
+         or do not know who sent it, you can ignore this email: nothing happens unless you accept.\n"
     );
     let html = format!(
-        "<p>{} invited you to join <strong>{}</strong> on Gatehouse as {}.</p>{}\
-         <p>The invitation expires in {days} days. If you do not know {}, ignore this email.</p>",
-        escape(inviter),
+        "<p>Someone using Gatehouse invited you to an organization.</p>\
+         <p>Organization name (as its owner typed it): &ldquo;{}&rdquo;<br>Invited by: {}<br>Role: {}</p>{}\
+         <p>The invitation expires in {days} days. If you do not expect it or do not know who sent it, \
+         you can ignore this email: nothing happens unless you accept.</p>",
         escape(org_name),
+        escape(inviter),
         escape(role),
         button(link, "View invitation"),
-        escape(inviter)
     );
-    email(to, &format!("Join {org_name} on Gatehouse"), text, html)
+    email(to, INVITATION_SUBJECT, text, html)
 }
+
+/// R7: the subject of every invitation, the same whoever sends it.
+pub const INVITATION_SUBJECT: &str = "Invitation to an organization on Gatehouse";
 
 /// Issue 14: ownership of an organization changed hands; both people get this (`you_received`
 /// says which side the recipient is on).
