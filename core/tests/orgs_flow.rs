@@ -739,6 +739,7 @@ async fn f7_recovery_goes_only_the_ways_every_organization_of_the_person_allows(
 
 #[tokio::test]
 async fn f7_a_method_an_organization_no_longer_allows_is_to_be_changed_at_the_next_sign_in() {
+    use gatehouse_core::flows::login;
     use gatehouse_core::flows::security::{self, Choice, SecurityError};
     use gatehouse_core::values::factors::MfaMethod::*;
     for store in testing::all().await {
@@ -761,8 +762,68 @@ async fn f7_a_method_an_organization_no_longer_allows_is_to_be_changed_at_the_ne
         )
         .await
         .expect("authenticator only");
-        let mia = signed_in(&d, "mia@example.com").await;
-        let mia = session(&d, &mia).await;
+        // F7 (issue 24, item 6): the rule is enforced at sign-in. After the emailed code (the
+        // factor active now, M13) the sign-in does not end: an authenticator is set up first,
+        // on a partial session that can do nothing else (M5) — no signed-in page, no code for
+        // an application.
+        let setup = to_setup_step(&d, "mia@example.com").await;
+        assert_eq!(
+            setup.authenticated_user(),
+            None,
+            "f7_a_disallowed_method_finishes_sign_in_only_through_an_allowed_one"
+        );
+        let step = login::code_step(&d, &setup)
+            .await
+            .expect("step")
+            .expect("live");
+        let app = totp_from_key(&step.setup_key);
+        let shown = login::verify_code(&d, &setup, &app.code_at(d.now()).expect("code"), &c)
+            .await
+            .expect("enrolled");
+        let s = session(&d, shown.token().expose()).await;
+        let t = login::acknowledge_recovery_codes(&d, &s, &c)
+            .await
+            .expect("signed in");
+        let mia = session(&d, t.expose()).await;
+        assert_eq!(
+            orgs::method_change_needed(&d, &mia).await.expect("ok"),
+            None,
+            "the method is now one the organization allows"
+        );
+        // Only email allowed now: the authenticator is replaced by emailed codes at the next
+        // sign-in, after the authenticator's code.
+        orgs::save_settings(&d, &owner, &slug, policy(true, true, &[Email], ""), &c)
+            .await
+            .expect("email only");
+        let s = to_password_step(&d, "mia@example.com").await;
+        let login::PasswordOutcome::CodeSent(t) = login::submit_password(&d, &s, PW, &c)
+            .await
+            .expect("password");
+        let s = session(&d, t.expose()).await;
+        let done = login::verify_code(&d, &s, &app.code_at(d.now() + 30).expect("code"), &c)
+            .await
+            .expect("the authenticator's code");
+        assert!(matches!(done, login::CodeOutcome::SignedIn(_)), "{done:?}");
+        let mia_id = user_id(&d, "mia@example.com").await;
+        let mut conn = d.store.read().await.expect("conn");
+        let method = users::by_id(&mut conn, &mia_id)
+            .await
+            .expect("read")
+            .expect("user")
+            .mfa_method;
+        drop(conn);
+        assert_eq!(method, Email);
+        // Authenticator only again, for the Security tab's refusals below.
+        orgs::save_settings(
+            &d,
+            &owner,
+            &slug,
+            policy(true, true, &[Authenticator], ""),
+            &c,
+        )
+        .await
+        .expect("authenticator only");
+        let mia = session(&d, done.token().expose()).await;
         let asked = orgs::method_change_needed(&d, &mia).await.expect("ok");
         assert_eq!(
             asked.as_deref(),

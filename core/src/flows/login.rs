@@ -47,6 +47,10 @@ pub enum LoginError {
     WrongRecoveryCode { remaining: i64 },
     #[error(transparent)]
     Email(#[from] crate::values::email::EmailError),
+    /// F7: the person's organizations allow only methods this account cannot switch to at
+    /// sign-in (text messages without a number they accept): no sign-in until that changes.
+    #[error("{0} Your account has no way to sign in that they allow: ask an administrator of your organization or support for help.")]
+    MethodNotAllowed(String),
     #[error("internal error")]
     Internal,
     #[error(transparent)]
@@ -74,7 +78,7 @@ impl Refusal for LoginError {
             Self::Code(e) => e.shown(),
             Self::Internal => Shown::Internal,
             Self::Store(e) => crate::store::shown(e),
-            Self::WrongStep => Shown::Form,
+            Self::WrongStep | Self::MethodNotAllowed(_) => Shown::Form,
             Self::WrongRecoveryCode { .. } | Self::Email(_) => Shown::Field,
         }
     }
@@ -228,6 +232,7 @@ async fn after_first_factor(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<CodeOutcome, LoginError> {
+    enforce_org_methods(conn, deps, user_id, client, now).await?;
     let Some(p) = crate::mechanisms::mfa::pending(conn, user_id, now).await? else {
         return Ok(CodeOutcome::SignedIn(
             sign_in(conn, deps, session, user_id, amr, client, now).await?,
@@ -246,6 +251,69 @@ async fn after_first_factor(
     let kind = ChallengeKind::new(Purpose::SignIn, kind);
     challenges::open(conn, deps, user_id, &token.digest(), kind, delivery, now).await?;
     Ok(CodeOutcome::SetUpNext(token))
+}
+
+/// F7 (issue 24, item 6): the organizations' allowed methods are a rule, not advice. After the
+/// factor active now answered (M13), a method they do not allow is replaced before the sign-in
+/// can end — so no signed-in page and no application's code exist before it is: an allowed
+/// factor waiting to be set up is set up next; otherwise an authenticator is set up next when
+/// allowed; otherwise codes by email (the verified address needs no set-up); otherwise a
+/// verified number they accept. With none of these, the sign-in is refused with the rules.
+async fn enforce_org_methods(
+    conn: &mut Conn,
+    deps: &Deps,
+    user_id: &str,
+    client: &ClientInfo,
+    now: Timestamp,
+) -> Result<(), LoginError> {
+    use crate::mechanisms::mfa::{self, Enrolment};
+    use crate::values::factors::MfaMethod;
+    let Some((policy, names)) = crate::mechanisms::orgs::rules_for(conn, user_id).await? else {
+        return Ok(());
+    };
+    let user = users::by_id(conn, user_id)
+        .await?
+        .ok_or(LoginError::WrongStep)?;
+    let codes = policy.sms_codes_within(&deps.settings.sms_country_codes);
+    let phone = mfa::verified_phone(conn, user_id).await?;
+    let phone_ok = phone.as_ref().is_some_and(|p| p.is_allowed(&codes));
+    let method_ok =
+        policy.allows_mfa(user.mfa_method) && (user.mfa_method != MfaMethod::Sms || phone_ok);
+    if method_ok {
+        return Ok(());
+    }
+    let waiting = mfa::pending(conn, user_id, now)
+        .await?
+        .is_some_and(|p| match p.enrolment {
+            Enrolment::Authenticator => policy.allows_mfa(MfaMethod::Authenticator),
+            Enrolment::Phone(n) => policy.allows_mfa(MfaMethod::Sms) && n.is_allowed(&codes),
+        });
+    if waiting {
+        return Ok(());
+    }
+    if policy.allows_mfa(MfaMethod::Authenticator) {
+        mfa::begin_totp(conn, &deps.secret_key, user_id, now)
+            .await
+            .map_err(|e| match e {
+                mfa::MfaError::Store(s) => LoginError::Store(s),
+                _ => LoginError::Internal,
+            })?;
+        return Ok(());
+    }
+    let to = if policy.allows_mfa(MfaMethod::Email) && user.email_verified {
+        MfaMethod::Email
+    } else if policy.allows_mfa(MfaMethod::Sms) && phone_ok {
+        MfaMethod::Sms
+    } else {
+        return Err(LoginError::MethodNotAllowed(policy.mfa_words(&names)));
+    };
+    users::set_mfa_method(conn, user_id, to, now).await?;
+    events::record(conn, Some(user_id), EventKind::MfaChanged, client, now).await?;
+    tracing::info!(
+        method = to.as_str(),
+        "F7: sign-in method changed to one the organizations allow"
+    );
+    Ok(())
 }
 
 /// How the second factor was proved, for the ID token's `amr` (RFC 8176): a code by text
