@@ -164,3 +164,42 @@ async fn only_support_opens_the_console_and_every_action_needs_s5_and_names_the_
         ));
     }
 }
+
+/// Issue 24, item 10: one support person cannot reset, unlock or re-address another support
+/// person's account from the console (a stolen staff account must not open the others); the
+/// operator at the command line can.
+#[tokio::test]
+async fn staff_actions_on_staff_need_the_operator() {
+    for store in testing::all().await {
+        let clock = FixedClock::at(1_800_000_000);
+        let d = deps(store, &clock);
+        let c = client();
+        let sue = person(&d, "sue@example.com").await;
+        person(&d, "tom@example.com").await;
+        support::grant(&d, "sue@example.com").await.expect("grant");
+        support::grant(&d, "tom@example.com").await.expect("grant");
+        let by_sue = By::Support(&sue, &c);
+        assert!(matches!(
+            support::reset_mfa(&d, "tom@example.com", by_sue).await,
+            Err(SupportError::StaffTarget)
+        ));
+        assert!(matches!(
+            support::unlock(&d, "tom@example.com", by_sue).await,
+            Err(SupportError::StaffTarget)
+        ));
+        assert!(matches!(
+            email_change::start(&d, "tom@example.com", "tom@evil.example", by_sue).await,
+            Err(email_change::EmailChangeError::StaffTarget)
+        ));
+        // The operator may; and once Tom is no longer staff, Sue may too.
+        support::reset_mfa(&d, "tom@example.com", By::Operator(&c))
+            .await
+            .expect("the operator");
+        support::revoke(&d, "tom@example.com")
+            .await
+            .expect("revoke");
+        support::reset_mfa(&d, "tom@example.com", by_sue)
+            .await
+            .expect("not staff any more");
+    }
+}

@@ -48,6 +48,9 @@ pub enum EmailChangeError {
     NotSupport,
     #[error("For your safety, confirm it is you first.")]
     ReauthRequired,
+    /// Staff never act on staff from the console (`StaffError::StaffTarget`).
+    #[error("{}", crate::mechanisms::staff::STAFF_TARGET)]
+    StaffTarget,
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
@@ -57,6 +60,7 @@ impl From<StaffError> for EmailChangeError {
         match e {
             StaffError::NotSupport => Self::NotSupport,
             StaffError::ReauthRequired => Self::ReauthRequired,
+            StaffError::StaffTarget => Self::StaffTarget,
             StaffError::Store(s) => Self::Store(s),
         }
     }
@@ -90,6 +94,7 @@ pub async fn start(
     let user = users::by_email(&mut tx, &old)
         .await?
         .ok_or(EmailChangeError::NoAccount)?;
+    by.may_act_on(&mut tx, &user.id).await?;
     if users::by_email(&mut tx, &new).await?.is_some() {
         return Err(EmailChangeError::Taken);
     }

@@ -35,6 +35,9 @@ pub enum SupportError {
     NotSupport,
     #[error("For your safety, confirm it is you first.")]
     ReauthRequired,
+    /// Staff never act on staff from the console (`StaffError::StaffTarget`).
+    #[error("{}", crate::mechanisms::staff::STAFF_TARGET)]
+    StaffTarget,
     #[error(transparent)]
     Mfa(#[from] mfa::MfaError),
     #[error(transparent)]
@@ -46,6 +49,7 @@ impl From<StaffError> for SupportError {
         match e {
             StaffError::NotSupport => Self::NotSupport,
             StaffError::ReauthRequired => Self::ReauthRequired,
+            StaffError::StaffTarget => Self::StaffTarget,
             StaffError::Store(s) => Self::Store(s),
         }
     }
@@ -55,7 +59,7 @@ impl Refusal for SupportError {
     fn shown(&self) -> Shown {
         match self {
             Self::Email(_) | Self::NoAccount => Shown::Field,
-            Self::NotSupport | Self::ReauthRequired => Shown::Form,
+            Self::NotSupport | Self::ReauthRequired | Self::StaffTarget => Shown::Form,
             Self::Mfa(_) => Shown::Internal,
             Self::Store(e) => crate::store::shown(e),
         }
@@ -124,6 +128,7 @@ pub async fn unlock(deps: &Deps, email: &str, by: By<'_>) -> Result<Email, Suppo
     let mut tx = deps.store.begin().await?;
     let actor = by.actor(&mut tx, now).await?;
     let (email, u) = account(&mut tx, email).await?;
+    by.may_act_on(&mut tx, &u.id).await?;
     users::unlock(&mut tx, &u.id).await?;
     let kind = EventKind::AccountUnlocked;
     events::record_about(
@@ -147,6 +152,7 @@ pub async fn reset_mfa(deps: &Deps, email: &str, by: By<'_>) -> Result<Email, Su
     let mut tx = deps.store.begin().await?;
     let actor = by.actor(&mut tx, now).await?;
     let (email, u) = account(&mut tx, email).await?;
+    by.may_act_on(&mut tx, &u.id).await?;
     mfa::reset_to_email(&mut tx, &u.id, actor.as_deref(), by.client(), now).await?;
     let m = messages::mfa_reset(email.as_str(), &deps.link("/login"));
     outbox::enqueue(&mut tx, &m, now).await?;

@@ -24,9 +24,16 @@ pub enum StaffError {
     /// S5: every console action needs a fresh re-authentication.
     #[error("For your safety, confirm it is you first.")]
     ReauthRequired,
+    /// The account belongs to a support person: staff never act on staff from the console.
+    #[error("{STAFF_TARGET}")]
+    StaffTarget,
     #[error(transparent)]
     Store(#[from] sqlx::Error),
 }
+
+/// What the console says when the person found is support staff too.
+pub const STAFF_TARGET: &str = "This account belongs to a support person. Staff accounts are \
+    changed only by the operator, with the gatehouse command line.";
 
 /// Gives `user_id` the support role; `false` when they had it.
 pub async fn grant(conn: &mut Conn, user_id: &str, now: Timestamp) -> Result<bool, sqlx::Error> {
@@ -94,6 +101,16 @@ impl<'a> By<'a> {
                 reauth::require_fresh(session, now).map_err(|_| StaffError::ReauthRequired)?;
                 Ok(Some(uid))
             }
+        }
+    }
+
+    /// Issue 24, item 10: a support person cannot reset, unlock or re-address another support
+    /// person's account (one stolen staff account must not hand over the others); the operator
+    /// at the command line can.
+    pub async fn may_act_on(&self, conn: &mut Conn, target: &str) -> Result<(), StaffError> {
+        match self {
+            By::Support(..) if is_support(conn, target).await? => Err(StaffError::StaffTarget),
+            _ => Ok(()),
         }
     }
 
