@@ -253,7 +253,8 @@ async fn guarded(p: HttpPolicy, mut req: Request<Body>, next: Next) -> Response 
         res = bad_call(res).await;
     }
     res = match res.status() {
-        StatusCode::SERVICE_UNAVAILABLE if wants_html => busy_page(res),
+        // Probes keep their own words ("database unreachable"), whatever they accept.
+        StatusCode::SERVICE_UNAVAILABLE if wants_html && !is_probe(&path) => busy_page(res),
         StatusCode::PAYLOAD_TOO_LARGE if wants_html => {
             let text = if upload { PHOTO_TOO_LARGE } else { TOO_LARGE };
             message_page(res, "That was too much to send", text)
@@ -429,6 +430,11 @@ pub fn html_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// `/healthz` and `/readyz`: a load balancer's (or a person's) question, answered as text.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
 }
 
 /// Issue 13: endpoints a relying party's server (or a browser app, cross-origin) calls with

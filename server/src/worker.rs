@@ -101,14 +101,16 @@ impl Worker {
                 outbox::claim_next(&mut c, deps.now(), self.lease_secs).await?
             };
             let Some(q) = claimed else { break };
+            // The lease runs from the claim; the "sent" mark must land well inside it.
+            let lease_ends = tokio::time::Instant::now()
+                + Duration::from_secs(u64::try_from(self.lease_secs).unwrap_or(0));
             let result = match self.ready(&q).await {
                 Ok(q) => self.transport.send(&q).await,
                 Err(e) => Err(e),
             };
-            let mut c = deps.store.conn().await?;
             match result {
                 Ok(()) => {
-                    outbox::mark_sent(&mut c, q.id, deps.now()).await?;
+                    self.mark_sent(&q, lease_ends).await?;
                     self.metrics.outbox_sent.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
                         id = q.id,
@@ -117,6 +119,7 @@ impl Worker {
                     );
                 }
                 Err(e) => {
+                    let mut c = deps.store.conn().await?;
                     let after =
                         outbox::mark_failed(&mut c, &q, &e, self.max_attempts, deps.now()).await?;
                     let counter = match after {
@@ -130,6 +133,35 @@ impl Worker {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Y1/Y4: records that `q` went out. The relay already has it, so a database that does not
+    /// answer right now must not make it go out again when the lease runs out (the same
+    /// Message-ID twice): the mark is retried, backing off, until shortly before `lease_ends`.
+    async fn mark_sent(
+        &self,
+        q: &Queued,
+        lease_ends: tokio::time::Instant,
+    ) -> Result<(), gatehouse_core::store::DbError> {
+        let deps = &self.deps;
+        let margin = Duration::from_secs(2);
+        let mut wait = Duration::from_millis(200);
+        loop {
+            let marked = async {
+                let mut c = deps.store.conn().await?;
+                outbox::mark_sent(&mut c, q.id, deps.now()).await
+            }
+            .await;
+            match marked {
+                Ok(()) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() + wait + margin < lease_ends => {
+                    tracing::warn!(id = q.id, error = %e, "outbox: could not mark a sent message yet; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The message as it leaves now. O9: a back-channel logout notice is signed at each

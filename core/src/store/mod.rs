@@ -33,13 +33,21 @@ pub type DbError = sqlx::Error;
 /// came free within the acquire timeout, PostgreSQL cancelled a statement at its
 /// `statement_timeout` (SQLSTATE 57014), or SQLite stayed locked past `busy_timeout` — rather
 /// than a fault. Such a request answers 503 with Retry-After (P6's answer), not 500.
+///
+/// Y4 (issue 24): the same for a database that cannot be reached for now — a connection
+/// refused or broken (an I/O error), or PostgreSQL saying it is starting, shutting down or out
+/// of connections (SQLSTATE class 08, 57P01–57P03, 53300): "try again in a moment" is true,
+/// "something went wrong" is not.
 pub fn overloaded(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => {
             let code = db.code();
-            let code = code.as_deref();
-            code == Some("57014") || code == Some("5") || code == Some("517")
+            let code = code.as_deref().unwrap_or_default();
+            matches!(
+                code,
+                "57014" | "5" | "517" | "57P01" | "57P02" | "57P03" | "53300"
+            ) || code.starts_with("08")
         }
         _ => false,
     }
@@ -394,6 +402,20 @@ pub mod testing {
                 .expect("lock table");
         }
         tx
+    }
+}
+
+#[cfg(test)]
+mod shown_tests {
+    use super::*;
+    use crate::values::failure::Shown;
+
+    #[test]
+    fn y4_an_unreachable_database_is_busy_not_a_fault() {
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert_eq!(shown(&refused), Shown::Busy);
+        assert_eq!(shown(&sqlx::Error::PoolTimedOut), Shown::Busy);
+        assert_eq!(shown(&sqlx::Error::RowNotFound), Shown::Internal);
     }
 }
 
