@@ -150,6 +150,9 @@ pub struct LoginView {
     pub qr_image: String,
     /// Recovery codes, on their one showing.
     pub codes: Vec<String>,
+    /// O7: the application an authorization request waiting for this sign-in is for, and the
+    /// request's id the first form posts back (`authz`).
+    pub continues_to: Option<(String, String)>,
     pub flash: Flash,
 }
 

@@ -581,7 +581,7 @@ async fn o6_a_new_sign_in_on_a_signed_in_browser_gets_a_new_sid() {
         };
         let first_sid = sid(s.id_hash.clone()).await;
         // The same browser (its session cookie) signs in again, as Bob.
-        let t = login::submit_email(&d, Some(&s), "bob@example.com", &client())
+        let t = login::submit_email(&d, Some(&s), "bob@example.com", None, &client())
             .await
             .expect("email step");
         let s = session(&d, t.expose()).await;

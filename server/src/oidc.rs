@@ -175,12 +175,43 @@ pub async fn resume(st: AppState, req: axum::extract::Request) -> Response {
     };
     let answer = async {
         let s = session(&st, &parts.headers).await?;
-        oidc::authorize(&st.deps, s.as_ref(), &p, Some(started), &info).await
+        // O7: a sign-in started for one request continues that one only.
+        if let Some(s) = &s {
+            if !oidc::continues(&st.deps, s, &parked).await? {
+                return Ok(None);
+            }
+        }
+        oidc::authorize(&st.deps, s.as_ref(), &p, Some(started), &info)
+            .await
+            .map(Some)
     };
     match answer.await {
-        Ok(next) => respond(&st, next, true),
+        Ok(Some(next)) => respond(&st, next, true),
+        Ok(None) => {
+            let mut res = changed_request_page();
+            if let Ok(v) = HeaderValue::from_str(&st.authz_cookie_value("", 0)) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            res
+        }
         Err(e) => fault_page(&e),
     }
+}
+
+/// O7: the sign-in finished, but the request waiting now is not the one it was started for
+/// (another was opened in this browser meanwhile): it is not continued.
+fn changed_request_page() -> Response {
+    let page = crate::middleware::card_page(
+        "This sign-in request changed",
+        "",
+        "<p>You are signed in. Another application's sign-in request was started in this browser \
+         while you were signing in, so it was not continued. Go back to the application you were \
+         using and start again.</p><p><a class=\"button\" href=\"/profile\">Go to your account</a></p>",
+    );
+    let mut res = (StatusCode::CONFLICT, axum::response::Html(page)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 /// `POST /oauth2/consent`: Allow or Deny from the consent page.

@@ -512,6 +512,71 @@ fn o7_consent_applies_to_the_request_shown() {
     );
 }
 
+/// O7 for sign-in: the sign-in page names the application and its first form the request; a
+/// popup's request parked before that form is posted is said, not signed in to; one parked
+/// after it is not continued when the sign-in ends.
+#[test]
+fn o7_a_sign_in_continues_only_the_request_it_was_started_for() {
+    let s = Server::start(&[]);
+    let (wiki, _) = wiki_and_person(&s);
+    let (evil, _) = client(&s, &["Evil", "--redirect-uri", CB, "--first-party"]);
+    let mut b = Client::new(&s);
+    b.get(&authorize(&wiki, ""));
+    let page = b.get("/login").body;
+    assert!(page.contains("to continue to Wiki"), "{page}");
+    let marker = "name=\"authz\" value=\"";
+    let id_of = |page: &str| {
+        let start = page
+            .find(marker)
+            .unwrap_or_else(|| panic!("an authz id: {page}"))
+            + marker.len();
+        page[start..start + page[start..].find('"').expect("end")].to_string()
+    };
+    let shown = id_of(&page);
+    // The popup parks Evil's request before the email is sent: refused, and the page says so.
+    b.get(&authorize(&evil, ""));
+    b.form(
+        "/api/login_email",
+        "/login",
+        &[("email", EMAIL), ("authz", &shown)],
+    );
+    let page = b.get("/login").body;
+    assert!(
+        page.contains("Another application asked you to sign in"),
+        "{page}"
+    );
+    assert!(
+        page.contains("to continue to Evil"),
+        "the page names the new one: {page}"
+    );
+    // Started for Wiki (the form names it) …
+    b.get(&authorize(&wiki, ""));
+    let shown = id_of(&b.get("/login").body);
+    b.form(
+        "/api/login_email",
+        "/login",
+        &[("email", EMAIL), ("authz", &shown)],
+    );
+    // … then the popup parks Evil's request, and the person finishes signing in.
+    b.get(&authorize(&evil, ""));
+    let before = count(&mut b, EMAIL, "sign-in code");
+    b.form("/api/login_password", "/login", &[("password", PW)]);
+    let code = after(&newest(&mut b, EMAIL, "sign-in code", before), "code is ").to_string();
+    let r = b.form("/api/login_code", "/login", &[("code", &code)]);
+    assert_eq!(r.header("location"), Some("/oauth2/continue"));
+    let r = b.get("/oauth2/continue");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("This sign-in request changed"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.header("location"), None, "no code for Evil");
+    // Signed in all the same; the next request of an application is single sign-on again.
+    assert_eq!(b.get("/profile").status, 200);
+    assert!(to_client_after(&mut b, &wiki).contains("code="));
+}
+
 /// A browser signed in to `id` through the authorization flow; returns (browser, tokens).
 fn signed_in_to(s: &Server, id: &str, secret: &str) -> (Client, Value) {
     let mut b = Client::new(s);

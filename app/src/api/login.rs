@@ -14,7 +14,15 @@ pub async fn get_login_view() -> Result<LoginView, ServerFnError> {
     let stage = gatehouse_core::flows::login::stage(&st.deps, session.as_ref())
         .await
         .map_err(internal)?;
-    Ok(login_view_of(stage, flash))
+    let mut v = login_view_of(stage, flash);
+    if let Some(parked) = ctx::parked_authorization(&st) {
+        use gatehouse_core::flows::oidc;
+        let name = oidc::requesting_client(&st.deps, &parked)
+            .await
+            .map_err(internal)?;
+        v.continues_to = name.map(|n| (n, oidc::sign_in_request_id(&st.deps, &parked)));
+    }
+    Ok(v)
 }
 
 /// The sign-in page for a stage of the flow.
@@ -29,6 +37,7 @@ fn login_view_of(
         setup_key: String::new(),
         qr_image: String::new(),
         codes: Vec::new(),
+        continues_to: None,
         step: LoginStep::Email,
         email: String::new(),
         destination: String::new(),
@@ -144,14 +153,36 @@ fn login_failed(
 }
 
 /// Step 1 (E2): always moves on to the password step when the address is well-formed.
+/// O7: `authz` names the application's request the page showed; the sign-in is bound to it,
+/// and a request parked since (another tab, a popup) is said instead of signed in to.
 #[server(endpoint = "login_email")]
-pub async fn login_email(email: String) -> Result<(), ServerFnError> {
+pub async fn login_email(
+    email: String,
+    #[server(default)] authz: String,
+) -> Result<(), ServerFnError> {
+    use gatehouse_core::flows::oidc;
     let st = ctx::state()?;
     let session = ctx::session(&st).await?;
+    let parked = ctx::parked_authorization(&st);
+    if let Some(p) = &parked {
+        if !authz.is_empty() && !oidc::sign_in_shows_request(&st.deps, p, &authz) {
+            ctx::fail(
+                &st,
+                "login",
+                "email",
+                &gatehouse_core::flows::login::LoginError::OtherRequest,
+                &[("email", &email)],
+            );
+            ctx::back_to("/login");
+            return Ok(());
+        }
+    }
+    let bound = parked.as_deref().map(oidc::request_digest);
     match gatehouse_core::flows::login::submit_email(
         &st.deps,
         session.as_ref(),
         &email,
+        bound.as_deref(),
         &ctx::client(),
     )
     .await

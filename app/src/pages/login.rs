@@ -75,10 +75,14 @@ fn email_step(
 ) -> impl IntoView {
     let typed = v.flash.value("email");
     let email = if typed.is_empty() { hint } else { typed };
+    // O7: the application this sign-in continues to, named; the form names its request.
+    let (app, authz) = v.continues_to.clone().unzip();
     view! {
         <AuthCard title="Sign in">
+            {app.map(|a| view! { <p class="card__lead">{format!("to continue to {a}")}</p> })}
             <FormMessage error=error notice=notice />
             <PostForm to=LoginEmail::url()>
+                {authz.map(|id| view! { <input type="hidden" name="authz" value=id /> })}
                 <Field
                     id="login-email"
                     label="Email"

@@ -4,3 +4,6 @@
 ALTER TABLE oidc_clients ADD COLUMN post_logout_uris TEXT NOT NULL DEFAULT '';
 UPDATE oidc_clients SET post_logout_uris = redirect_uris;
 CREATE INDEX sessions_sid ON sessions(sid);
+-- O7: the authorization request a sign-in was started for (the digest of the parked request),
+-- so the sign-in continues only that one, never one a popup parked meanwhile.
+ALTER TABLE sessions ADD COLUMN authz_digest TEXT;

@@ -51,6 +51,10 @@ pub enum LoginError {
     /// sign-in (text messages without a number they accept): no sign-in until that changes.
     #[error("{0} Your account has no way to sign in that they allow: ask an administrator of your organization or support for help.")]
     MethodNotAllowed(String),
+    /// O7: the page showed one application's request; another was started in this browser
+    /// since. The page now names the new one; nothing was signed in to.
+    #[error("Another application asked you to sign in from this browser meanwhile. Check which application is named above before you continue.")]
+    OtherRequest,
     #[error("internal error")]
     Internal,
     #[error(transparent)]
@@ -78,7 +82,7 @@ impl Refusal for LoginError {
             Self::Code(e) => e.shown(),
             Self::Internal => Shown::Internal,
             Self::Store(e) => crate::store::shown(e),
-            Self::WrongStep | Self::MethodNotAllowed(_) => Shown::Form,
+            Self::WrongStep | Self::MethodNotAllowed(_) | Self::OtherRequest => Shown::Form,
             Self::WrongRecoveryCode { .. } | Self::Email(_) => Shown::Field,
         }
     }
@@ -94,10 +98,13 @@ impl From<CodesError> for LoginError {
 }
 
 /// Step 1 (E2): remember the email in a fresh flow session; never says whether it exists.
+/// O7: `for_request` is the digest of the authorization request this sign-in is for (the one
+/// the page showed), kept on the session so the sign-in continues only that one.
 pub async fn submit_email(
     deps: &Deps,
     current: Option<&Session>,
     email: &str,
+    for_request: Option<&str>,
     client: &ClientInfo,
 ) -> Result<Secret, LoginError> {
     let email = Email::parse(email)?;
@@ -106,14 +113,18 @@ pub async fn submit_email(
         email: email.to_string(),
     };
     let mut c = deps.store.conn().await?;
-    if let Some(s) = current {
-        if let Some(t) =
+    let rotated = match current {
+        Some(s) => {
             sessions::rotate(&mut c, &s.id_hash, &state, &deps.settings.sessions, now).await?
-        {
-            return Ok(t);
         }
-    }
-    Ok(sessions::create(&mut c, &state, client, &deps.settings.sessions, now).await?)
+        None => None,
+    };
+    let token = match rotated {
+        Some(t) => t,
+        None => sessions::create(&mut c, &state, client, &deps.settings.sessions, now).await?,
+    };
+    sessions::bind_authorization(&mut c, &token.digest(), for_request).await?;
+    Ok(token)
 }
 
 /// What the password step led to.

@@ -481,6 +481,54 @@ pub fn shows_request(deps: &Deps, session_hash: &str, parked: &str, shown: &str)
         .verify_mac("oidc-request-shown", data.as_bytes(), shown)
 }
 
+/// O7: the id a sign-in page gives the request it shows (the session rotates at each sign-in
+/// step, so this one is bound to the request alone; the sign-in keeps its digest instead).
+pub fn sign_in_request_id(deps: &Deps, parked: &str) -> String {
+    deps.secret_key
+        .mac("oidc-request-sign-in", parked.as_bytes())
+}
+
+/// O7: whether `shown` (posted by the sign-in page's first form) names the request parked now.
+pub fn sign_in_shows_request(deps: &Deps, parked: &str, shown: &str) -> bool {
+    deps.secret_key
+        .verify_mac("oidc-request-sign-in", parked.as_bytes(), shown)
+}
+
+/// O7: the digest a sign-in keeps of the request it was started for.
+pub fn request_digest(parked: &str) -> String {
+    crate::mechanisms::secret::digest(parked)
+}
+
+/// The name of the application a parked request is for (the sign-in page says it).
+pub async fn requesting_client(deps: &Deps, parked: &str) -> Result<Option<String>, OidcError> {
+    let Some((p, _)) = unpark(deps, parked) else {
+        return Ok(None);
+    };
+    let mut c = deps.store.read().await?;
+    Ok(
+        oidc_clients::find(&mut c, p.client_id.as_deref().unwrap_or(""))
+            .await?
+            .map(|client| client.name),
+    )
+}
+
+/// O7: whether the signed-in session `session` may continue `parked`: a sign-in started for a
+/// request continues that request only (a popup's request parked meanwhile is refused). The
+/// binding is used up here, so a later request of the same session (single sign-on, O8) is
+/// not held to it.
+pub async fn continues(deps: &Deps, session: &Session, parked: &str) -> Result<bool, OidcError> {
+    let mut c = deps.store.conn().await?;
+    let bound = sessions::bound_authorization(&mut c, &session.id_hash).await?;
+    let Some(bound) = bound else {
+        return Ok(true);
+    };
+    sessions::bind_authorization(&mut c, &session.id_hash, None).await?;
+    Ok(crate::mechanisms::secret::ct_eq(
+        &bound,
+        &request_digest(parked),
+    ))
+}
+
 /// O8: the proof a logout question was answered on our own page by this browser session (the
 /// question's form carries it; a form on another site cannot).
 pub fn logout_confirmation(deps: &Deps, session_hash: &str) -> String {

@@ -278,6 +278,34 @@ pub async fn mark_signed_in(conn: &mut Conn, id_hash: &str, amr: &str) -> Result
     Ok(())
 }
 
+/// O7: records which authorization request (its digest) the sign-in on this session was
+/// started for; `None` forgets it.
+pub async fn bind_authorization(
+    conn: &mut Conn,
+    id_hash: &str,
+    digest: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET authz_digest = $2 WHERE id_hash = $1")
+        .bind(id_hash)
+        .bind(digest)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// O7: the authorization request (digest) the session's sign-in was started for, if any.
+pub async fn bound_authorization(
+    conn: &mut Conn,
+    id_hash: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let v: Option<Option<String>> =
+        sqlx::query_scalar("SELECT authz_digest FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(v.flatten())
+}
+
 /// The SSO facts of a signed-in session: (`sid`, `amr`).
 pub async fn sso(conn: &mut Conn, id_hash: &str) -> Result<Option<(String, String)>, sqlx::Error> {
     let row = sqlx::query("SELECT sid, amr FROM sessions WHERE id_hash = $1 AND sid IS NOT NULL")

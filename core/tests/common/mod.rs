@@ -70,7 +70,7 @@ pub async fn last_code(d: &Deps) -> String {
 }
 
 pub async fn to_password_step(d: &Deps, email: &str) -> Session {
-    let t = login::submit_email(d, None, email, &client())
+    let t = login::submit_email(d, None, email, None, &client())
         .await
         .expect("email step");
     session(d, t.expose()).await
