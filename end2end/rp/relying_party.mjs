@@ -7,7 +7,10 @@
 //   node rp/relying_party.mjs PORT ISSUER CLIENT_ID CLIENT_SECRET|- NAME [ALG]
 //
 // Pages: /  (heading NAME; "Sign in with Gatehouse" or "Signed in as …"), /login, /cb,
-// /refresh (userinfo again: a name changed in Gatehouse shows; a revoked token signs out).
+// /refresh (userinfo again: a name changed in Gatehouse shows; a revoked token signs out),
+// /login-form (the same request as a form POST to authorize, OpenID Connect Core 3.1.2.1),
+// /bye (where Gatehouse sends the browser after "Sign out of Gatehouse", a form POST to the
+// end_session_endpoint with the ID token as hint, RP-Initiated Logout 1.0 §2).
 import http from 'node:http';
 import crypto from 'node:crypto';
 import * as oidc from 'openid-client';
@@ -48,12 +51,40 @@ function sessionOf(req, res) {
 
 function home(res, s) {
   if (!s.user) {
-    return page(res, `${s.message ? `<p role="alert">${escape(s.message)}</p>` : ''}<p><a href="/login">Sign in with Gatehouse</a></p>`);
+    return page(res, `${s.message ? `<p role="alert">${escape(s.message)}</p>` : ''}<p><a href="/login">Sign in with Gatehouse</a></p>` +
+      `<p><a href="/login-form">Sign in with a form</a></p>`);
   }
   const who = `${s.user.given_name ?? ''} ${s.user.family_name ?? ''}`.trim();
+  const end = config.serverMetadata().end_session_endpoint;
   page(res, `<p>Signed in as <strong>${escape(who)}</strong></p>` +
     (s.user.picture ? `<p><img alt="Your picture" src="${escape(s.user.picture)}" width="64" height="64"></p>` : '') +
-    `<p><a href="/refresh">Refresh profile</a></p>`);
+    `<p><a href="/refresh">Refresh profile</a></p>` +
+    `<form method="post" action="${escape(end)}">${hidden({
+      id_token_hint: s.idToken, client_id: clientId, post_logout_redirect_uri: `${base}/bye`, state: 'rp-state',
+    })}<button type="submit">Sign out of Gatehouse</button></form>`);
+}
+
+function hidden(fields) {
+  return Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`)
+    .join('');
+}
+
+/** A new authorization request of this browser session: its parameters. */
+async function request(s) {
+  s.verifier = oidc.randomPKCECodeVerifier();
+  s.state = oidc.randomState();
+  s.nonce = oidc.randomNonce();
+  return {
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: `${base}/cb`,
+    scope: 'openid profile email',
+    code_challenge: await oidc.calculatePKCECodeChallenge(s.verifier),
+    code_challenge_method: 'S256',
+    state: s.state,
+    nonce: s.nonce,
+  };
 }
 
 const server = http.createServer(async (req, res) => {
@@ -62,19 +93,20 @@ const server = http.createServer(async (req, res) => {
   try {
     if (url.pathname === '/') return home(res, s);
     if (url.pathname === '/login') {
-      s.verifier = oidc.randomPKCECodeVerifier();
-      s.state = oidc.randomState();
-      s.nonce = oidc.randomNonce();
-      const to = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: `${base}/cb`,
-        scope: 'openid profile email',
-        code_challenge: await oidc.calculatePKCECodeChallenge(s.verifier),
-        code_challenge_method: 'S256',
-        state: s.state,
-        nonce: s.nonce,
-      });
+      const { client_id: _, response_type: __, ...params } = await request(s);
+      const to = oidc.buildAuthorizationUrl(config, params);
       res.writeHead(302, { location: to.href });
       return res.end();
+    }
+    if (url.pathname === '/login-form') {
+      const end = config.serverMetadata().authorization_endpoint;
+      return page(res, `<form method="post" action="${escape(end)}">${hidden(await request(s))}` +
+        `<button type="submit">Continue to Gatehouse</button></form>`);
+    }
+    if (url.pathname === '/bye') {
+      const ok = url.searchParams.get('state') === 'rp-state';
+      sessions.forEach((v, k) => { if (v === s) sessions.delete(k); });
+      return page(res, `<p role="status">${ok ? 'You are signed out of Gatehouse' : 'Unexpected state'}</p>`);
     }
     if (url.pathname === '/cb') {
       if (url.searchParams.get('error')) {
@@ -90,6 +122,7 @@ const server = http.createServer(async (req, res) => {
       const claims = tokens.claims();
       s.sub = claims.sub;
       s.access = tokens.access_token;
+      s.idToken = tokens.id_token;
       s.user = await oidc.fetchUserInfo(config, s.access, s.sub);
       s.message = undefined;
       res.writeHead(302, { location: '/' });

@@ -31,7 +31,9 @@ async function freePort(): Promise<number> {
 async function application(baseURL: string, name: string, flags: string[]): Promise<string> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const out = gatehouseCli(['client', 'create', name, '--redirect-uri', `${url}/cb`, ...flags]);
+  const out = gatehouseCli([
+    'client', 'create', name, '--redirect-uri', `${url}/cb`, '--post-logout-uri', `${url}/bye`, ...flags,
+  ]);
   const id = /client_id=(\S+)/.exec(out)?.[1] as string;
   const secret = /client_secret=(\S+)/.exec(out)?.[1] ?? '-';
   const alg = flags.includes('ES256') ? 'ES256' : 'RS256';
@@ -107,6 +109,28 @@ for (const js of [true, false]) {
         await expect(page.getByRole('alert')).toHaveText('You are signed out');
         await expect(page.getByRole('link', { name: 'Sign in with Gatehouse' })).toBeVisible();
       }
+    });
+
+    test('an application posts its forms: sign in by a form POST to authorize, sign out by a form POST to logout', async ({ page, baseURL }) => {
+      const email = uniqueEmail(js ? 'oidc-post-js' : 'oidc-post-nojs');
+      await registerAndVerify(page, email, js);
+      const notes = await application(baseURL as string, 'Team notes', ['--first-party']);
+
+      // O9: authorize answers a form POST from the application's page like its GET.
+      await page.goto(`${notes}/login-form`);
+      await page.getByRole('button', { name: 'Continue to Gatehouse' }).click();
+      await expect(page.getByText('to continue to Team notes')).toBeVisible();
+      await signInAtGatehouse(page, email, js);
+      await expect(page).toHaveURL(new RegExp(`^${notes}/$`));
+      await expect(page.getByText('Signed in as Ada Lovelace')).toBeVisible();
+
+      // O9: logout answers a form POST with the ID token as hint: signed out at once, and back
+      // to the post-logout address the application registered, with its state.
+      await page.getByRole('button', { name: 'Sign out of Gatehouse' }).click();
+      await expect(page).toHaveURL(new RegExp(`^${notes}/bye\\?state=rp-state$`));
+      await expect(page.getByRole('status')).toHaveText('You are signed out of Gatehouse');
+      await page.goto('/profile');
+      await expect(page).toHaveURL(/\/login$/);
     });
 
     test('a third-party application asks first: Deny tells it no, Allow lets it in, Remove access takes it back', async ({ page, baseURL }) => {

@@ -92,7 +92,7 @@ fn respond(st: &AppState, next: Next, after_form: bool) -> Response {
             let page = crate::middleware::card_page(
                 "Returning to the application",
                 &format!("<meta http-equiv=\"refresh\" content=\"0;url={url}\">"),
-                &format!("<p>You are signed in.</p><p><a class=\"button\" href=\"{url}\">Continue to the application</a></p>"),
+                &format!("<p>Taking you back to the application.</p><p><a class=\"button\" href=\"{url}\">Continue to the application</a></p>"),
             );
             axum::response::Html(page).into_response()
         }
