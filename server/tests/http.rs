@@ -513,19 +513,10 @@ fn g1_authenticator_secrets_and_recovery_codes_never_reach_the_logs() {
     let mut c = Client::new(&s);
     register_and_verify(&mut c, "totp-logs@example.com", "totp", "");
     let page = past_emailed_code(&mut c, "totp-logs@example.com");
-    let key = page
-        .split("id=\"setup-key\"")
-        .nth(1)
-        .and_then(|rest| rest.split("value=\"").nth(1))
-        .and_then(|v| v.split('"').next())
-        .expect("setup key on the page")
-        .to_string();
+    let key = setup_key_on(&page);
     let secret =
         gatehouse_core::mechanisms::totp::TotpSecret::from_setup_key(&key).expect("base32");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .expect("clock");
+    let now = unix_now();
     let code = secret.code_at(now).expect("code");
     let r = c.form("/api/login_code", "/login", &[("code", &code)]);
     assert_eq!(r.status, 303);

@@ -310,18 +310,9 @@ fn f7_a_member_whose_method_is_no_longer_allowed_sets_up_an_allowed_one_before_s
         (302, Some("/login")),
         "f7_no_signed_in_page_before_an_allowed_method"
     );
-    let key = page
-        .split("id=\"setup-key\"")
-        .nth(1)
-        .and_then(|rest| rest.split("value=\"").nth(1))
-        .and_then(|v| v.split('"').next())
-        .expect("setup key on the page")
-        .to_string();
-    let app = gatehouse_core::mechanisms::totp::TotpSecret::from_setup_key(&key).expect("base32");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .expect("clock");
+    let app = gatehouse_core::mechanisms::totp::TotpSecret::from_setup_key(&setup_key_on(&page))
+        .expect("base32");
+    let now = unix_now();
     let r = again.form(
         "/api/login_code",
         "/login",

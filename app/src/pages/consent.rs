@@ -7,21 +7,24 @@ use crate::components::{failed_card, server_view, AuthCard, FormMessage, PostFor
 use crate::wire::ConsentView;
 use leptos::prelude::*;
 
-const EXPIRED: &str = "This sign-in request has expired";
+pub(crate) const EXPIRED: &str = "This sign-in request has expired";
+
+/// Nothing waits for this browser (expired, answered, or never started): the way back.
+pub(crate) fn expired_card() -> AnyView {
+    view! {
+        <AuthCard title=EXPIRED>
+            <FormMessage error=Some("Go back to the application and sign in again.".to_string()) />
+        </AuthCard>
+    }
+    .into_any()
+}
 
 #[component]
 pub fn ConsentPage() -> impl IntoView {
-    server_view(get_consent_view(), |r| {
-        match r {
+    server_view(get_consent_view(), |r| match r {
         Ok(v) if v.live => ask(v).into_any(),
-        Ok(_) => view! {
-            <AuthCard title=EXPIRED>
-                <FormMessage error=Some("Go back to the application and sign in again.".to_string()) />
-            </AuthCard>
-        }
-        .into_any(),
+        Ok(_) => expired_card(),
         Err(e) => failed_card(EXPIRED, e),
-    }
     })
 }
 

@@ -3,26 +3,18 @@
 //! method — on the session they have: nothing is signed out, and leaving the page changes
 //! nothing. Once it succeeds the request continues (`/oauth2/continue`).
 
+use super::consent::{expired_card, EXPIRED};
 use crate::api::oidc::{get_oidc_reauth_view, TAB};
 use crate::components::{failed_card, server_view, AuthCard, FormMessage, ReauthBox};
 use crate::wire::OidcReauthView;
 use leptos::prelude::*;
 
-const EXPIRED: &str = "This sign-in request has expired";
-
 #[component]
 pub fn OidcReauthPage() -> impl IntoView {
-    server_view(get_oidc_reauth_view(), |r| {
-        match r {
+    server_view(get_oidc_reauth_view(), |r| match r {
         Ok(Some(v)) if v.live => ask(v).into_any(),
-        Ok(_) => view! {
-            <AuthCard title=EXPIRED>
-                <FormMessage error=Some("Go back to the application and sign in again.".to_string()) />
-            </AuthCard>
-        }
-        .into_any(),
+        Ok(_) => expired_card(),
         Err(e) => failed_card(EXPIRED, e),
-    }
     })
 }
 

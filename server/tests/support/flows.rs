@@ -153,3 +153,21 @@ pub fn sent_to_sign_in(c: &mut Client) {
         r.body
     );
 }
+
+/// The authenticator's setup key shown on the sign-in page's set-up step.
+pub fn setup_key_on(page: &str) -> String {
+    page.split("id=\"setup-key\"")
+        .nth(1)
+        .and_then(|rest| rest.split("value=\"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .expect("setup key on the page")
+        .to_string()
+}
+
+/// Now, in seconds (authenticator codes follow the real clock).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .expect("clock")
+}
