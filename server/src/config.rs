@@ -212,6 +212,19 @@ pub struct LimitsConfig {
     pub request_timeout_secs: u64,
     /// Y4: requests handled at once; the next ones get 503 + Retry-After at once.
     pub max_concurrent_requests: usize,
+    /// Y4: a request head (request line and headers) must arrive whole within this time of its
+    /// first byte (of the connection's opening, for its first request); a client that trickles
+    /// it is disconnected (slowloris).
+    pub header_read_timeout_secs: u64,
+    /// Y4: a kept-alive connection with no new request (and nothing sent) for this long is
+    /// closed. Longer than a proxy's own keep-alive (nginx: 60 s), so the proxy closes first.
+    pub keep_alive_timeout_secs: u64,
+    /// Y4: open client connections at most; the next ones wait in the kernel's queue until one
+    /// closes. 0: derived from the open-file limit (see `serve::connection_cap`).
+    pub max_connections: usize,
+    /// Y2: after SIGTERM/SIGINT, in-flight requests get this long to finish; then the remaining
+    /// connections are closed and the process exits.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -223,6 +236,10 @@ impl Default for LimitsConfig {
             register_per_ip_per_hour: s.register_per_ip_per_hour,
             request_timeout_secs: 30,
             max_concurrent_requests: 512,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 75,
+            max_connections: 0,
+            shutdown_grace_secs: 10,
         }
     }
 }
@@ -453,6 +470,19 @@ const ENV_KEYS: &[(&str, &[&str])] = &[
     (
         "LIMITS_MAX_CONCURRENT_REQUESTS",
         &["limits", "max_concurrent_requests"],
+    ),
+    (
+        "LIMITS_HEADER_READ_TIMEOUT_SECS",
+        &["limits", "header_read_timeout_secs"],
+    ),
+    (
+        "LIMITS_KEEP_ALIVE_TIMEOUT_SECS",
+        &["limits", "keep_alive_timeout_secs"],
+    ),
+    ("LIMITS_MAX_CONNECTIONS", &["limits", "max_connections"]),
+    (
+        "LIMITS_SHUTDOWN_GRACE_SECS",
+        &["limits", "shutdown_grace_secs"],
     ),
     ("DATABASE_MAX_CONNECTIONS", &["database", "max_connections"]),
     (
@@ -698,6 +728,9 @@ const NUMERIC_KEYS: &[&str] = &[
     "lease_secs",
     "request_timeout_secs",
     "max_concurrent_requests",
+    "header_read_timeout_secs",
+    "keep_alive_timeout_secs",
+    "shutdown_grace_secs",
     "max_connections",
     "acquire_timeout_secs",
     "statement_timeout_secs",
@@ -866,6 +899,21 @@ fn validate(config: Config) -> Result<Loaded, ConfigError> {
     }
     if !(1..=100_000).contains(&config.limits.max_concurrent_requests) {
         return bad("limits.max_concurrent_requests: between 1 and 100000".into());
+    }
+    if !(1..=3600).contains(&config.limits.header_read_timeout_secs) {
+        return bad("limits.header_read_timeout_secs: between 1 and 3600".into());
+    }
+    if !(1..=3600).contains(&config.limits.keep_alive_timeout_secs) {
+        return bad("limits.keep_alive_timeout_secs: between 1 and 3600".into());
+    }
+    if config.limits.max_connections > 100_000 {
+        return bad(
+            "limits.max_connections: between 1 and 100000, or 0 to derive it from the open-file limit"
+                .into(),
+        );
+    }
+    if config.limits.shutdown_grace_secs > 600 {
+        return bad("limits.shutdown_grace_secs: between 0 and 600".into());
     }
     let db = &config.database;
     if !(1..=1000).contains(&db.max_connections)
@@ -1113,6 +1161,72 @@ mod tests {
         assert!(l.settings().sms_country_codes.is_empty());
         let dev = from_sources("f", "", &[]).expect("dev");
         assert_eq!(dev.settings().sms_country_codes, vec!["+1", "+44"]);
+    }
+
+    #[test]
+    fn y2_y4_connection_limits_have_safe_defaults_and_env_overrides() {
+        let d = from_sources("f", "", &[]).expect("defaults").config.limits;
+        assert_eq!(
+            (
+                d.header_read_timeout_secs,
+                d.keep_alive_timeout_secs,
+                d.max_connections,
+                d.shutdown_grace_secs
+            ),
+            (10, 75, 0, 10)
+        );
+        let l = from_sources(
+            "f",
+            "[limits]\nheader_read_timeout_secs = 5\nmax_connections = 300\n",
+            &env(&[
+                ("GATEHOUSE_LIMITS_HEADER_READ_TIMEOUT_SECS", "2"),
+                ("GATEHOUSE_LIMITS_KEEP_ALIVE_TIMEOUT_SECS", "30"),
+                ("GATEHOUSE_LIMITS_SHUTDOWN_GRACE_SECS", "0"),
+            ]),
+        )
+        .expect("ok");
+        let m = &l.config.limits;
+        assert_eq!(
+            (
+                m.header_read_timeout_secs,
+                m.keep_alive_timeout_secs,
+                m.max_connections,
+                m.shutdown_grace_secs
+            ),
+            (2, 30, 300, 0)
+        );
+        let shown = format!("{:?}", l.config);
+        assert!(
+            shown.contains("header_read_timeout_secs: 2") && shown.contains("max_connections: 300"),
+            "{shown}"
+        );
+        for (var, value, key) in [
+            (
+                "GATEHOUSE_LIMITS_HEADER_READ_TIMEOUT_SECS",
+                "0",
+                "limits.header_read_timeout_secs",
+            ),
+            (
+                "GATEHOUSE_LIMITS_KEEP_ALIVE_TIMEOUT_SECS",
+                "0",
+                "limits.keep_alive_timeout_secs",
+            ),
+            (
+                "GATEHOUSE_LIMITS_MAX_CONNECTIONS",
+                "100001",
+                "limits.max_connections",
+            ),
+            (
+                "GATEHOUSE_LIMITS_SHUTDOWN_GRACE_SECS",
+                "601",
+                "limits.shutdown_grace_secs",
+            ),
+        ] {
+            let e = from_sources("f", "", &env(&[(var, value)]))
+                .expect_err(var)
+                .to_string();
+            assert!(e.contains(key), "{var}={value}: {e}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod oidc;
 pub mod routes;
+pub mod serve;
 pub mod sms;
 pub mod smtp;
 pub mod worker;

@@ -1,9 +1,10 @@
 //! `gatehouse`: the server binary and its support commands.
 //!
 //! `serve` (default) loads the configuration, migrates the database (Y3), starts the hashing pool
-//! (P6) and the outbox worker (Y1), serves HTTP, and shuts down gracefully on SIGTERM/SIGINT (Y2).
+//! (P6) and the outbox worker (Y1), serves HTTP with bounded connections (Y4, `serve.rs`), and shuts
+//! down gracefully on SIGTERM/SIGINT, within a grace period (Y2).
 
-use gatehouse_server::{config, mailbox, metrics, middleware, routes, worker};
+use gatehouse_server::{config, mailbox, metrics, middleware, routes, serve as listen, worker};
 
 use app::server_ctx::AppState;
 use clap::{Parser, Subcommand};
@@ -223,6 +224,8 @@ fn deps(
 }
 
 async fn serve(mut l: config::Loaded) -> Result<(), String> {
+    // Y4: the open-file limit raised and the connection cap set before anything opens files.
+    let limits = listen::plan(&l.config.limits, &l.config.database);
     let listener = tokio::net::TcpListener::bind(l.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", l.listen))?;
@@ -324,16 +327,13 @@ async fn serve(mut l: config::Loaded) -> Result<(), String> {
     println!("gatehouse listening on http://{addr}");
     // After the line above: the first line out names the public listener.
     let metrics_server = match l.metrics_listen {
-        Some(at) => Some(serve_metrics(at, metrics_deps, metrics, stop_rx.clone()).await?),
+        Some(at) => Some(serve_metrics(at, metrics_deps, metrics, limits, stop_rx.clone()).await?),
         None => None,
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| e.to_string())?;
+    // Y2/Y4: timeouts, the connection cap and the shutdown grace (server/src/serve.rs).
+    listen::serve(listener, app, limits, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     if let Some(m) = metrics_server {
@@ -344,11 +344,14 @@ async fn serve(mut l: config::Loaded) -> Result<(), String> {
     Ok(())
 }
 
-/// `/metrics` on its own address, until `stop` flips.
+/// `/metrics` on its own address, until `stop` flips; with the public listener's timeouts, a
+/// few connections and a short grace (a scrape is quick, and this one starts after the public
+/// listener's grace).
 async fn serve_metrics(
     at: std::net::SocketAddr,
     deps: gatehouse_core::mechanisms::service::Deps,
     metrics: Arc<metrics::Metrics>,
+    limits: listen::Limits,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let listener = tokio::net::TcpListener::bind(at)
@@ -375,16 +378,19 @@ async fn serve_metrics(
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
+        let limits = listen::Limits {
+            max_connections: 16,
+            shutdown_grace: limits.shutdown_grace.min(Duration::from_secs(1)),
+            ..limits
+        };
+        if let Err(e) = listen::serve(listener, app, limits, stopped).await {
             tracing::error!(error = %e, "metrics listener failed");
         }
     }))
 }
 
-/// Y2: finish in-flight requests on SIGTERM or SIGINT.
+/// Y2: finish in-flight requests on SIGTERM or SIGINT (for `limits.shutdown_grace_secs`, then
+/// the connections left are closed).
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
