@@ -437,6 +437,8 @@ pub struct OidcReauthView {
     pub live: bool,
     pub client_name: String,
     pub reauth: ReauthView,
+    /// O7: the id of the request shown; the password form posts it back (`authz`).
+    pub request: String,
     pub flash: Flash,
 }
 

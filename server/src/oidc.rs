@@ -148,6 +148,13 @@ pub async fn authorize(st: AppState, req: axum::extract::Request) -> Response {
             false,
         );
     };
+    if parts.method == axum::http::Method::POST {
+        // A form on the application's page is cross-site: the browser holds the SameSite=Lax
+        // session cookie back, so a signed-in person would look signed out. The same request
+        // as a top-level GET carries it (and changes nothing the POST could not).
+        let query = serde_urlencoded::to_string(&p).unwrap_or_default();
+        return redirect(&format!("/oauth2/authorize?{query}"));
+    }
     let info = client_info(&parts.headers, peer(&parts.extensions));
     let answer = async {
         let s = session(&st, &parts.headers).await?;
@@ -505,42 +512,86 @@ pub async fn logout(st: AppState, req: axum::extract::Request) -> Response {
         let s = session(&st, &parts.headers).await?;
         let plan = oidc::logout_plan(&st.deps, s.as_ref(), &p).await?;
         let signed_in = s.as_ref().filter(|s| s.authenticated_user().is_some());
-        let confirmed = signed_in.is_some_and(|s| {
-            p.confirm
-                .as_deref()
-                .is_some_and(|c| oidc::confirms_logout(&st.deps, &s.id_hash, c))
-        });
-        if let Some(s) = signed_in {
-            if !plan.trusted && !confirmed {
-                return Ok(Err(oidc::logout_confirmation(&st.deps, &s.id_hash)));
+        // O8: the question's answer counts only as a POST from its own page.
+        let confirmed = posted
+            && signed_in.is_some_and(|s| {
+                p.confirm
+                    .as_deref()
+                    .is_some_and(|c| oidc::confirms_logout(&st.deps, &s.id_hash, c))
+            });
+        let ended = match (signed_in, &plan.sid) {
+            (Some(s), _) if plan.trusted || confirmed => {
+                gatehouse_core::flows::login::sign_out(&st.deps, s, &info)
+                    .await
+                    .map_err(|e| OidcError::Refused(oidc_fault(e)))?;
+                Ended::ThisBrowser
             }
-        }
-        let ended = match (&s, &plan.sid) {
-            (Some(s), _) => gatehouse_core::flows::login::sign_out(&st.deps, s, &info).await,
+            (Some(s), _) => {
+                return Ok(Logout::Ask(oidc::logout_confirmation(&st.deps, &s.id_hash)))
+            }
+            // O9: the application's own page posted (no SameSite=Lax cookie comes along): the
+            // trusted hint's sid names the session.
             (None, Some(sid)) if plan.trusted => {
                 gatehouse_core::flows::login::sign_out_sid(&st.deps, sid, &info)
                     .await
-                    .map(|_| ())
+                    .map_err(|e| OidcError::Refused(oidc_fault(e)))?;
+                Ended::Elsewhere
             }
-            (None, _) => Ok(()),
+            // A cross-site POST without a trusted hint: the browser held its cookie back. Ask
+            // the same question over a top-level GET, which carries it (O8: never sign out,
+            // never drop the cookie, on a stranger's form).
+            (None, _) if posted && s.is_none() => return Ok(Logout::AskOverGet),
+            (None, _) => Ended::Nothing,
         };
-        ended.map_err(|e| OidcError::Refused(oidc_fault(e)))?;
-        Ok::<_, OidcError>(Ok(plan.redirect))
+        Ok::<_, OidcError>(Logout::Done(plan.redirect, ended))
     };
-    let mut res = match answer.await {
-        Ok(Err(confirm)) => return logout_question(&p, &confirm),
-        Ok(Ok(Some(url))) if posted => respond(&st, Next::ToClient(url), true),
-        Ok(Ok(Some(url))) => redirect(&url),
-        Ok(Ok(None)) => redirect("/login"),
+    let (to, ended) = match answer.await {
+        Ok(Logout::Ask(confirm)) => return logout_question(&p, &confirm),
+        Ok(Logout::AskOverGet) => {
+            let query = serde_urlencoded::to_string(&oidc::LogoutParams {
+                confirm: None,
+                ..p.clone()
+            })
+            .unwrap_or_default();
+            return redirect(&format!("/oauth2/logout?{query}"));
+        }
+        Ok(Logout::Done(to, ended)) => (to, ended),
         Err(OidcError::Refused(r)) if r.error == OAuthError::InvalidRequest => {
             return respond(&st, Next::ErrorPage(r.description), false)
         }
         Err(e) => return fault_page(&e),
     };
-    if let Ok(v) = HeaderValue::from_str(&st.session_cookie_clear_value()) {
-        res.headers_mut().append(header::SET_COOKIE, v);
+    let mut res = match to {
+        Some(url) if posted => respond(&st, Next::ToClient(url), true),
+        Some(url) => redirect(&url),
+        None => redirect("/login"),
+    };
+    // The session cookie goes only with the session it named.
+    if ended == Ended::ThisBrowser {
+        if let Ok(v) = HeaderValue::from_str(&st.session_cookie_clear_value()) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     res
+}
+
+/// What RP-initiated logout does.
+enum Logout {
+    /// Ask the person (their confirmation for the question's form).
+    Ask(String),
+    /// Ask, after a GET that brings the browser's cookie.
+    AskOverGet,
+    /// Done: back to the application's address (or sign-in), having ended this.
+    Done(Option<String>, Ended),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The session of this browser's cookie.
+    ThisBrowser,
+    /// The session a trusted hint named, with no cookie of it here.
+    Elsewhere,
+    Nothing,
 }
 
 /// O8: "Sign out of Gatehouse?" — the only way a sign-out without a trusted hint happens is

@@ -408,9 +408,8 @@ fn a_third_party_application_asks_for_consent_once_and_deny_tells_it_access_deni
     );
     // Allow (asked again, since nothing was granted): a code, which a public client redeems
     // with its PKCE verifier alone; its ID token is ES256.
-    b.get(&authorize(&id, ""));
     assert_eq!(
-        b.get("/oauth2/continue").header("location"),
+        b.get(&authorize(&id, "")).header("location"),
         Some("/oauth2/consent")
     );
     let r = answer_consent(&mut b, "allow");
@@ -512,6 +511,16 @@ fn o7_consent_applies_to_the_request_shown() {
     );
 }
 
+/// The value of the hidden field `name` on `page`.
+fn hidden_value(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("a hidden {name}: {page}"))
+        + marker.len();
+    page[start..start + page[start..].find('"').expect("end")].to_string()
+}
+
 /// O7 for sign-in: the sign-in page names the application and its first form the request; a
 /// popup's request parked before that form is posted is said, not signed in to; one parked
 /// after it is not continued when the sign-in ends.
@@ -575,6 +584,24 @@ fn o7_a_sign_in_continues_only_the_request_it_was_started_for() {
     // Signed in all the same; the next request of an application is single sign-on again.
     assert_eq!(b.get("/profile").status, 200);
     assert!(to_client_after(&mut b, &wiki).contains("code="));
+    b.form("/api/sign_out", "/profile", &[]);
+
+    // A sign-in started with no request waiting continues none that a popup parks later …
+    let mut c = Client::new(&s);
+    c.form("/api/login_email", "/login", &[("email", EMAIL)]);
+    c.get(&authorize(&evil, ""));
+    // … and a popup's visit to /oauth2/continue in the middle of a sign-in spends nothing.
+    c.get("/oauth2/continue");
+    let before = count(&mut c, EMAIL, "sign-in code");
+    c.form("/api/login_password", "/login", &[("password", PW)]);
+    let code = after(&newest(&mut c, EMAIL, "sign-in code", before), "code is ").to_string();
+    c.form("/api/login_code", "/login", &[("code", &code)]);
+    let r = c.get("/oauth2/continue");
+    assert_eq!(
+        r.status, 409,
+        "o7_a_sign_in_for_no_request_continues_none: {}",
+        r.body
+    );
 }
 
 /// A browser signed in to `id` through the authorization flow; returns (browser, tokens).
@@ -749,9 +776,35 @@ fn o9_logout_by_post_from_the_application_ends_the_session_its_hint_names() {
         "{}",
         r.body
     );
-    // A foreign form with the person's cookie but no hint only asks (O8).
+    // A foreign form with the person's cookie but no hint only asks (O8) …
     let r = post(&mut b, &format!("client_id={id}"));
     assert!(r.body.contains("Sign out of Gatehouse?"), "{}", r.body);
+    assert_eq!(b.get("/profile").status, 200, "still signed in");
+    // … and without it (a real browser holds the Lax cookie back) it neither signs out nor
+    // drops the cookie: the question is asked over a GET, which brings the cookie.
+    let r = post(&mut app_page, &format!("client_id={id}&state=s1"));
+    assert_eq!(r.status, 303);
+    let to = r.header("location").expect("to the question").to_string();
+    assert!(to.starts_with("/oauth2/logout?"), "{to}");
+    assert_eq!(
+        r.header("set-cookie"),
+        None,
+        "o8_a_foreign_form_never_drops_the_cookie"
+    );
+    assert!(b.get(&to).body.contains("Sign out of Gatehouse?"));
+    // The question's confirmation counts only as a POST from its own page.
+    let page = b.get(&format!("/oauth2/logout?client_id={id}")).body;
+    let confirm = page
+        .split("name=\"confirm\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .expect("a confirmation")
+        .to_string();
+    let r = b.get(&format!("/oauth2/logout?client_id={id}&confirm={confirm}"));
+    assert!(
+        r.body.contains("Sign out of Gatehouse?"),
+        "a GET with it still asks"
+    );
     assert_eq!(b.get("/profile").status, 200, "still signed in");
     // The ID token as hint, posted: the session it names ends, and back to the application.
     let r = post(
@@ -791,7 +844,16 @@ fn o9_the_endpoints_follow_the_specs_musts() {
         ],
         form,
     );
-    let to = r
+    // The browser holds its SameSite=Lax cookie back on a cross-site POST, so the request goes
+    // on as a top-level GET, which carries it: single sign-on then answers with a code.
+    let again = r
+        .header("location")
+        .expect("the same request by GET")
+        .to_string();
+    assert!(again.starts_with("/oauth2/authorize?"), "{again}");
+    assert_eq!(param(&again, "client_id").as_deref(), Some(id.as_str()));
+    let to = b
+        .get(&again)
         .header("location")
         .expect("back to the client")
         .to_string();
@@ -1187,10 +1249,11 @@ fn o8_prompt_login_and_max_age_reauthenticate_in_place() {
         );
         b.get(&authorize(&id, extra));
         let before = count(&mut b, EMAIL, "sign-in code");
+        let authz = hidden_value(&b.get("/oauth2/reauthenticate").body, "authz");
         let r = b.form(
             "/api/reauth_password",
             "/oauth2/reauthenticate",
-            &[("password", PW), ("tab", "oauth")],
+            &[("password", PW), ("tab", "oauth"), ("authz", &authz)],
         );
         assert_eq!(
             r.header("location"),
@@ -1217,6 +1280,29 @@ fn o8_prompt_login_and_max_age_reauthenticate_in_place() {
         assert_eq!(claims["sid"], first["sid"], "{extra}: the same SSO session");
         assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
     }
+    // O7: a popup that parks another request (here the same application's, with its own
+    // state) while the person re-authenticates is not what the code goes to.
+    b.get(&authorize(&id, "&prompt=login"));
+    let authz = hidden_value(&b.get("/oauth2/reauthenticate").body, "authz");
+    let before = count(&mut b, EMAIL, "sign-in code");
+    b.form(
+        "/api/reauth_password",
+        "/oauth2/reauthenticate",
+        &[("password", PW), ("tab", "oauth"), ("authz", &authz)],
+    );
+    b.get(&authorize(&id, "&prompt=login").replace("state=st-1", "state=from-popup"));
+    let code = after(&newest(&mut b, EMAIL, "sign-in code", before), "code is ").to_string();
+    b.form(
+        "/api/reauth_code",
+        "/oauth2/reauthenticate",
+        &[("code", &code), ("tab", "oauth")],
+    );
+    let r = b.get("/oauth2/continue");
+    assert_eq!(
+        r.status, 409,
+        "o7_reauthentication_continues_only_its_request: {}",
+        r.body
+    );
     // The first application's tokens were never revoked along the way.
     let (status, _) = userinfo(&mut rp, tokens["access_token"].as_str().expect("access"));
     assert_eq!(status, 200, "O8: no sign-out happened");

@@ -54,6 +54,7 @@ pub async fn get_oidc_reauth_view() -> Result<Option<OidcReauthView>, ServerFnEr
         live: true,
         client_name: p.client_name,
         reauth: crate::wire::ReauthView::of(p.reauth, st.deps.now()),
+        request: p.request,
         flash: ctx::take_flash(&st, FORM),
     }))
 }

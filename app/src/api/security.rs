@@ -253,11 +253,31 @@ pub async fn sign_out_others() -> Result<(), ServerFnError> {
 pub async fn reauth_password(
     password: String,
     #[server(default)] tab: String,
+    #[server(default)] authz: String,
 ) -> Result<(), ServerFnError> {
     let st = ctx::state()?;
     let Some(s) = ctx::signed_in_or_login(&st).await? else {
         return Ok(());
     };
+    if tab == super::oidc::TAB {
+        // O7: for the application's request the page showed, and only while it is the one
+        // waiting; otherwise the page shows the request waiting now.
+        let parked = ctx::parked_authorization(&st).unwrap_or_default();
+        let bound = gatehouse_core::flows::oidc::start_reauth(&st.deps, &s, &parked, &authz)
+            .await
+            .map_err(internal)?;
+        if !bound {
+            ctx::fail(
+                &st,
+                super::oidc::FORM,
+                "reauth_password",
+                &gatehouse_core::flows::login::LoginError::OtherRequest,
+                &[],
+            );
+            ctx::back_to(super::oidc::PAGE);
+            return Ok(());
+        }
+    }
     let r =
         gatehouse_core::flows::security::reauth_password(&st.deps, &s, &password, &ctx::client())
             .await;

@@ -23,6 +23,10 @@ pub fn ReauthBox(
     /// The prefix of the block's element ids (the gallery shows several).
     #[prop(default = "reauth")]
     id: &'static str,
+    /// O7: the application request this re-authentication is for (its id), posted with the
+    /// password; empty everywhere else.
+    #[prop(optional, into)]
+    authz: String,
 ) -> impl IntoView {
     let f = flash;
     let (title_id, code_id, password_id) = (
@@ -71,6 +75,7 @@ pub fn ReauthBox(
             <p>{format!("{why}, enter your password and then a code. After that you have {} minutes to make changes.", Lifetimes::current().reauth_minutes)}</p>
             <PostForm to=ReauthPassword::url()>
                 <input type="hidden" name="tab" value=tab />
+                {(!authz.is_empty()).then(|| view! { <input type="hidden" name="authz" value=authz /> })}
                 <PasswordField id=password_id label="Password" name="password" autocomplete="current-password" error=f.error("reauth_password") />
                 <SubmitButton label="Continue" />
             </PostForm>

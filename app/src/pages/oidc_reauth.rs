@@ -25,7 +25,7 @@ fn ask(v: OidcReauthView) -> impl IntoView {
         <AuthCard title=title>
             <p>{format!("{} asks you to confirm it is you. You stay signed in whatever you do here.", v.client_name)}</p>
             <FormMessage error=error />
-            <ReauthBox reauth=v.reauth flash=v.flash tab=TAB why="To continue" />
+            <ReauthBox reauth=v.reauth flash=v.flash tab=TAB why="To continue" authz=v.request />
             <p class="card__aside"><a href="/profile">"Cancel and stay signed in"</a></p>
         </AuthCard>
     }

@@ -512,21 +512,36 @@ pub async fn requesting_client(deps: &Deps, parked: &str) -> Result<Option<Strin
     )
 }
 
-/// O7: whether the signed-in session `session` may continue `parked`: a sign-in started for a
-/// request continues that request only (a popup's request parked meanwhile is refused). The
-/// binding is used up here, so a later request of the same session (single sign-on, O8) is
-/// not held to it.
+/// O7: whether the signed-in session `session` may continue `parked` at `/oauth2/continue`: only
+/// the request its sign-in (or O8 re-authentication) was started for — never one a popup
+/// parked meanwhile, and never one when the sign-in was started for none. The binding is used
+/// up here, by a signed-in session only (a cross-site visit in the middle of a sign-in cannot
+/// spend it); a session that is not signed in is sent to sign in by `authorize` anyway.
 pub async fn continues(deps: &Deps, session: &Session, parked: &str) -> Result<bool, OidcError> {
+    if session.authenticated_user().is_none() {
+        return Ok(true);
+    }
     let mut c = deps.store.conn().await?;
     let bound = sessions::bound_authorization(&mut c, &session.id_hash).await?;
-    let Some(bound) = bound else {
-        return Ok(true);
-    };
     sessions::bind_authorization(&mut c, &session.id_hash, None).await?;
-    Ok(crate::mechanisms::secret::ct_eq(
-        &bound,
-        &request_digest(parked),
-    ))
+    Ok(bound.is_some_and(|b| crate::mechanisms::secret::ct_eq(&b, &request_digest(parked))))
+}
+
+/// O7/O8: the re-authentication page's password was posted for request `shown` (its
+/// [`request_id`]): when that is the request parked now, the session is bound to it (the code
+/// step follows); otherwise nothing happens and the page shows the request parked now.
+pub async fn start_reauth(
+    deps: &Deps,
+    session: &Session,
+    parked: &str,
+    shown: &str,
+) -> Result<bool, OidcError> {
+    if !shows_request(deps, &session.id_hash, parked, shown) {
+        return Ok(false);
+    }
+    let mut c = deps.store.conn().await?;
+    sessions::bind_authorization(&mut c, &session.id_hash, Some(&request_digest(parked))).await?;
+    Ok(true)
 }
 
 /// O8: the proof a logout question was answered on our own page by this browser session (the
@@ -548,6 +563,8 @@ pub fn confirms_logout(deps: &Deps, session_hash: &str, given: &str) -> bool {
 pub struct ReauthPrompt {
     pub client_name: String,
     pub reauth: crate::mechanisms::reauth::Reauth,
+    /// O7: the id of the request shown, for the password form to post back.
+    pub request: String,
 }
 
 /// The "sign in again" page's content for a parked request (None: nothing waits).
@@ -564,13 +581,19 @@ pub async fn reauth_prompt(
     let Ok(req) = check(deps, &mut c, &p).await? else {
         return Ok(None);
     };
+    // The code step shows only after this page's password step, for this request (a code
+    // challenge left from the Security tab, or a fresh S5 window, does not count).
+    let bound = sessions::bound_authorization(&mut c, &session.id_hash).await?;
+    let for_this =
+        bound.is_some_and(|b| crate::mechanisms::secret::ct_eq(&b, &request_digest(parked)));
     let state = match reauth::state(&mut c, deps, session, deps.now()).await? {
-        Reauth::Fresh { .. } => Reauth::Password,
-        other => other,
+        code @ Reauth::Code { .. } if for_this => code,
+        _ => Reauth::Password,
     };
     Ok(Some(ReauthPrompt {
         client_name: req.client.name,
         reauth: state,
+        request: request_id(deps, &session.id_hash, parked),
     }))
 }
 
@@ -934,7 +957,7 @@ pub fn discovery(deps: &Deps) -> Value {
 }
 
 /// RP-initiated logout's query (`end_session_endpoint`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct LogoutParams {
     pub id_token_hint: Option<String>,
     pub client_id: Option<String>,
