@@ -580,6 +580,42 @@ async fn o6_a_new_sign_in_on_a_signed_in_browser_gets_a_new_sid() {
             }
         };
         let first_sid = sid(s.id_hash.clone()).await;
+        // An application holds a token of Ada's sign-in.
+        let mut c = d.store.conn().await.expect("conn");
+        let spec = gatehouse_core::mechanisms::oidc_clients::ClientSpec {
+            name: "Wiki".into(),
+            redirect_uris: vec!["https://wiki.example.com/cb".into()],
+            public: true,
+            first_party: true,
+            logout_uri: None,
+            post_logout_uris: Vec::new(),
+            alg: gatehouse_core::values::oidc::Alg::Rs256,
+        };
+        let (wiki, _) = gatehouse_core::mechanisms::oidc_clients::create(&mut c, &spec, 1000)
+            .await
+            .expect("client");
+        drop(c);
+        let grant = gatehouse_core::mechanisms::oidc_grants::Grant {
+            family: "f1".into(),
+            client_id: wiki.id.clone(),
+            user_id: s.authenticated_user().expect("ada").to_string(),
+            sid: first_sid.clone(),
+            scope: gatehouse_core::values::oidc::Scopes::default(),
+            auth_time: 1000,
+            amr: "pwd otp mfa".into(),
+        };
+        let mut c = d.store.conn().await.expect("conn");
+        gatehouse_core::mechanisms::oidc_grants::store_token(
+            &mut c,
+            gatehouse_core::mechanisms::oidc_grants::TokenKind::Access,
+            "ada-token",
+            &grant,
+            600,
+            1000,
+        )
+        .await
+        .expect("token");
+        drop(c);
         // The same browser (its session cookie) signs in again, as Bob.
         let t = login::submit_email(&d, Some(&s), "bob@example.com", None, &client())
             .await
@@ -595,5 +631,13 @@ async fn o6_a_new_sign_in_on_a_signed_in_browser_gets_a_new_sid() {
             .expect("signed in");
         let second = session(&d, t.token().expose()).await;
         assert_ne!(sid(second.id_hash).await, first_sid);
+        // Ada's sign-in ended when Bob's began: her application's token with it.
+        let mut c = d.store.conn().await.expect("conn");
+        assert_eq!(
+            gatehouse_core::mechanisms::oidc_grants::live(&mut c, "ada-token", 1001)
+                .await
+                .expect("live"),
+            None
+        );
     }
 }

@@ -112,18 +112,27 @@ pub async fn submit_email(
     let state = SessionState::Identified {
         email: email.to_string(),
     };
-    let mut c = deps.store.conn().await?;
+    let mut tx = deps.store.begin().await?;
+    if let Some(uid) = current.and_then(Session::authenticated_user) {
+        // O6: a sign-in begun on a signed-in browser ends the sign-in it had, for the
+        // applications too (its tokens would otherwise outlive it under a sid nobody holds).
+        if let Some(s) = current {
+            deps.end_sso(&mut tx, uid, Ending::Only(&s.id_hash), now)
+                .await?;
+        }
+    }
     let rotated = match current {
         Some(s) => {
-            sessions::rotate(&mut c, &s.id_hash, &state, &deps.settings.sessions, now).await?
+            sessions::rotate(&mut tx, &s.id_hash, &state, &deps.settings.sessions, now).await?
         }
         None => None,
     };
     let token = match rotated {
         Some(t) => t,
-        None => sessions::create(&mut c, &state, client, &deps.settings.sessions, now).await?,
+        None => sessions::create(&mut tx, &state, client, &deps.settings.sessions, now).await?,
     };
-    sessions::bind_authorization(&mut c, &token.digest(), for_request).await?;
+    sessions::bind_authorization(&mut tx, &token.digest(), for_request).await?;
+    tx.commit().await?;
     Ok(token)
 }
 

@@ -438,6 +438,14 @@ async fn issue(
     now: Timestamp,
 ) -> Result<Next, OidcError> {
     let mut tx = deps.store.begin().await?;
+    // O3: a code only for an SSO session that still exists once the person's row is ours: a
+    // reset or sign-out that committed meanwhile has deleted it.
+    users::lock(&mut tx, &grant.user_id).await?;
+    if !sessions::sso_alive(&mut tx, &grant.sid).await? {
+        return Ok(Next::ErrorPage(
+            "Your sign-in has ended. Go back to the application and sign in again.",
+        ));
+    }
     let code = grants::issue_code(
         &mut tx,
         &CodeRequest {
@@ -749,6 +757,17 @@ pub async fn token(
 ) -> Result<Value, OidcError> {
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
+    // O3: the person's row first, as a sign-out that revokes their tokens takes it first.
+    let presented = match p.grant_type.as_deref() {
+        Some("authorization_code") => p.code.as_deref().map(|c| (c, false)),
+        Some("refresh_token") => p.refresh_token.as_deref().map(|t| (t, true)),
+        _ => None,
+    };
+    if let Some((secret, refresh)) = presented {
+        if let Some(owner) = grants::owner(&mut tx, secret, refresh).await? {
+            users::lock(&mut tx, &owner).await?;
+        }
+    }
     let (grant, nonce) = match p.grant_type.as_deref() {
         Some("authorization_code") => {
             let code = required(&p.code, "code is required")?;

@@ -161,6 +161,24 @@ pub async fn redeem_code(
     Ok((grant, row.try_get("nonce")?))
 }
 
+/// O3: whose code or refresh token `secret` is (read without a lock, to take the person's row
+/// before the token itself; see `users::lock`).
+pub async fn owner(
+    conn: &mut Conn,
+    secret: &str,
+    refresh: bool,
+) -> Result<Option<String>, sqlx::Error> {
+    let sql = if refresh {
+        "SELECT user_id FROM oidc_tokens WHERE token_hash = $1"
+    } else {
+        "SELECT user_id FROM oidc_codes WHERE code_hash = $1"
+    };
+    sqlx::query_scalar(sql)
+        .bind(digest(secret))
+        .fetch_optional(&mut *conn)
+        .await
+}
+
 /// The two kinds of stored token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {

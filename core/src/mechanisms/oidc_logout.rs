@@ -54,6 +54,8 @@ pub async fn sessions_ending(
     which: Ending<'_>,
     now: Timestamp,
 ) -> Result<usize, sqlx::Error> {
+    // O3: after any token the person's token requests are issuing right now (they hold it).
+    crate::mechanisms::users::lock(conn, user_id).await?;
     let sids: Vec<String> =
         match which {
             Ending::Only(id_hash) => sqlx::query_scalar(

@@ -278,6 +278,15 @@ pub async fn mark_signed_in(conn: &mut Conn, id_hash: &str, amr: &str) -> Result
     Ok(())
 }
 
+/// O3: whether a session with the SSO id `sid` still exists.
+pub async fn sso_alive(conn: &mut Conn, sid: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id_hash FROM sessions WHERE sid = $1")
+        .bind(sid)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(found.is_some())
+}
+
 /// O7: records which authorization request (its digest) the sign-in on this session was
 /// started for; `None` forgets it.
 pub async fn bind_authorization(

@@ -270,6 +270,21 @@ pub async fn reset_failures(conn: &mut Conn, id: &str) -> Result<(), sqlx::Error
     Ok(())
 }
 
+/// Takes the person's row for the rest of the transaction (PostgreSQL `FOR UPDATE`; SQLite has
+/// one writer, so its transactions already run one at a time). O3/S6: a sign-out that revokes
+/// the person's tokens and the token endpoint that issues new ones both take it first, so a
+/// refresh racing a password reset either finishes before the revocation (which then sees its
+/// new token) or starts after it (and finds its token revoked).
+pub async fn lock(conn: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    let sql = if crate::store::is_postgres(conn) {
+        "SELECT id FROM users WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT id FROM users WHERE id = $1"
+    };
+    sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
+    Ok(())
+}
+
 pub async fn set_mfa_method(
     conn: &mut Conn,
     id: &str,

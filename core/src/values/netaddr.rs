@@ -115,15 +115,16 @@ pub struct TrustedProxies {
     pub header: ProxyHeader,
 }
 
-/// The addresses the named header's proxy chain holds, nearest last.
-fn forwarded_chain(header: ProxyHeader, value: Option<&str>) -> Vec<IpAddr> {
+/// The hops the named header's proxy chain holds, nearest last; `None` for a hop that names no
+/// address (`for=unknown`, `for=_hidden`, garbage).
+fn forwarded_chain(header: ProxyHeader, value: Option<&str>) -> Vec<Option<IpAddr>> {
     let Some(value) = value else {
         return Vec::new();
     };
     if header == ProxyHeader::Forwarded {
         return value
             .split(',')
-            .filter_map(|element| {
+            .map(|element| {
                 element.split(';').find_map(|pair| {
                     let (k, v) = pair.split_once('=')?;
                     k.trim()
@@ -134,10 +135,7 @@ fn forwarded_chain(header: ProxyHeader, value: Option<&str>) -> Vec<IpAddr> {
             })
             .collect();
     }
-    value
-        .split(',')
-        .filter_map(|a| parse_node(a.trim()))
-        .collect()
+    value.split(',').map(|a| parse_node(a.trim())).collect()
 }
 
 /// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`, `[2001:db8::1]:4711` or `2001:db8::1`.
@@ -167,6 +165,9 @@ pub fn client_ip(
     let chain = forwarded_chain(trusted.header, value.as_deref());
     let mut client = peer;
     for hop in chain.into_iter().rev() {
+        // A hop that names no address ends the walk: whatever stands left of it was written
+        // by someone we cannot place, so the last trusted hop is the client as far as we know.
+        let Some(hop) = hop else { break };
         client = hop;
         if !is_trusted(hop) {
             break;
@@ -316,6 +317,13 @@ mod tests {
         assert_eq!(
             client_ip(ip("10.0.0.2"), headers(&two_lines), &xff),
             ip("198.51.100.1")
+        );
+        // A hop our proxy could not name (`for=unknown`) ends the walk: the client's own
+        // entry left of it never counts.
+        let hidden = [("forwarded", "for=6.6.6.6, for=unknown")];
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), headers(&hidden), &fwd),
+            ip("10.0.0.2")
         );
         // The named header missing: the proxy itself, never the other header's claim.
         let only_other = [("forwarded", "for=6.6.6.6")];
