@@ -218,7 +218,8 @@ fn deps(
         settings: Arc::new(l.settings()),
         secret_key,
         random: Arc::new(gatehouse_core::mechanisms::secret::OsRandom),
-        // U1/P6: one decode per core at most, a few waiting, then 503.
+        // U1/U3/P6: at most one decode per core, and all of them within the memory budget
+        // (picture::MEMORY_BUDGET, reserved from each header before decoding); beyond, 503.
         pictures: gatehouse_core::mechanisms::picture::Pictures::new(workers, 4),
     })
 }

@@ -1,7 +1,7 @@
 //! The avatar over HTTP against the real binary (U1, U2): the no-JS upload is centre-cropped,
 //! re-encoded and served as WebP with `nosniff`, a sandboxing CSP and cache headers; a bad file
-//! is refused with its message and changes nothing; the upload route alone takes 5 MiB, and
-//! only as a multipart form with a declared length.
+//! is refused with its message and changes nothing (a picture over the pixel budget too, U3);
+//! the upload route alone takes 5 MiB, and only as a multipart form with a declared length.
 
 mod support;
 
@@ -146,6 +146,38 @@ fn u1_a_file_that_is_not_an_image_is_refused_with_its_message_and_changes_nothin
         );
         assert_eq!(avatar_on_dashboard(&mut c), None, "{name} changed nothing");
     }
+}
+
+#[test]
+fn u3_a_small_file_of_too_many_pixels_is_refused_next_to_the_field_and_changes_nothing() {
+    let s = Server::start(&[]);
+    let (mut c, _) = sign_up_and_in(&s, "ada@example.com");
+    // 5000 × 5000 of one colour: a file of some KiB that would decode to 25 megapixels.
+    let (w, h) = (5000, 5000);
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(
+            &vec![90u8; w * h],
+            w as u32,
+            h as u32,
+            image::ExtendedColorType::L8,
+        )
+        .expect("encode");
+    assert!(png.len() < 256 * 1024, "{} bytes", png.len());
+    let r = c.upload("/api/upload_avatar", "photo", "huge.png", &png);
+    // The refusal path of every other refused file: back to the Dashboard, the words next to
+    // the Photo field.
+    assert_eq!((r.status, r.header("location")), (303, Some("/profile")));
+    let page = c.get("/profile").body;
+    assert!(
+        page.contains("That photo is too large: at most 4096 × 4096 pixels (16 megapixels)."),
+        "{page}"
+    );
+    assert!(
+        page.contains("aria-invalid=\"true\""),
+        "next to the Photo field"
+    );
+    assert_eq!(avatar_on_dashboard(&mut c), None, "changed nothing");
 }
 
 #[test]

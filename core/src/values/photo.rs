@@ -1,11 +1,23 @@
-//! What a photo upload may be (U1), as pure rules the server and the browser's cropper share:
-//! the type from the first bytes (PNG, JPEG, WebP; SVG and HTML get their own refusal), the
-//! limits, and the words each refusal is shown with.
+//! What a photo upload may be (U1, U3), as pure rules the server and the browser's cropper
+//! share: the type from the first bytes (PNG, JPEG, WebP; SVG and HTML get their own refusal),
+//! the limits, and the words each refusal is shown with.
 
 /// U1: the largest upload, in bytes.
 pub const MAX_BYTES: usize = 5 * 1024 * 1024;
-/// U1: the largest width or height accepted.
-pub const MAX_SIDE: u32 = 8000;
+/// U1/U3: the largest width or height accepted, read from the header before decoding.
+pub const MAX_SIDE: u32 = 4096;
+/// U3: the most pixels accepted (16 megapixels), read from the header before decoding. A file of
+/// a few hundred KiB can claim far more: what a decode costs is its pixels, not its bytes.
+pub const MAX_PIXELS: u64 = 4096 * 4096;
+
+/// U1/U3: whether a picture of `width` × `height` pixels is within the pixel budget.
+pub fn fits(width: u32, height: u32) -> bool {
+    width > 0
+        && height > 0
+        && width <= MAX_SIDE
+        && height <= MAX_SIDE
+        && u64::from(width) * u64::from(height) <= MAX_PIXELS
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PictureError {
@@ -17,7 +29,8 @@ pub enum PictureError {
     Markup,
     #[error("That file is not a PNG, JPEG or WebP image.")]
     NotAnImage,
-    #[error("That image is larger than 8000 × 8000 pixels. Choose a smaller one.")]
+    /// U3: over [`MAX_SIDE`] × [`MAX_SIDE`] or [`MAX_PIXELS`] (or the memory that follows).
+    #[error("That photo is too large: at most 4096 × 4096 pixels (16 megapixels). Choose a smaller one.")]
     TooManyPixels,
     #[error("That image is damaged or incomplete, so it can't be read.")]
     Damaged,
@@ -117,6 +130,22 @@ mod tests {
         assert_eq!(sniff(b"  <svg>"), Err(PictureError::Markup));
         assert_eq!(sniff(b"GIF89a"), Err(PictureError::NotAnImage));
         assert_eq!(sniff(b""), Err(PictureError::Empty));
+    }
+
+    #[test]
+    fn u3_the_pixel_budget_is_per_side_and_in_total() {
+        assert!(fits(MAX_SIDE, MAX_SIDE) && fits(1, 1) && fits(MAX_SIDE, 1));
+        assert!(!fits(MAX_SIDE + 1, 1) && !fits(1, MAX_SIDE + 1));
+        assert!(!fits(0, 10) && !fits(10, 0));
+        assert!(!fits(8000, 8000) && !fits(5000, 5000));
+        assert_eq!(MAX_PIXELS, u64::from(MAX_SIDE) * u64::from(MAX_SIDE));
+        // The message says the same numbers.
+        let said = PictureError::TooManyPixels.to_string();
+        assert!(said.contains(&format!("{MAX_SIDE} × {MAX_SIDE}")), "{said}");
+        assert!(
+            said.contains(&format!("({} megapixels)", MAX_PIXELS >> 20)),
+            "{said}"
+        );
     }
 
     #[test]
