@@ -142,9 +142,19 @@ fn sign_in(b: &mut Client) -> Option<String> {
 
 /// [`sign_in`] as `email`.
 fn sign_in_as(b: &mut Client, email: &str) -> Option<String> {
+    // As a browser does: the page first; its form names the application's request (O7).
+    let page = b.get("/login").body;
+    let authz = page
+        .contains("name=\"authz\"")
+        .then(|| hidden_value(&page, "authz"))
+        .unwrap_or_default();
     assert_eq!(
-        b.form("/api/login_email", "/login", &[("email", email)])
-            .status,
+        b.form(
+            "/api/login_email",
+            "/login",
+            &[("email", email), ("authz", &authz)]
+        )
+        .status,
         303
     );
     let before = count(b, email, "sign-in code");
@@ -586,8 +596,10 @@ fn o7_a_sign_in_continues_only_the_request_it_was_started_for() {
     assert!(to_client_after(&mut b, &wiki).contains("code="));
     b.form("/api/sign_out", "/profile", &[]);
 
-    // A sign-in started with no request waiting continues none that a popup parks later …
+    // A sign-in whose page named no request continues none that a popup parks — before the
+    // email is sent (the form names none) or after …
     let mut c = Client::new(&s);
+    c.get(&authorize(&evil, ""));
     c.form("/api/login_email", "/login", &[("email", EMAIL)]);
     c.get(&authorize(&evil, ""));
     // … and a popup's visit to /oauth2/continue in the middle of a sign-in spends nothing.

@@ -177,7 +177,12 @@ pub async fn login_email(
             return Ok(());
         }
     }
-    let bound = parked.as_deref().map(oidc::request_digest);
+    // Bound only to a request the page named: one parked after a page that showed none is
+    // not this sign-in's (it ends on the "request changed" page).
+    let bound = parked
+        .as_deref()
+        .filter(|_| !authz.is_empty())
+        .map(oidc::request_digest);
     match gatehouse_core::flows::login::submit_email(
         &st.deps,
         session.as_ref(),

@@ -119,6 +119,8 @@ pub async fn submit_email(
         if let Some(s) = current {
             deps.end_sso(&mut tx, uid, Ending::Only(&s.id_hash), now)
                 .await?;
+            // The row goes on as a new sign-in: it no longer carries the ended one's sid.
+            sessions::forget_sso(&mut tx, &s.id_hash).await?;
         }
     }
     let rotated = match current {
@@ -657,6 +659,8 @@ pub async fn sign_out(
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
     if let Some(uid) = session.authenticated_user() {
+        // O3: the person's row before anything that references it (no lock upgrade later).
+        users::lock(&mut tx, uid).await?;
         events::record(&mut tx, Some(uid), EventKind::SignedOut, client, now).await?;
         // O6: the SSO session ends for every application too.
         deps.end_sso(&mut tx, uid, Ending::Only(&session.id_hash), now)

@@ -892,8 +892,13 @@ pub async fn revoke(
     who: &ClientInfo,
 ) -> Result<(), OidcError> {
     let token = required(&p.token, "token is required")?;
-    let mut c = deps.store.conn().await?;
-    grants::revoke(&mut c, token, &client.id, who, deps.now()).await?;
+    let mut tx = deps.store.begin().await?;
+    // O3: after any token the person's token requests are issuing now.
+    if let Some(owner) = grants::owner(&mut tx, token, true).await? {
+        users::lock(&mut tx, &owner).await?;
+    }
+    grants::revoke(&mut tx, token, &client.id, who, deps.now()).await?;
+    tx.commit().await?;
     Ok(())
 }
 

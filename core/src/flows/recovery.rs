@@ -483,6 +483,8 @@ pub(crate) async fn set_password(
     client: &ClientInfo,
     now: Timestamp,
 ) -> Result<(), RecoveryError> {
+    // O3: the person's row first (the token endpoint takes it first too).
+    users::lock(conn, &user.id).await?;
     users::set_password_hash(conn, &user.id, phc, now).await?;
     // S6/P7: every other session ends, for the applications too (O6).
     deps.end_sso(conn, &user.id, Ending::AllBut(keep_session), now)

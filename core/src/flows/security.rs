@@ -485,6 +485,8 @@ pub async fn remove_app_access(
     let uid = user_of(session)?;
     let now = deps.now();
     let mut tx = deps.store.begin().await?;
+    // O3: after any token the person's token requests are issuing now.
+    users::lock(&mut tx, uid).await?;
     let removed =
         crate::mechanisms::oidc_grants::remove_access(&mut tx, uid, client_id, now).await?;
     if removed {

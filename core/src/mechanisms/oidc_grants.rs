@@ -508,6 +508,16 @@ pub async fn remove_access(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    // Its codes not redeemed yet die too.
+    sqlx::query(
+        "UPDATE oidc_codes SET expires_at = $3 WHERE user_id = $1 AND client_id = $2 \
+         AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(user_id)
+    .bind(client_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     let res = sqlx::query("DELETE FROM oidc_grants WHERE user_id = $1 AND client_id = $2")
         .bind(user_id)
         .bind(client_id)

@@ -278,13 +278,25 @@ pub async fn mark_signed_in(conn: &mut Conn, id_hash: &str, amr: &str) -> Result
     Ok(())
 }
 
-/// O3: whether a session with the SSO id `sid` still exists.
+/// O3: whether a signed-in session with the SSO id `sid` still exists.
 pub async fn sso_alive(conn: &mut Conn, sid: &str) -> Result<bool, sqlx::Error> {
-    let found: Option<String> = sqlx::query_scalar("SELECT id_hash FROM sessions WHERE sid = $1")
-        .bind(sid)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT id_hash FROM sessions WHERE sid = $1 AND state = 'authenticated'",
+    )
+    .bind(sid)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(found.is_some())
+}
+
+/// O6: the session's sign-in ended while the row lives on (a new sign-in begins on it): it
+/// no longer carries that sign-in's `sid` or `amr`.
+pub async fn forget_sso(conn: &mut Conn, id_hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET sid = NULL, amr = NULL WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// O7: records which authorization request (its digest) the sign-in on this session was
