@@ -25,9 +25,10 @@ use leptos_router::{path, SsrMode};
 use pages::{
     confirm_email::ConfirmEmailPage, consent::ConsentPage, details::ProfileDetailsPage,
     forgot::ForgotPasswordPage, gallery::GalleryPage, invitation::InvitationPage, login::LoginPage,
-    not_found::NotFound, oidc_reauth::OidcReauthPage, org::OrgInvitationsPage, org::OrgMembersPage, org::OrgSettingsPage,
-    orgs::OrgsPage, profile::ProfilePage, register::RegisterPage, reset::ResetPasswordPage,
-    security::SecurityPage, support::SupportPage, verify::VerifyEmailPage,
+    not_found::NotFound, oidc_reauth::OidcReauthPage, org::OrgInvitationsPage, org::OrgMembersPage,
+    org::OrgSettingsPage, orgs::OrgsPage, profile::ProfilePage, register::RegisterPage,
+    reset::ResetPasswordPage, security::SecurityPage, support::SupportPage,
+    verify::VerifyEmailPage,
 };
 
 /// The HTML document around the app (server side only).
