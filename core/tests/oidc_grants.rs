@@ -457,3 +457,87 @@ async fn o3_s6_every_token_of_the_person_dies_with_a_reset_whatever_the_session_
         );
     }
 }
+
+/// O3 on PostgreSQL (found by review): an attacker's refresh loop racing "Sign out other
+/// sessions" cannot leave a live token behind — the token endpoint and the sign-out both take
+/// the person's row first, so each refresh lands wholly before the revocation (which then sees
+/// its new token) or after it (and is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn o3_a_refresh_racing_a_sign_out_leaves_no_live_token_on_postgres() {
+    use gatehouse_core::flows::oidc::{self as flow, TokenParams};
+    let store = testing::postgres()
+        .await
+        .expect("the PostgreSQL half runs whenever GATEHOUSE_TEST_POSTGRES is set");
+    let d = deps(store, &FixedClock::at(1000));
+    let (user, _, _) = setup(&d).await;
+    let attacker = signed_in(&d, "ada@example.com").await;
+    let (_, attacker_sid) = sid_of(&d, &attacker).await;
+    let victim = signed_in(&d, "ada@example.com").await;
+    let mut c = d.store.conn().await.expect("conn");
+    let mut spec = spec("Notes");
+    spec.public = true;
+    spec.alg = Alg::Es256;
+    let (notes, _) = oidc_clients::create(&mut c, &spec, 1)
+        .await
+        .expect("client");
+    let mut r = request(&user, &notes.id);
+    r.grant.sid = attacker_sid.clone();
+    let code = grants::issue_code(&mut c, &r, 1000).await.expect("code");
+    let g = grants::redeem_code(
+        &mut c,
+        code.expose(),
+        &notes.id,
+        URI,
+        VERIFIER,
+        &who(),
+        1000,
+    )
+    .await
+    .expect("redeem")
+    .0;
+    let first = grants::new_refresh(&mut c, &g, 86_400, 1000)
+        .await
+        .expect("refresh")
+        .expose()
+        .to_string();
+    drop(c);
+    let looping = {
+        let d = d.clone();
+        let client = notes.clone();
+        tokio::spawn(async move {
+            let mut token = first;
+            for _ in 0..200 {
+                let p = TokenParams {
+                    grant_type: Some("refresh_token".into()),
+                    refresh_token: Some(token.clone()),
+                    client_id: Some(client.id.clone()),
+                    ..TokenParams::default()
+                };
+                match flow::token(&d, &client, &p, &who()).await {
+                    Ok(answer) => {
+                        token = answer["refresh_token"]
+                            .as_str()
+                            .expect("rotated")
+                            .to_string()
+                    }
+                    Err(_) => break,
+                }
+            }
+        })
+    };
+    tokio::task::yield_now().await;
+    let kept = session(&d, &victim).await;
+    gatehouse_core::flows::security::sign_out_others(&d, &kept)
+        .await
+        .expect("sign out others");
+    looping.await.expect("the loop ends");
+    let mut c = d.store.conn().await.expect("conn");
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM oidc_tokens WHERE sid = $1 AND revoked_at IS NULL AND used_at IS NULL",
+    )
+    .bind(&attacker_sid)
+    .fetch_one(&mut *c)
+    .await
+    .expect("count");
+    assert_eq!(live, 0, "no token of the ended sign-in lives on");
+}

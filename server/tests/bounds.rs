@@ -117,7 +117,13 @@ fn y4_a_database_that_does_not_answer_gets_503_not_500_nor_a_hang() {
         .expect("connect");
     let lock = rt.block_on(gatehouse_core::store::testing::lock_tables(
         &holder,
-        &["users", "sessions", "rate_limits", "oidc_clients"],
+        &[
+            "users",
+            "sessions",
+            "rate_limits",
+            "oidc_clients",
+            "_sqlx_migrations",
+        ],
     ));
     let sign_in = |s: &Server| {
         let mut c = Client::new(s);
@@ -155,6 +161,14 @@ fn y4_a_database_that_does_not_answer_gets_503_not_500_nor_a_hang() {
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.body.contains("temporarily_unavailable"), "{}", r.body);
     eventually(|| s.log().contains("database overloaded").then_some(()));
+    // Y4: readiness names its reason whatever the client accepts (a browser asks for HTML;
+    // the busy page would hide why).
+    let r = c.get("/readyz");
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (503, "database unreachable"),
+        "y4_readyz_names_its_reason_whatever_it_accepts"
+    );
     // The database answers again: so does the server.
     rt.block_on(lock.rollback()).expect("unlock");
     let r = sign_in(&s);
