@@ -7,8 +7,10 @@ use crate::server_ctx::{self as ctx, internal};
 use crate::wire::{ConsentView, OidcReauthView};
 
 /// The flash of the "sign in again" page (O8).
+#[cfg(feature = "ssr")]
 pub(crate) const FORM: &str = "oidc_reauth";
 /// Where it lives.
+#[cfg(feature = "ssr")]
 pub(crate) const PAGE: &str = "/oauth2/reauthenticate";
 /// The `tab` its re-authentication forms post (see `api::security::back_for`).
 pub const TAB: &str = "oauth";
