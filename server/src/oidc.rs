@@ -532,9 +532,14 @@ pub async fn logout(st: AppState, req: axum::extract::Request) -> Response {
             // O9: the application's own page posted (no SameSite=Lax cookie comes along): the
             // trusted hint's sid names the session.
             (None, Some(sid)) if plan.trusted => {
-                gatehouse_core::flows::login::sign_out_sid(&st.deps, sid, &info)
+                let ended = gatehouse_core::flows::login::sign_out_sid(&st.deps, sid, &info)
                     .await
                     .map_err(|e| OidcError::Refused(oidc_fault(e)))?;
+                // The hinted sign-in is over already; a newer one of this browser, whose
+                // cookie the POST held back, is found over a GET.
+                if !ended && posted && s.is_none() {
+                    return Ok(Logout::AskOverGet);
+                }
                 Ended::Elsewhere
             }
             // A cross-site POST without a trusted hint: the browser held its cookie back. Ask

@@ -834,6 +834,20 @@ fn o9_logout_by_post_from_the_application_ends_the_session_its_hint_names() {
         r.body
     );
     sent_to_sign_in(&mut b);
+    // Signed in again (a new sid), the application posts the old hint: its sign-in is over, so
+    // the browser's newer one (whose cookie the POST held back) is found over a GET.
+    let (mut b, _) = signed_in_to(&s, &id, &secret);
+    let r = post(
+        &mut app_page,
+        &format!(
+            "id_token_hint={hint}&post_logout_redirect_uri={}",
+            urlencode(BYE)
+        ),
+    );
+    let to = r.header("location").expect("over a GET").to_string();
+    assert!(to.starts_with("/oauth2/logout?"), "{to}");
+    assert_eq!(b.get(&to).header("location"), Some(BYE));
+    sent_to_sign_in(&mut b);
 }
 
 /// O9: the endpoints as relying-party libraries call them — authorize by POST, any case of
