@@ -113,15 +113,13 @@ pub async fn submit_email(
         email: email.to_string(),
     };
     let mut tx = deps.store.begin().await?;
-    if let Some(uid) = current.and_then(Session::authenticated_user) {
-        // O6: a sign-in begun on a signed-in browser ends the sign-in it had, for the
-        // applications too (its tokens would otherwise outlive it under a sid nobody holds).
-        if let Some(s) = current {
-            deps.end_sso(&mut tx, uid, Ending::Only(&s.id_hash), now)
-                .await?;
-            // The row goes on as a new sign-in: it no longer carries the ended one's sid.
-            sessions::forget_sso(&mut tx, &s.id_hash).await?;
-        }
+    // O6: a sign-in begun on a signed-in browser ends the sign-in it had, for the
+    // applications too (its tokens would otherwise outlive it under a sid nobody holds).
+    if let Some((s, uid)) = current.and_then(|s| Some((s, s.authenticated_user()?))) {
+        deps.end_sso(&mut tx, uid, Ending::Only(&s.id_hash), now)
+            .await?;
+        // The row goes on as a new sign-in: it no longer carries the ended one's sid.
+        sessions::forget_sso(&mut tx, &s.id_hash).await?;
     }
     let rotated = match current {
         Some(s) => {
@@ -296,19 +294,16 @@ async fn enforce_org_methods(
     let user = users::by_id(conn, user_id)
         .await?
         .ok_or(LoginError::WrongStep)?;
-    let codes = policy.sms_codes_within(&deps.settings.sms_country_codes);
+    let codes = &deps.settings.sms_country_codes;
     let phone = mfa::verified_phone(conn, user_id).await?;
-    let phone_ok = phone.as_ref().is_some_and(|p| p.is_allowed(&codes));
-    let method_ok =
-        policy.allows_mfa(user.mfa_method) && (user.mfa_method != MfaMethod::Sms || phone_ok);
-    if method_ok {
+    if policy.allows_method(user.mfa_method, phone.as_ref(), codes) {
         return Ok(());
     }
     let waiting = mfa::pending(conn, user_id, now)
         .await?
         .is_some_and(|p| match p.enrolment {
             Enrolment::Authenticator => policy.allows_mfa(MfaMethod::Authenticator),
-            Enrolment::Phone(n) => policy.allows_mfa(MfaMethod::Sms) && n.is_allowed(&codes),
+            Enrolment::Phone(n) => policy.allows_method(MfaMethod::Sms, Some(&n), codes),
         });
     if waiting {
         return Ok(());
@@ -324,7 +319,7 @@ async fn enforce_org_methods(
     }
     let to = if policy.allows_mfa(MfaMethod::Email) && user.email_verified {
         MfaMethod::Email
-    } else if policy.allows_mfa(MfaMethod::Sms) && phone_ok {
+    } else if policy.allows_method(MfaMethod::Sms, phone.as_ref(), codes) {
         MfaMethod::Sms
     } else {
         return Err(LoginError::MethodNotAllowed(policy.mfa_words(&names)));

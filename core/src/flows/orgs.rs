@@ -204,9 +204,8 @@ pub async fn create(
         max: ORGS_PER_ACCOUNT_PER_DAY,
         window_secs: 86_400,
     };
-    match ratelimit::hit(&mut tx, &format!("org:create:{uid}"), per_day, now).await {
-        Err(ratelimit::RateError::Limited(_)) => return Err(OrgError::TooManyOrgs),
-        other => other?,
+    if !ratelimit::within(&mut tx, &format!("org:create:{uid}"), per_day, now).await? {
+        return Err(OrgError::TooManyOrgs);
     }
     let org = orgs::create(&mut tx, &name, uid, now).await?;
     record(&mut tx, uid, EventKind::OrgCreated, &org, None, client, now).await?;
@@ -418,21 +417,21 @@ pub async fn method_change_needed(
     };
     let user = me(&mut c, uid).await?;
     let method = user.mfa_method;
-    let number_ok = match method {
+    let phone = match method {
         crate::values::factors::MfaMethod::Sms => {
-            let codes = policy.sms_codes_within(&deps.settings.sms_country_codes);
-            crate::mechanisms::mfa::verified_phone(&mut c, uid)
-                .await?
-                .is_some_and(|p| p.is_allowed(&codes))
+            crate::mechanisms::mfa::verified_phone(&mut c, uid).await?
         }
-        _ => true,
+        _ => None,
     };
-    Ok((!policy.allows_mfa(method) || !number_ok).then(|| {
-        format!(
-            "{} Choose another way to confirm sign-ins below.",
-            policy.mfa_words(&names)
-        )
-    }))
+    let codes = &deps.settings.sms_country_codes;
+    Ok(
+        (!policy.allows_method(method, phone.as_ref(), codes)).then(|| {
+            format!(
+                "{} Choose another way to confirm sign-ins below.",
+                policy.mfa_words(&names)
+            )
+        }),
+    )
 }
 
 /// Invites `email` with `role` (texts from the form) and emails the link. E1: the same answer
@@ -514,9 +513,11 @@ async fn invitation_sent(
         max: INVITES_PER_RECIPIENT_PER_DAY,
         window_secs: 86_400,
     };
-    match ratelimit::hit(conn, &format!("invite:to:{}", to.as_str()), daily, now).await {
-        Err(ratelimit::RateError::Limited(_)) => Err(OrgError::RecipientLimited),
-        other => Ok(other?),
+    let key = format!("invite:to:{}", to.as_str());
+    if ratelimit::within(conn, &key, daily, now).await? {
+        Ok(())
+    } else {
+        Err(OrgError::RecipientLimited)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::mechanisms::hashing::HashError;
 use crate::mechanisms::messages;
 use crate::mechanisms::oidc_logout::Ending;
 use crate::mechanisms::outbox;
-use crate::mechanisms::ratelimit::{self, Limit, RateError};
+use crate::mechanisms::ratelimit::{self, Limit};
 use crate::mechanisms::secret::Secret;
 use crate::mechanisms::service::Deps;
 use crate::mechanisms::sessions::{self, ClientInfo, Session};
@@ -159,11 +159,7 @@ pub(crate) async fn request_windows(
     )
     .await?;
     let key = format!("forgot:addr:{}", email.as_str());
-    match ratelimit::hit(conn, &key, PER_ADDRESS, now).await {
-        Ok(()) => Ok(true),
-        Err(RateError::Limited(_)) => Ok(false),
-        Err(RateError::Store(e)) => Err(e.into()),
-    }
+    Ok(ratelimit::within(conn, &key, PER_ADDRESS, now).await?)
 }
 
 /// The way "Forgot password?" went.

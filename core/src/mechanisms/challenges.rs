@@ -156,18 +156,8 @@ pub(crate) async fn notice_allowed(
         max: 1,
         window_secs: 3600,
     };
-    match ratelimit::hit(
-        conn,
-        &format!("notice:{what}:{destination}"),
-        once_an_hour,
-        now,
-    )
-    .await
-    {
-        Ok(()) => Ok(true),
-        Err(ratelimit::RateError::Limited(_)) => Ok(false),
-        Err(ratelimit::RateError::Store(e)) => Err(e),
-    }
+    let key = format!("notice:{what}:{destination}");
+    ratelimit::within(conn, &key, once_an_hour, now).await
 }
 
 /// Queues `code` to the destination (R4 counted against the budget of the kind's purpose). Run

@@ -187,13 +187,11 @@ pub async fn queue_verification(
         window_secs: 3600,
     };
     let key = format!("send:verify:{}", email.as_str());
-    match crate::mechanisms::ratelimit::hit(conn, &key, cap, now).await {
-        Ok(()) => outbox::enqueue(conn, &message, now).await,
-        Err(crate::mechanisms::ratelimit::RateError::Limited(_)) => {
-            tracing::warn!("R4: verification mail cap reached for an address; not mailed");
-            Ok(())
-        }
-        Err(crate::mechanisms::ratelimit::RateError::Store(e)) => Err(e),
+    if crate::mechanisms::ratelimit::within(conn, &key, cap, now).await? {
+        outbox::enqueue(conn, &message, now).await
+    } else {
+        tracing::warn!("R4: verification mail cap reached for an address; not mailed");
+        Ok(())
     }
 }
 

@@ -75,6 +75,22 @@ pub async fn hit(
     }
 }
 
+/// Counts one hit against `key` like [`hit`], for callers to whom a full window is an answer
+/// rather than an error (a capped notice that is simply not sent, a refusal of their own):
+/// whether this hit was within `limit`.
+pub async fn within(
+    conn: &mut Conn,
+    key: &str,
+    limit: Limit,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    match hit(conn, key, limit, now).await {
+        Ok(()) => Ok(true),
+        Err(RateError::Limited(_)) => Ok(false),
+        Err(RateError::Store(e)) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -295,6 +295,20 @@ impl Policy {
         self.mfa.contains(&m)
     }
 
+    /// F7: whether a person may use `m` under these rules — for text messages, only to a
+    /// `phone` whose calling code both these rules and the instance (`instance_codes`) accept.
+    /// The sign-in's enforcement and the Security tab's notice ask this one question.
+    pub fn allows_method(
+        &self,
+        m: MfaMethod,
+        phone: Option<&crate::values::phone::Phone>,
+        instance_codes: &[String],
+    ) -> bool {
+        self.allows_mfa(m)
+            && (m != MfaMethod::Sms
+                || phone.is_some_and(|p| p.is_allowed(&self.sms_codes_within(instance_codes))))
+    }
+
     /// F7: what the person is told when their method is not allowed (the Security tab, the
     /// sign-in's notice): which organizations, and what they allow.
     pub fn mfa_words(&self, orgs: &[String]) -> String {
