@@ -478,15 +478,21 @@ async fn issue(
 /// a MAC over both, so a form can name the request it shows and nobody can name one for
 /// another browser. A request parked later (another tab, a popup) has another id.
 pub fn request_id(deps: &Deps, session_hash: &str, parked: &str) -> String {
-    let data = format!("{session_hash}\n{parked}");
-    deps.secret_key.mac("oidc-request-shown", data.as_bytes())
+    deps.secret_key
+        .mac(SHOWN, shown_data(session_hash, parked).as_bytes())
 }
 
 /// O7: whether `shown` (posted by a form) names the request parked now, for this session.
 pub fn shows_request(deps: &Deps, session_hash: &str, parked: &str, shown: &str) -> bool {
-    let data = format!("{session_hash}\n{parked}");
     deps.secret_key
-        .verify_mac("oidc-request-shown", data.as_bytes(), shown)
+        .verify_mac(SHOWN, shown_data(session_hash, parked).as_bytes(), shown)
+}
+
+/// The MAC context of [`request_id`] and what it covers.
+const SHOWN: &str = "oidc-request-shown";
+
+fn shown_data(session_hash: &str, parked: &str) -> String {
+    format!("{session_hash}\n{parked}")
 }
 
 /// O7: the id a sign-in page gives the request it shows (the session rotates at each sign-in
@@ -530,9 +536,32 @@ pub async fn continues(deps: &Deps, session: &Session, parked: &str) -> Result<b
         return Ok(true);
     }
     let mut c = deps.store.conn().await?;
-    let bound = sessions::bound_authorization(&mut c, &session.id_hash).await?;
+    let bound = bound_to(&mut c, session, parked).await?;
     sessions::bind_authorization(&mut c, &session.id_hash, None).await?;
+    Ok(bound)
+}
+
+/// O7: whether `session` is bound to the request `parked` (its sign-in or re-authentication
+/// was started for it).
+async fn bound_to(c: &mut Conn, session: &Session, parked: &str) -> Result<bool, sqlx::Error> {
+    let bound = sessions::bound_authorization(c, &session.id_hash).await?;
     Ok(bound.is_some_and(|b| crate::mechanisms::secret::ct_eq(&b, &request_digest(parked))))
+}
+
+/// The parked request `parked`, checked again (its client and redirect URI still good), with
+/// the read connection it was checked on; `None` when it is gone or no longer good.
+async fn parked_request(
+    deps: &Deps,
+    parked: &str,
+) -> Result<Option<(Checked, sqlx::pool::PoolConnection<sqlx::Any>)>, OidcError> {
+    let Some((p, _)) = unpark(deps, parked) else {
+        return Ok(None);
+    };
+    let mut c = deps.store.read().await?;
+    Ok(match check(deps, &mut c, &p).await? {
+        Ok(req) => Some((req, c)),
+        Err(_) => None,
+    })
 }
 
 /// O7/O8: the re-authentication page's password was posted for request `shown` (its
@@ -582,18 +611,12 @@ pub async fn reauth_prompt(
     parked: &str,
 ) -> Result<Option<ReauthPrompt>, OidcError> {
     use crate::mechanisms::reauth::{self, Reauth};
-    let Some((p, _)) = unpark(deps, parked) else {
-        return Ok(None);
-    };
-    let mut c = deps.store.read().await?;
-    let Ok(req) = check(deps, &mut c, &p).await? else {
+    let Some((req, mut c)) = parked_request(deps, parked).await? else {
         return Ok(None);
     };
     // The code step shows only after this page's password step, for this request (a code
     // challenge left from the Security tab, or a fresh S5 window, does not count).
-    let bound = sessions::bound_authorization(&mut c, &session.id_hash).await?;
-    let for_this =
-        bound.is_some_and(|b| crate::mechanisms::secret::ct_eq(&b, &request_digest(parked)));
+    let for_this = bound_to(&mut c, session, parked).await?;
     let state = match reauth::state(&mut c, deps, session, deps.now()).await? {
         code @ Reauth::Code { .. } if for_this => code,
         _ => Reauth::Password,
@@ -621,11 +644,7 @@ pub async fn consent_view(
     session: &Session,
     parked: &str,
 ) -> Result<Option<ConsentView>, OidcError> {
-    let Some((p, _)) = unpark(deps, parked) else {
-        return Ok(None);
-    };
-    let mut c = deps.store.read().await?;
-    let Ok(req) = check(deps, &mut c, &p).await? else {
+    let Some((req, _)) = parked_request(deps, parked).await? else {
         return Ok(None);
     };
     Ok(Some(ConsentView {
