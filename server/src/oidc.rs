@@ -63,30 +63,29 @@ fn fault_page(e: &OidcError) -> Response {
             .into_response();
     }
     tracing::error!(error = %e, "oidc: authorization failed");
-    let page = crate::middleware::card_page(
-        "Something went wrong",
-        "",
-        "<p>Something went wrong on our side. Go back to the application and try again.</p>",
-    );
-    (
+    card(
         StatusCode::INTERNAL_SERVER_ERROR,
-        axum::response::Html(page),
+        "Something went wrong",
+        "<p>Something went wrong on our side. Go back to the application and try again.</p>",
     )
-        .into_response()
+}
+
+/// A page of the server's own ([`crate::middleware::card_page`]) with `status`. Like every
+/// answer here it is `no-store` and gets the card CSP (the middleware adds both).
+fn card(status: StatusCode, title: &str, inner: &str) -> Response {
+    let page = crate::middleware::card_page(title, "", inner);
+    (status, axum::response::Html(page)).into_response()
 }
 
 /// The browser's next step. `after_form`: this answers a form post (sign-in or consent), so a
 /// redirect to the client must not be a 303 (see the module comment).
 fn respond(st: &AppState, next: Next, after_form: bool) -> Response {
     let mut res = match &next {
-        Next::ErrorPage(text) => {
-            let page = crate::middleware::card_page(
-                "This sign-in request cannot continue",
-                "",
-                &format!("<p>{}</p>", html_escape(text)),
-            );
-            (StatusCode::BAD_REQUEST, axum::response::Html(page)).into_response()
-        }
+        Next::ErrorPage(text) => card(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request cannot continue",
+            &format!("<p>{}</p>", html_escape(text)),
+        ),
         Next::ToClient(url) if after_form => {
             let url = html_escape(url);
             let page = crate::middleware::card_page(
@@ -208,17 +207,13 @@ pub async fn resume(st: AppState, req: axum::extract::Request) -> Response {
 /// O7: the sign-in finished, but the request waiting now is not the one it was started for
 /// (another was opened in this browser meanwhile): it is not continued.
 fn changed_request_page() -> Response {
-    let page = crate::middleware::card_page(
+    card(
+        StatusCode::CONFLICT,
         "This sign-in request changed",
-        "",
         "<p>You are signed in. Another application's sign-in request was started in this browser \
          while you were signing in, so it was not continued. Go back to the application you were \
          using and start again.</p><p><a class=\"button\" href=\"/profile\">Go to your account</a></p>",
-    );
-    let mut res = (StatusCode::CONFLICT, axum::response::Html(page)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    )
 }
 
 /// `POST /oauth2/consent`: Allow or Deny from the consent page.
@@ -255,17 +250,13 @@ pub async fn consent(
 
 /// O7: a consent answer arrived for another request than the one this browser holds now.
 fn other_request_page() -> Response {
-    let page = crate::middleware::card_page(
+    card(
+        StatusCode::CONFLICT,
         "This answer was for another request",
-        "",
         "<p>Another sign-in request was started in this browser while you were reading this one, \
          so your answer was not applied to either. Nothing was shared.</p>\
          <p><a class=\"button\" href=\"/oauth2/consent\">See the request waiting now</a></p>",
-    );
-    let mut res = (StatusCode::CONFLICT, axum::response::Html(page)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    )
 }
 
 /// The most a form body to an OAuth endpoint may hold.
@@ -621,19 +612,15 @@ fn logout_question(p: &oidc::LogoutParams, confirm: &str) -> Response {
         field("confirm", Some(confirm)),
     ]
     .concat();
-    let page = crate::middleware::card_page(
+    card(
+        StatusCode::OK,
         "Sign out of Gatehouse?",
-        "",
         &format!(
             "<p>An application asked to sign you out. This signs you out of every application that uses your Gatehouse account.</p>\
              <form method=\"post\" action=\"/oauth2/logout\">{hidden}<button class=\"button\" type=\"submit\">Sign out</button></form>\
              <p><a href=\"/profile\">Stay signed in</a></p>"
         ),
-    );
-    let mut res = axum::response::Html(page).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    )
 }
 
 /// A sign-out that failed, as a fault (logged by the caller's page).
